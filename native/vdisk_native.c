@@ -1,0 +1,115 @@
+/*
+ * vdisk's native helper: the Linux file calls Node 20's fs lacks.
+ * seekData/seekHole (lseek SEEK_DATA/SEEK_HOLE), punchHole (fallocate
+ * PUNCH_HOLE|KEEP_SIZE), copyFileRange (copy_file_range) and ofdLock (fcntl
+ * F_OFD_SETLK, the lock qemu takes). Every function throws a JS Error whose
+ * `code` is the errno name; src/io/native.ts wraps them behind a pure-JS
+ * fallback.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <node_api.h>
+
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  const char *name = err == ENXIO ? "ENXIO" : err == EINVAL ? "EINVAL" :
+                     err == EOPNOTSUPP ? "EOPNOTSUPP" : err == EAGAIN ? "EAGAIN" :
+                     err == EBADF ? "EBADF" : err == EXDEV ? "EXDEV" :
+                     err == ENOSPC ? "ENOSPC" : err == EACCES ? "EACCES" :
+                     err == ENOSYS ? "ENOSYS" : "EIO";
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_throw_error(env, name, msg);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, int64_t *out) {
+  napi_value argv[6];
+  size_t argc = 6;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, "EINVAL", "wrong number of arguments");
+    return -1;
+  }
+  for (size_t i = 0; i < want; i++) {
+    double d;
+    if (napi_get_value_double(env, argv[i], &d) != napi_ok || d < 0 || d > 9007199254740991.0) {
+      napi_throw_type_error(env, "EINVAL", "arguments must be non-negative safe integers");
+      return -1;
+    }
+    out[i] = (int64_t)d;
+  }
+  return 0;
+}
+
+static napi_value num(napi_env env, double v) {
+  napi_value r;
+  napi_create_double(env, v, &r);
+  return r;
+}
+
+/* seek(fd, offset, whence): the next data (or hole) offset at or after offset; -1 when none (ENXIO). */
+static napi_value seek_common(napi_env env, napi_callback_info info, int whence) {
+  int64_t a[2];
+  if (get_args(env, info, 2, a)) return NULL;
+  off_t r = lseek((int)a[0], (off_t)a[1], whence);
+  if (r < 0) {
+    if (errno == ENXIO) return num(env, -1);
+    return throw_errno(env, errno, "lseek");
+  }
+  return num(env, (double)r);
+}
+
+static napi_value seek_data(napi_env env, napi_callback_info info) { return seek_common(env, info, SEEK_DATA); }
+static napi_value seek_hole(napi_env env, napi_callback_info info) { return seek_common(env, info, SEEK_HOLE); }
+
+/* punchHole(fd, offset, length): deallocate a range, keeping the file size. */
+static napi_value punch_hole(napi_env env, napi_callback_info info) {
+  int64_t a[3];
+  if (get_args(env, info, 3, a)) return NULL;
+  if (fallocate((int)a[0], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)a[1], (off_t)a[2]) < 0)
+    return throw_errno(env, errno, "fallocate");
+  return num(env, 0);
+}
+
+/* copyFileRange(fdIn, offIn, fdOut, offOut, length): bytes copied (may be short). */
+static napi_value copy_range(napi_env env, napi_callback_info info) {
+  int64_t a[5];
+  if (get_args(env, info, 5, a)) return NULL;
+  off_t in = (off_t)a[1], out = (off_t)a[3];
+  ssize_t r = copy_file_range((int)a[0], &in, (int)a[2], &out, (size_t)a[4], 0);
+  if (r < 0) return throw_errno(env, errno, "copy_file_range");
+  return num(env, (double)r);
+}
+
+/* ofdLock(fd, mode): mode 0 unlock, 1 shared, 2 exclusive; non-blocking, throws EAGAIN when held. */
+static napi_value ofd_lock(napi_env env, napi_callback_info info) {
+  int64_t a[2];
+  if (get_args(env, info, 2, a)) return NULL;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = a[1] == 0 ? F_UNLCK : a[1] == 1 ? F_RDLCK : F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl((int)a[0], F_OFD_SETLK, &fl) < 0) {
+    int err = errno == EACCES ? EAGAIN : errno;
+    return throw_errno(env, err, "fcntl(F_OFD_SETLK)");
+  }
+  return num(env, 0);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"seekHole", NULL, seek_hole, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"punchHole", NULL, punch_hole, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"copyFileRange", NULL, copy_range, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"ofdLock", NULL, ofd_lock, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,43 @@
+import type { CheckReport } from '../ops/check.js';
+import type { Extent, ImageInfo } from '../formats/types.js';
+import { formatSize } from '../util/sizes.js';
+
+/** `vdisk info` text, in the spirit of qemu-img info. */
+export function infoText(layers: ImageInfo[]): string {
+  return layers
+    .map((i) => {
+      const lines = [
+        `image: ${i.filename}`,
+        `file format: ${i.format}${i.subformat ? ` (${i.subformat})` : ''}`,
+        `virtual size: ${formatSize(i.virtualSize)} (${i.virtualSize} bytes)`,
+        `file size: ${formatSize(i.fileSize)}; on disk: ${formatSize(i.allocatedSize ?? 0)}`,
+      ];
+      if (i.clusterSize) lines.push(`block size: ${formatSize(i.clusterSize)}`);
+      if (i.uuid) lines.push(`uuid: ${i.uuid}`);
+      if (i.backingFile) lines.push(`parent: ${i.backingFile}`);
+      const fs = i.formatSpecific ?? {};
+      if (fs.creatorApplication !== undefined) lines.push(`creator: '${String(fs.creatorApplication)}' ${String(fs.creatorVersion)} on ${String(fs.creatorHostOs)}`);
+      if (fs.sizeRule) lines.push(`size from: ${fs.sizeRule === 'chs' ? 'CHS geometry' : 'footer current size'}`);
+      if (fs.parentName !== undefined) lines.push(`parent name: ${String(fs.parentName)}; parent uuid: ${String(fs.parentUuid)}`);
+      for (const w of i.warnings) lines.push(`warning: ${w}`);
+      return lines.join('\n');
+    })
+    .join('\n\n');
+}
+
+/** `vdisk check` text. */
+export function checkText(r: CheckReport): string {
+  const lines = r.repaired.map((c) => `repaired: ${c}`);
+  for (const f of r.findings) lines.push(`${f.severity}: ${f.message} [${f.code}]`);
+  if (r.error) lines.push(`could not check: ${r.error}`);
+  else if (r.result === 'clean') lines.push('No errors were found on the image.');
+  else if (r.result === 'leaks') lines.push('Leaked space was found; the data is intact.');
+  else lines.push('The image is corrupt.');
+  return lines.join('\n');
+}
+
+/** `vdisk map` text: one line per extent. */
+export function mapText(extents: Extent[]): string {
+  const rows = extents.map((e) => `${String(e.offset).padStart(16)} ${String(e.length).padStart(16)}  ${e.kind.padEnd(12)} ${e.depth}`);
+  return [`${'Offset'.padStart(16)} ${'Length'.padStart(16)}  ${'Kind'.padEnd(12)} Depth`, ...rows].join('\n');
+}

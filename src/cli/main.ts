@@ -1,0 +1,131 @@
+import { Command, CommanderError } from 'commander';
+import { DiskImageError } from '../errors.js';
+import { check } from '../ops/check.js';
+import { compare } from '../ops/compare.js';
+import { convert } from '../ops/convert.js';
+import { create } from '../ops/create.js';
+import { demo } from '../ops/demo.js';
+import { info } from '../ops/info.js';
+import { map } from '../ops/map.js';
+import { parseSize } from '../util/sizes.js';
+import { checkText, infoText, mapText } from './format-text.js';
+import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
+import { progressBar } from './progress.js';
+import { printJson, reportError } from './report.js';
+
+/** Exit codes of `vdisk check` (DESIGN.md): clean, corruption, leaks only, could not check. */
+const CHECK_EXIT = { clean: 0, corruption: 2, leaks: 3, error: 1 } as const;
+
+/** Set when an interrupt arrives; long operations stop, clean up and exit 130. */
+const interrupt = new AbortController();
+
+function buildProgram(): Command {
+  const program = new Command('vdisk')
+    .description('Move virtual machine disks between hypervisors without losing a byte.')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+
+  withOpenOptions(program.command('info').description('describe an image').argument('<image>'))
+    .option('--json', 'machine-readable output (docs/json-schema.md)')
+    .option('--chain', 'describe every layer of a differencing chain')
+    .action(async (image: string, o: RawOpenOptions & { json?: boolean; chain?: boolean }) => {
+      const layers = await info(image, { ...openOptions(o), chain: o.chain });
+      if (o.json) printJson(o.chain ? layers : layers[0]);
+      else console.log(infoText(layers));
+    });
+
+  withOpenOptions(program.command('create').description('create a new image (SIZE: 512, 10M, 4G, 2T)').argument('<image>').argument('[size]'), false)
+    .requiredOption('-f, --format <fmt>', 'format to create: raw, vhd')
+    .option('-o, --options <list>', 'format options, e.g. subformat=fixed,block_size=2M')
+    .option('-b, --backing <parent>', 'create a differencing child of this image')
+    .action(async (image: string, size: string | undefined, o: RawOpenOptions & { format: string; options?: string; backing?: string }) => {
+      await create(image, {
+        ...openOptions({ ...o, format: undefined }),
+        format: o.format,
+        size: size === undefined ? undefined : parseSize(size),
+        options: parseKeyValues(o.options),
+        backing: o.backing,
+      });
+    });
+
+  withOpenOptions(program.command('convert').description('convert an image to another format').argument('<src>').argument('<dst>'))
+    .requiredOption('-O, --output-format <fmt>', 'output format')
+    .option('-o, --options <list>', 'output format options, e.g. subformat=fixed')
+    .option('-p, --progress', 'show a progress bar on a terminal')
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat: string; options?: string; progress?: boolean }) => {
+      const bar = progressBar(o.progress === true);
+      try {
+        await convert(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
+      } finally {
+        bar.stop();
+      }
+    });
+
+  withOpenOptions(program.command('check').description('check an image (exit 0 clean, 2 corrupt, 3 leaks, 1 could not check)').argument('<image>'))
+    .option('--repair', 'fix what can be fixed without guessing')
+    .option('--json', 'machine-readable output')
+    .action(async (image: string, o: RawOpenOptions & { repair?: boolean; json?: boolean }) => {
+      const report = await check(image, { ...openOptions(o), repair: o.repair });
+      if (o.json) printJson(report);
+      else console.log(checkText(report));
+      process.exitCode = CHECK_EXIT[report.result];
+    });
+
+  withOpenOptions(program.command('compare').description('compare guest contents (exit 0 identical, 1 differ, 2 error)').argument('<a>').argument('<b>'))
+    .option('-p, --progress', 'show a progress bar on a terminal')
+    .action(async (a: string, b: string, o: RawOpenOptions & { progress?: boolean }) => {
+      const bar = progressBar(o.progress === true);
+      const r = await compare(a, b, { ...openOptions(o), onProgress: bar.update }).finally(() => bar.stop());
+      if (r.sizeMismatch) console.log('Warning: Image size mismatch!');
+      if (r.identical) console.log('Images are identical.');
+      else console.log(`Content mismatch at offset ${r.mismatchOffset}!`);
+      process.exitCode = r.identical ? 0 : 1;
+    });
+
+  withOpenOptions(program.command('map').description('list allocation extents (offset, length, kind, depth)').argument('<image>'))
+    .option('--json', 'machine-readable output')
+    .action(async (image: string, o: RawOpenOptions & { json?: boolean }) => {
+      const extents = await map(image, openOptions(o));
+      if (o.json) printJson(extents);
+      else console.log(mapText(extents));
+    });
+
+  program
+    .command('demo')
+    .description('a self-contained tour on a generated disk')
+    .action(async () => {
+      await demo((line) => console.log(line));
+    });
+  return program;
+}
+
+/** Exit code for a failure of `command`: compare uses 2 for errors, everything else 1. */
+function failureCode(command: string | undefined): number {
+  return command === 'compare' ? 2 : 1;
+}
+
+/** Runs the CLI with argv (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const onSigint = () => interrupt.abort();
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return interrupt.signal.aborted ? 130 : Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : failureCode(argv[0]);
+    }
+    if (interrupt.signal.aborted) {
+      process.stderr.write('vdisk: interrupted\n');
+      return 130;
+    }
+    if (err instanceof DiskImageError || err instanceof Error) reportError(err);
+    return failureCode(argv[0]);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}

@@ -1,0 +1,84 @@
+import { DiskImageError } from '../../errors.js';
+import { DiskFile } from '../../io/file.js';
+import { clampRange, fileExtents } from '../extents.js';
+import type { Extent, Finding, ImageInfo, WritableDiskImage } from '../types.js';
+
+/** Grain reported for raw images: extents are the file's data/hole runs, reported per MiB of granularity. */
+const RAW_GRAIN = 1024 * 1024;
+
+const ZEROES = new Uint8Array(1024 * 1024);
+
+/**
+ * A raw image: the file is the disk. Extents come from the file's data/hole
+ * map (SEEK_DATA/SEEK_HOLE), so holes are never read.
+ */
+export class RawImage implements WritableDiskImage {
+  readonly format = 'raw' as const;
+  readonly grain = RAW_GRAIN;
+  readonly warnings: string[] = [];
+  virtualSize: number;
+
+  constructor(readonly file: DiskFile) {
+    this.virtualSize = file.size;
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** Opens an existing raw file. */
+  static async open(path: string, writable: boolean): Promise<RawImage> {
+    return new RawImage(await DiskFile.open(path, writable ? 'write' : 'read'));
+  }
+
+  /** Creates a sparse raw file of `size` bytes (the file must not exist). */
+  static async create(path: string, size: number): Promise<RawImage> {
+    const file = await DiskFile.open(path, 'create');
+    await file.truncate(size);
+    return new RawImage(file);
+  }
+
+  private checkRange(offset: number, length: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.virtualSize) {
+      throw new DiskImageError('OUT_OF_RANGE', `access of ${length} bytes at ${offset} is outside the ${this.virtualSize}-byte disk`, { offset, length });
+    }
+  }
+
+  async readAt(buf: Uint8Array, offset: number): Promise<void> {
+    this.checkRange(offset, buf.length);
+    await this.file.read(buf, offset);
+  }
+
+  async *extents(range?: { offset: number; length: number }): AsyncIterable<Extent> {
+    const { start, end } = clampRange(this.virtualSize, range);
+    yield* fileExtents(this.file, start, end);
+  }
+
+  async writeAt(data: Uint8Array, offset: number): Promise<void> {
+    this.checkRange(offset, data.length);
+    await this.file.write(data, offset);
+  }
+
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    this.checkRange(offset, length);
+    for (let pos = offset; pos < offset + length; pos += ZEROES.length) {
+      await this.file.write(ZEROES.subarray(0, Math.min(ZEROES.length, offset + length - pos)), pos);
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.file.sync();
+  }
+
+  describe(): ImageInfo {
+    return { filename: this.path, format: 'raw', virtualSize: this.virtualSize, fileSize: this.file.size, warnings: [] };
+  }
+
+  async check(): Promise<Finding[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+}

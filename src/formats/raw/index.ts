@@ -1,0 +1,11 @@
+import type { FormatDescriptor } from '../types.js';
+import { RawImage } from './image.js';
+
+/** Raw: any file is a raw image, so it is probed last. */
+export const rawFormat: FormatDescriptor = {
+  name: 'raw',
+  probe: () => true,
+  open: (path, options) => RawImage.open(path, options.writable === true),
+  create: (path, options) => RawImage.create(path, options.virtualSize),
+  createOptions: [],
+};

@@ -1,0 +1,123 @@
+/**
+ * The interfaces every format implements (DESIGN.md, "Core interfaces").
+ * engine/ and ops/ see formats only through these and the registry.
+ */
+
+/** Names of the formats vdisk knows (some only to recognise and refuse, for now). */
+export type FormatName = 'raw' | 'vhd' | 'vhdx' | 'vmdk' | 'qcow2' | 'vdi';
+
+/**
+ * What a range of the guest view holds. `data`: bytes stored in some layer;
+ * `zero`: known zeros; `unallocated`: not stored in this layer (reads from the
+ * parent, or zeros when there is none).
+ */
+export type ExtentKind = 'data' | 'zero' | 'unallocated';
+
+/** A run of the guest view; `depth` is the layer it comes from (0 = the image itself). */
+export interface Extent {
+  offset: number;
+  length: number;
+  kind: ExtentKind;
+  depth: number;
+}
+
+/** A problem found while opening or checking, with a severity that maps to `check` exit codes. */
+export interface Finding {
+  severity: 'corruption' | 'leak' | 'warning';
+  code: string;
+  message: string;
+}
+
+/** What `vdisk info --json` prints for one layer; format-specific fields go in `formatSpecific`. */
+export interface ImageInfo {
+  filename: string;
+  format: FormatName;
+  subformat?: string;
+  virtualSize: number;
+  fileSize: number;
+  /** Bytes the file occupies on disk (filled in by ops/info). */
+  allocatedSize?: number;
+  clusterSize?: number;
+  uuid?: string;
+  backingFile?: string;
+  formatSpecific?: Record<string, unknown>;
+  warnings: string[];
+}
+
+/** An opened image: the guest view of this layer through its chain. */
+export interface DiskImage {
+  readonly format: FormatName;
+  readonly path: string;
+  readonly virtualSize: number;
+  /** Allocation unit in bytes (VHD block, raw: 1 MiB for extent reporting). */
+  readonly grain: number;
+  readonly parent?: DiskImage;
+  /** Problems noticed while opening that did not stop reading (bad checksum, footer copy used, ...). */
+  readonly warnings: string[];
+  /** Fills buf with the guest view at `offset` (offset + buf.length must lie within virtualSize). */
+  readAt(buf: Uint8Array, offset: number): Promise<void>;
+  /**
+   * Allocation extents over `range` (default: the whole disk), in offset order, adjacent
+   * runs of one kind and depth merged. `own` reports this layer only (no parent lookups).
+   */
+  extents(range?: { offset: number; length: number }, own?: boolean): AsyncIterable<Extent>;
+  describe(): ImageInfo;
+  /** Structural check of this layer only. */
+  check(): Promise<Finding[]>;
+  close(): Promise<void>;
+}
+
+/** An image that can be written. Writes are in the guest view; flush makes them durable. */
+export interface WritableDiskImage extends DiskImage {
+  writeAt(data: Uint8Array, offset: number): Promise<void>;
+  /** Makes [offset, offset+length) read as zeros. */
+  writeZeroes(offset: number, length: number): Promise<void>;
+  /** Writes all metadata and fsyncs: after this the file is a complete, valid image. */
+  flush(): Promise<void>;
+}
+
+/** Options shared by every open. */
+export interface OpenOptions {
+  /** Open for writing (in-place operations). */
+  writable?: boolean;
+  /** Extra directories a parent may live in (the child's own directory is always allowed). */
+  parentDirs?: string[];
+  /** Accept a parent whose UUID does not match the child's record of it. */
+  ignoreParentUuid?: boolean;
+  /** Called with each warning as it arises (the CLI prints them to stderr). */
+  onWarning?: (message: string) => void;
+}
+
+/** Options for creating an image: size plus format-specific `-o` options. */
+export interface CreateOptions {
+  virtualSize: number;
+  /** `-o key=value` options, already split. */
+  options: Record<string, string>;
+  /** Differencing: the parent image, opened. */
+  parent?: DiskImage;
+}
+
+/** What the registry knows of a format. */
+export interface FormatDescriptor {
+  readonly name: FormatName;
+  /** True when the file looks like this format (cheap, reads a few sectors). */
+  probe(head: Uint8Array, tail: Uint8Array, fileSize: number): boolean;
+  /** Opens an image, resolving parents through `chain`. */
+  open?(path: string, options: OpenOptions, chain: ChainContext): Promise<DiskImage>;
+  /** Creates a new empty image at `path` (the file must not exist). */
+  create?(path: string, options: CreateOptions): Promise<WritableDiskImage>;
+  /** Fixes what can be fixed without guessing (`check --repair`); returns what changed, throws CORRUPT to refuse. */
+  repair?(path: string): Promise<string[]>;
+  /** Option names `create` accepts, for a clear usage error. */
+  readonly createOptions?: readonly string[];
+}
+
+/** Where an image sits in the chain being opened, and how to open the next layer down. */
+export interface ChainContext {
+  /** 0 for the image the user named, 1 for its parent, ... */
+  depth: number;
+  /** Real paths of the layers opened so far (loop detection). */
+  visited: Set<string>;
+  /** Opens a parent file found by chain/resolve.ts (format probed, read-only). */
+  openParent(path: string): Promise<DiskImage>;
+}

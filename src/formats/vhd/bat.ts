@@ -1,0 +1,101 @@
+import { DiskImageError } from '../../errors.js';
+import { assertWithin, roundUp } from '../../util/checked.js';
+import type { DiskFile } from '../../io/file.js';
+import { BAT_UNUSED, MAX_BAT_ENTRIES, SECTOR } from './constants.js';
+import type { DynamicHeader } from './dynamic-header.js';
+
+/** Bytes of the sector bitmap in front of each block: one bit a sector, padded to a whole sector (Appendix A, "Block"). */
+export function bitmapBytes(blockSize: number): number {
+  return roundUp(blockSize / SECTOR / 8, SECTOR);
+}
+
+/** A byte range of the file that holds metadata (footer copy, header, BAT, locator data). */
+export interface MetadataRange {
+  what: string;
+  offset: number;
+  length: number;
+}
+
+/** Number of BAT entries needed for a virtual size. */
+export function blockCountFor(virtualSize: number, blockSize: number): number {
+  return Math.ceil(virtualSize / blockSize);
+}
+
+/**
+ * Reads and validates the BAT entries that cover the virtual size. Refuses a
+ * table too small for the disk, one that would need more than
+ * MAX_BAT_ENTRIES in memory, blocks that end past `dataEnd`, and blocks that
+ * overlap each other or a metadata range.
+ */
+export async function readBat(
+  file: DiskFile,
+  header: DynamicHeader,
+  virtualSize: number,
+  dataEnd: number,
+  metadata: MetadataRange[],
+): Promise<Uint32Array> {
+  const count = blockCountFor(virtualSize, header.blockSize);
+  if (count > header.maxTableEntries) {
+    throw new DiskImageError('CORRUPT', `BAT has ${header.maxTableEntries} entries, too few for a ${virtualSize}-byte disk of ${header.blockSize}-byte blocks (needs ${count})`, {
+      field: 'maxTableEntries',
+      value: header.maxTableEntries,
+      needed: count,
+    });
+  }
+  if (count > MAX_BAT_ENTRIES) {
+    throw new DiskImageError('UNSUPPORTED', `BAT of ${count} entries (block size ${header.blockSize}) is larger than vdisk's limit of ${MAX_BAT_ENTRIES}`, {
+      field: 'maxTableEntries',
+      value: count,
+    });
+  }
+  assertWithin('BAT', header.tableOffset, count * 4, file.size);
+  const raw = new Uint8Array(count * 4);
+  await file.read(raw, header.tableOffset);
+  const view = new DataView(raw.buffer);
+  const bat = new Uint32Array(count);
+  for (let i = 0; i < count; i++) bat[i] = view.getUint32(i * 4);
+  validateBlocks(bat, header.blockSize, dataEnd, metadata);
+  return bat;
+}
+
+/** Checks every used entry: inside the data area, not overlapping metadata or another block. */
+export function validateBlocks(bat: Uint32Array, blockSize: number, dataEnd: number, metadata: MetadataRange[]): void {
+  const span = bitmapBytes(blockSize) + blockSize;
+  const starts: number[] = [];
+  for (let i = 0; i < bat.length; i++) {
+    const e = bat[i]!;
+    if (e === BAT_UNUSED) continue;
+    const start = e * SECTOR;
+    if (start + span > dataEnd) {
+      throw new DiskImageError('CORRUPT', `BAT entry ${i} points to offset ${start}; the block ends at ${start + span}, past the data area (${dataEnd} bytes)`, {
+        field: 'bat',
+        index: i,
+        value: e,
+        limit: dataEnd,
+      });
+    }
+    for (const m of metadata) {
+      if (start < m.offset + m.length && m.offset < start + span) {
+        throw new DiskImageError('CORRUPT', `BAT entry ${i} (block at ${start}) overlaps the ${m.what} at ${m.offset}`, { field: 'bat', index: i, value: e });
+      }
+    }
+    starts.push(start);
+  }
+  const sorted = Float64Array.from(starts).sort();
+  for (let k = 1; k < sorted.length; k++) {
+    if (sorted[k - 1]! + span > sorted[k]!) {
+      throw new DiskImageError('CORRUPT', `two BAT entries point to overlapping blocks at offsets ${sorted[k - 1]} and ${sorted[k]}`, {
+        field: 'bat',
+        value: [sorted[k - 1], sorted[k]],
+      });
+    }
+  }
+}
+
+/** Encodes BAT entries as big-endian u32, padded with unused entries to `byteLength`. */
+export function encodeBat(bat: Uint32Array, byteLength: number): Uint8Array {
+  const out = new Uint8Array(byteLength).fill(0xff);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < bat.length; i++) view.setUint32(i * 4, bat[i]!);
+  return out;
+}

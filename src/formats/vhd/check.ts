@@ -1,0 +1,83 @@
+import type { DiskFile } from '../../io/file.js';
+import { uuidIsNil } from '../../util/uuid.js';
+import type { Finding } from '../types.js';
+import { bitmapBytes } from './bat.js';
+import { BAT_UNUSED, FEATURE_RESERVED, FOOTER_SIZE, FORMAT_VERSION, MAX_VIRTUAL_SIZE, SECTOR } from './constants.js';
+import type { VhdLayout } from './layout.js';
+
+function corruption(code: string, message: string): Finding {
+  return { severity: 'corruption', code, message };
+}
+
+/** Footer-level findings common to every disk type. */
+function checkFooters(file: DiskFile, l: VhdLayout): Finding[] {
+  const out: Finding[] = [];
+  const { footer } = l;
+  if (!l.endFooter) out.push(corruption('END_FOOTER_MISSING', 'no footer at the end of the file'));
+  else if (!l.endFooter.checksumValid) out.push(corruption('FOOTER_CHECKSUM', `footer checksum is ${l.endFooter.fields.checksum}, expected ${l.endFooter.expectedChecksum}`));
+  if (footer.diskType !== 'fixed') {
+    if (!l.copyFooter) out.push(corruption('FOOTER_COPY_MISSING', 'no footer copy at offset 0'));
+    else if (!l.copyFooter.checksumValid) out.push(corruption('FOOTER_COPY_CHECKSUM', 'footer copy at offset 0 has a wrong checksum'));
+    if (l.endFooter && l.copyFooter && !sameFooter(l.endFooter.fields, l.copyFooter.fields)) {
+      out.push(corruption('FOOTER_COPY_DIFFERS', 'footer copy at offset 0 differs from the end footer'));
+    }
+  }
+  if (footer.currentSize > MAX_VIRTUAL_SIZE) out.push({ severity: 'warning', code: 'TOO_LARGE', message: `current size ${footer.currentSize} exceeds the VHD maximum of 2040 GiB; Hyper-V and qemu refuse it` });
+  if (footer.currentSize % SECTOR !== 0) out.push(corruption('SIZE_UNALIGNED', `current size ${footer.currentSize} is not a multiple of 512`));
+  if ((footer.fields.features & FEATURE_RESERVED) === 0) out.push({ severity: 'warning', code: 'FEATURES', message: 'features field lacks the reserved bit 0x2 the spec requires' });
+  if (footer.fields.formatVersion !== FORMAT_VERSION) out.push({ severity: 'warning', code: 'VERSION', message: `file format version 0x${footer.fields.formatVersion.toString(16)} is not 1.0` });
+  if (footer.diskType === 'fixed' && l.endFooter && file.size !== footer.currentSize + FOOTER_SIZE) {
+    out.push({ severity: 'warning', code: 'FIXED_SIZE', message: `fixed VHD file is ${file.size} bytes, expected ${footer.currentSize + FOOTER_SIZE}` });
+  }
+  return out;
+}
+
+function sameFooter(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return Object.keys(a).every((k) => {
+    const x = a[k];
+    const y = b[k];
+    return x instanceof Uint8Array && y instanceof Uint8Array ? Buffer.from(x).equals(Buffer.from(y)) : x === y;
+  });
+}
+
+/**
+ * Bytes between the metadata and the last block that no BAT entry uses, counting
+ * only gaps of at least one block (smaller gaps are alignment padding, as
+ * Hyper-V leaves between the BAT and the first block).
+ */
+function leakedBytes(l: VhdLayout, firstDataOffset: number): number {
+  const span = bitmapBytes(l.header!.blockSize) + l.header!.blockSize;
+  const starts = Array.from(l.bat!).filter((e) => e !== BAT_UNUSED).map((e) => e * SECTOR).sort((a, b) => a - b);
+  let leaked = 0;
+  let pos = firstDataOffset;
+  for (const s of starts) {
+    if (s - pos >= span) leaked += s - pos;
+    pos = Math.max(pos, s + span);
+  }
+  return leaked;
+}
+
+/**
+ * Structural check of one VHD layer: checksums, footer copy, sizes, header
+ * fields, locators and leaked space. Fatal problems (BAT past the end,
+ * overlapping blocks, ...) already failed the open and are reported by the
+ * caller.
+ */
+export async function checkVhd(file: DiskFile, l: VhdLayout): Promise<Finding[]> {
+  const out = checkFooters(file, l);
+  const h = l.header;
+  if (!h) return out;
+  if (!h.checksumValid) out.push(corruption('HEADER_CHECKSUM', `dynamic header checksum is ${h.fields.checksum}, expected ${h.expectedChecksum}`));
+  if (l.footer.diskType === 'differencing') {
+    if (uuidIsNil(h.fields.parentUniqueId)) out.push(corruption('PARENT_UUID', 'differencing disk has no parent UUID'));
+    for (const loc of l.locators) if (loc.error) out.push({ severity: 'warning', code: 'LOCATOR', message: `${loc.code} parent locator unusable: ${loc.error}` });
+  }
+  const metaEnd = Math.max(
+    h.tableOffset + Math.ceil((h.maxTableEntries * 4) / SECTOR) * SECTOR,
+    (l.footer.dataOffset ?? 0) + 1024,
+    ...l.locators.map((x) => x.offset + x.space),
+  );
+  const leaked = leakedBytes(l, metaEnd);
+  if (leaked > 0) out.push({ severity: 'leak', code: 'LEAKED_SPACE', message: `${leaked} bytes between blocks belong to no BAT entry` });
+  return out;
+}

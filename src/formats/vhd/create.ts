@@ -1,0 +1,157 @@
+import { statSync } from 'node:fs';
+import { basename, dirname, relative, resolve } from 'node:path';
+import { DiskImageError } from '../../errors.js';
+import { DiskFile } from '../../io/file.js';
+import { isPowerOfTwo, roundUp } from '../../util/checked.js';
+import { parseSize } from '../../util/sizes.js';
+import { randomUuid } from '../../util/uuid.js';
+import type { CreateOptions } from '../types.js';
+import { blockCountFor, encodeBat } from './bat.js';
+import {
+  DEFAULT_BLOCK_SIZE,
+  DiskType,
+  FEATURE_RESERVED,
+  FOOTER_SIZE,
+  FORMAT_VERSION,
+  HEADER_COOKIE,
+  HEADER_SIZE,
+  HEADER_VERSION,
+  MAX_BAT_ENTRIES,
+  MAX_VIRTUAL_SIZE,
+  NO_DATA_OFFSET,
+  PlatformCode,
+  SECTOR,
+  WRITER_CREATOR,
+} from './constants.js';
+import { encodeDynamicHeader, encodeParentName, type LocatorEntry } from './dynamic-header.js';
+import { encodeFooter, vhdTimestamp, type FooterFields } from './footer.js';
+import { geometryForSize } from './geometry.js';
+import { readVhdLayout } from './layout.js';
+import { encodeFileUrl, encodeUtf16lePath } from './parent-locator.js';
+import { VhdImage } from './reader.js';
+import { WritableVhd } from './writer.js';
+
+/** `-o` options `vdisk create -f vhd` accepts. */
+export const VHD_CREATE_OPTIONS = ['subformat', 'block_size'] as const;
+
+/** Block sizes vdisk writes: powers of two from 512 KiB (Hyper-V's small choice) to 256 MiB. */
+const MIN_BLOCK = 512 * 1024;
+const MAX_BLOCK = 256 * 1024 * 1024;
+
+function blockSizeOption(text: string | undefined, virtualSize: number): number {
+  const bs = text === undefined ? DEFAULT_BLOCK_SIZE : parseSize(text);
+  if (!isPowerOfTwo(bs) || bs < MIN_BLOCK || bs > MAX_BLOCK) {
+    throw new DiskImageError('USAGE', `VHD block_size must be a power of two from 512K to 256M, not ${text}`, { value: text });
+  }
+  if (blockCountFor(virtualSize, bs) > MAX_BAT_ENTRIES) throw new DiskImageError('USAGE', `block_size ${text} is too small for this disk size`);
+  return bs;
+}
+
+/** The footer vdisk writes for a new image (creator "win ", see constants.ts). */
+function newFooter(virtualSize: number, type: number): FooterFields {
+  const g = geometryForSize(virtualSize);
+  return {
+    cookie: 'conectix',
+    features: FEATURE_RESERVED,
+    formatVersion: FORMAT_VERSION,
+    dataOffset: type === DiskType.fixed ? NO_DATA_OFFSET : BigInt(FOOTER_SIZE),
+    timestamp: vhdTimestamp(new Date()),
+    creatorApp: WRITER_CREATOR.app,
+    creatorVersion: WRITER_CREATOR.version,
+    creatorHostOs: WRITER_CREATOR.hostOs,
+    originalSize: BigInt(virtualSize),
+    currentSize: BigInt(virtualSize),
+    cylinders: g.cylinders,
+    heads: g.heads,
+    sectorsPerTrack: g.sectorsPerTrack,
+    diskType: type,
+    checksum: 0,
+    uniqueId: randomUuid(),
+    savedState: 0,
+  };
+}
+
+/** Paths a child records for its parent: Windows relative, Windows absolute, and a relative file URL. */
+function locatorPayloads(childPath: string, parentPath: string): { code: number; data: Uint8Array }[] {
+  const rel = relative(dirname(resolve(childPath)), resolve(parentPath));
+  const relWin = `.\\${rel.replace(/\//g, '\\')}`;
+  return [
+    { code: PlatformCode.w2ku, data: encodeUtf16lePath(resolve(parentPath)) },
+    { code: PlatformCode.w2ru, data: encodeUtf16lePath(relWin) },
+    { code: PlatformCode.macx, data: encodeFileUrl(`./${rel}`) },
+  ];
+}
+
+/**
+ * Creates a new VHD: fixed (data then footer), dynamic or, with a parent,
+ * differencing (footer copy, header, BAT, locator data, footer). The file must
+ * not exist. Returns the image open for writing.
+ */
+export async function createVhd(path: string, opts: CreateOptions): Promise<WritableVhd> {
+  const size = roundUp(opts.virtualSize, SECTOR);
+  if (size <= 0) throw new DiskImageError('USAGE', 'VHD size must be positive');
+  if (size > MAX_VIRTUAL_SIZE) {
+    throw new DiskImageError('OUT_OF_RANGE', `VHD holds at most 2040 GiB (${MAX_VIRTUAL_SIZE} bytes), not ${size}; use VHDX for larger disks`, { value: size, limit: MAX_VIRTUAL_SIZE });
+  }
+  const parent = opts.parent;
+  const sub = opts.options.subformat ?? 'dynamic';
+  if (!parent && sub !== 'fixed' && sub !== 'dynamic') throw new DiskImageError('USAGE', `VHD subformat must be fixed or dynamic, not '${sub}'`);
+  if (parent && !(parent instanceof VhdImage)) throw new DiskImageError('UNSUPPORTED', `a differencing VHD needs a VHD parent, not ${parent.format}`);
+  if (parent && parent.virtualSize !== size) {
+    throw new DiskImageError('USAGE', `a differencing VHD has its parent's size (${parent.virtualSize}), not ${size}`);
+  }
+  const type = parent ? DiskType.differencing : sub === 'fixed' ? DiskType.fixed : DiskType.dynamic;
+  const footer = newFooter(size, type);
+  const file = await DiskFile.open(path, 'create');
+  try {
+    if (type === DiskType.fixed) {
+      await file.truncate(size);
+      await file.write(encodeFooter(footer), size);
+    } else {
+      await writeDynamicMetadata(file, footer, blockSizeOption(opts.options.block_size, size), parent);
+    }
+    await file.sync();
+    const layout = await readVhdLayout(file);
+    return new WritableVhd(file, layout, parent);
+  } catch (err) {
+    await file.close();
+    throw err;
+  }
+}
+
+async function writeDynamicMetadata(file: DiskFile, footer: FooterFields, blockSize: number, parent?: VhdImage): Promise<void> {
+  const size = Number(footer.currentSize);
+  const entries = blockCountFor(size, blockSize);
+  const tableOffset = FOOTER_SIZE + HEADER_SIZE;
+  const batBytes = roundUp(entries * 4, SECTOR);
+  let pos = tableOffset + batBytes;
+  const locators: LocatorEntry[] = [];
+  if (parent) {
+    for (const { code, data } of locatorPayloads(file.path, parent.path)) {
+      const space = roundUp(data.length, SECTOR);
+      locators.push({ platformCode: code, platformDataSpace: space, platformDataLength: data.length, platformDataOffset: BigInt(pos) });
+      await file.write(data, pos);
+      pos += space;
+    }
+  }
+  const header = encodeDynamicHeader(
+    {
+      cookie: HEADER_COOKIE,
+      dataOffset: NO_DATA_OFFSET,
+      tableOffset: BigInt(tableOffset),
+      headerVersion: HEADER_VERSION,
+      maxTableEntries: entries,
+      blockSize,
+      checksum: 0,
+      parentUniqueId: parent ? parent.layout.footer.fields.uniqueId : new Uint8Array(16),
+      parentTimestamp: parent ? vhdTimestamp(statSync(parent.path).mtime) : 0,
+      parentUnicodeName: encodeParentName(parent ? basename(parent.path) : ''),
+    },
+    locators,
+  );
+  const encoded = encodeFooter(footer);
+  await file.write(encoded, 0);
+  await file.write(header, FOOTER_SIZE);
+  await file.write(encodeBat(new Uint32Array(0), batBytes), tableOffset);
+  await file.write(encoded, pos);
+}

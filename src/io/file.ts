@@ -1,0 +1,145 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { DiskImageError, ioError } from '../errors.js';
+import { fileHelper } from './native.js';
+
+/** A byte range of a file. */
+export interface Range {
+  offset: number;
+  length: number;
+}
+
+/** How to open a file: read-only, read-write, or create a new one (failing if it exists). */
+export type OpenMode = 'read' | 'write' | 'create';
+
+const FLAGS: Record<OpenMode, string> = { read: 'r', write: 'r+', create: 'wx+' };
+
+/**
+ * An open image file with positioned reads and writes (pread/pwrite), its
+ * data/hole map and locks. All errors become `IO` DiskImageErrors naming the path.
+ */
+export class DiskFile {
+  private constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+    private length: number,
+    readonly writable: boolean,
+  ) {}
+
+  /** Opens `path`; `create` makes a new file and refuses to overwrite. */
+  static async open(path: string, mode: OpenMode = 'read'): Promise<DiskFile> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, FLAGS[mode]);
+    } catch (err) {
+      throw ioError(err, path, mode === 'create' ? 'create' : 'open');
+    }
+    const st = await handle.stat();
+    if (st.isDirectory()) {
+      await handle.close();
+      throw new DiskImageError('IO', `cannot open ${path}: is a directory`, { path });
+    }
+    return new DiskFile(path, handle, st.size, mode !== 'read');
+  }
+
+  /** The file descriptor, for the native helper. */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  /** Current size in bytes (tracked across our own writes). */
+  get size(): number {
+    return this.length;
+  }
+
+  /** Reads up to buf.length bytes at `offset`; returns how many were read (short only at end of file). */
+  async readSome(buf: Uint8Array, offset: number): Promise<number> {
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const { bytesRead } = await this.handle.read(buf, done, buf.length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (err) {
+      throw ioError(err, this.path, 'read');
+    }
+    return done;
+  }
+
+  /** Reads exactly buf.length bytes at `offset`; a short read is `CORRUPT` (the structure runs past the end). */
+  async read(buf: Uint8Array, offset: number): Promise<void> {
+    const n = await this.readSome(buf, offset);
+    if (n !== buf.length) {
+      throw new DiskImageError('CORRUPT', `${this.path}: read of ${buf.length} bytes at ${offset} ran past the end of the file (${this.length} bytes)`, {
+        path: this.path,
+        offset,
+        length: buf.length,
+        fileSize: this.length,
+      });
+    }
+  }
+
+  /** Writes all of buf at `offset`. */
+  async write(buf: Uint8Array, offset: number): Promise<void> {
+    try {
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesWritten } = await this.handle.write(buf, done, buf.length - done, offset + done);
+        done += bytesWritten;
+      }
+    } catch (err) {
+      throw ioError(err, this.path, 'write');
+    }
+    this.length = Math.max(this.length, offset + buf.length);
+  }
+
+  /** Sets the file size (sparse when growing). */
+  async truncate(size: number): Promise<void> {
+    try {
+      await this.handle.truncate(size);
+    } catch (err) {
+      throw ioError(err, this.path, 'resize');
+    }
+    this.length = size;
+  }
+
+  /** Flushes data and metadata to stable storage (fsync). */
+  async sync(): Promise<void> {
+    try {
+      await this.handle.sync();
+    } catch (err) {
+      throw ioError(err, this.path, 'flush');
+    }
+  }
+
+  /** The data ranges of [offset, offset+length) by SEEK_DATA/SEEK_HOLE (all data without the native helper). */
+  dataRanges(offset: number, length: number): Range[] {
+    const end = Math.min(offset + length, this.length);
+    const out: Range[] = [];
+    let pos = offset;
+    while (pos < end) {
+      const data = fileHelper.seekData(this.fd, pos, this.length);
+      if (data < 0 || data >= end) break;
+      const hole = Math.min(fileHelper.seekHole(this.fd, data, this.length), end);
+      out.push({ offset: data, length: hole - data });
+      pos = hole;
+    }
+    return out;
+  }
+
+  /** Copies a range to another file inside the kernel when possible; returns bytes copied (0: not supported). */
+  copyRangeTo(target: DiskFile, offIn: number, offOut: number, length: number): number {
+    const n = fileHelper.copyFileRange(this.fd, offIn, target.fd, offOut, length);
+    if (n > 0) target.length = Math.max(target.length, offOut + n);
+    return n;
+  }
+
+  /** Closes the file; safe to call twice. */
+  async close(): Promise<void> {
+    try {
+      await this.handle.close();
+    } catch {
+      // Already closed: nothing to release.
+    }
+  }
+}

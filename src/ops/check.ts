@@ -1,0 +1,62 @@
+import { DiskImageError } from '../errors.js';
+import { detectFormat, formatByName, openImage } from '../formats/registry.js';
+import type { Finding, OpenOptions } from '../formats/types.js';
+
+/** The outcome of `vdisk check`; `result` maps to the exit code (0, 2, 3, 1). */
+export interface CheckReport {
+  filename: string;
+  format?: string;
+  result: 'clean' | 'corruption' | 'leaks' | 'error';
+  findings: Finding[];
+  /** What `--repair` changed. */
+  repaired: string[];
+  /** Why the check could not run (result 'error'). */
+  error?: string;
+}
+
+/** Error codes that mean the image itself is broken (the check found corruption) rather than unreadable. */
+const CORRUPTION_CODES = new Set(['CORRUPT', 'OUT_OF_RANGE', 'INVALID_FORMAT']);
+
+function resultOf(findings: Finding[]): CheckReport['result'] {
+  if (findings.some((f) => f.severity === 'corruption')) return 'corruption';
+  if (findings.some((f) => f.severity === 'leak')) return 'leaks';
+  return 'clean';
+}
+
+async function findingsOf(path: string, opts: OpenOptions & { format?: string }): Promise<Finding[]> {
+  const image = await openImage(path, { ...opts, writable: false });
+  try {
+    return await image.check();
+  } finally {
+    await image.close();
+  }
+}
+
+/**
+ * Checks one image's structure (not its parents'). A structure too broken to
+ * open is reported as corruption; an I/O or parent problem as 'error'. With
+ * `repair`, fixes what the format can fix without guessing, then checks again.
+ */
+export async function check(path: string, opts: OpenOptions & { format?: string; repair?: boolean } = {}): Promise<CheckReport> {
+  const report: CheckReport = { filename: path, result: 'clean', findings: [], repaired: [] };
+  try {
+    report.format = opts.format ?? (await detectFormat(path));
+    const format = formatByName(report.format);
+    if (opts.repair) {
+      if (!format.repair) throw new DiskImageError('UNSUPPORTED', `check --repair is not supported for ${report.format}`);
+      report.repaired = await format.repair(path);
+    }
+    report.findings = await findingsOf(path, { ...opts, format: report.format });
+    report.result = resultOf(report.findings);
+  } catch (err) {
+    if (!(err instanceof DiskImageError)) throw err;
+    if (CORRUPTION_CODES.has(err.code)) {
+      report.findings.push({ severity: 'corruption', code: err.code, message: err.message });
+      report.result = 'corruption';
+    } else {
+      report.result = 'error';
+      report.error = `${err.message} (${err.code})`;
+    }
+  }
+  return report;
+}

@@ -1,0 +1,29 @@
+import { stat } from 'node:fs/promises';
+import { openImage } from '../formats/registry.js';
+import type { DiskImage, ImageInfo, OpenOptions } from '../formats/types.js';
+
+/** Options of `vdisk info`. */
+export interface InfoOptions extends OpenOptions {
+  format?: string;
+  /** Describe every layer of the chain, top first. */
+  chain?: boolean;
+}
+
+async function describeLayer(image: DiskImage): Promise<ImageInfo> {
+  const info = image.describe();
+  const st = await stat(image.path);
+  info.allocatedSize = st.blocks * 512;
+  return info;
+}
+
+/** Describes an image (or, with `chain`, each layer of its chain, top first). */
+export async function info(path: string, opts: InfoOptions = {}): Promise<ImageInfo[]> {
+  const image = await openImage(path, { ...opts, writable: false });
+  try {
+    const out: ImageInfo[] = [];
+    for (let l: DiskImage | undefined = image; l; l = opts.chain ? l.parent : undefined) out.push(await describeLayer(l));
+    return out;
+  } finally {
+    await image.close();
+  }
+}

@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { DiskImageError, ioError } from '../errors.js';
+import type { DiskImage } from '../formats/types.js';
+
+/** Every file of an image's chain (the image, its parent, ...), as real paths. */
+export function chainPaths(image: DiskImage): string[] {
+  const out: string[] = [];
+  for (let l: DiskImage | undefined = image; l; l = l.parent) out.push(realpathSync(l.path));
+  return out;
+}
+
+/** Refuses an output path that is an input image or one of its parents, or that already exists. */
+export function checkOutputPath(dst: string, inputs: DiskImage[]): void {
+  if (!existsSync(dst)) return;
+  const real = realpathSync(dst);
+  for (const img of inputs) {
+    if (chainPaths(img).includes(real)) {
+      throw new DiskImageError('USAGE', `${dst} is ${real === realpathSync(img.path) ? 'the source image' : 'a parent of the source'}; refusing to overwrite it`, { path: dst });
+    }
+  }
+  throw new DiskImageError('USAGE', `${dst} already exists; remove it first`, { path: dst });
+}
+
+/** A temporary name beside `dst`, so the final rename stays on one file system. */
+export function tempPathFor(dst: string): string {
+  return join(dirname(resolve(dst)), `.${basename(dst)}.vdisk-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Renames the finished temporary file over `dst` and fsyncs the directory so the rename is durable. */
+export async function commitOutput(temp: string, dst: string): Promise<void> {
+  try {
+    await rename(temp, dst);
+    const dir = await open(dirname(resolve(dst)), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch (err) {
+    throw ioError(err, dst, 'finish');
+  }
+}
+
+/** Removes a partial output; never throws. */
+export async function discardOutput(temp: string): Promise<void> {
+  await unlink(temp).catch(() => undefined);
+}

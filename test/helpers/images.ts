@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import { openImage } from '../../src/formats/registry.js';
+import type { DiskImage, OpenOptions } from '../../src/formats/types.js';
+
+/** sha256 of an image's whole guest view, read in 4 MiB pieces. */
+export async function guestSha256(image: DiskImage): Promise<string> {
+  const h = createHash('sha256');
+  const buf = new Uint8Array(4 * 1024 * 1024);
+  for (let pos = 0; pos < image.virtualSize; pos += buf.length) {
+    const piece = buf.subarray(0, Math.min(buf.length, image.virtualSize - pos));
+    await image.readAt(piece, pos);
+    h.update(piece);
+  }
+  return h.digest('hex');
+}
+
+/** Opens a file and returns the sha256 of its guest view. */
+export async function guestSha256OfFile(path: string, options: OpenOptions & { format?: string } = {}): Promise<string> {
+  const image = await openImage(path, options);
+  try {
+    return await guestSha256(image);
+  } finally {
+    await image.close();
+  }
+}
+
+/** The whole guest view as one buffer (small images only). */
+export async function readAll(image: DiskImage): Promise<Uint8Array> {
+  const buf = new Uint8Array(image.virtualSize);
+  await image.readAt(buf, 0);
+  return buf;
+}
