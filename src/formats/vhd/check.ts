@@ -1,9 +1,11 @@
 import type { DiskFile } from '../../io/file.js';
 import { uuidIsNil } from '../../util/uuid.js';
+import { isAllZero } from '../../util/zero.js';
 import type { Finding } from '../types.js';
 import { bitmapBytes } from './bat.js';
 import { BAT_UNUSED, FEATURE_RESERVED, FOOTER_SIZE, FORMAT_VERSION, MAX_VIRTUAL_SIZE, SECTOR } from './constants.js';
 import type { VhdLayout } from './layout.js';
+import { bitmapRuns } from './bitmap.js';
 
 function corruption(code: string, message: string): Finding {
   return { severity: 'corruption', code, message };
@@ -58,6 +60,32 @@ function leakedBytes(l: VhdLayout, firstDataOffset: number): number {
 }
 
 /**
+ * Sectors of a dynamic disk whose bitmap bit is clear but whose stored data is
+ * not zero: qemu reads the data, libvhdi and the spec read zeros (docs/formats/vhd.md).
+ * Reads only bitmaps, and data only under clear bits.
+ */
+async function bitmapDisagreements(file: DiskFile, l: VhdLayout): Promise<Finding[]> {
+  const bs = l.header!.blockSize;
+  const bitmap = new Uint8Array(bitmapBytes(bs));
+  const out: Finding[] = [];
+  for (let b = 0; b < l.bat!.length; b++) {
+    const e = l.bat![b]!;
+    if (e === BAT_UNUSED) continue;
+    await file.read(bitmap, e * SECTOR);
+    for (const run of bitmapRuns(bitmap, 0, Math.min(bs, l.virtualSize - b * bs))) {
+      if (run.set) continue;
+      const data = new Uint8Array(run.end - run.start);
+      await file.read(data, e * SECTOR + bitmap.length + run.start);
+      if (!isAllZero(data)) {
+        out.push({ severity: 'warning', code: 'BITMAP_READERS_DISAGREE', message: `block ${b}: sectors at guest offset ${b * bs + run.start} hold data but their bitmap bits are clear; vdisk and libvhdi read zeros there, qemu reads the data` });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Structural check of one VHD layer: checksums, footer copy, sizes, header
  * fields, locators and leaked space. Fatal problems (BAT past the end,
  * overlapping blocks, ...) already failed the open and are reported by the
@@ -77,6 +105,7 @@ export async function checkVhd(file: DiskFile, l: VhdLayout): Promise<Finding[]>
     (l.footer.dataOffset ?? 0) + 1024,
     ...l.locators.map((x) => x.offset + x.space),
   );
+  if (l.footer.diskType === 'dynamic') out.push(...(await bitmapDisagreements(file, l)));
   const leaked = leakedBytes(l, metaEnd);
   if (leaked > 0) out.push({ severity: 'leak', code: 'LEAKED_SPACE', message: `${leaked} bytes between blocks belong to no BAT entry` });
   return out;

@@ -4,6 +4,7 @@ import { formatUuid } from '../../util/uuid.js';
 import { clampRange, fileExtents, mergeExtents, parentExtents } from '../extents.js';
 import type { DiskImage, Extent, Finding, ImageInfo } from '../types.js';
 import { bitmapBytes } from './bat.js';
+import { bitmapRuns } from './bitmap.js';
 import { checkVhd } from './check.js';
 import { BAT_UNUSED, SECTOR } from './constants.js';
 import { describeFooter, timestampToIso } from './footer.js';
@@ -12,29 +13,6 @@ import { qemu72Size } from './size-rule.js';
 
 /** Most sector bitmaps kept in the read cache (512 bytes each for 2 MiB blocks). */
 const BITMAP_CACHE_LIMIT = 4096;
-
-/** A run of sectors inside one block that are all present (`set`) or all absent. */
-interface SectorRun {
-  start: number;
-  end: number;
-  set: boolean;
-}
-
-/** Splits [from, to) (bytes inside a block) into runs by the block's sector bitmap. */
-export function bitmapRuns(bitmap: Uint8Array, from: number, to: number): SectorRun[] {
-  const runs: SectorRun[] = [];
-  let pos = from;
-  while (pos < to) {
-    const sector = Math.floor(pos / SECTOR);
-    const set = ((bitmap[sector >> 3]! >> (7 - (sector & 7))) & 1) === 1;
-    let s = sector + 1;
-    while (s * SECTOR < to && ((bitmap[s >> 3]! >> (7 - (s & 7))) & 1) === (set ? 1 : 0)) s++;
-    const end = Math.min(to, s * SECTOR);
-    runs.push({ start: pos, end, set });
-    pos = end;
-  }
-  return runs;
-}
 
 /**
  * A fixed, dynamic or differencing VHD opened for reading. Reads honour the

@@ -6,21 +6,9 @@ import { BAT_UNUSED, FOOTER_SIZE, SECTOR } from './constants.js';
 import { encodeFooter } from './footer.js';
 import type { VhdLayout } from './layout.js';
 import { VhdImage } from './reader.js';
+import { setBits } from './bitmap.js';
 
 const ZEROES = new Uint8Array(1024 * 1024);
-
-/** Sets the bitmap bits of the sectors in [from, to) (bytes inside the block); true if any bit changed. */
-function setBits(bitmap: Uint8Array, from: number, to: number): boolean {
-  let changed = false;
-  for (let s = Math.floor(from / SECTOR); s * SECTOR < to; s++) {
-    const mask = 1 << (7 - (s & 7));
-    if ((bitmap[s >> 3]! & mask) === 0) {
-      bitmap[s >> 3]! |= mask;
-      changed = true;
-    }
-  }
-  return changed;
-}
 
 /**
  * A VHD open for writing. New blocks are appended where the end footer

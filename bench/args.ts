@@ -1,0 +1,79 @@
+/**
+ * Command-line arguments of the benchmark (`npm run bench -- [options]`).
+ *
+ *   --size SIZE       virtual size of the generated raw disk (512, 10M, 4G, 64G ...)
+ *   --fraction F      fraction of 2 MiB blocks holding data, 0 < F <= 1
+ *   --all             run the standard cases: 4 GiB with 30 % data and 64 GiB with 1 %
+ *   --runs N          timed runs per command (median is reported), default 3
+ *   --keep            keep the temporary directory (sources and vdisk outputs)
+ *   -h, --help        print this text
+ *
+ * Without options the 4 GiB / 30 % case runs. --size or --fraction alone
+ * replaces it by one case (the other value defaulting to 4G or 0.3); with
+ * --all that case is run after the standard ones.
+ */
+import { parseArgs } from 'node:util';
+import { parseSize } from '../src/util/sizes.js';
+
+/** One generated source disk to benchmark. */
+export interface BenchCase {
+  /** Virtual size in bytes. */
+  size: number;
+  /** Fraction of blocks holding data, 0..1. */
+  fraction: number;
+}
+
+/** Parsed options of one benchmark run. */
+export interface BenchOptions {
+  cases: BenchCase[];
+  runs: number;
+  keep: boolean;
+  help: boolean;
+}
+
+/** The case run when no option selects another one. */
+export const DEFAULT_CASE: BenchCase = { size: 4 * 1024 ** 3, fraction: 0.3 };
+
+/** The cases `--all` runs. */
+export const ALL_CASES: readonly BenchCase[] = [DEFAULT_CASE, { size: 64 * 1024 ** 3, fraction: 0.01 }];
+
+/** Usage text printed by --help and after a usage error. */
+export const USAGE = `usage: npm run bench -- [--size SIZE] [--fraction F] [--all] [--runs N] [--keep]
+  --size SIZE    virtual size of the generated sparse raw disk (default 4G)
+  --fraction F   fraction of 2 MiB blocks holding data (default 0.3)
+  --all          run 4 GiB / 0.3 and 64 GiB / 0.01 (plus --size/--fraction if given)
+  --runs N       timed runs per command, the median is reported (default 3)
+  --keep         keep the temporary directory (sources, vdisk outputs) instead of deleting it
+environment: VDISK_BENCH_DIR=DIR puts the temporary directory under DIR (default: the OS temp dir)`;
+
+/** Parses argv (without node and script); throws Error with a readable message on bad input. */
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      size: { type: 'string' },
+      fraction: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      runs: { type: 'string', default: '3' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new Error(`--runs must be an integer 1..100, not '${values.runs}'`);
+
+  let custom: BenchCase | undefined;
+  if (values.size !== undefined || values.fraction !== undefined) {
+    const size = values.size === undefined ? DEFAULT_CASE.size : parseSize(values.size);
+    const fraction = values.fraction === undefined ? DEFAULT_CASE.fraction : Number(values.fraction);
+    if (size < 2 * 1024 ** 2 || size % 512 !== 0) throw new Error(`--size must be a multiple of 512 and at least 2M, not '${values.size}'`);
+    if (!(fraction > 0 && fraction <= 1)) throw new Error(`--fraction must be in (0, 1], not '${values.fraction}'`);
+    custom = { size, fraction };
+  }
+  const cases = values.all ? [...ALL_CASES] : [];
+  if (custom) cases.push(custom);
+  if (cases.length === 0) cases.push(DEFAULT_CASE);
+  return { cases, runs, keep: values.keep, help: values.help };
+}

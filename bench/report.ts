@@ -1,0 +1,126 @@
+/**
+ * Result types of the benchmark, the machine description, and the text table.
+ */
+import { cpus, release, totalmem } from 'node:os';
+import { formatSize } from '../src/util/sizes.js';
+import { runShell, shellQuote } from './timing.js';
+
+/** Which program produced a measurement. */
+export type Tool = 'vdisk' | 'qemu-img' | 'cp';
+
+/** All runs of one command. */
+export interface ToolResult {
+  tool: Tool;
+  /** The command as run (inside `bash -c '… && sync'`), with temp paths. */
+  command: string;
+  /** Wall-clock seconds of each run, including the sync, in run order. */
+  seconds: number[];
+  medianSeconds: number;
+  /** Peak RSS of each run in KiB (GNU time %M). */
+  peakRssKiB: number[];
+  /** Largest peak RSS over the runs, in MiB. */
+  maxPeakRssMiB: number;
+}
+
+/** One row of the table: the same conversion by vdisk and by the other tools. */
+export interface PairResult {
+  pair: string;
+  tools: ToolResult[];
+  /** vdisk median / qemu-img median. */
+  ratioQemuImg: number;
+  /** vdisk median / cp median (raw→raw only). */
+  ratioCp?: number;
+  /** Allocated bytes of vdisk's output after the last run. */
+  vdiskOutputAllocatedBytes: number;
+  /** The `qemu-img compare` that checked vdisk's output against the pair's source. */
+  verifiedWith: string;
+}
+
+/** One generated source disk and the pairs timed on it. */
+export interface CaseResult {
+  size: number;
+  fraction: number;
+  blockSize: number;
+  dataBlocks: number;
+  dataBytes: number;
+  generateSeconds: number;
+  pairs: PairResult[];
+}
+
+/** The machine and tool versions the numbers were taken on. */
+export interface MachineInfo {
+  node: string;
+  qemuImg: string;
+  vdisk: string;
+  cpuModel: string;
+  cpus: number;
+  memoryBytes: number;
+  kernel: string;
+  benchDir: string;
+  benchDirFilesystem: string;
+}
+
+/** Everything written to bench-out/results.json. */
+export interface BenchResults {
+  date: string;
+  runs: number;
+  machine: MachineInfo;
+  cases: CaseResult[];
+}
+
+/** Describes this machine; `root` is the project root (for the vdisk version), `dir` the bench directory. */
+export function machineInfo(root: string, dir: string, vdiskVersion: string): MachineInfo {
+  const qemu = runShell('qemu-img --version').stdout.split('\n')[0]?.trim() ?? 'unknown';
+  const commit = runShell(`git -C ${shellQuote(root)} rev-parse --short HEAD 2>/dev/null`).stdout.trim();
+  const dirty = commit && runShell(`git -C ${shellQuote(root)} status --porcelain --untracked-files=no -- src`).stdout.trim() ? '+dirty' : '';
+  const fs = runShell(`stat -f -c %T ${shellQuote(dir)}`).stdout.trim() || 'unknown';
+  return {
+    node: process.version,
+    qemuImg: qemu,
+    vdisk: commit ? `${vdiskVersion} (${commit}${dirty})` : vdiskVersion,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cpus: cpus().length,
+    memoryBytes: totalmem(),
+    kernel: release(),
+    benchDir: dir,
+    benchDirFilesystem: fs,
+  };
+}
+
+/** Text lines describing the machine, printed above the tables. */
+export function formatMachine(m: MachineInfo): string[] {
+  return [
+    `node ${m.node}, ${m.qemuImg}, vdisk ${m.vdisk}`,
+    `${m.cpus} × ${m.cpuModel}, ${formatSize(m.memoryBytes)} RAM, Linux ${m.kernel}, bench dir ${m.benchDir} (${m.benchDirFilesystem})`,
+  ];
+}
+
+function toolOf(r: PairResult, tool: Tool): ToolResult | undefined {
+  return r.tools.find((t) => t.tool === tool);
+}
+
+/** The table of one case: one row per pair, medians in seconds, ratios, vdisk peak RSS. */
+export function formatCase(c: CaseResult, runs: number): string[] {
+  const head = [
+    `${formatSize(c.size)} sparse raw, ${(c.fraction * 100).toFixed(c.fraction < 0.1 ? 1 : 0)} % of ${formatSize(c.blockSize)} blocks written ` +
+      `(${c.dataBlocks} blocks, ${formatSize(c.dataBytes)}); median of ${runs} run${runs === 1 ? '' : 's'}, each including sync`,
+  ];
+  const rows: string[][] = [['pair', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'cp s', 'vdisk/cp', 'vdisk RSS MiB']];
+  for (const p of c.pairs) {
+    const v = toolOf(p, 'vdisk')!;
+    const q = toolOf(p, 'qemu-img')!;
+    const cp = toolOf(p, 'cp');
+    rows.push([
+      p.pair,
+      v.medianSeconds.toFixed(3),
+      q.medianSeconds.toFixed(3),
+      p.ratioQemuImg.toFixed(2),
+      cp ? cp.medianSeconds.toFixed(3) : '',
+      p.ratioCp !== undefined ? p.ratioCp.toFixed(2) : '',
+      v.maxPeakRssMiB.toFixed(1),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  return [...head, line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+}

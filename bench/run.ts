@@ -1,0 +1,246 @@
+/**
+ * vdisk benchmark against qemu-img and cp (`npm run bench`; not part of npm test).
+ *
+ * For each case it generates a sparse raw pattern disk in a temporary
+ * directory (under VDISK_BENCH_DIR, else the OS temp dir), then times these
+ * conversions, each as `bash -c 'CMD && sync'` because qemu-img does not
+ * flush its output and vdisk does:
+ *
+ *   raw→vhd dynamic   vdisk convert -O vhd          qemu-img convert -f raw -O vpc -o subformat=dynamic
+ *   vhd→raw           vdisk convert -O raw          qemu-img convert -f vpc -O raw   (from vdisk's VHD)
+ *   raw→vhd fixed     vdisk ... -o subformat=fixed  qemu-img ... -o subformat=fixed
+ *   raw→raw           vdisk convert -O raw          qemu-img convert -f raw -O raw   cp --sparse=always
+ *
+ * Runs are interleaved (vdisk, qemu-img, cp, vdisk, ...), each output is
+ * deleted (and the deletion synced) before the next timed run, caches are
+ * left alone, and the median of --runs runs is reported together with
+ * vdisk's peak RSS from GNU time. After timing, vdisk's output of each pair
+ * is checked against the pair's source with `qemu-img compare`. Results are
+ * printed as a table and written to bench-out/results.json.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writePatternDisk } from '../src/util/pattern-disk.js';
+import { formatSize } from '../src/util/sizes.js';
+import { type BenchCase, type BenchOptions, parseBenchArgs, USAGE } from './args.js';
+import { type BenchResults, type CaseResult, formatCase, formatMachine, machineInfo, type PairResult, type Tool, type ToolResult } from './report.js';
+import { median, requireTools, runChecked, shellJoin, timeCommand } from './timing.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const VDISK_BIN = join(ROOT, 'bin', 'vdisk.js');
+const BLOCK_SIZE = 2 * 1024 ** 2;
+
+/** One command of a pair: builds argv from source and destination paths. */
+interface ToolSpec {
+  tool: Tool;
+  argv: (src: string, dst: string) => string[];
+}
+
+/** One conversion timed with several tools. */
+interface PairSpec {
+  name: string;
+  /** Which file of the case is the source. */
+  source: 'raw' | 'vhd';
+  /** Output file extension. */
+  ext: string;
+  /** qemu-img format names of source and vdisk output, for the check. */
+  compare: [string, string];
+  tools: ToolSpec[];
+}
+
+const vdisk = (...args: string[]) => (src: string, dst: string) => [process.execPath, VDISK_BIN, 'convert', ...args, src, dst];
+const qemu = (...args: string[]) => (src: string, dst: string) => ['qemu-img', 'convert', ...args, src, dst];
+
+/** The pairs, in the order they run; vhd→raw reads the VHD that raw→vhd dynamic's last vdisk run made. */
+const PAIRS: PairSpec[] = [
+  {
+    name: 'raw→vhd dynamic',
+    source: 'raw',
+    ext: 'vhd',
+    compare: ['raw', 'vpc'],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', 'vhd') },
+      { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'vpc', '-o', 'subformat=dynamic') },
+    ],
+  },
+  {
+    name: 'vhd→raw',
+    source: 'vhd',
+    ext: 'raw',
+    compare: ['vpc', 'raw'],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', 'raw') },
+      { tool: 'qemu-img', argv: qemu('-f', 'vpc', '-O', 'raw') },
+    ],
+  },
+  {
+    name: 'raw→vhd fixed',
+    source: 'raw',
+    ext: 'vhd',
+    compare: ['raw', 'vpc'],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', 'vhd', '-o', 'subformat=fixed') },
+      { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'vpc', '-o', 'subformat=fixed') },
+    ],
+  },
+  {
+    name: 'raw→raw',
+    source: 'raw',
+    ext: 'raw',
+    compare: ['raw', 'raw'],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', 'raw') },
+      { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'raw') },
+      { tool: 'cp', argv: (src, dst) => ['cp', '--sparse=always', src, dst] },
+    ],
+  },
+];
+
+let interrupted = false;
+
+function checkInterrupted(): void {
+  if (interrupted) throw new Error('bench: interrupted');
+}
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+function allocatedBytes(path: string): number {
+  return statSync(path).blocks * 512;
+}
+
+/** Fails early when the bench directory cannot hold the source, vdisk's VHD, a kept output and one in progress. */
+function checkFreeSpace(dir: string, c: BenchCase): void {
+  const data = Math.ceil(c.size / BLOCK_SIZE) * c.fraction * BLOCK_SIZE;
+  const need = 4 * data + 256 * 1024 ** 2;
+  const st = statfsSync(dir);
+  const free = st.bavail * st.bsize;
+  if (free < need) throw new Error(`bench: ${dir} has ${formatSize(free)} free, the ${formatSize(c.size)} case needs about ${formatSize(need)}`);
+}
+
+/** Times every tool of one pair `runs` times; leaves vdisk's last output at the returned path. */
+function timePair(pair: PairSpec, src: string, dir: string, runs: number): { results: ToolResult[]; vdiskOutput: string } {
+  const rssFile = join(dir, 'rss.txt');
+  const seconds = pair.tools.map((): number[] => []);
+  const rss = pair.tools.map((): number[] => []);
+  const vdiskOutput = join(dir, `out-vdisk.${pair.ext}`);
+  for (let run = 0; run < runs; run++) {
+    pair.tools.forEach((t, i) => {
+      checkInterrupted();
+      const dst = join(dir, `out-${t.tool}.${pair.ext}`);
+      rmSync(dst, { force: true });
+      runChecked('sync');
+      const r = timeCommand(t.argv(src, dst), rssFile);
+      if (!existsSync(dst)) throw new Error(`bench: ${t.tool} exited 0 but wrote no ${dst}`);
+      seconds[i]!.push(r.seconds);
+      rss[i]!.push(r.peakRssKiB);
+      log(`  ${pair.name} run ${run + 1}/${runs} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
+      if (!(t.tool === 'vdisk' && run === runs - 1)) rmSync(dst, { force: true });
+    });
+  }
+  runChecked('sync');
+  const results = pair.tools.map((t, i): ToolResult => ({
+    tool: t.tool,
+    command: shellJoin(t.argv(src, join(dir, `out-${t.tool}.${pair.ext}`))),
+    seconds: seconds[i]!,
+    medianSeconds: median(seconds[i]!),
+    peakRssKiB: rss[i]!,
+    maxPeakRssMiB: Math.max(...rss[i]!) / 1024,
+  }));
+  return { results, vdiskOutput };
+}
+
+/** Generates the source of one case in `dir` (created) and times all pairs on it; removes `dir` unless `keep`. */
+async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): Promise<CaseResult> {
+  mkdirSync(dir);
+  checkFreeSpace(dir, c);
+  const raw = join(dir, 'src.raw');
+  const vhd = join(dir, 'src.vhd');
+  log(`generating ${formatSize(c.size)} sparse raw disk, fraction ${c.fraction} of ${formatSize(BLOCK_SIZE)} blocks ...`);
+  const t0 = process.hrtime.bigint();
+  const dataBlocks = await writePatternDisk(raw, { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction });
+  const generateSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const dataBytes = allocatedBytes(raw);
+  log(`  ${dataBlocks} blocks, ${formatSize(dataBytes)} allocated, ${generateSeconds.toFixed(1)} s`);
+
+  const pairs: PairResult[] = [];
+  try {
+    for (const pair of PAIRS) {
+      const src = pair.source === 'raw' ? raw : vhd;
+      if (!existsSync(src)) throw new Error(`bench: ${pair.name} needs ${src}, which no earlier pair made`);
+      const { results, vdiskOutput } = timePair(pair, src, dir, runs);
+      checkInterrupted();
+      const check = shellJoin(['qemu-img', 'compare', '-f', pair.compare[0], '-F', pair.compare[1], src, vdiskOutput]);
+      log(`  checking: ${check}`);
+      const said = runChecked(check).trim();
+      const byTool = (tool: Tool) => results.find((r) => r.tool === tool);
+      const v = byTool('vdisk')!;
+      const cp = byTool('cp');
+      pairs.push({
+        pair: pair.name,
+        tools: results,
+        ratioQemuImg: v.medianSeconds / byTool('qemu-img')!.medianSeconds,
+        ...(cp ? { ratioCp: v.medianSeconds / cp.medianSeconds } : {}),
+        vdiskOutputAllocatedBytes: allocatedBytes(vdiskOutput),
+        verifiedWith: `${check}: ${said}`,
+      });
+      if (pair.name === 'raw→vhd dynamic') renameSync(vdiskOutput, vhd);
+      else if (keep) renameSync(vdiskOutput, join(dir, `vdisk-${pairs.length}.${pair.ext}`));
+      else rmSync(vdiskOutput, { force: true });
+    }
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, generateSeconds, pairs };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(argv);
+  } catch (e) {
+    log(`bench: ${(e as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  if (opts.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  requireTools();
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('bench: dist/src is missing; run npm run build (npm run bench does)');
+
+  const parent = resolve(process.env.VDISK_BENCH_DIR || tmpdir());
+  const dir = mkdtempSync(join(parent, 'vdisk-bench-'));
+  process.on('SIGINT', () => {
+    interrupted = true;
+  });
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const results: BenchResults = { date: new Date().toISOString(), runs: opts.runs, machine: machineInfo(ROOT, dir, pkg.version), cases: [] };
+  for (const line of formatMachine(results.machine)) log(line);
+  try {
+    for (const [i, c] of opts.cases.entries()) results.cases.push(await runCase(c, join(dir, `case-${i + 1}`), opts.runs, opts.keep));
+  } finally {
+    if (opts.keep) log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+
+  const outDir = join(ROOT, 'bench-out');
+  mkdirSync(outDir, { recursive: true });
+  const outFile = join(outDir, 'results.json');
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  const lines = ['', ...formatMachine(results.machine)];
+  for (const c of results.cases) lines.push('', ...formatCase(c, opts.runs));
+  lines.push('', `results: ${outFile}`);
+  console.log(lines.join('\n'));
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  log((e as Error).message);
+  process.exitCode = 1;
+}
