@@ -42,7 +42,10 @@ export interface CaseResult {
   fraction: number;
   blockSize: number;
   dataBlocks: number;
+  /** Bytes written to the source (data blocks × block size). */
   dataBytes: number;
+  /** Allocated bytes of the source file as the filesystem reports them. */
+  sourceAllocatedBytes: number;
   generateSeconds: number;
   pairs: PairResult[];
 }

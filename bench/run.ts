@@ -163,8 +163,9 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
   const t0 = process.hrtime.bigint();
   const dataBlocks = await writePatternDisk(raw, { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction });
   const generateSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const dataBytes = allocatedBytes(raw);
-  log(`  ${dataBlocks} blocks, ${formatSize(dataBytes)} allocated, ${generateSeconds.toFixed(1)} s`);
+  const dataBytes = Math.min(dataBlocks * BLOCK_SIZE, c.size);
+  const sourceAllocatedBytes = allocatedBytes(raw);
+  log(`  ${dataBlocks} data blocks, ${formatSize(sourceAllocatedBytes)} allocated, ${generateSeconds.toFixed(1)} s`);
 
   const pairs: PairResult[] = [];
   try {
@@ -194,7 +195,7 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
-  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, generateSeconds, pairs };
+  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, pairs };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -15,7 +15,8 @@ function corruption(code: string, message: string): Finding {
 function checkFooters(file: DiskFile, l: VhdLayout): Finding[] {
   const out: Finding[] = [];
   const { footer } = l;
-  if (!l.endFooter) out.push(corruption('END_FOOTER_MISSING', 'no footer at the end of the file'));
+  if (l.endFooterDamaged) out.push(corruption('END_FOOTER_DAMAGED', 'the footer at the end of the file is damaged (invalid fields, wrong checksum)'));
+  else if (!l.endFooter) out.push(corruption('END_FOOTER_MISSING', 'no footer at the end of the file'));
   else if (!l.endFooter.checksumValid) out.push(corruption('FOOTER_CHECKSUM', `footer checksum is ${l.endFooter.fields.checksum}, expected ${l.endFooter.expectedChecksum}`));
   if (footer.diskType !== 'fixed') {
     if (!l.copyFooter) out.push(corruption('FOOTER_COPY_MISSING', 'no footer copy at offset 0'));

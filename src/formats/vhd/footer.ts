@@ -28,7 +28,7 @@ export const FOOTER_LAYOUT = defineStruct('vhd footer', FOOTER_SIZE, 'be', {
 });
 
 /** Offset of the checksum field in the footer. */
-const CHECKSUM_OFFSET = FOOTER_LAYOUT.fields.checksum.offset;
+export const FOOTER_CHECKSUM_OFFSET = FOOTER_LAYOUT.fields.checksum.offset;
 
 /** The raw footer fields. */
 export type FooterFields = Decoded<typeof FOOTER_LAYOUT.fields>;
@@ -69,7 +69,7 @@ export function decodeFooter(buf: Uint8Array, where: string): Footer {
       value: fields.diskType,
     });
   }
-  const expectedChecksum = vhdChecksum(buf.subarray(0, FOOTER_SIZE), CHECKSUM_OFFSET);
+  const expectedChecksum = vhdChecksum(buf.subarray(0, FOOTER_SIZE), FOOTER_CHECKSUM_OFFSET);
   const isFixed = typeName === 'fixed';
   return {
     fields,
@@ -87,7 +87,7 @@ export function decodeFooter(buf: Uint8Array, where: string): Footer {
 export function encodeFooter(fields: FooterFields): Uint8Array {
   const buf = new Uint8Array(FOOTER_SIZE);
   encodeStruct(FOOTER_LAYOUT, { ...fields, checksum: 0 }, buf);
-  new DataView(buf.buffer).setUint32(CHECKSUM_OFFSET, vhdChecksum(buf, CHECKSUM_OFFSET));
+  new DataView(buf.buffer).setUint32(FOOTER_CHECKSUM_OFFSET, vhdChecksum(buf, FOOTER_CHECKSUM_OFFSET));
   return buf;
 }
 

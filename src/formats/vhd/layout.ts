@@ -4,7 +4,8 @@ import type { DiskFile } from '../../io/file.js';
 import { bitmapBytes, readBat, type MetadataRange } from './bat.js';
 import { BAT_UNUSED, FOOTER_SIZE, HEADER_SIZE, SECTOR } from './constants.js';
 import { decodeDynamicHeader, type DynamicHeader } from './dynamic-header.js';
-import { decodeFooter, hasFooterCookie, type Footer } from './footer.js';
+import { vhdChecksum } from './checksum.js';
+import { FOOTER_CHECKSUM_OFFSET, decodeFooter, hasFooterCookie, type Footer } from './footer.js';
 import { decodeLocatorPath, locatorsInUse, type DecodedLocator } from './parent-locator.js';
 import { vdiskSize, type SizeRule } from './size-rule.js';
 
@@ -22,25 +23,38 @@ export interface VhdLayout {
   sizeRule: SizeRule;
   /** Where new blocks go: just past every structure (and where the end footer belongs). */
   dataEnd: number;
+  /** True when the last 512 bytes hold a footer cookie but nothing usable. */
+  endFooterDamaged: boolean;
   /** Problems that did not stop reading. */
   warnings: string[];
 }
 
-async function readFooterAt(file: DiskFile, offset: number): Promise<Footer | undefined> {
+/**
+ * The footer at `offset`: undefined when there is no cookie, 'damaged' when its
+ * fields are invalid and its checksum is wrong too (so a copy may stand in).
+ */
+async function readFooterAt(file: DiskFile, offset: number): Promise<Footer | 'damaged' | undefined> {
   if (offset < 0 || offset + FOOTER_SIZE > file.size) return undefined;
   const buf = new Uint8Array(FOOTER_SIZE);
   await file.read(buf, offset);
-  return hasFooterCookie(buf) ? decodeFooter(buf, `offset ${offset}`) : undefined;
+  if (!hasFooterCookie(buf)) return undefined;
+  try {
+    return decodeFooter(buf, `offset ${offset}`);
+  } catch (err) {
+    if (vhdChecksum(buf, FOOTER_CHECKSUM_OFFSET) !== new DataView(buf.buffer).getUint32(FOOTER_CHECKSUM_OFFSET)) return 'damaged';
+    throw err;
+  }
 }
 
 /** Picks the footer to trust, preferring a valid end footer, then a valid copy, and says why. */
-function chooseFooter(end: Footer | undefined, copy: Footer | undefined, warnings: string[], path: string): { footer: Footer; source: 'end' | 'copy' } {
+function chooseFooter(end: Footer | undefined, copy: Footer | undefined, endDamaged: boolean, warnings: string[], path: string): { footer: Footer; source: 'end' | 'copy' } {
   if (end && (end.checksumValid || !copy?.checksumValid)) {
     if (!end.checksumValid) warnings.push(`footer checksum is 0x${hex(end.fields.checksum)}, expected 0x${hex(end.expectedChecksum)}; reading anyway (vdisk check --repair fixes it)`);
     return { footer: end, source: 'end' };
   }
   if (copy && copy.diskType !== 'fixed') {
-    warnings.push(end ? 'end footer checksum is wrong; using the footer copy at offset 0' : 'no footer at the end of the file (truncated, or a merge that did not finish); using the footer copy at offset 0');
+    const why = end ? 'end footer checksum is wrong' : endDamaged ? 'end footer is damaged (invalid fields, wrong checksum)' : 'no footer at the end of the file (truncated, or a merge that did not finish)';
+    warnings.push(`${why}; using the footer copy at offset 0`);
     if (!copy.checksumValid) warnings.push('footer copy checksum is wrong too');
     return { footer: copy, source: 'copy' };
   }
@@ -54,9 +68,11 @@ function hex(n: number): string {
 /** Reads and validates the footer(s), dynamic header, parent locators and BAT of a VHD. */
 export async function readVhdLayout(file: DiskFile): Promise<VhdLayout> {
   const warnings: string[] = [];
-  const endFooter = await readFooterAt(file, file.size - FOOTER_SIZE);
-  const copyFooter = file.size >= FOOTER_SIZE + SECTOR ? await readFooterAt(file, 0) : undefined;
-  const { footer, source } = chooseFooter(endFooter, copyFooter, warnings, file.path);
+  const endRead = await readFooterAt(file, file.size - FOOTER_SIZE);
+  const copyRead = file.size >= FOOTER_SIZE + SECTOR ? await readFooterAt(file, 0) : undefined;
+  const endFooter = endRead === 'damaged' ? undefined : endRead;
+  const copyFooter = copyRead === 'damaged' ? undefined : copyRead;
+  const { footer, source } = chooseFooter(endFooter, copyFooter, endRead === 'damaged', warnings, file.path);
   const { size: virtualSize, rule: sizeRule } = vdiskSize(footer);
   const dataLimit = source === 'end' ? file.size - FOOTER_SIZE : file.size;
   if (footer.diskType === 'fixed') {
@@ -67,7 +83,7 @@ export async function readVhdLayout(file: DiskFile): Promise<VhdLayout> {
         limit: dataLimit,
       });
     }
-    return { footer, footerSource: source, endFooter, copyFooter, locators: [], virtualSize, sizeRule, dataEnd: virtualSize, warnings };
+    return { footer, footerSource: source, endFooter, copyFooter, endFooterDamaged: endRead === 'damaged', locators: [], virtualSize, sizeRule, dataEnd: virtualSize, warnings };
   }
   if (endFooter && copyFooter && source === 'end' && !Buffer.from(endFooter.fields.uniqueId).equals(Buffer.from(copyFooter.fields.uniqueId))) {
     warnings.push('footer copy at offset 0 differs from the end footer (different UUID)');
@@ -91,7 +107,7 @@ export async function readVhdLayout(file: DiskFile): Promise<VhdLayout> {
   if (copyFooter) metadata.push({ what: 'footer copy', offset: 0, length: FOOTER_SIZE });
   const bat = await readBat(file, header, virtualSize, dataLimit, metadata);
   const dataEnd = roundUp(Math.max(...metadata.map((m) => m.offset + Math.max(m.length, 1)), ...blockEnds(bat, header.blockSize)), SECTOR);
-  return { footer, footerSource: source, endFooter, copyFooter, header, bat, locators, virtualSize, sizeRule, dataEnd, warnings };
+  return { footer, footerSource: source, endFooter, copyFooter, endFooterDamaged: endRead === 'damaged', header, bat, locators, virtualSize, sizeRule, dataEnd, warnings };
 }
 
 function blockEnds(bat: Uint32Array, blockSize: number): number[] {

@@ -123,6 +123,7 @@ export class VhdImage implements DiskImage {
       for (const run of bitmapRuns(bitmap, pos - b * bs, blockEnd - b * bs)) {
         const length = run.end - run.start;
         if (run.set) yield { offset: b * bs + run.start, length, kind: 'data', depth: 0 };
+        else if (!this.parent) yield { offset: b * bs + run.start, length, kind: 'zero', depth: 0 };
         else yield* this.below(b * bs + run.start, length, own);
       }
       pos = blockEnd;

@@ -45,7 +45,7 @@ export async function repairVhd(path: string): Promise<string[]> {
       await file.write(encoded, endAt);
       if (file.size > endAt + FOOTER_SIZE) await file.truncate(endAt + FOOTER_SIZE);
       await file.sync();
-      changes.push(l.endFooter ? 'rewrote the end footer' : 'rebuilt the missing end footer from the footer copy');
+      changes.push(l.endFooter ? 'rewrote the end footer' : `rebuilt the ${l.endFooterDamaged ? 'damaged' : 'missing'} end footer from the footer copy`);
     }
     if (l.footer.diskType !== 'fixed' && (!l.copyFooter || !l.copyFooter.checksumValid || !sameContent(l.copyFooter, footer))) {
       await file.write(encoded, 0);
