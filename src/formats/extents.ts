@@ -1,4 +1,4 @@
-import type { DiskFile } from '../io/file.js';
+import type { ImageFile } from '../io/image-file.js';
 import type { DiskImage, Extent } from './types.js';
 
 /** Coalesces adjacent extents of the same kind and depth; drops empty ones. */
@@ -29,7 +29,7 @@ export function clampRange(size: number, range?: { offset: number; length: numbe
 }
 
 /** Extents of a plain file region (raw image, fixed VHD data): its data runs, and zeros in its holes. */
-export function* fileExtents(file: DiskFile, start: number, end: number): Iterable<Extent> {
+export function* fileExtents(file: ImageFile, start: number, end: number): Iterable<Extent> {
   let pos = start;
   for (const r of file.dataRanges(start, end - start)) {
     if (r.offset > pos) yield { offset: pos, length: r.offset - pos, kind: 'zero', depth: 0 };

@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { DiskImageError } from '../errors.js';
-import { DiskFile } from '../io/file.js';
+import { openDiskFile } from '../io/file.js';
 import { rawFormat } from './raw/index.js';
 import type { ChainContext, CreateOptions, DiskImage, FormatDescriptor, FormatName, OpenOptions, WritableDiskImage } from './types.js';
 import { vhdFormat } from './vhd/index.js';
@@ -34,7 +34,7 @@ export function formatByName(name: string): FormatDescriptor {
 
 /** Probes a file's format from its first 4 KiB and last 512 bytes. */
 export async function detectFormat(path: string): Promise<FormatName> {
-  const file = await DiskFile.open(path, 'read');
+  const file = await openDiskFile(path, 'read');
   try {
     const head = Buffer.alloc(Math.min(4096, file.size));
     await file.read(head, 0);
@@ -57,7 +57,8 @@ async function openAt(path: string, options: OpenOptions & { format?: string }, 
     visited,
     openParent: (parentPath) => {
       visited.add(parentPath);
-      return openAt(parentPath, { ...options, format: undefined, writable: false }, depth + 1, visited);
+      const writable = options.writableParents?.includes(parentPath) === true;
+      return openAt(parentPath, { ...options, format: undefined, writable }, depth + 1, visited);
     },
   };
   return format.open(path, options, chain);

@@ -1,3 +1,5 @@
+import type { FileOpener } from '../io/image-file.js';
+
 /**
  * The interfaces every format implements (DESIGN.md, "Core interfaces").
  * engine/ and ops/ see formats only through these and the registry.
@@ -86,6 +88,10 @@ export interface OpenOptions {
   ignoreParentUuid?: boolean;
   /** Called with each warning as it arises (the CLI prints them to stderr). */
   onWarning?: (message: string) => void;
+  /** Real paths of parents to open writable (commit writes into an ancestor). */
+  writableParents?: string[];
+  /** How files are opened (default: DiskFile with OFD locks; tests inject faults here). */
+  openFile?: FileOpener;
 }
 
 /** Options for creating an image: size plus format-specific `-o` options. */
@@ -95,6 +101,8 @@ export interface CreateOptions {
   options: Record<string, string>;
   /** Differencing: the parent image, opened. */
   parent?: DiskImage;
+  /** How the new file is created (default: DiskFile). */
+  openFile?: FileOpener;
 }
 
 /** What the registry knows of a format. */
@@ -107,7 +115,7 @@ export interface FormatDescriptor {
   /** Creates a new empty image at `path` (the file must not exist). */
   create?(path: string, options: CreateOptions): Promise<WritableDiskImage>;
   /** Fixes what can be fixed without guessing (`check --repair`); returns what changed, throws CORRUPT to refuse. */
-  repair?(path: string): Promise<string[]>;
+  repair?(path: string, openFile?: FileOpener): Promise<string[]>;
   /** Option names `create` accepts, for a clear usage error. */
   readonly createOptions?: readonly string[];
 }

@@ -1,23 +1,18 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { DiskImageError, ioError } from '../errors.js';
+import type { FileOpener, ImageFile, OpenMode, Range } from './image-file.js';
 import { fileHelper } from './native.js';
-
-/** A byte range of a file. */
-export interface Range {
-  offset: number;
-  length: number;
-}
-
-/** How to open a file: read-only, read-write, or create a new one (failing if it exists). */
-export type OpenMode = 'read' | 'write' | 'create';
 
 const FLAGS: Record<OpenMode, string> = { read: 'r', write: 'r+', create: 'wx+' };
 
 /**
  * An open image file with positioned reads and writes (pread/pwrite), its
- * data/hole map and locks. All errors become `IO` DiskImageErrors naming the path.
+ * data/hole map, and an OFD lock on the whole file: shared when read-only,
+ * exclusive when writable, so vdisk never changes an image another vdisk or
+ * a qemu process has open (qemu holds OFD locks on its images). All errors
+ * become `IO` DiskImageErrors naming the path.
  */
-export class DiskFile {
+export class DiskFile implements ImageFile {
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
@@ -37,6 +32,14 @@ export class DiskFile {
     if (st.isDirectory()) {
       await handle.close();
       throw new DiskImageError('IO', `cannot open ${path}: is a directory`, { path });
+    }
+    try {
+      fileHelper.lock(handle.fd, mode === 'read' ? 1 : 2);
+    } catch (err) {
+      await handle.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw ioError(err, path, 'lock');
+      const what = mode === 'read' ? 'is being changed by another process' : 'is in use by another process (qemu or vdisk)';
+      throw new DiskImageError('IO', `${path} ${what}; refusing to ${mode === 'read' ? 'read' : 'change'} it`, { path });
     }
     return new DiskFile(path, handle, st.size, mode !== 'read');
   }
@@ -127,13 +130,6 @@ export class DiskFile {
     return out;
   }
 
-  /** Copies a range to another file inside the kernel when possible; returns bytes copied (0: not supported). */
-  copyRangeTo(target: DiskFile, offIn: number, offOut: number, length: number): number {
-    const n = fileHelper.copyFileRange(this.fd, offIn, target.fd, offOut, length);
-    if (n > 0) target.length = Math.max(target.length, offOut + n);
-    return n;
-  }
-
   /** Closes the file; safe to call twice. */
   async close(): Promise<void> {
     try {
@@ -143,3 +139,6 @@ export class DiskFile {
     }
   }
 }
+
+/** The default FileOpener: DiskFile with its locks. */
+export const openDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode);

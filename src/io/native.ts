@@ -10,8 +10,6 @@ export interface FileHelper {
   seekData(fd: number, offset: number, fileSize: number): number;
   /** Next hole offset at or after `offset` (the file end counts as a hole). */
   seekHole(fd: number, offset: number, fileSize: number): number;
-  /** Copies up to `length` bytes in the kernel; returns bytes copied, or 0 when unsupported. */
-  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
   /** Takes (mode 1 shared, 2 exclusive) or drops (0) an OFD lock on the whole file; throws EAGAIN if held. */
   lock(fd: number, mode: 0 | 1 | 2): void;
 }
@@ -19,7 +17,6 @@ export interface FileHelper {
 interface Addon {
   seekData(fd: number, off: number): number;
   seekHole(fd: number, off: number): number;
-  copyFileRange(a: number, b: number, c: number, d: number, e: number): number;
   ofdLock(fd: number, mode: number): number;
 }
 
@@ -38,25 +35,15 @@ function nativeHelper(addon: Addon): FileHelper {
     kind: 'native',
     seekData: (fd, offset) => addon.seekData(fd, offset),
     seekHole: (fd, offset) => addon.seekHole(fd, offset),
-    copyFileRange(fdIn, offIn, fdOut, offOut, length) {
-      try {
-        return addon.copyFileRange(fdIn, offIn, fdOut, offOut, length);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EXDEV' || code === 'EINVAL' || code === 'ENOSYS' || code === 'EOPNOTSUPP') return 0;
-        throw err;
-      }
-    },
     lock: (fd, mode) => void addon.ofdLock(fd, mode),
   };
 }
 
-/** Fallback: every byte is data (callers then detect zeros themselves), no kernel copy, no locks. */
+/** Fallback: every byte is data (callers then detect zeros themselves), no locks. */
 const jsHelper: FileHelper = {
   kind: 'js',
   seekData: (_fd, offset, size) => (offset < size ? offset : -1),
   seekHole: (_fd, _offset, size) => size,
-  copyFileRange: () => 0,
   lock: () => undefined,
 };
 

@@ -44,7 +44,7 @@ export async function check(path: string, opts: OpenOptions & { format?: string;
     const format = formatByName(report.format);
     if (opts.repair) {
       if (!format.repair) throw new DiskImageError('UNSUPPORTED', `check --repair is not supported for ${report.format}`);
-      report.repaired = await format.repair(path);
+      report.repaired = await format.repair(path, opts.openFile);
     }
     report.findings = await findingsOf(path, { ...opts, format: report.format });
     report.result = resultOf(report.findings);

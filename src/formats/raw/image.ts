@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
-import { DiskFile } from '../../io/file.js';
+import { openDiskFile } from '../../io/file.js';
+import type { FileOpener, ImageFile } from '../../io/image-file.js';
 import { clampRange, fileExtents } from '../extents.js';
 import type { Extent, Finding, ImageInfo, WritableDiskImage } from '../types.js';
 
@@ -18,7 +19,7 @@ export class RawImage implements WritableDiskImage {
   readonly warnings: string[] = [];
   virtualSize: number;
 
-  constructor(readonly file: DiskFile) {
+  constructor(readonly file: ImageFile) {
     this.virtualSize = file.size;
   }
 
@@ -27,13 +28,13 @@ export class RawImage implements WritableDiskImage {
   }
 
   /** Opens an existing raw file. */
-  static async open(path: string, writable: boolean): Promise<RawImage> {
-    return new RawImage(await DiskFile.open(path, writable ? 'write' : 'read'));
+  static async open(path: string, writable: boolean, openFile: FileOpener = openDiskFile): Promise<RawImage> {
+    return new RawImage(await openFile(path, writable ? 'write' : 'read'));
   }
 
   /** Creates a sparse raw file of `size` bytes (the file must not exist). */
-  static async create(path: string, size: number): Promise<RawImage> {
-    const file = await DiskFile.open(path, 'create');
+  static async create(path: string, size: number, openFile: FileOpener = openDiskFile): Promise<RawImage> {
+    const file = await openFile(path, 'create');
     await file.truncate(size);
     return new RawImage(file);
   }

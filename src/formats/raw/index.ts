@@ -5,7 +5,7 @@ import { RawImage } from './image.js';
 export const rawFormat: FormatDescriptor = {
   name: 'raw',
   probe: () => true,
-  open: (path, options) => RawImage.open(path, options.writable === true),
-  create: (path, options) => RawImage.create(path, options.virtualSize),
+  open: (path, options) => RawImage.open(path, options.writable === true, options.openFile),
+  create: (path, options) => RawImage.create(path, options.virtualSize, options.openFile),
   createOptions: [],
 };

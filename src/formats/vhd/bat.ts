@@ -1,6 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import { assertWithin, roundUp } from '../../util/checked.js';
-import type { DiskFile } from '../../io/file.js';
+import type { ImageFile } from '../../io/image-file.js';
 import { BAT_UNUSED, MAX_BAT_ENTRIES, SECTOR } from './constants.js';
 import type { DynamicHeader } from './dynamic-header.js';
 
@@ -28,7 +28,7 @@ export function blockCountFor(virtualSize: number, blockSize: number): number {
  * overlap each other or a metadata range.
  */
 export async function readBat(
-  file: DiskFile,
+  file: ImageFile,
   header: DynamicHeader,
   virtualSize: number,
   dataEnd: number,

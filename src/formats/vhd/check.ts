@@ -1,4 +1,4 @@
-import type { DiskFile } from '../../io/file.js';
+import type { ImageFile } from '../../io/image-file.js';
 import { uuidIsNil } from '../../util/uuid.js';
 import { isAllZero } from '../../util/zero.js';
 import type { Finding } from '../types.js';
@@ -12,7 +12,7 @@ function corruption(code: string, message: string): Finding {
 }
 
 /** Footer-level findings common to every disk type. */
-function checkFooters(file: DiskFile, l: VhdLayout): Finding[] {
+function checkFooters(file: ImageFile, l: VhdLayout): Finding[] {
   const out: Finding[] = [];
   const { footer } = l;
   if (l.endFooterDamaged) out.push(corruption('END_FOOTER_DAMAGED', 'the footer at the end of the file is damaged (invalid fields, wrong checksum)'));
@@ -65,7 +65,7 @@ function leakedBytes(l: VhdLayout, firstDataOffset: number): number {
  * not zero: qemu reads the data, libvhdi and the spec read zeros (docs/formats/vhd.md).
  * Reads only bitmaps, and data only under clear bits.
  */
-async function bitmapDisagreements(file: DiskFile, l: VhdLayout): Promise<Finding[]> {
+async function bitmapDisagreements(file: ImageFile, l: VhdLayout): Promise<Finding[]> {
   const bs = l.header!.blockSize;
   const bitmap = new Uint8Array(bitmapBytes(bs));
   const out: Finding[] = [];
@@ -92,7 +92,7 @@ async function bitmapDisagreements(file: DiskFile, l: VhdLayout): Promise<Findin
  * overlapping blocks, ...) already failed the open and are reported by the
  * caller.
  */
-export async function checkVhd(file: DiskFile, l: VhdLayout): Promise<Finding[]> {
+export async function checkVhd(file: ImageFile, l: VhdLayout): Promise<Finding[]> {
   const out = checkFooters(file, l);
   const h = l.header;
   if (!h) return out;

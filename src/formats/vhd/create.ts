@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { DiskImageError } from '../../errors.js';
-import { DiskFile } from '../../io/file.js';
+import { openDiskFile } from '../../io/file.js';
+import type { ImageFile } from '../../io/image-file.js';
 import { isPowerOfTwo, roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import { randomUuid } from '../../util/uuid.js';
@@ -102,7 +103,7 @@ export async function createVhd(path: string, opts: CreateOptions): Promise<Writ
   }
   const type = parent ? DiskType.differencing : sub === 'fixed' ? DiskType.fixed : DiskType.dynamic;
   const footer = newFooter(size, type);
-  const file = await DiskFile.open(path, 'create');
+  const file = await (opts.openFile ?? openDiskFile)(path, 'create');
   try {
     if (type === DiskType.fixed) {
       await file.truncate(size);
@@ -119,7 +120,7 @@ export async function createVhd(path: string, opts: CreateOptions): Promise<Writ
   }
 }
 
-async function writeDynamicMetadata(file: DiskFile, footer: FooterFields, blockSize: number, parent?: VhdImage): Promise<void> {
+async function writeDynamicMetadata(file: ImageFile, footer: FooterFields, blockSize: number, parent?: VhdImage): Promise<void> {
   const size = Number(footer.currentSize);
   const entries = blockCountFor(size, blockSize);
   const tableOffset = FOOTER_SIZE + HEADER_SIZE;

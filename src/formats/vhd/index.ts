@@ -1,5 +1,5 @@
 import { DiskImageError } from '../../errors.js';
-import { DiskFile } from '../../io/file.js';
+import { openDiskFile } from '../../io/file.js';
 import { resolveParent } from '../../chain/resolve.js';
 import { formatUuid, uuidEqual } from '../../util/uuid.js';
 import type { ChainContext, DiskImage, FormatDescriptor, OpenOptions } from '../types.js';
@@ -46,7 +46,7 @@ export const vhdFormat: FormatDescriptor = {
   name: 'vhd',
   probe: (head, tail) => hasFooterCookie(tail) || hasFooterCookie(head),
   async open(path, options, chain) {
-    const file = await DiskFile.open(path, options.writable ? 'write' : 'read');
+    const file = await (options.openFile ?? openDiskFile)(path, options.writable ? 'write' : 'read');
     try {
       if (file.size < FOOTER_SIZE) throw new DiskImageError('INVALID_FORMAT', `${path}: ${file.size} bytes is too small for a VHD`);
       const layout = await readVhdLayout(file);

@@ -1,6 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import { assertWithin, roundUp } from '../../util/checked.js';
-import type { DiskFile } from '../../io/file.js';
+import type { ImageFile } from '../../io/image-file.js';
 import { bitmapBytes, readBat, type MetadataRange } from './bat.js';
 import { BAT_UNUSED, FOOTER_SIZE, HEADER_SIZE, SECTOR } from './constants.js';
 import { decodeDynamicHeader, type DynamicHeader } from './dynamic-header.js';
@@ -33,7 +33,7 @@ export interface VhdLayout {
  * The footer at `offset`: undefined when there is no cookie, 'damaged' when its
  * fields are invalid and its checksum is wrong too (so a copy may stand in).
  */
-async function readFooterAt(file: DiskFile, offset: number): Promise<Footer | 'damaged' | undefined> {
+async function readFooterAt(file: ImageFile, offset: number): Promise<Footer | 'damaged' | undefined> {
   if (offset < 0 || offset + FOOTER_SIZE > file.size) return undefined;
   const buf = new Uint8Array(FOOTER_SIZE);
   await file.read(buf, offset);
@@ -66,7 +66,7 @@ function hex(n: number): string {
 }
 
 /** Reads and validates the footer(s), dynamic header, parent locators and BAT of a VHD. */
-export async function readVhdLayout(file: DiskFile): Promise<VhdLayout> {
+export async function readVhdLayout(file: ImageFile): Promise<VhdLayout> {
   const warnings: string[] = [];
   const endRead = await readFooterAt(file, file.size - FOOTER_SIZE);
   const copyRead = file.size >= FOOTER_SIZE + SECTOR ? await readFooterAt(file, 0) : undefined;
@@ -116,7 +116,7 @@ function blockEnds(bat: Uint32Array, blockSize: number): number[] {
   return max === 0 ? [] : [max * SECTOR + bitmapBytes(blockSize) + blockSize];
 }
 
-async function readLocators(file: DiskFile, header: DynamicHeader, limit: number): Promise<DecodedLocator[]> {
+async function readLocators(file: ImageFile, header: DynamicHeader, limit: number): Promise<DecodedLocator[]> {
   const locators = locatorsInUse(header.locators, limit);
   for (const loc of locators) {
     if (loc.error) continue;

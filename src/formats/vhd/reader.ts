@@ -1,5 +1,5 @@
 import { DiskImageError } from '../../errors.js';
-import type { DiskFile } from '../../io/file.js';
+import type { ImageFile } from '../../io/image-file.js';
 import { formatUuid } from '../../util/uuid.js';
 import { clampRange, fileExtents, mergeExtents, parentExtents } from '../extents.js';
 import type { DiskImage, Extent, Finding, ImageInfo } from '../types.js';
@@ -27,7 +27,7 @@ export class VhdImage implements DiskImage {
   protected readonly bitmapCache = new Map<number, Promise<Uint8Array>>();
 
   constructor(
-    readonly file: DiskFile,
+    readonly file: ImageFile,
     readonly layout: VhdLayout,
     readonly parent?: DiskImage,
   ) {

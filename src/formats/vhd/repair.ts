@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
-import { DiskFile } from '../../io/file.js';
+import { openDiskFile } from '../../io/file.js';
+import type { FileOpener } from '../../io/image-file.js';
 import { FOOTER_SIZE } from './constants.js';
 import { encodeDynamicHeader } from './dynamic-header.js';
 import { encodeFooter, type Footer } from './footer.js';
@@ -28,8 +29,8 @@ function trustedFooter(l: VhdLayout): Footer {
  * then the end footer, then the copy, with an fsync after each, so a crash
  * leaves a file at least as readable as before. Returns what it changed.
  */
-export async function repairVhd(path: string): Promise<string[]> {
-  const file = await DiskFile.open(path, 'write');
+export async function repairVhd(path: string, openFile: FileOpener = openDiskFile): Promise<string[]> {
+  const file = await openFile(path, 'write');
   try {
     const l = await readVhdLayout(file);
     const footer = trustedFooter(l);

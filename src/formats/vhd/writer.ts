@@ -1,5 +1,5 @@
 import { DiskImageError } from '../../errors.js';
-import type { DiskFile } from '../../io/file.js';
+import type { ImageFile } from '../../io/image-file.js';
 import type { DiskImage, WritableDiskImage } from '../types.js';
 import { bitmapBytes, encodeBat } from './bat.js';
 import { BAT_UNUSED, FOOTER_SIZE, SECTOR } from './constants.js';
@@ -19,11 +19,16 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
   private nextFree: number;
   private readonly dirtyBitmaps = new Map<number, Uint8Array>();
   private batDirty = false;
+  /** Blocks allocated since the last flush (their bitmaps are not yet on disk). */
+  private readonly newBlocks = new Set<number>();
+  /** Where the end footer currently is in the file. */
+  private footerAt: number;
 
-  constructor(file: DiskFile, layout: VhdLayout, parent?: DiskImage) {
+  constructor(file: ImageFile, layout: VhdLayout, parent?: DiskImage) {
     super(file, layout, parent);
     const afterFooter = layout.footerSource === 'end' ? file.size - FOOTER_SIZE : Math.ceil(file.size / SECTOR) * SECTOR;
     this.nextFree = Math.max(layout.dataEnd, afterFooter);
+    this.footerAt = layout.footerSource === 'end' ? file.size - FOOTER_SIZE : -1;
   }
 
   protected override bitmap(b: number): Promise<Uint8Array> {
@@ -37,6 +42,7 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     bat[b] = this.nextFree / SECTOR;
     this.nextFree += bitmapBytes(this.grain) + this.grain;
     this.batDirty = true;
+    this.newBlocks.add(b);
     const bitmap = new Uint8Array(bitmapBytes(this.grain));
     if (!this.parent) bitmap.fill(0xff);
     this.dirtyBitmaps.set(b, bitmap);
@@ -90,21 +96,40 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     }
   }
 
+  /**
+   * Makes every write durable and the file a complete image, in an order a
+   * power cut cannot turn into wrong data: (1) data and the bitmaps of new
+   * blocks (invisible until the BAT points at them), fsync; (2) bitmaps of
+   * blocks that were already in use, and the BAT, fsync; (3) the end footer
+   * after the last block and the copy at offset 0, fsync. Between (1) and (3)
+   * the end footer may be overwritten by a new block; readers then use the
+   * copy at offset 0, which the spec keeps for exactly that.
+   */
   async flush(): Promise<void> {
     const { bat, header, footer } = this.layout;
-    if (bat && header) {
-      for (const [b, bitmap] of this.dirtyBitmaps) await this.file.write(bitmap, this.blockOffset(b));
-      this.dirtyBitmaps.clear();
-      if (this.batDirty) await this.file.write(encodeBat(bat, bat.length * 4), header.tableOffset);
-      this.batDirty = false;
+    if (!bat || !header) {
       await this.file.sync();
+      return;
+    }
+    const existing: [number, Uint8Array][] = [];
+    for (const [b, bitmap] of this.dirtyBitmaps) {
+      if (this.newBlocks.has(b)) await this.file.write(bitmap, this.blockOffset(b));
+      else existing.push([b, bitmap]);
+    }
+    await this.file.sync();
+    for (const [b, bitmap] of existing) await this.file.write(bitmap, this.blockOffset(b));
+    if (this.batDirty) await this.file.write(encodeBat(bat, bat.length * 4), header.tableOffset);
+    this.dirtyBitmaps.clear();
+    this.batDirty = false;
+    if (this.newBlocks.size > 0 || existing.length > 0) await this.file.sync();
+    this.newBlocks.clear();
+    if (this.footerAt !== this.nextFree || this.file.size !== this.nextFree + FOOTER_SIZE) {
       const encoded = encodeFooter(footer.fields);
       await this.file.write(encoded, this.nextFree);
       if (this.file.size > this.nextFree + FOOTER_SIZE) await this.file.truncate(this.nextFree + FOOTER_SIZE);
       await this.file.write(encoded, 0);
-    } else {
-      await this.file.write(encodeFooter(footer.fields), this.virtualSize);
+      this.footerAt = this.nextFree;
+      await this.file.sync();
     }
-    await this.file.sync();
   }
 }

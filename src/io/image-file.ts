@@ -1,0 +1,36 @@
+/**
+ * The file interface formats read and write through. The default is
+ * DiskFile (pread/pwrite with OFD locks); tests substitute a recording layer
+ * to replay power cuts (test/helpers/fault-file.ts).
+ */
+
+/** A byte range of a file. */
+export interface Range {
+  offset: number;
+  length: number;
+}
+
+/** How to open a file: read-only (shared lock), read-write (exclusive lock), or create a new one. */
+export type OpenMode = 'read' | 'write' | 'create';
+
+/** An open image file. */
+export interface ImageFile {
+  readonly path: string;
+  /** Current size in bytes, tracked across this handle's own writes. */
+  readonly size: number;
+  /** Reads exactly buf.length bytes at `offset`; a short read is `CORRUPT`. */
+  read(buf: Uint8Array, offset: number): Promise<void>;
+  /** Writes all of buf at `offset`. */
+  write(buf: Uint8Array, offset: number): Promise<void>;
+  /** Sets the file size (sparse when growing). */
+  truncate(size: number): Promise<void>;
+  /** Makes every write so far durable (fsync). */
+  sync(): Promise<void>;
+  /** Data runs of [offset, offset+length) (SEEK_DATA/SEEK_HOLE; all data when unknown). */
+  dataRanges(offset: number, length: number): Range[];
+  /** Releases the file and its lock; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Opens files for formats; `OpenOptions.openFile` replaces the default. */
+export type FileOpener = (path: string, mode: OpenMode) => Promise<ImageFile>;
