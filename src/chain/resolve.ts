@@ -42,7 +42,7 @@ function pathsFor(c: ParentCandidate, childDir: string, dirs: string[]): string[
 
 function inside(real: string, dir: string): boolean {
   const rel = relative(dir, real);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && rel.split(sep)[0] !== '..');
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 function realDir(d: string): string | undefined {
@@ -54,12 +54,14 @@ function realDir(d: string): string | undefined {
 }
 
 /**
- * Finds the parent file among the candidates: the first that exists, lies
- * (after resolving symlinks) inside the child's directory or a `--parent-dir`,
- * and is not already part of the chain. Throws `PARENT` naming every path
- * tried and why each was passed over.
+ * Finds the files the candidates lead to, in candidate order: each exists,
+ * lies (after resolving symlinks) inside the child's directory or a
+ * `--parent-dir`, and is not already part of the chain. The caller opens them
+ * in turn and keeps the first whose identity matches, so a stale locator
+ * (a moved chain, a header half-rewritten by a crash) does not hide the right
+ * parent. Throws `PARENT` naming every path tried and why each was passed over.
  */
-export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext): string {
+export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext): string[] {
   if (ctx.depth >= MAX_CHAIN_DEPTH) {
     throw new DiskImageError('PARENT', `${ctx.childPath}: chain deeper than ${MAX_CHAIN_DEPTH} images`, { depth: ctx.depth });
   }
@@ -68,6 +70,7 @@ export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext
   const allowed = dirs.map(realDir).filter((d): d is string => d !== undefined);
   const tried: string[] = [];
   const seen = new Set<string>();
+  const found: string[] = [];
   for (const c of candidates) {
     for (const p of pathsFor(c, childDir, dirs)) {
       if (seen.has(p)) continue;
@@ -83,18 +86,19 @@ export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext
         tried.push(`${p} (${c.source}: not found)`);
         continue;
       }
-      if (!allowed.some((d) => inside(real, d))) {
-        tried.push(`${p} (${c.source}: outside the allowed directories; add --parent-dir)`);
-        continue;
-      }
-      if (ctx.visited.has(real)) {
-        throw new DiskImageError('PARENT', `${ctx.childPath}: parent ${p} is already part of this chain (a loop)`, { path: p });
-      }
-      return real;
+      if (!allowed.some((d) => inside(real, d))) tried.push(`${p} (${c.source}: outside the allowed directories; add --parent-dir)`);
+      else if (ctx.visited.has(real)) tried.push(`${p} (${c.source}: already part of this chain, a loop)`);
+      else if (!found.includes(real)) found.push(real);
     }
   }
+  if (found.length > 0) return found;
+  throw parentNotFound(ctx, tried);
+}
+
+/** The `PARENT` error for a parent that could not be found, listing what was tried. */
+export function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
   const list = tried.length ? tried.join('; ') : 'the image names no parent path';
-  throw new DiskImageError('PARENT', `${ctx.childPath}: parent with ${ctx.expected} not found; tried ${list}`, {
+  return new DiskImageError('PARENT', `${ctx.childPath}: parent with ${ctx.expected} not found; tried ${list}`, {
     tried,
     expected: ctx.expected,
   });

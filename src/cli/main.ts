@@ -1,12 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { DiskImageError } from '../errors.js';
 import { check } from '../ops/check.js';
+import { commit } from '../ops/commit.js';
 import { compare } from '../ops/compare.js';
 import { convert } from '../ops/convert.js';
 import { create } from '../ops/create.js';
 import { demo } from '../ops/demo.js';
 import { info } from '../ops/info.js';
 import { map } from '../ops/map.js';
+import { rebase } from '../ops/rebase.js';
+import { snapshot } from '../ops/snapshot.js';
 import { parseSize } from '../util/sizes.js';
 import { checkText, infoText, mapText } from './format-text.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
@@ -89,6 +92,31 @@ function buildProgram(): Command {
       const extents = await map(image, openOptions(o));
       if (o.json) printJson(extents);
       else console.log(mapText(extents));
+    });
+
+  withOpenOptions(program.command('snapshot').description('create a differencing child of BASE').argument('<base>').argument('<child>'), false).action(
+    async (base: string, child: string, o: RawOpenOptions) => {
+      await snapshot(base, child, openOptions({ ...o, format: undefined }));
+    },
+  );
+
+  withOpenOptions(program.command('commit').description("merge CHILD's data into its parent (or, with -b, every layer down to BASE)").argument('<child>'), false)
+    .option('-b, --base <base>', 'commit every layer down to this ancestor')
+    .option('--drop', 'remove the committed image(s) after success')
+    .option('-p, --progress', 'show a progress bar on a terminal')
+    .action(async (child: string, o: RawOpenOptions & { base?: string; drop?: boolean; progress?: boolean }) => {
+      const bar = progressBar(o.progress === true);
+      const r = await commit(child, { ...openOptions({ ...o, format: undefined }), base: o.base, drop: o.drop, onProgress: bar.update, signal: interrupt.signal }).finally(() => bar.stop());
+      console.log(`Committed ${r.dataBytes} bytes from ${r.merged.join(', ')} into ${r.base}.${r.dropped.length ? ` Removed ${r.dropped.join(', ')}.` : ''}`);
+    });
+
+  withOpenOptions(program.command('rebase').description('give CHILD a new parent').argument('<child>'), false)
+    .requiredOption('-b, --backing <newbase>', 'the new parent')
+    .option('-u, --unsafe', 'only rewrite the parent reference (the guest view changes if the parents differ)')
+    .option('-p, --progress', 'show a progress bar on a terminal')
+    .action(async (child: string, o: RawOpenOptions & { backing: string; unsafe?: boolean; progress?: boolean }) => {
+      const bar = progressBar(o.progress === true);
+      await rebase(child, o.backing, { ...openOptions({ ...o, format: undefined }), unsafe: o.unsafe, onProgress: bar.update }).finally(() => bar.stop());
     });
 
   program

@@ -18,6 +18,12 @@ export type ProgressFn = (done: number, total: number) => void;
 export interface CopyOptions {
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /** Copy only data that comes from layers above this depth (commit: the layers above the base). */
+  belowDepth?: number;
+  /** The target already holds data: write zero runs as zeroes instead of skipping them. */
+  overwrite?: boolean;
+  /** Flush the target after about this many bytes (bounds its dirty metadata; each flush is a consistent point). */
+  flushEvery?: number;
 }
 
 /** What a copy did. */
@@ -29,9 +35,9 @@ export interface CopyStats {
 }
 
 /** Data ranges of the source (through its chain) cut into chunks that never cross an 8 MiB boundary. */
-async function* dataChunks(src: DiskImage): AsyncIterable<{ offset: number; length: number }> {
+async function* dataChunks(src: DiskImage, belowDepth: number): AsyncIterable<{ offset: number; length: number }> {
   for await (const e of src.extents()) {
-    if (e.kind !== 'data') continue;
+    if (e.kind !== 'data' || e.depth >= belowDepth) continue;
     for (let pos = e.offset; pos < e.offset + e.length; ) {
       const next = Math.min(e.offset + e.length, (Math.floor(pos / CHUNK) + 1) * CHUNK);
       yield { offset: pos, length: next - pos };
@@ -40,10 +46,22 @@ async function* dataChunks(src: DiskImage): AsyncIterable<{ offset: number; leng
   }
 }
 
-async function dataTotal(src: DiskImage): Promise<number> {
+async function dataTotal(src: DiskImage, belowDepth: number): Promise<number> {
   let total = 0;
-  for await (const e of src.extents()) if (e.kind === 'data') total += e.length;
+  for await (const e of src.extents()) if (e.kind === 'data' && e.depth < belowDepth) total += e.length;
   return total;
+}
+
+/** The gaps between runs, as [start, end) pairs: the zero pieces of a chunk of `length` bytes. */
+function gaps(runs: [number, number][], length: number): [number, number][] {
+  const out: [number, number][] = [];
+  let pos = 0;
+  for (const [a, b] of runs) {
+    if (a > pos) out.push([pos, a]);
+    pos = b;
+  }
+  if (pos < length) out.push([pos, length]);
+  return out;
 }
 
 /** Runs of non-zero 64 KiB pieces in buf, as [start, end) pairs relative to buf. */
@@ -62,7 +80,7 @@ function nonZeroRuns(buf: Uint8Array, base: number): [number, number][] {
 }
 
 /**
- * Copies the guest view of `src` into a new, all-zero `dst` of the same size:
+ * Copies the guest view of `src` into `dst` (new and all-zero unless `overwrite`):
  * only the source's data extents are read, all-zero 64 KiB runs are not
  * written (the target stays sparse), reads and writes overlap with a bounded
  * pool of 8 MiB buffers, and writes are issued in offset order so the target
@@ -72,17 +90,25 @@ export async function copyImage(src: DiskImage, dst: WritableDiskImage, opts: Co
   if (dst.virtualSize < src.virtualSize) {
     throw new DiskImageError('USAGE', `target is ${dst.virtualSize} bytes, smaller than the source (${src.virtualSize})`);
   }
-  const total = opts.onProgress ? await dataTotal(src) : 0;
+  const belowDepth = opts.belowDepth ?? Infinity;
+  const total = opts.onProgress ? await dataTotal(src, belowDepth) : 0;
+  let sinceFlush = 0;
   const pool: Uint8Array[] = Array.from({ length: DEPTH }, () => new Uint8Array(CHUNK));
   const inFlight = new Set<Promise<void>>();
   const stats: CopyStats = { dataBytes: 0, writtenBytes: 0 };
   let issued: Promise<void> = Promise.resolve();
   let failure: unknown;
 
-  for await (const chunk of dataChunks(src)) {
+  for await (const chunk of dataChunks(src, belowDepth)) {
     if (opts.signal?.aborted) throw new DiskImageError('IO', 'interrupted');
     while (pool.length === 0) await Promise.race(inFlight);
     if (failure) break;
+    if (opts.flushEvery && sinceFlush >= opts.flushEvery) {
+      await Promise.all(inFlight);
+      await dst.flush();
+      sinceFlush = 0;
+    }
+    sinceFlush += chunk.length;
     const buffer = pool.pop()!;
     const buf = buffer.subarray(0, chunk.length);
     const previous = issued;
@@ -94,6 +120,7 @@ export async function copyImage(src: DiskImage, dst: WritableDiskImage, opts: Co
         const runs = nonZeroRuns(buf, chunk.offset);
         await previous;
         const writes = runs.map(([a, b]) => dst.writeAt(buf.subarray(a, b), chunk.offset + a));
+        if (opts.overwrite) for (const [a, b] of gaps(runs, buf.length)) writes.push(dst.writeZeroes(chunk.offset + a, b - a));
         markIssued();
         await Promise.all(writes);
         stats.dataBytes += chunk.length;

@@ -76,6 +76,8 @@ export interface WritableDiskImage extends DiskImage {
   writeZeroes(offset: number, length: number): Promise<void>;
   /** Writes all metadata and fsyncs: after this the file is a complete, valid image. */
   flush(): Promise<void>;
+  /** Makes `parent` this image's parent (rebase); formats without parents lack it. Reopen to read through the new parent. */
+  setParent?(parent: DiskImage): Promise<void>;
 }
 
 /** Options shared by every open. */

@@ -1,4 +1,5 @@
 import type { ProgressFn } from '../engine/copy.js';
+import { chunkSpans, dataSpans, unionSpans } from '../engine/spans.js';
 import { openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 
@@ -12,29 +13,6 @@ export interface CompareResult {
 }
 
 const CHUNK = 8 * 1024 * 1024;
-
-interface Span {
-  start: number;
-  end: number;
-}
-
-async function dataSpans(image: DiskImage): Promise<Span[]> {
-  const out: Span[] = [];
-  for await (const e of image.extents()) if (e.kind === 'data') out.push({ start: e.offset, end: e.offset + e.length });
-  return out;
-}
-
-/** Sorted union of two sorted span lists. */
-function union(a: Span[], b: Span[]): Span[] {
-  const all = [...a, ...b].sort((x, y) => x.start - y.start);
-  const out: Span[] = [];
-  for (const s of all) {
-    const last = out[out.length - 1];
-    if (last && s.start <= last.end) last.end = Math.max(last.end, s.end);
-    else out.push({ ...s });
-  }
-  return out;
-}
 
 async function readOrZero(image: DiskImage, buf: Uint8Array, offset: number): Promise<void> {
   const inside = Math.max(0, Math.min(buf.length, image.virtualSize - offset));
@@ -53,24 +31,22 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
  * equal when the longer one holds only zeros past the shorter one's end.
  */
 export async function compareImages(a: DiskImage, b: DiskImage, onProgress?: ProgressFn): Promise<CompareResult> {
-  const spans = union(await dataSpans(a), await dataSpans(b));
+  const spans = unionSpans(await dataSpans(a), await dataSpans(b));
   const total = spans.reduce((n, s) => n + s.end - s.start, 0);
   const bufA = new Uint8Array(CHUNK);
   const bufB = new Uint8Array(CHUNK);
   const sizeMismatch = a.virtualSize !== b.virtualSize;
   let done = 0;
-  for (const s of spans) {
-    for (let pos = s.start; pos < s.end; pos += CHUNK) {
-      const n = Math.min(CHUNK, s.end - pos);
-      const x = bufA.subarray(0, n);
-      const y = bufB.subarray(0, n);
-      await Promise.all([readOrZero(a, x, pos), readOrZero(b, y, pos)]);
-      if (!Buffer.from(x.buffer, 0, n).equals(Buffer.from(y.buffer, 0, n))) {
-        return { identical: false, mismatchOffset: pos + firstDifference(x, y), sizeMismatch };
-      }
-      done += n;
-      onProgress?.(done, total);
+  for (const { start: pos, end } of chunkSpans(spans, CHUNK)) {
+    const n = end - pos;
+    const x = bufA.subarray(0, n);
+    const y = bufB.subarray(0, n);
+    await Promise.all([readOrZero(a, x, pos), readOrZero(b, y, pos)]);
+    if (!Buffer.from(x.buffer, 0, n).equals(Buffer.from(y.buffer, 0, n))) {
+      return { identical: false, mismatchOffset: pos + firstDifference(x, y), sizeMismatch };
     }
+    done += n;
+    onProgress?.(done, total);
   }
   return { identical: true, sizeMismatch };
 }

@@ -13,7 +13,7 @@ export function u64ToNumber(value: bigint, field: string): number {
 
 /** Throws `CORRUPT` unless `offset + length` lies within `[0, limit]`. */
 export function assertWithin(what: string, offset: number, length: number, limit: number): void {
-  if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > limit) {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > limit) {
     throw new DiskImageError(
       'CORRUPT',
       `${what} at offset ${offset} (length ${length}) lies outside the file (size ${limit})`,

@@ -1,7 +1,10 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 /** True when oracle tools must be present (CI): a missing one fails instead of skipping. */
 export const ORACLES_REQUIRED = process.env.VDISK_REQUIRE_ORACLES === '1';
@@ -67,4 +70,59 @@ export function realImages(t: TestContext): { dir: string; images: RealImage[] }
       return { path: join(dir, path!), format: format!, virtualSize: Number(size), sha256: sha === '-' ? undefined : sha, note: note ?? '' };
     });
   return { dir, images };
+}
+
+/** The repository root (this file runs as dist/test/helpers/oracles.js). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Runs the compiled CLI, `node bin/vdisk.js ...args`; returns its result without throwing. */
+export function vdiskCli(...args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+}
+
+/** sha256 (hex) of a whole file, streamed. */
+export async function sha256OfFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** What `vhdiinfo` says of an image: its media size in bytes, and the whole text. */
+export function vhdiinfo(path: string): { mediaSize: number; text: string } {
+  const text = run('vhdiinfo', [path]).stdout;
+  const m = /Media size\s*:.*\((\d+) bytes\)/.exec(text);
+  if (!m) throw new Error(`vhdiinfo ${path} printed no media size:\n${text}`);
+  return { mediaSize: Number(m[1]), text };
+}
+
+/** True when `dir` is a mount point now (per /proc/self/mounts, where a space is written as \040). */
+function isMounted(dir: string): boolean {
+  const lines = readFileSync('/proc/self/mounts', 'utf8').split('\n');
+  return lines.some((l) => (l.split(' ')[1] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === dir);
+}
+
+/**
+ * Mounts `image` with vhdimount (libvhdi) in a fresh directory, calls `fn`
+ * with the file holding the image's guest view, and always unmounts.
+ * vhdimount exposes a differencing chain base first: vhdi1 is the base,
+ * vhdiN the image named. It finds a parent only by the dynamic header's
+ * parent name, in the child's directory (it ignores parent locators), and
+ * refuses a parent whose UUID does not match.
+ */
+export async function withVhdimount<T>(image: string, fn: (guest: string, layers: string[]) => Promise<T>): Promise<T> {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vdisk-vhdimount-')));
+  try {
+    const r = spawnSync('vhdimount', [image, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    if (r.status !== 0 || !isMounted(dir)) throw new Error(`vhdimount ${image} exited ${r.status}: ${r.stderr}`);
+    const layers = readdirSync(dir)
+      .filter((n) => /^vhdi\d+$/.test(n))
+      .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)))
+      .map((n) => join(dir, n));
+    if (layers.length === 0) throw new Error(`vhdimount ${image} exposed no vhdiN file`);
+    return await fn(layers[layers.length - 1]!, layers);
+  } finally {
+    if (isMounted(dir)) spawnSync('fusermount3', ['-u', dir], { stdio: 'ignore' });
+    if (isMounted(dir)) spawnSync('umount', ['-l', dir], { stdio: 'ignore' });
+    rmdirSync(dir);
+  }
 }

@@ -1,5 +1,3 @@
-import { statSync } from 'node:fs';
-import { basename, dirname, relative, resolve } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import type { ImageFile } from '../../io/image-file.js';
@@ -20,15 +18,14 @@ import {
   MAX_BAT_ENTRIES,
   MAX_VIRTUAL_SIZE,
   NO_DATA_OFFSET,
-  PlatformCode,
   SECTOR,
   WRITER_CREATOR,
 } from './constants.js';
-import { encodeDynamicHeader, encodeParentName, type LocatorEntry } from './dynamic-header.js';
+import { encodeDynamicHeader, encodeParentName } from './dynamic-header.js';
 import { encodeFooter, vhdTimestamp, type FooterFields } from './footer.js';
 import { geometryForSize } from './geometry.js';
 import { readVhdLayout } from './layout.js';
-import { encodeFileUrl, encodeUtf16lePath } from './parent-locator.js';
+import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
 import { VhdImage } from './reader.js';
 import { WritableVhd } from './writer.js';
 
@@ -70,17 +67,6 @@ function newFooter(virtualSize: number, type: number): FooterFields {
     uniqueId: randomUuid(),
     savedState: 0,
   };
-}
-
-/** Paths a child records for its parent: Windows relative, Windows absolute, and a relative file URL. */
-function locatorPayloads(childPath: string, parentPath: string): { code: number; data: Uint8Array }[] {
-  const rel = relative(dirname(resolve(childPath)), resolve(parentPath));
-  const relWin = `.\\${rel.replace(/\//g, '\\')}`;
-  return [
-    { code: PlatformCode.w2ku, data: encodeUtf16lePath(resolve(parentPath)) },
-    { code: PlatformCode.w2ru, data: encodeUtf16lePath(relWin) },
-    { code: PlatformCode.macx, data: encodeFileUrl(`./${rel}`) },
-  ];
 }
 
 /**
@@ -125,16 +111,8 @@ async function writeDynamicMetadata(file: ImageFile, footer: FooterFields, block
   const entries = blockCountFor(size, blockSize);
   const tableOffset = FOOTER_SIZE + HEADER_SIZE;
   const batBytes = roundUp(entries * 4, SECTOR);
-  let pos = tableOffset + batBytes;
-  const locators: LocatorEntry[] = [];
-  if (parent) {
-    for (const { code, data } of locatorPayloads(file.path, parent.path)) {
-      const space = roundUp(data.length, SECTOR);
-      locators.push({ platformCode: code, platformDataSpace: space, platformDataLength: data.length, platformDataOffset: BigInt(pos) });
-      await file.write(data, pos);
-      pos += space;
-    }
-  }
+  const locatorsAt = tableOffset + batBytes;
+  const locators = parent ? await writeLocators(file, file.path, parent.path, locatorsAt) : [];
   const header = encodeDynamicHeader(
     {
       cookie: HEADER_COOKIE,
@@ -144,9 +122,7 @@ async function writeDynamicMetadata(file: ImageFile, footer: FooterFields, block
       maxTableEntries: entries,
       blockSize,
       checksum: 0,
-      parentUniqueId: parent ? parent.layout.footer.fields.uniqueId : new Uint8Array(16),
-      parentTimestamp: parent ? vhdTimestamp(statSync(parent.path).mtime) : 0,
-      parentUnicodeName: encodeParentName(parent ? basename(parent.path) : ''),
+      ...(parent ? parentHeaderFields(parent) : { parentUniqueId: new Uint8Array(16), parentTimestamp: 0, parentUnicodeName: encodeParentName('') }),
     },
     locators,
   );
@@ -154,5 +130,5 @@ async function writeDynamicMetadata(file: ImageFile, footer: FooterFields, block
   await file.write(encoded, 0);
   await file.write(header, FOOTER_SIZE);
   await file.write(encodeBat(new Uint32Array(0), batBytes), tableOffset);
-  await file.write(encoded, pos);
+  await file.write(encoded, locatorsAt + (parent ? locatorBytes(file.path, parent.path) : 0));
 }

@@ -12,33 +12,57 @@ import { VhdImage } from './reader.js';
 import { repairVhd } from './repair.js';
 import { WritableVhd } from './writer.js';
 
-/** Finds, opens and verifies the parent of a differencing VHD. */
+/** The UUID of a VHD layer (undefined for other formats). */
+function vhdUuid(image: DiskImage): Uint8Array | undefined {
+  return image instanceof VhdImage ? image.layout.footer.fields.uniqueId : undefined;
+}
+
+/**
+ * Finds, opens and verifies the parent of a differencing VHD: the first
+ * candidate file whose UUID matches the child's record (any found file with
+ * `ignoreParentUuid`), of the child's size.
+ */
 async function openParent(path: string, layout: VhdLayout, options: OpenOptions, chain: ChainContext): Promise<DiskImage> {
   const header = layout.header!;
   const want = header.fields.parentUniqueId;
-  const found = resolveParent(parentCandidates(layout.locators, header.parentName), {
+  const ctx = {
     childPath: path,
     parentDirs: options.parentDirs ?? [],
     visited: chain.visited,
     depth: chain.depth + 1,
     expected: `UUID ${formatUuid(want)} (name '${header.parentName}')`,
-  });
-  const parent = await chain.openParent(found);
-  try {
-    const got = parent instanceof VhdImage ? parent.layout.footer.fields.uniqueId : undefined;
-    if (!got || !uuidEqual(got, want)) {
-      const msg = `${path}: parent ${found} has UUID ${got ? formatUuid(got) : `none (${parent.format})`}, the child expects ${formatUuid(want)}`;
-      if (!options.ignoreParentUuid) throw new DiskImageError('PARENT', `${msg} (--ignore-parent-uuid to open anyway)`, { expected: formatUuid(want), path: found });
-      options.onWarning?.(msg);
+  };
+  const mismatched: string[] = [];
+  for (const found of resolveParent(parentCandidates(layout.locators, header.parentName), ctx)) {
+    let parent: DiskImage;
+    try {
+      parent = await chain.openParent(found);
+    } catch (err) {
+      chain.visited.delete(found);
+      if (!(err instanceof DiskImageError)) throw err;
+      mismatched.push(`${found} (${err.message})`);
+      continue;
     }
-    if (parent.virtualSize !== layout.virtualSize) {
-      throw new DiskImageError('PARENT', `${path}: parent ${found} is ${parent.virtualSize} bytes, the child ${layout.virtualSize}`, { path: found });
+    const got = vhdUuid(parent);
+    if (got && uuidEqual(got, want)) return checkParentSize(path, layout, parent, found);
+    mismatched.push(`${found} (UUID ${got ? formatUuid(got) : `none, ${parent.format}`})`);
+    if (options.ignoreParentUuid) {
+      options.onWarning?.(`${path}: parent ${found} has UUID ${got ? formatUuid(got) : 'none'}, the child expects ${formatUuid(want)}; opening anyway`);
+      return checkParentSize(path, layout, parent, found);
     }
-  } catch (err) {
+    chain.visited.delete(found);
     await parent.close();
-    throw err;
   }
-  return parent;
+  throw new DiskImageError('PARENT', `${path}: no parent with ${ctx.expected}; found only ${mismatched.join('; ')} (--ignore-parent-uuid to open anyway)`, {
+    expected: formatUuid(want),
+    found: mismatched,
+  });
+}
+
+async function checkParentSize(path: string, layout: VhdLayout, parent: DiskImage, found: string): Promise<DiskImage> {
+  if (parent.virtualSize === layout.virtualSize) return parent;
+  await parent.close();
+  throw new DiskImageError('PARENT', `${path}: parent ${found} is ${parent.virtualSize} bytes, the child ${layout.virtualSize}`, { path: found });
 }
 
 /** The VHD format: Microsoft Virtual Hard Disk, fixed, dynamic and differencing. */

@@ -1,6 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import { u64ToNumber } from '../../util/checked.js';
 import type { ParentCandidate } from '../../chain/resolve.js';
+import { dirname, relative, resolve } from 'node:path';
 import { PlatformCode, SECTOR } from './constants.js';
 import type { LocatorEntry } from './dynamic-header.js';
 
@@ -41,9 +42,11 @@ export function locatorsInUse(entries: LocatorEntry[], fileSize: number): Decode
   const out: DecodedLocator[] = [];
   for (const e of entries) {
     if (e.platformCode === PlatformCode.none) continue;
-    const offset = u64ToNumber(e.platformDataOffset, 'parent locator data offset');
+    const beyond = e.platformDataOffset > BigInt(fileSize);
+    const offset = beyond ? fileSize : u64ToNumber(e.platformDataOffset, 'parent locator data offset');
     const loc: DecodedLocator = { code: platformName(e.platformCode), offset, length: e.platformDataLength, space: locatorSpaceBytes(e.platformDataSpace) };
-    if (e.platformDataLength > MAX_LOCATOR_BYTES) loc.error = `length ${e.platformDataLength} exceeds ${MAX_LOCATOR_BYTES}`;
+    if (beyond) loc.error = `data offset ${e.platformDataOffset} lies past the end of the file (${fileSize})`;
+    else if (e.platformDataLength > MAX_LOCATOR_BYTES) loc.error = `length ${e.platformDataLength} exceeds ${MAX_LOCATOR_BYTES}`;
     else if (offset + e.platformDataLength > fileSize) loc.error = `data at ${offset}+${e.platformDataLength} lies past the end of the file (${fileSize})`;
     out.push(loc);
   }
@@ -107,4 +110,15 @@ export function encodeUtf16lePath(path: string): Uint8Array {
 /** Encodes a path for a MacX locator (file URL, UTF-8). */
 export function encodeFileUrl(path: string): Uint8Array {
   return new Uint8Array(Buffer.from(`file://${encodeURI(path)}`, 'utf8'));
+}
+
+/** Paths a child records for its parent: Windows relative, Windows absolute, and a relative file URL. */
+export function locatorPayloads(childPath: string, parentPath: string): { code: number; data: Uint8Array }[] {
+  const rel = relative(dirname(resolve(childPath)), resolve(parentPath));
+  const relWin = `.\\${rel.replace(/\//g, '\\')}`;
+  return [
+    { code: PlatformCode.w2ku, data: encodeUtf16lePath(resolve(parentPath)) },
+    { code: PlatformCode.w2ru, data: encodeUtf16lePath(relWin) },
+    { code: PlatformCode.macx, data: encodeFileUrl(`./${rel}`) },
+  ];
 }

@@ -83,12 +83,17 @@ export class VhdImage implements DiskImage {
         const base = this.blockOffset(b) + dataSkip;
         for (const run of bitmapRuns(bitmap, inBlock, inBlock + n)) {
           const sub = piece.subarray(run.start - inBlock, run.end - inBlock);
-          if (run.set) await this.file.read(sub, base + run.start);
+          if (run.set) await this.readStored(sub, base + run.start);
           else await this.readBelow(sub, b * bs + run.start);
         }
       }
       pos += n;
     }
+  }
+
+  /** Reads block data stored in this file at `fileOffset`. */
+  protected readStored(buf: Uint8Array, fileOffset: number): Promise<void> {
+    return this.file.read(buf, fileOffset);
   }
 
   /** What shows through where this layer holds nothing: the parent, or zeros. */

@@ -6,9 +6,18 @@ import { BAT_UNUSED, FOOTER_SIZE, SECTOR } from './constants.js';
 import { encodeFooter } from './footer.js';
 import type { VhdLayout } from './layout.js';
 import { VhdImage } from './reader.js';
+import { decodeDynamicHeader, encodeDynamicHeader } from './dynamic-header.js';
+import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
 import { setBits } from './bitmap.js';
 
 const ZEROES = new Uint8Array(1024 * 1024);
+
+/**
+ * A differencing child is written in 4 KiB units (8 sectors, one bitmap byte),
+ * so every bitmap byte is 0x00 or 0xff: libvhdi (through at least 20210425)
+ * misreads bytes that mix set and clear bits (docs/formats/vhd.md).
+ */
+const CHILD_WRITE_UNIT = 4096;
 
 /**
  * A VHD open for writing. New blocks are appended where the end footer
@@ -36,6 +45,17 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     return dirty ? Promise.resolve(dirty) : super.bitmap(b);
   }
 
+  /**
+   * Block data of a block allocated since the last flush may lie past the end
+   * of the file (nothing written there yet): it reads as zeros, as it will
+   * once the file grows over it.
+   */
+  protected override async readStored(buf: Uint8Array, fileOffset: number): Promise<void> {
+    const inFile = Math.max(0, Math.min(buf.length, this.file.size - fileOffset));
+    if (inFile > 0) await this.file.read(buf.subarray(0, inFile), fileOffset);
+    buf.fill(0, inFile);
+  }
+
   /** Gives block `b` space at the end of the file (synchronously, so concurrent writers never collide). */
   private allocate(b: number): void {
     const bat = this.layout.bat!;
@@ -52,11 +72,12 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.virtualSize) {
       throw new DiskImageError('OUT_OF_RANGE', `write of ${data.length} bytes at ${offset} is outside the ${this.virtualSize}-byte disk`, { offset });
     }
-    if (offset % SECTOR !== 0 || data.length % SECTOR !== 0) return this.writeUnaligned(data, offset);
+    const unit = this.parent ? CHILD_WRITE_UNIT : SECTOR;
+    const end = offset + data.length;
+    if (offset % unit !== 0 || (end % unit !== 0 && end !== this.virtualSize)) return this.writeUnaligned(data, offset, unit);
     const { bat } = this.layout;
     if (!bat) return this.file.write(data, offset);
     const bs = this.grain;
-    const end = offset + data.length;
     const pieces: Promise<void>[] = [];
     for (let pos = offset; pos < end; ) {
       const b = Math.floor(pos / bs);
@@ -76,10 +97,10 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     await this.file.write(piece, base + inBlock);
   }
 
-  /** Read-modify-write of the whole sectors around an unaligned write. */
-  private async writeUnaligned(data: Uint8Array, offset: number): Promise<void> {
-    const start = Math.floor(offset / SECTOR) * SECTOR;
-    const end = Math.ceil((offset + data.length) / SECTOR) * SECTOR;
+  /** Read-modify-write of the whole units (sectors, or 4 KiB in a child) around an unaligned write. */
+  private async writeUnaligned(data: Uint8Array, offset: number, unit: number): Promise<void> {
+    const start = Math.floor(offset / unit) * unit;
+    const end = Math.min(this.virtualSize, Math.ceil((offset + data.length) / unit) * unit);
     const buf = new Uint8Array(end - start);
     await this.readAt(buf, start);
     buf.set(data, offset - start);
@@ -131,5 +152,33 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
       this.footerAt = this.nextFree;
       await this.file.sync();
     }
+  }
+
+  /**
+   * Points this differencing child at another VHD parent (rebase). Order: new
+   * locator payloads after the last block, fsync; the header with the new
+   * parent's UUID, time stamp, name and locators, fsync; the footers, fsync.
+   * The header spans two sectors; if a power cut tears it, its name (sector 0,
+   * with the UUID) or its locators (sector 1) still lead to a parent whose UUID
+   * matches, because the resolver tries every candidate. Callers make both
+   * parents' views equal under this child first (safe rebase), so either
+   * parent gives the same guest view.
+   */
+  async setParent(parent: DiskImage): Promise<void> {
+    const header = this.layout.header;
+    if (this.layout.footer.diskType !== 'differencing' || !header) {
+      throw new DiskImageError('UNSUPPORTED', `${this.path} is a ${this.layout.footer.diskType} VHD; only a differencing VHD has a parent`);
+    }
+    if (!(parent instanceof VhdImage)) throw new DiskImageError('UNSUPPORTED', `a VHD's parent must be a VHD, not ${parent.format}`);
+    await this.flush();
+    const locators = await writeLocators(this.file, this.path, parent.path, this.nextFree);
+    this.nextFree += locatorBytes(this.path, parent.path);
+    await this.file.sync();
+    const encoded = encodeDynamicHeader({ ...header.fields, ...parentHeaderFields(parent) }, locators);
+    const headerAt = this.layout.footer.dataOffset!;
+    await this.file.write(encoded, headerAt);
+    await this.file.sync();
+    this.layout.header = decodeDynamicHeader(encoded, headerAt);
+    await this.flush();
   }
 }

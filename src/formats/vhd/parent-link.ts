@@ -1,0 +1,40 @@
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { ImageFile } from '../../io/image-file.js';
+import { roundUp } from '../../util/checked.js';
+import { SECTOR } from './constants.js';
+import { encodeParentName, type HeaderFields, type LocatorEntry } from './dynamic-header.js';
+import { vhdTimestamp } from './footer.js';
+import { locatorPayloads } from './parent-locator.js';
+import type { VhdImage } from './reader.js';
+
+/** Header fields that name a parent: its UUID, its file's modification time and its file name (Appendix A). */
+export function parentHeaderFields(parent: VhdImage): Pick<HeaderFields, 'parentUniqueId' | 'parentTimestamp' | 'parentUnicodeName'> {
+  return {
+    parentUniqueId: parent.layout.footer.fields.uniqueId,
+    parentTimestamp: vhdTimestamp(statSync(parent.path).mtime),
+    parentUnicodeName: encodeParentName(basename(parent.path)),
+  };
+}
+
+/** Bytes the locator payloads for `parentPath` take in the file, each padded to whole sectors. */
+export function locatorBytes(childPath: string, parentPath: string): number {
+  return locatorPayloads(childPath, parentPath).reduce((n, l) => n + roundUp(l.data.length, SECTOR), 0);
+}
+
+/**
+ * Writes the W2ku, W2ru and MacX payloads for a child at `childPath` naming
+ * `parentPath`, from file offset `at` (sector-aligned), and returns the
+ * header entries that point at them.
+ */
+export async function writeLocators(file: ImageFile, childPath: string, parentPath: string, at: number): Promise<LocatorEntry[]> {
+  const entries: LocatorEntry[] = [];
+  let pos = at;
+  for (const { code, data } of locatorPayloads(childPath, parentPath)) {
+    const space = roundUp(data.length, SECTOR);
+    entries.push({ platformCode: code, platformDataSpace: space, platformDataLength: data.length, platformDataOffset: BigInt(pos) });
+    await file.write(data, pos);
+    pos += space;
+  }
+  return entries;
+}

@@ -1,0 +1,95 @@
+import { realpathSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { copyImage, type ProgressFn } from '../engine/copy.js';
+import { DiskImageError, ioError } from '../errors.js';
+import { openImage } from '../formats/registry.js';
+import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
+import { chainPaths } from './output-file.js';
+
+/** Options of `vdisk commit`. */
+export interface CommitOptions extends OpenOptions {
+  /** Commit every layer down to this ancestor (default: the direct parent). */
+  base?: string;
+  /** Remove the committed image (and the layers between it and the base) after success. */
+  drop?: boolean;
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+}
+
+/** What a commit did. */
+export interface CommitResult {
+  base: string;
+  /** Layers merged into the base (top first). */
+  merged: string[];
+  /** Bytes of layer data written into the base. */
+  dataBytes: number;
+  /** Files removed by `drop`. */
+  dropped: string[];
+}
+
+/** Flush the base every 1 GiB of committed data, bounding dirty metadata and making each point a consistent state. */
+const FLUSH_EVERY = 1024 * 1024 * 1024;
+
+/** Depth of `base` in the chain of `top` (1 = its parent), or a USAGE error. */
+function baseDepth(top: DiskImage, base: string | undefined): number {
+  const paths = chainPaths(top);
+  if (paths.length < 2) throw new DiskImageError('USAGE', `${top.path} has no parent to commit into`);
+  if (base === undefined) return 1;
+  let real: string;
+  try {
+    real = realpathSync(base);
+  } catch {
+    throw new DiskImageError('USAGE', `base ${base} does not exist`);
+  }
+  const depth = paths.indexOf(real);
+  if (depth < 1) throw new DiskImageError('USAGE', `${base} is not a parent of ${top.path}`);
+  return depth;
+}
+
+/**
+ * Merges the data of CHILD (and, with `base`, every layer down to that
+ * ancestor) into the base: only the sectors those layers hold, explicit zeros
+ * included. The base is written with its ordered flush every 1 GiB and at the
+ * end, so a crash leaves every file openable and CHILD's guest view unchanged
+ * (the base may hold a mix, as with Merge-VHD); running the same commit again
+ * finishes the job. Layers between the base and CHILD become invalid
+ * (docs/chains.md). CHILD itself stays valid unless `drop` removes it.
+ */
+export async function commit(child: string, opts: CommitOptions = {}): Promise<CommitResult> {
+  const probe = await openImage(child, { ...opts, writable: false });
+  let depth: number;
+  let paths: string[];
+  try {
+    depth = baseDepth(probe, opts.base);
+    paths = chainPaths(probe);
+  } finally {
+    await probe.close();
+  }
+  const basePath = paths[depth]!;
+  const top = await openImage(child, { ...opts, writable: false, writableParents: [basePath] });
+  let result: CommitResult;
+  try {
+    let base: DiskImage = top;
+    for (let d = 0; d < depth; d++) base = base.parent!;
+    const target = base as WritableDiskImage;
+    if (typeof target.writeAt !== 'function') throw new DiskImageError('UNSUPPORTED', `${basePath} cannot be written`);
+    const stats = await copyImage(top, target, { belowDepth: depth, overwrite: true, flushEvery: FLUSH_EVERY, onProgress: opts.onProgress, signal: opts.signal });
+    await target.flush();
+    const merged = paths.slice(0, depth);
+    result = { base: basePath, merged, dataBytes: stats.dataBytes, dropped: opts.drop ? merged : [] };
+  } finally {
+    await top.close();
+  }
+  await dropLayers(result.dropped);
+  return result;
+}
+
+async function dropLayers(files: string[]): Promise<void> {
+  for (const f of files) {
+    try {
+      await unlink(f);
+    } catch (err) {
+      throw ioError(err, f, 'remove');
+    }
+  }
+}
