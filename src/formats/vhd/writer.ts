@@ -1,4 +1,5 @@
 import { DiskImageError } from '../../errors.js';
+import { roundUp } from '../../util/checked.js';
 import type { ImageFile } from '../../io/image-file.js';
 import type { DiskImage, WritableDiskImage } from '../types.js';
 import { bitmapBytes, encodeBat } from './bat.js';
@@ -32,11 +33,12 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
   private readonly newBlocks = new Set<number>();
   /** Where the end footer currently is in the file. */
   private footerAt: number;
+  /** Resolves once bytes past the last structure (a crash's unreferenced blocks, the old footer) are cut off. */
+  private tailCut: Promise<void> | undefined;
 
   constructor(file: ImageFile, layout: VhdLayout, parent?: DiskImage) {
     super(file, layout, parent);
-    const afterFooter = layout.footerSource === 'end' ? file.size - FOOTER_SIZE : Math.ceil(file.size / SECTOR) * SECTOR;
-    this.nextFree = Math.max(layout.dataEnd, afterFooter);
+    this.nextFree = layout.dataEnd;
     this.footerAt = layout.footerSource === 'end' ? file.size - FOOTER_SIZE : -1;
   }
 
@@ -54,6 +56,22 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     const inFile = Math.max(0, Math.min(buf.length, this.file.size - fileOffset));
     if (inFile > 0) await this.file.read(buf.subarray(0, inFile), fileOffset);
     buf.fill(0, inFile);
+  }
+
+  private needsAllocation(offset: number, end: number): boolean {
+    for (let b = Math.floor(offset / this.grain); b * this.grain < end; b++) if (this.layout.bat![b] === BAT_UNUSED) return true;
+    return false;
+  }
+
+  /**
+   * Before the first new block, cuts the file back to the end of its last
+   * structure: whatever lies beyond (blocks a crash left unreferenced, the old
+   * end footer) is garbage, and new blocks must start over zeros. Until the
+   * next flush writes the footer, readers use the copy at offset 0.
+   */
+  private cutTail(): Promise<void> {
+    this.tailCut ??= this.file.truncate(this.nextFree);
+    return this.tailCut;
   }
 
   /** Gives block `b` space at the end of the file (synchronously, so concurrent writers never collide). */
@@ -78,6 +96,7 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     const { bat } = this.layout;
     if (!bat) return this.file.write(data, offset);
     const bs = this.grain;
+    if (this.file.size > this.nextFree && this.needsAllocation(offset, end)) await this.cutTail();
     const pieces: Promise<void>[] = [];
     for (let pos = offset; pos < end; ) {
       const b = Math.floor(pos / bs);
@@ -93,7 +112,10 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
   private async writeInBlock(b: number, inBlock: number, piece: Uint8Array): Promise<void> {
     const base = this.blockOffset(b) + bitmapBytes(this.grain);
     const bitmap = await this.bitmap(b);
-    if (setBits(bitmap, inBlock, inBlock + piece.length)) this.dirtyBitmaps.set(b, bitmap);
+    let to = inBlock + piece.length;
+    // The disk's last 4 KiB unit may be short: mark its sectors past the end too, keeping the bitmap byte whole.
+    if (this.parent && b * this.grain + to === this.virtualSize) to = Math.min(this.grain, roundUp(to, CHILD_WRITE_UNIT));
+    if (setBits(bitmap, inBlock, to)) this.dirtyBitmaps.set(b, bitmap);
     await this.file.write(piece, base + inBlock);
   }
 

@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import { createImage, openImage } from '../../src/formats/registry.js';
+import type { WritableDiskImage } from '../../src/formats/types.js';
+import { fillPattern } from '../../src/util/pattern-disk.js';
+import { readAll } from './images.js';
+
+/** Writes to make in one layer: [offset, length, seed]; seed 0 writes zeros. */
+export type LayerWrites = [number, number, number][];
+
+/**
+ * Builds base.vhd (512 KiB blocks) and a differencing child per entry of
+ * `layers` in `dir`, applying each layer's writes; returns the paths, base first.
+ */
+export async function buildChain(dir: string, size: number, layers: LayerWrites[]): Promise<string[]> {
+  const paths: string[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const path = join(dir, i === 0 ? 'base.vhd' : `layer${i}.vhd`);
+    const parent = i === 0 ? undefined : await openImage(paths[i - 1]!);
+    const image = await createImage(path, 'vhd', { virtualSize: size, options: { block_size: '512K' }, parent });
+    await image.close();
+    const w = (await openImage(path, { writable: true })) as WritableDiskImage;
+    for (const [offset, length, seed] of layers[i]!) {
+      const data = new Uint8Array(length);
+      if (seed !== 0) fillPattern(data, offset, seed);
+      await w.writeAt(data, offset);
+    }
+    await w.flush();
+    await w.close();
+    paths.push(path);
+  }
+  return paths;
+}
+
+/** The guest view of an image file. */
+export async function viewOf(path: string, options: { ignoreParentUuid?: boolean } = {}): Promise<Buffer> {
+  const image = await openImage(path, options);
+  try {
+    return Buffer.from(await readAll(image));
+  } finally {
+    await image.close();
+  }
+}

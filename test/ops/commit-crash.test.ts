@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { check } from '../../src/ops/check.js';
+import { commit } from '../../src/ops/commit.js';
+import { buildChain, viewOf, type LayerWrites } from '../helpers/chain.js';
+import { Recorder, crashStates, materialise, snapshot } from '../helpers/fault-file.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const KiB = 1024;
+const SIZE = 8 * 1024 * KiB;
+const B = 512 * KiB;
+
+/** Base with data in half its blocks; a middle layer; a top layer with partial blocks, explicit zeros and block-spanning writes. */
+const LAYERS: LayerWrites[] = [
+  [[0, 2 * B, 1], [4 * B, B, 2], [9 * B, 3 * B, 3]],
+  [[B + 4096, 8192, 4], [6 * B, B, 5]],
+  [[100, 3000, 6], [2 * B - 4096, 12 * KiB, 7], [4 * B + 8192, 64 * KiB, 0], [7 * B, B, 8], [14 * B + 512, 512, 9], [SIZE - 4096, 4096, 10]],
+];
+
+async function crashTest(baseIndex: number): Promise<number> {
+  const dir = tempDir();
+  const paths = await buildChain(dir, SIZE, LAYERS);
+  const top = paths[paths.length - 1]!;
+  const expected = await viewOf(top);
+  const initial = snapshot(paths);
+  const rec = new Recorder();
+  await commit(top, { base: paths[baseIndex], openFile: rec.opener });
+  assert.ok(rec.events.some((e) => e.kind === 'sync'), 'commit flushed');
+  assert.ok(rec.events.every((e) => e.path === paths[baseIndex]), 'commit writes only into the base');
+  assert.deepEqual(await viewOf(paths[baseIndex]!), expected, 'the base now holds the top view');
+
+  let n = 0;
+  for (const state of crashStates(initial, rec.events)) {
+    const at = await materialise(state, join(dir, `state${n++}`));
+    const stateTop = at.get(top)!;
+    const base = at.get(paths[baseIndex]!)!;
+    assert.deepEqual(await viewOf(stateTop), expected, `top view after a cut ${state.description}`);
+    await viewOf(base);
+    await commit(stateTop, { base });
+    assert.deepEqual(await viewOf(base), expected, `re-run commit finishes the job (${state.description})`);
+    assert.deepEqual(await viewOf(stateTop), expected);
+    const report = await check(base);
+    assert.equal(report.result, 'clean', `${state.description}: ${JSON.stringify(report.findings)}`);
+  }
+  return n;
+}
+
+test('commit into the parent survives a power cut at every flush point', async () => {
+  const states = await crashTest(1);
+  assert.ok(states >= 10, `only ${states} crash states`);
+});
+
+test('commit -b down to the base survives a power cut at every flush point', async () => {
+  const states = await crashTest(0);
+  assert.ok(states >= 10, `only ${states} crash states`);
+});
