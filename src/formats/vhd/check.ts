@@ -60,6 +60,12 @@ function leakedBytes(l: VhdLayout, firstDataOffset: number): number {
   return leaked;
 }
 
+/** End of the metadata of a dynamic VHD (header, BAT, locator data): blocks start after it. */
+export function metadataEnd(l: VhdLayout): number {
+  const h = l.header!;
+  return Math.max(h.tableOffset + Math.ceil((h.maxTableEntries * 4) / SECTOR) * SECTOR, (l.footer.dataOffset ?? 0) + 1024, ...l.locators.map((x) => x.offset + x.space));
+}
+
 /**
  * Sectors of a dynamic disk whose bitmap bit is clear but whose stored data is
  * not zero: qemu reads the data, libvhdi and the spec read zeros (docs/formats/vhd.md).
@@ -101,13 +107,10 @@ export async function checkVhd(file: ImageFile, l: VhdLayout): Promise<Finding[]
     if (uuidIsNil(h.fields.parentUniqueId)) out.push(corruption('PARENT_UUID', 'differencing disk has no parent UUID'));
     for (const loc of l.locators) if (loc.error) out.push({ severity: 'warning', code: 'LOCATOR', message: `${loc.code} parent locator unusable: ${loc.error}` });
   }
-  const metaEnd = Math.max(
-    h.tableOffset + Math.ceil((h.maxTableEntries * 4) / SECTOR) * SECTOR,
-    (l.footer.dataOffset ?? 0) + 1024,
-    ...l.locators.map((x) => x.offset + x.space),
-  );
+  const metaEnd = metadataEnd(l);
   if (l.footer.diskType === 'dynamic') out.push(...(await bitmapDisagreements(file, l)));
-  const leaked = leakedBytes(l, metaEnd);
-  if (leaked > 0) out.push({ severity: 'leak', code: 'LEAKED_SPACE', message: `${leaked} bytes between blocks belong to no BAT entry` });
+  const tail = l.endFooter && l.footerSource === 'end' ? file.size - FOOTER_SIZE - l.dataEnd : 0;
+  const leaked = leakedBytes(l, metaEnd) + Math.max(0, tail);
+  if (leaked > 0) out.push({ severity: 'leak', code: 'LEAKED_SPACE', message: `${leaked} bytes between or after the blocks belong to no BAT entry` });
   return out;
 }

@@ -5,6 +5,8 @@ import { FOOTER_SIZE } from './constants.js';
 import { encodeDynamicHeader } from './dynamic-header.js';
 import { encodeFooter, type Footer } from './footer.js';
 import { readVhdLayout, type VhdLayout } from './layout.js';
+import { metadataEnd } from './check.js';
+import { reclaimLeakedBlocks } from './reclaim.js';
 
 function sameContent(a: Footer, b: Footer): boolean {
   return Buffer.from(encodeFooter(a.fields)).equals(Buffer.from(encodeFooter(b.fields)));
@@ -25,7 +27,8 @@ function trustedFooter(l: VhdLayout): Footer {
 /**
  * Repairs what needs no guess: a footer checksum on an otherwise valid footer,
  * a missing or damaged end footer rebuilt from the copy, a footer copy rebuilt
- * from the footer, and the dynamic header checksum. Writes the header first,
+ * from the footer, the dynamic header checksum, and leaked space (blocks moved
+ * into gaps no BAT entry uses, unreferenced bytes after the last block cut off). Writes the header first,
  * then the end footer, then the copy, with an fsync after each, so a crash
  * leaves a file at least as readable as before. Returns what it changed.
  */
@@ -41,12 +44,19 @@ export async function repairVhd(path: string, openFile: FileOpener = openDiskFil
       await file.sync();
       changes.push(`rewrote the dynamic header checksum (0x${l.header.expectedChecksum.toString(16)})`);
     }
-    const endAt = l.footer.diskType === 'fixed' ? l.virtualSize : l.dataEnd;
-    if (!l.endFooter || !sameContent(l.endFooter, footer) || !l.endFooter.checksumValid || file.size !== endAt + FOOTER_SIZE) {
+    if (l.bat) {
+      const moved = await reclaimLeakedBlocks(file, l, metadataEnd(l));
+      if (moved > 0) changes.push(`moved ${moved} block(s) into leaked space`);
+    }
+    const endAt = l.footer.diskType === 'fixed' ? l.footer.currentSize : l.dataEnd;
+    const endOk = l.endFooter && sameContent(l.endFooter, footer) && l.endFooter.checksumValid;
+    if (!endOk || file.size !== endAt + FOOTER_SIZE) {
       await file.write(encoded, endAt);
       if (file.size > endAt + FOOTER_SIZE) await file.truncate(endAt + FOOTER_SIZE);
       await file.sync();
-      changes.push(l.endFooter ? 'rewrote the end footer' : `rebuilt the ${l.endFooterDamaged ? 'damaged' : 'missing'} end footer from the footer copy`);
+      if (!l.endFooter) changes.push(`rebuilt the ${l.endFooterDamaged ? 'damaged' : 'missing'} end footer from the footer copy`);
+      else if (!endOk) changes.push('rewrote the end footer');
+      else changes.push('moved the end footer after the last block, dropping unreferenced space');
     }
     if (l.footer.diskType !== 'fixed' && (!l.copyFooter || !l.copyFooter.checksumValid || !sameContent(l.copyFooter, footer))) {
       await file.write(encoded, 0);

@@ -142,7 +142,8 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
   /**
    * Makes every write durable and the file a complete image, in an order a
    * power cut cannot turn into wrong data: (1) data and the bitmaps of new
-   * blocks (invisible until the BAT points at them), fsync; (2) bitmaps of
+   * blocks (invisible until the BAT points at them), the file grown over the
+   * last new block, fsync; (2) bitmaps of
    * blocks that were already in use, and the BAT, fsync; (3) the end footer
    * after the last block and the copy at offset 0, fsync. Between (1) and (3)
    * the end footer may be overwritten by a new block; readers then use the
@@ -159,6 +160,8 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
       if (this.newBlocks.has(b)) await this.file.write(bitmap, this.blockOffset(b));
       else existing.push([b, bitmap]);
     }
+    // New blocks must lie inside the file before the BAT points at them, even where nothing was written.
+    if (this.file.size < this.nextFree) await this.file.truncate(this.nextFree);
     await this.file.sync();
     for (const [b, bitmap] of existing) await this.file.write(bitmap, this.blockOffset(b));
     if (this.batDirty) await this.file.write(encodeBat(bat, bat.length * 4), header.tableOffset);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -74,4 +74,36 @@ test('repair refuses when the footer and its copy both have wrong checksums and 
   await assert.rejects(repairVhd(path), /guess/);
   const report = await check(path, { repair: true });
   assert.equal(report.result, 'corruption');
+});
+
+test('repair moves blocks into leaked space and cuts an unreferenced tail; the view is unchanged', async () => {
+  const dir = tempDir();
+  const { path, sha } = await dynamicVhd(dir);
+  const before = statSync(path).size;
+  const image = await openImage(path);
+  const firstData = (await (async () => {
+    for await (const e of image.extents()) if (e.kind === 'data') return e.offset;
+    return -1;
+  })())!;
+  await image.close();
+  const entry = 1536 + Math.floor(firstData / (2 * MiB)) * 4;
+  const fd = openSync(path, 'r+');
+  const keep = Buffer.alloc(4);
+  readSync(fd, keep, 0, 4, entry);
+  writeSync(fd, Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, entry);
+  const junk = Buffer.alloc(3 * MiB, 0x5a);
+  const footer = Buffer.alloc(512);
+  readSync(fd, footer, 0, 512, before - 512);
+  writeSync(fd, junk, 0, junk.length, before - 512);
+  writeSync(fd, footer, 0, 512, before - 512 + junk.length);
+  closeSync(fd);
+  const leaky = await check(path);
+  assert.equal(leaky.result, 'leaks', JSON.stringify(leaky.findings));
+  const expected = await guestSha256OfFile(path);
+  assert.notEqual(expected, sha, 'the unreferenced block now reads as zeros');
+  const changes = await repairVhd(path);
+  assert.match(changes.join(';'), /moved 1 block/);
+  assert.equal((await check(path)).result, 'clean');
+  assert.equal(await guestSha256OfFile(path), expected);
+  assert.equal(statSync(path).size, before - 2 * MiB - 512);
 });
