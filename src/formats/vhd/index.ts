@@ -39,7 +39,7 @@ async function openParent(path: string, layout: VhdLayout, options: OpenOptions,
       parent = await chain.openParent(found);
     } catch (err) {
       chain.visited.delete(found);
-      if (!(err instanceof DiskImageError)) throw err;
+      if (!(err instanceof DiskImageError) || err.code === 'IO') throw err;
       mismatched.push(`${found} (${err.message})`);
       continue;
     }
