@@ -64,30 +64,33 @@ export class VhdImage implements DiskImage {
     }
   }
 
+  /** Reads the guest view; the blocks a read spans are read concurrently. */
   async readAt(buf: Uint8Array, offset: number): Promise<void> {
     this.checkRange(offset, buf.length);
     const { bat, header } = this.layout;
     if (!bat || !header) return this.file.read(buf, offset);
     const bs = header.blockSize;
-    const dataSkip = bitmapBytes(bs);
     const end = offset + buf.length;
+    const pieces: Promise<void>[] = [];
     for (let pos = offset; pos < end; ) {
       const b = Math.floor(pos / bs);
-      const inBlock = pos - b * bs;
-      const n = Math.min(bs - inBlock, end - pos);
-      const piece = buf.subarray(pos - offset, pos - offset + n);
-      if (bat[b] === BAT_UNUSED) {
-        await this.readBelow(piece, pos);
-      } else {
-        const bitmap = await this.bitmap(b);
-        const base = this.blockOffset(b) + dataSkip;
-        for (const run of bitmapRuns(bitmap, inBlock, inBlock + n)) {
-          const sub = piece.subarray(run.start - inBlock, run.end - inBlock);
-          if (run.set) await this.readStored(sub, base + run.start);
-          else await this.readBelow(sub, b * bs + run.start);
-        }
-      }
+      const n = Math.min((b + 1) * bs, end) - pos;
+      pieces.push(this.readInBlock(b, buf.subarray(pos - offset, pos - offset + n), pos - b * bs));
       pos += n;
+    }
+    await Promise.all(pieces);
+  }
+
+  /** Reads `piece` from block `b` at `inBlock`, sector run by sector run. */
+  private async readInBlock(b: number, piece: Uint8Array, inBlock: number): Promise<void> {
+    const bs = this.grain;
+    if (this.layout.bat![b] === BAT_UNUSED) return this.readBelow(piece, b * bs + inBlock);
+    const bitmap = await this.bitmap(b);
+    const base = this.blockOffset(b) + bitmapBytes(bs);
+    for (const run of bitmapRuns(bitmap, inBlock, inBlock + piece.length)) {
+      const sub = piece.subarray(run.start - inBlock, run.end - inBlock);
+      if (run.set) await this.readStored(sub, base + run.start);
+      else await this.readBelow(sub, b * bs + run.start);
     }
   }
 
