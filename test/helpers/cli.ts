@@ -14,6 +14,6 @@ export interface CliResult {
 
 /** Runs `vdisk ARGS` (the compiled bin) and returns its exit code and output. */
 export function vdisk(...args: string[]): CliResult {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DiskFile } from '../../src/io/file.js';
 import type { FileOpener, ImageFile, OpenMode, Range } from '../../src/io/image-file.js';
+import { prng } from './prng.js';
 
 /** One thing done to a file through the recording layer. */
 export type FileEvent =
@@ -93,18 +94,6 @@ function apply(files: Map<string, Buffer>, e: FileEvent, tearAt?: number): void 
 export interface CrashState {
   description: string;
   files: Map<string, Buffer>;
-}
-
-/** Small deterministic PRNG (mulberry32) for choosing which unflushed writes survive. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /**

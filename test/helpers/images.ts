@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { openImage } from '../../src/formats/registry.js';
-import type { DiskImage, OpenOptions } from '../../src/formats/types.js';
+import type { DiskImage, Extent, OpenOptions } from '../../src/formats/types.js';
 
 /** sha256 of an image's whole guest view, read in 4 MiB pieces. */
 export async function guestSha256(image: DiskImage): Promise<string> {
@@ -29,4 +29,16 @@ export async function readAll(image: DiskImage): Promise<Uint8Array> {
   const buf = new Uint8Array(image.virtualSize);
   await image.readAt(buf, 0);
   return buf;
+}
+
+/** All extents of an image (through its chain, or its own with `own`). */
+export async function extentsOf(image: DiskImage, own = false): Promise<Extent[]> {
+  const out: Extent[] = [];
+  for await (const e of image.extents(undefined, own)) out.push(e);
+  return out;
+}
+
+/** True when two byte arrays hold the same bytes. */
+export function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a).equals(Buffer.from(b));
 }

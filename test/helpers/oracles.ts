@@ -4,7 +4,6 @@ import { createReadStream, mkdtempSync, readdirSync, readFileSync, realpathSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 /** True when oracle tools must be present (CI): a missing one fails instead of skipping. */
 export const ORACLES_REQUIRED = process.env.VDISK_REQUIRE_ORACLES === '1';
@@ -70,14 +69,6 @@ export function realImages(t: TestContext): { dir: string; images: RealImage[] }
       return { path: join(dir, path!), format: format!, virtualSize: Number(size), sha256: sha === '-' ? undefined : sha, note: note ?? '' };
     });
   return { dir, images };
-}
-
-/** The repository root (this file runs as dist/test/helpers/oracles.js). */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** Runs the compiled CLI, `node bin/vdisk.js ...args`; returns its result without throwing. */
-export function vdiskCli(...args: string[]): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 }
 
 /** sha256 (hex) of a whole file, streamed. */

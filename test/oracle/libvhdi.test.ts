@@ -20,8 +20,9 @@ import { convert } from '../../src/ops/convert.js';
 import { fillPattern, writePatternDisk } from '../../src/util/pattern-disk.js';
 import { parseSize } from '../../src/util/sizes.js';
 import { guestSha256, readAll } from '../helpers/images.js';
-import { needTools, run, sha256OfFile, vdiskCli, vhdiinfo, withVhdimount } from '../helpers/oracles.js';
+import { needTools, run, sha256OfFile, vhdiinfo, withVhdimount } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
+import { vdisk } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
 
@@ -37,7 +38,7 @@ async function withImage<T>(path: string, fn: (image: DiskImage) => Promise<T>):
 
 /** Creates a differencing child of `parent` with the CLI (`vdisk create -f vhd -b`). */
 function createChild(parent: string, child: string): void {
-  const r = vdiskCli('create', '-f', 'vhd', '-b', parent, child);
+  const r = vdisk('create', '-f', 'vhd', '-b', parent, child);
   assert.equal(r.status, 0, r.stderr);
 }
 
@@ -121,7 +122,7 @@ test('vhdiinfo reports the exact size of large images vdisk create makes', async
   const dir = tempDir('vdisk-libvhdi-create-');
   for (const [size, subformat] of [['2040G', 'dynamic'], ['2000G', 'dynamic'], ['127G', 'fixed'], ['1000M', 'dynamic']] as const) {
     const out = join(dir, `${size}-${subformat}.vhd`);
-    const r = vdiskCli('create', '-f', 'vhd', '-o', `subformat=${subformat}`, out, size);
+    const r = vdisk('create', '-f', 'vhd', '-o', `subformat=${subformat}`, out, size);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(vhdiinfo(out).mediaSize, parseSize(size), `${size} ${subformat}`);
   }

@@ -12,8 +12,9 @@ import { convert } from '../../src/ops/convert.js';
 import { create } from '../../src/ops/create.js';
 import { parseSize } from '../../src/util/sizes.js';
 import { writePatternDisk } from '../../src/util/pattern-disk.js';
-import { needTools, qemuInfo, run, vdiskCli } from '../helpers/oracles.js';
+import { needTools, qemuInfo, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
+import { vdisk } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
 
@@ -39,7 +40,7 @@ const VARIANTS: { name: string; options: Record<string, string>; cli: boolean }[
 
 /** Asserts `vdisk check IMAGE` exits 0 saying the image is clean. */
 function assertCliCheckClean(path: string): void {
-  const r = vdiskCli('check', path);
+  const r = vdisk('check', path);
   assert.equal(r.status, 0, `vdisk check ${path}: ${r.stdout}${r.stderr}`);
   assert.match(r.stdout, /No errors/);
 }
@@ -59,7 +60,7 @@ describe('qemu-img reads what vdisk convert writes', () => {
         const out = join(dir, `out${i}-${j}.vhd`);
         if (v.cli) {
           const opts = Object.entries(v.options).map(([k, x]) => `${k}=${x}`).join(',');
-          const r = vdiskCli('convert', '-O', 'vhd', ...(opts ? ['-o', opts] : []), src.path, out);
+          const r = vdisk('convert', '-O', 'vhd', ...(opts ? ['-o', opts] : []), src.path, out);
           assert.equal(r.status, 0, r.stderr);
         } else {
           await convert(src.path, out, { outputFormat: 'vhd', options: v.options });
@@ -91,7 +92,7 @@ describe('qemu-img reads what vdisk create -f vhd writes', () => {
     test(`create -f vhd -o subformat=${c.subformat} ${c.size}`, async (t) => {
       if (!needTools(t, 'qemu-img')) return;
       const out = join(dir, `${c.size}-${c.subformat}.vhd`);
-      const r = vdiskCli('create', '-f', 'vhd', '-o', `subformat=${c.subformat}`, out, c.size);
+      const r = vdisk('create', '-f', 'vhd', '-o', `subformat=${c.subformat}`, out, c.size);
       assert.equal(r.status, 0, r.stderr);
       const info = qemuInfo(out, 'vpc');
       assert.equal(info['virtual-size'], parseSize(c.size), 'qemu-img info virtual-size');
@@ -114,7 +115,7 @@ describe('qemu-img reads what vdisk create -f vhd writes', () => {
 
   test('2041G is refused, as qemu-img refuses it, and no file is left', async (t) => {
     const out = join(dir, '2041G.vhd');
-    const r = vdiskCli('create', '-f', 'vhd', out, '2041G');
+    const r = vdisk('create', '-f', 'vhd', out, '2041G');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /\(OUT_OF_RANGE\)/);
     assert.equal(existsSync(out), false, 'no partial file');

@@ -12,8 +12,9 @@ import { detectFormat, openImage } from '../../src/formats/registry.js';
 import { check } from '../../src/ops/check.js';
 import { convert } from '../../src/ops/convert.js';
 import { guestSha256 } from '../helpers/images.js';
-import { needTools, qemuInfo, realImages, run, sha256OfFile, vdiskCli, vhdiinfo, withVhdimount, type RealImage } from '../helpers/oracles.js';
+import { needTools, qemuInfo, realImages, run, sha256OfFile, vhdiinfo, withVhdimount, type RealImage } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
+import { vdisk } from '../helpers/cli.js';
 
 const PARENT = 'dfvfs/test_data/image.vhd';
 const CHILD = 'dfvfs/test_data/image-differential.vhd';
@@ -84,7 +85,7 @@ test('dfvfs pair: check reports corruption', async (t) => {
     assert.equal(report.result, 'corruption', `${p}: ${JSON.stringify(report)}`);
     assert.deepEqual(report.findings.map((f) => f.code).sort(), [...codes].sort());
     assert.deepEqual(report.repaired, []);
-    const r = vdiskCli('check', path);
+    const r = vdisk('check', path);
     assert.equal(r.status, 2, `vdisk check ${p} exits 2 on corruption: ${r.stdout}${r.stderr}`);
   }
 });
@@ -101,7 +102,7 @@ test('dfvfs pair: check --repair on a copy fixes the checksums and keeps the gue
   }) as [string, string];
 
   for (const path of [child, parent]) {
-    const r = vdiskCli('check', '--repair', '--json', path);
+    const r = vdisk('check', '--repair', '--json', path);
     assert.equal(r.status, 0, `vdisk check --repair ${path}: ${r.stdout}${r.stderr}`);
     const report = JSON.parse(r.stdout) as { result: string; repaired: string[] };
     assert.equal(report.result, 'clean');
@@ -145,7 +146,7 @@ test('real images in other formats are recognised and refused as UNSUPPORTED, no
       const out = join(dir, `out${i}.raw`);
       await assert.rejects(convert(img.path, out, { outputFormat: 'raw' }), unsupported);
       assert.equal(existsSync(out), false, 'no output left behind');
-      const r = vdiskCli('info', img.path);
+      const r = vdisk('info', img.path);
       assert.equal(r.status, 1);
       assert.match(r.stderr, /\(UNSUPPORTED\)/);
     });

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
-import type { DiskImage, Extent, WritableDiskImage } from '../../../src/formats/types.js';
+import type { Extent, WritableDiskImage } from '../../../src/formats/types.js';
 import { fillPattern } from '../../../src/util/pattern-disk.js';
-import { readAll } from '../../helpers/images.js';
+import { extentsOf, readAll, same } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { VHD, createPatternVhd, readBytes } from '../../helpers/vhd.js';
 
@@ -18,16 +18,6 @@ async function writeBoth(image: WritableDiskImage, model: Uint8Array, offset: nu
   fillPattern(piece, offset, seed);
   await image.writeAt(piece, offset);
   model.set(piece, offset);
-}
-
-async function extentsOf(image: DiskImage, own = false): Promise<Extent[]> {
-  const out: Extent[] = [];
-  for await (const e of image.extents(undefined, own)) out.push(e);
-  return out;
-}
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a).equals(Buffer.from(b));
 }
 
 /** A small deterministic generator of non-negative integers (numerical recipes LCG). */

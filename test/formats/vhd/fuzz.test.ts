@@ -12,22 +12,11 @@ import { createImage, openImage } from '../../../src/formats/registry.js';
 import { vhdChecksum } from '../../../src/formats/vhd/checksum.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { VHD, createPatternVhd } from '../../helpers/vhd.js';
+import { prng } from '../../helpers/prng.js';
 
 const BLOCK = 512 * 1024;
 /** Most guest bytes read per mutated image, so a mutated size cannot make the test slow. */
 const READ_CAP = 16 * 1024 * 1024;
-
-/** mulberry32: a small deterministic PRNG, so every run tries the same mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Recomputes the footer (both places) and header checksums of an image held in memory. */
 function fixChecksumsInMemory(buf: Buffer): void {

@@ -3,10 +3,10 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
-import type { DiskImage, Extent, WritableDiskImage } from '../../../src/formats/types.js';
+import type { WritableDiskImage } from '../../../src/formats/types.js';
 import { fillPattern } from '../../../src/util/pattern-disk.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
-import { readAll } from '../../helpers/images.js';
+import { extentsOf, readAll, same } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { createDynamic } from '../../helpers/vhd.js';
 
@@ -20,16 +20,6 @@ async function writeBoth(image: WritableDiskImage, model: Uint8Array, offset: nu
   const piece = data.subarray(1, 1 + length);
   await image.writeAt(piece, offset);
   model.set(piece, offset);
-}
-
-async function extentsOf(image: DiskImage, own = false): Promise<Extent[]> {
-  const out: Extent[] = [];
-  for await (const e of image.extents(undefined, own)) out.push(e);
-  return out;
-}
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a).equals(Buffer.from(b));
 }
 
 /** Unaligned and block-spanning writes used by several tests: [offset, length]. */
