@@ -1,5 +1,5 @@
 /**
- * Result types of the benchmark, the machine description, and the text table.
+ * Result types of the benchmark, the machine description, and the text tables.
  */
 import { cpus, release, totalmem } from 'node:os';
 import { formatSize } from '../src/util/sizes.js';
@@ -36,6 +36,37 @@ export interface PairResult {
   verifiedWith: string;
 }
 
+/** The commit-throughput case (bench/commit.ts): vdisk commit of a VHD chain against qemu-img commit of the same qcow2 chain. */
+export interface CommitCaseResult {
+  /** Bytes of child data in the top image, which each commit merges into the base. */
+  childBytes: number;
+  /** Size of each piece of child data. */
+  pieceBytes: number;
+  pieces: number;
+  /** Pieces over base blocks that hold data. */
+  piecesOverData: number;
+  /** Pieces over base blocks that are empty. */
+  piecesOverEmpty: number;
+  /** One piece per stride of the disk. */
+  strideBytes: number;
+  /** Seconds to build both pristine chains and check them (untimed for the comparison). */
+  setupSeconds: number;
+  /** Allocated bytes of the pristine chain files. */
+  allocatedBytes: { baseVhd: number; topVhd: number; baseQcow2: number; topQcow2: number };
+  /** vdisk commit top.vhd, then qemu-img commit -f qcow2 top.qcow2. */
+  tools: ToolResult[];
+  /** vdisk median / qemu-img median. */
+  ratioQemuImg: number;
+  /** Child data MiB / vdisk median seconds. */
+  vdiskMiBPerSecond: number;
+  /** Child data MiB / qemu-img median seconds. */
+  qemuImgMiBPerSecond: number;
+  /** The `qemu-img compare` showing both chains' top views are identical before committing. */
+  chainsVerifiedWith: string;
+  /** The checks of the committed bases against the original top view (vdisk's first). */
+  verifiedWith: string[];
+}
+
 /** One generated source disk and the pairs timed on it. */
 export interface CaseResult {
   size: number;
@@ -48,6 +79,8 @@ export interface CaseResult {
   sourceAllocatedBytes: number;
   generateSeconds: number;
   pairs: PairResult[];
+  /** The commit case on this disk (absent when the disk is too small for it). */
+  commit?: CommitCaseResult;
 }
 
 /** The machine and tool versions the numbers were taken on. */
@@ -123,7 +156,36 @@ export function formatCase(c: CaseResult, runs: number): string[] {
       v.maxPeakRssMiB.toFixed(1),
     ]);
   }
+  return [...head, ...formatTable(rows)];
+}
+
+/** Lays out rows (the first is the header) in columns: the first left-aligned, the others right-aligned. */
+function formatTable(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]): string => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-  return [...head, line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+}
+
+/** The commit table of one case: medians, throughput of child data, the ratio, vdisk peak RSS. */
+export function formatCommit(c: CommitCaseResult, runs: number): string[] {
+  const v = c.tools.find((t) => t.tool === 'vdisk')!;
+  const q = c.tools.find((t) => t.tool === 'qemu-img')!;
+  const head = [
+    `commit: ${formatSize(c.childBytes)} of child data in ${c.pieces} × ${formatSize(c.pieceBytes)} pieces every ${formatSize(c.strideBytes)} ` +
+      `(${c.piecesOverData} over base data, ${c.piecesOverEmpty} over empty blocks);`,
+    `vdisk commit top.vhd vs qemu-img commit -f qcow2 top.qcow2 on fresh copies of the chains, median of ${runs} run${runs === 1 ? '' : 's'}, each including sync`,
+  ];
+  const rows = [
+    ['case', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'vdisk MiB/s', 'qemu-img MiB/s', 'vdisk RSS MiB'],
+    [
+      'commit vhd / qcow2',
+      v.medianSeconds.toFixed(3),
+      q.medianSeconds.toFixed(3),
+      c.ratioQemuImg.toFixed(2),
+      c.vdiskMiBPerSecond.toFixed(1),
+      c.qemuImgMiBPerSecond.toFixed(1),
+      v.maxPeakRssMiB.toFixed(1),
+    ],
+  ];
+  return [...head, ...formatTable(rows)];
 }

@@ -15,8 +15,12 @@
  * deleted (and the deletion synced) before the next timed run, caches are
  * left alone, and the median of --runs runs is reported together with
  * vdisk's peak RSS from GNU time. After timing, vdisk's output of each pair
- * is checked against the pair's source with `qemu-img compare`. Results are
- * printed as a table and written to bench-out/results.json.
+ * is checked against the pair's source with `qemu-img compare`.
+ *
+ * Then each case times `vdisk commit` of a VHD chain (base from vdisk convert
+ * of the raw disk, 512 MiB of child data) against `qemu-img commit` of the
+ * same qcow2 chain, on fresh copies per run (bench/commit.ts). Results are
+ * printed as tables and written to bench-out/results.json.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { writePatternDisk } from '../src/util/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
 import { type BenchCase, type BenchOptions, parseBenchArgs, USAGE } from './args.js';
-import { type BenchResults, type CaseResult, formatCase, formatMachine, machineInfo, type PairResult, type Tool, type ToolResult } from './report.js';
+import { commitSpaceNeeded, runCommitCase } from './commit.js';
+import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type Tool, type ToolResult } from './report.js';
 import { median, requireTools, runChecked, shellJoin, timeCommand } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -112,10 +117,13 @@ function allocatedBytes(path: string): number {
   return statSync(path).blocks * 512;
 }
 
-/** Fails early when the bench directory cannot hold the source, vdisk's VHD, a kept output and one in progress. */
+/**
+ * Fails early when the bench directory cannot hold the source, vdisk's VHD, a
+ * kept output and one in progress, or the source and the commit case's chains.
+ */
 function checkFreeSpace(dir: string, c: BenchCase): void {
   const data = Math.ceil(c.size / BLOCK_SIZE) * c.fraction * BLOCK_SIZE;
-  const need = 4 * data + 256 * 1024 ** 2;
+  const need = Math.max(4 * data + 256 * 1024 ** 2, data + commitSpaceNeeded({ size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction }));
   const st = statfsSync(dir);
   const free = st.bavail * st.bsize;
   if (free < need) throw new Error(`bench: ${dir} has ${formatSize(free)} free, the ${formatSize(c.size)} case needs about ${formatSize(need)}`);
@@ -168,6 +176,7 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
   log(`  ${dataBlocks} data blocks, ${formatSize(sourceAllocatedBytes)} allocated, ${generateSeconds.toFixed(1)} s`);
 
   const pairs: PairResult[] = [];
+  let commit: CommitCaseResult | undefined;
   try {
     for (const pair of PAIRS) {
       const src = pair.source === 'raw' ? raw : vhd;
@@ -192,10 +201,20 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
       else if (keep) renameSync(vdiskOutput, join(dir, `vdisk-${pairs.length}.${pair.ext}`));
       else rmSync(vdiskOutput, { force: true });
     }
+    if (!keep) rmSync(vhd, { force: true });
+    commit = await runCommitCase({
+      raw,
+      spec: { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction },
+      dir: join(dir, 'commit'),
+      vdiskBin: VDISK_BIN,
+      runs,
+      log,
+      checkInterrupted,
+    });
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
-  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, pairs };
+  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, pairs, ...(commit ? { commit } : {}) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -233,7 +252,10 @@ async function main(argv: string[]): Promise<number> {
   const outFile = join(outDir, 'results.json');
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   const lines = ['', ...formatMachine(results.machine)];
-  for (const c of results.cases) lines.push('', ...formatCase(c, opts.runs));
+  for (const c of results.cases) {
+    lines.push('', ...formatCase(c, opts.runs));
+    if (c.commit) lines.push('', ...formatCommit(c.commit, opts.runs));
+  }
   lines.push('', `results: ${outFile}`);
   console.log(lines.join('\n'));
   return 0;

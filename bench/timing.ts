@@ -81,6 +81,7 @@ export function requireTools(): void {
     if (runShell(script).status !== 0) missing.push(what);
   };
   check('command -v qemu-img', 'qemu-img (package qemu-utils)');
+  check('command -v qemu-io', 'qemu-io (package qemu-utils)');
   check(`${GNU_TIME} -q -f %M true`, `GNU time at ${GNU_TIME} (package time)`);
   check('cp --sparse=always --version', 'GNU cp with --sparse=always (coreutils)');
   check('command -v sync', 'sync (coreutils)');
