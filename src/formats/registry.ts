@@ -4,18 +4,18 @@ import { openDiskFile } from '../io/file.js';
 import { rawFormat } from './raw/index.js';
 import type { ChainContext, CreateOptions, DiskImage, FormatDescriptor, FormatName, OpenOptions, WritableDiskImage } from './types.js';
 import { vhdFormat } from './vhd/index.js';
+import { vhdxFormat } from './vhdx/index.js';
 
 /** Formats vdisk reads and writes, in probe order (raw, which matches anything, last). */
-const FORMATS: FormatDescriptor[] = [vhdFormat, rawFormat];
+const FORMATS: FormatDescriptor[] = [vhdxFormat, vhdFormat, rawFormat];
 
 /**
- * Formats vdisk recognises but does not handle yet, by their magic (VHDX
- * "vhdxfile" [MS-VHDX] 2.2.1; qcow2 "QFI\xfb" qcow2.txt; VMDK "KDMV" sparse
- * header or a text descriptor; VDI signature 0xbeda107f at offset 64).
- * Recognising them keeps such a file from being read as raw.
+ * Formats vdisk recognises but does not handle yet, by their magic (qcow2
+ * "QFI\xfb" qcow2.txt; VMDK "KDMV" sparse header or a text descriptor; VDI
+ * signature 0xbeda107f at offset 64). Recognising them keeps such a file from
+ * being read as raw.
  */
 const RECOGNISED: { name: FormatName; test: (head: Buffer) => boolean }[] = [
-  { name: 'vhdx', test: (h) => h.toString('latin1', 0, 8) === 'vhdxfile' },
   { name: 'qcow2', test: (h) => h.readUInt32BE(0) === 0x514649fb },
   { name: 'vmdk', test: (h) => h.toString('latin1', 0, 4) === 'KDMV' || h.toString('latin1', 0, 21) === '# Disk DescriptorFile' },
   { name: 'vdi', test: (h) => h.length >= 68 && h.readUInt32LE(64) === 0xbeda107f },

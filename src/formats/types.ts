@@ -78,6 +78,14 @@ export interface WritableDiskImage extends DiskImage {
   flush(): Promise<void>;
   /** Makes `parent` this image's parent (rebase); formats without parents lack it. Reopen to read through the new parent. */
   setParent?(parent: DiskImage): Promise<void>;
+  /**
+   * The identity this image takes once its data changes in this open, when
+   * writing data changes it (VHDX: the next DataWriteGuid); children must be
+   * told first (acceptParentIdentity) or they lose their link.
+   */
+  readonly upcomingIdentity?: Uint8Array;
+  /** Accepts `identity` as its parent's, besides the current one (VHDX: parent_linkage2). */
+  acceptParentIdentity?(identity: Uint8Array): Promise<void>;
 }
 
 /** Options shared by every open. */

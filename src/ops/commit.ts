@@ -53,7 +53,10 @@ function baseDepth(top: DiskImage, base: string | undefined): number {
  * end, so a crash leaves every file openable and CHILD's guest view unchanged
  * (the base may hold a mix, as with Merge-VHD); running the same commit again
  * finishes the job. Layers between the base and CHILD become invalid
- * (docs/chains.md). CHILD itself stays valid unless `drop` removes it.
+ * (docs/chains.md). CHILD itself stays valid unless `drop` removes it. Where
+ * writing data changes the base's identity (VHDX DataWriteGuid), CHILD is
+ * first told to accept the new identity too (parent_linkage2), and re-linked
+ * to it at the end, so it stays linked at every crash point.
  */
 export async function commit(child: string, opts: CommitOptions = {}): Promise<CommitResult> {
   const probe = await openImage(child, { ...opts, writable: false });
@@ -66,15 +69,20 @@ export async function commit(child: string, opts: CommitOptions = {}): Promise<C
     await probe.close();
   }
   const basePath = paths[depth]!;
-  const top = await openImage(child, { ...opts, writable: false, writableParents: [basePath] });
+  const keepLinked = depth === 1 && !opts.drop;
+  const top = await openImage(child, { ...opts, writable: keepLinked, writableParents: [basePath] });
   let result: CommitResult;
   try {
     let base: DiskImage = top;
     for (let d = 0; d < depth; d++) base = base.parent!;
     const target = base as WritableDiskImage;
     if (typeof target.writeAt !== 'function') throw new DiskImageError('UNSUPPORTED', `${basePath} cannot be written`);
+    const relink = keepLinked ? (top as WritableDiskImage) : undefined;
+    const identity = target.upcomingIdentity;
+    if (relink?.acceptParentIdentity && identity) await relink.acceptParentIdentity(identity);
     const stats = await copyImage(top, target, { belowDepth: depth, overwrite: true, flushEvery: FLUSH_EVERY, onProgress: opts.onProgress, signal: opts.signal });
     await target.flush();
+    if (relink?.setParent && identity) await relink.setParent(target);
     const merged = paths.slice(0, depth);
     result = { base: basePath, merged, dataBytes: stats.dataBytes, dropped: opts.drop ? merged : [] };
   } finally {

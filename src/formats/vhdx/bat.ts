@@ -1,0 +1,128 @@
+import { DiskImageError } from '../../errors.js';
+import type { ImageFile } from '../../io/image-file.js';
+import { BitmapState, MAX_BAT_ENTRIES, MiB, PayloadState, SECTORS_PER_BITMAP_BLOCK } from './constants.js';
+import type { Region } from './region-table.js';
+
+/** How BAT entries map to blocks (2.5): payload entries interleaved with one sector bitmap entry per chunk. */
+export interface BatGeometry {
+  blockSize: number;
+  /** Payload blocks per chunk: 2^23 x logical sector size / block size (2.5). */
+  chunkRatio: number;
+  payloadBlocks: number;
+  bitmapBlocks: number;
+  /** Entries the BAT holds (2.5). */
+  totalEntries: number;
+}
+
+/** BAT geometry for a disk (2.5; differencing disks have a bitmap entry after every chunk, even the last). */
+export function batGeometry(virtualSize: number, blockSize: number, logicalSectorSize: number, hasParent: boolean): BatGeometry {
+  const chunkRatio = (SECTORS_PER_BITMAP_BLOCK * logicalSectorSize) / blockSize;
+  const payloadBlocks = Math.ceil(virtualSize / blockSize);
+  const bitmapBlocks = Math.ceil(payloadBlocks / chunkRatio);
+  const totalEntries = hasParent ? bitmapBlocks * (chunkRatio + 1) : payloadBlocks + Math.floor((payloadBlocks - 1) / chunkRatio);
+  return { blockSize, chunkRatio, payloadBlocks, bitmapBlocks, totalEntries };
+}
+
+/** Index in the BAT of payload block `b`. */
+export function payloadEntryIndex(g: BatGeometry, b: number): number {
+  return b + Math.floor(b / g.chunkRatio);
+}
+
+/** Index in the BAT of the sector bitmap entry of chunk `c`. */
+export function bitmapEntryIndex(g: BatGeometry, c: number): number {
+  return c * (g.chunkRatio + 1) + g.chunkRatio;
+}
+
+/** The decoded BAT: per payload block its state and file offset; per chunk its bitmap block's offset (0: none). */
+export interface Bat {
+  geometry: BatGeometry;
+  states: Uint8Array;
+  /** File offset of each payload block in MiB (0 when the state has none). */
+  offsetsMb: Float64Array;
+  /** File offset of each chunk's sector bitmap block in MiB (0 when not present). */
+  bitmapMb: Float64Array;
+}
+
+const VALID_PAYLOAD = new Set<number>(Object.values(PayloadState));
+
+function entryAt(view: DataView, i: number): { state: number; mb: number } {
+  const lo = view.getUint32(i * 8, true);
+  const hi = view.getUint32(i * 8 + 4, true);
+  return { state: lo & 7, mb: hi * 4096 + (lo >>> 20) };
+}
+
+/** A range of the file that blocks must not overlap. */
+export interface Reserved {
+  what: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Reads and validates the BAT: states known (partially present only in a
+ * differencing disk), every present block and bitmap inside the file, 1 MiB
+ * aligned by construction, not overlapping headers, regions, the log or each other.
+ */
+export async function readBat(file: ImageFile, region: Region, g: BatGeometry, hasParent: boolean, reserved: Reserved[]): Promise<Bat> {
+  if (g.totalEntries > MAX_BAT_ENTRIES) {
+    throw new DiskImageError('UNSUPPORTED', `VHDX BAT of ${g.totalEntries} entries is larger than vdisk's limit of ${MAX_BAT_ENTRIES}`, { value: g.totalEntries });
+  }
+  if (g.totalEntries * 8 > region.length) {
+    throw new DiskImageError('CORRUPT', `VHDX BAT region (${region.length} bytes) is too small for ${g.totalEntries} entries`, { value: region.length });
+  }
+  const raw = new Uint8Array(g.totalEntries * 8);
+  await file.read(raw, region.offset);
+  const view = new DataView(raw.buffer);
+  const bat: Bat = { geometry: g, states: new Uint8Array(g.payloadBlocks), offsetsMb: new Float64Array(g.payloadBlocks), bitmapMb: new Float64Array(g.bitmapBlocks) };
+  const used: { start: number; end: number; what: string }[] = reserved.map((r) => ({ start: r.offset, end: r.offset + r.length, what: r.what }));
+  const place = (mb: number, length: number, what: string) => {
+    const start = mb * MiB;
+    if (mb === 0 || start + length > file.size) {
+      throw new DiskImageError('CORRUPT', `VHDX ${what} at ${start} (length ${length}) lies outside the file (${file.size} bytes)`, { field: 'bat', value: start });
+    }
+    used.push({ start, end: start + length, what });
+  };
+  for (let b = 0; b < g.payloadBlocks; b++) {
+    const { state, mb } = entryAt(view, payloadEntryIndex(g, b));
+    if (!VALID_PAYLOAD.has(state) || (state === PayloadState.partiallyPresent && !hasParent)) {
+      throw new DiskImageError('CORRUPT', `VHDX BAT entry of block ${b} has state ${state}`, { field: 'bat', index: b, value: state });
+    }
+    bat.states[b] = state;
+    if (state === PayloadState.fullyPresent || state === PayloadState.partiallyPresent) {
+      place(mb, g.blockSize, `block ${b}`);
+      bat.offsetsMb[b] = mb;
+    }
+  }
+  for (let c = 0; c < g.bitmapBlocks; c++) {
+    const i = bitmapEntryIndex(g, c);
+    if (i >= g.totalEntries) break;
+    const { state, mb } = entryAt(view, i);
+    if (state === BitmapState.present) {
+      place(mb, MiB, `sector bitmap of chunk ${c}`);
+      bat.bitmapMb[c] = mb;
+    } else if (state !== BitmapState.notPresent) {
+      throw new DiskImageError('CORRUPT', `VHDX sector bitmap entry of chunk ${c} has state ${state}`, { field: 'bat', index: i, value: state });
+    }
+  }
+  used.sort((a, b) => a.start - b.start);
+  for (let k = 1; k < used.length; k++) {
+    if (used[k - 1]!.end > used[k]!.start) {
+      throw new DiskImageError('CORRUPT', `VHDX ${used[k]!.what} at ${used[k]!.start} overlaps ${used[k - 1]!.what}`, { field: 'bat', value: used[k]!.start });
+    }
+  }
+  for (let b = 0; b < g.payloadBlocks; b++) {
+    if (bat.states[b] === PayloadState.partiallyPresent && bat.bitmapMb[Math.floor(b / g.chunkRatio)] === 0) {
+      throw new DiskImageError('CORRUPT', `VHDX block ${b} is partially present but its chunk has no sector bitmap`, { field: 'bat', index: b });
+    }
+  }
+  return bat;
+}
+
+/** Encodes one BAT entry (2.5.1). */
+export function encodeBatEntry(state: number, mb: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, (((mb % 4096) << 20) | state) >>> 0, true);
+  view.setUint32(4, Math.floor(mb / 4096), true);
+  return out;
+}

@@ -1,0 +1,38 @@
+import { DiskImageError } from '../../errors.js';
+import { uuidEqual } from '../../util/uuid.js';
+import { Item, KiB64 } from './constants.js';
+import type { VhdxLayout } from './layout.js';
+import { decodeMetadataTable } from './metadata.js';
+import { encodeMetadataEntry, metadataEntryOffset } from './metadata-writer.js';
+import { decodeParentLocator, encodeParentLocator, parentLocatorEntries } from './parent-locator.js';
+import type { VhdxImage } from './reader.js';
+
+/** Metadata items are 4 KiB aligned in files vdisk writes. */
+const ITEM_ALIGN = 4096;
+
+/**
+ * Rewrites a differencing VHDX's parent locator for a new parent: the new
+ * item goes to free space in the metadata region, fsync; then the one 32-byte
+ * table entry is switched to it (a single sector write), fsync. A crash leaves
+ * either the old or the new locator in force.
+ */
+export async function setParentLocator(childPath: string, layout: VhdxLayout, parent: VhdxImage, alternate?: Uint8Array): Promise<void> {
+  const { file } = layout;
+  const region = layout.regions.metadata;
+  const table = new Uint8Array(KiB64);
+  await file.read(table, region.offset);
+  const entries = decodeMetadataTable(table, region);
+  const index = entries.findIndex((e) => uuidEqual(e.itemId, Item.parentLocator));
+  if (index < 0) throw new DiskImageError('CORRUPT', `${childPath}: differencing VHDX has no parent locator item`);
+  const item = encodeParentLocator(parentLocatorEntries(childPath, parent, alternate));
+  const used = Math.max(KiB64, ...entries.map((e) => e.offset + e.length));
+  const at = Math.ceil(used / ITEM_ALIGN) * ITEM_ALIGN;
+  if (at + item.length > region.length) throw new DiskImageError('UNSUPPORTED', `${childPath}: no room left in the VHDX metadata region for a new parent locator`);
+  await file.write(item, region.offset + at);
+  await file.sync();
+  const e = entries[index]!;
+  const flags = (e.isUser ? 1 : 0) | (e.isVirtualDisk ? 2 : 0) | (e.isRequired ? 4 : 0);
+  await file.write(encodeMetadataEntry(e.itemId, at, item.length, flags), region.offset + metadataEntryOffset(index));
+  await file.sync();
+  layout.metadata.parentLocator = decodeParentLocator(item);
+}

@@ -1,0 +1,187 @@
+import { DiskImageError } from '../../errors.js';
+import type { DiskImage, WritableDiskImage } from '../types.js';
+import { bitmapEntryIndex, encodeBatEntry, payloadEntryIndex } from './bat.js';
+import { HEADER_OFFSETS, MiB, PayloadState } from './constants.js';
+import { encodeHeader } from './header.js';
+import type { VhdxLayout } from './layout.js';
+import { VhdxImage } from './reader.js';
+import { randomUuid } from '../../util/uuid.js';
+import { setParentLocator } from './relink.js';
+
+const ZEROES = new Uint8Array(MiB);
+
+/**
+ * A VHDX open for writing. Metadata changes are ordered, not logged (the
+ * log stays empty; docs/formats/vhdx.md): before the first change a new
+ * header (fresh FileWriteGuid and DataWriteGuid) goes to the non-current slot
+ * with the next sequence number; new blocks and sector bitmap blocks are
+ * appended, 1 MiB aligned; `flush` then grows the file over them and fsyncs,
+ * and only after that writes the BAT entries (8 bytes each, one sector) and
+ * sector bitmap bits that make them visible, and fsyncs again.
+ */
+export class WritableVhdx extends VhdxImage implements WritableDiskImage {
+  private nextFree: number;
+  private headerUpdate: Promise<void> = Promise.resolve();
+  private fileBegun = false;
+  private dataBegun = false;
+  private readonly nextDataWriteGuid = randomUuid();
+  private readonly dirtyEntries = new Set<number>();
+  private readonly dirtyBitmaps = new Map<number, Uint8Array>();
+
+  constructor(path: string, layout: VhdxLayout, parent?: DiskImage) {
+    super(path, layout, parent);
+    const { bat, regions, header } = layout;
+    let end = Math.max(...regions.all.map((r) => r.offset + r.length), header.logOffset + header.logLength);
+    bat.offsetsMb.forEach((mb) => (end = Math.max(end, mb * MiB + this.grain)));
+    bat.bitmapMb.forEach((mb) => (end = mb > 0 ? Math.max(end, (mb + 1) * MiB) : end));
+    this.nextFree = Math.ceil(end / MiB) * MiB;
+  }
+
+  /** The DataWriteGuid this image takes when its data first changes in this open (children may be pre-linked to it). */
+  get upcomingIdentity(): Uint8Array {
+    return this.nextDataWriteGuid;
+  }
+
+  /**
+   * Before the first change of this open, a new header (next sequence number,
+   * non-current slot, fsync) with a fresh FileWriteGuid; before the first
+   * change of user-visible data, one with the new DataWriteGuid as well
+   * (2.2.2: metadata-only changes, such as re-linking a parent, keep the
+   * DataWriteGuid, so this image's own children stay linked).
+   */
+  private begin(data: boolean): Promise<void> {
+    if (this.fileBegun && (!data || this.dataBegun)) return this.headerUpdate;
+    const newData = data && !this.dataBegun;
+    this.fileBegun = true;
+    this.dataBegun ||= data;
+    this.headerUpdate = this.headerUpdate.then(async () => {
+      const h = this.layout.header;
+      const fields = { ...h.fields, sequenceNumber: h.sequenceNumber + 1n, fileWriteGuid: randomUuid(), ...(newData && { dataWriteGuid: this.nextDataWriteGuid }) };
+      const slot = 1 - h.slot;
+      await this.layout.file.write(encodeHeader(fields), HEADER_OFFSETS[slot]!);
+      await this.layout.file.sync();
+      this.layout.header = { ...h, fields, slot, sequenceNumber: fields.sequenceNumber };
+      if (this.layout.file.size > this.nextFree) await this.layout.file.truncate(this.nextFree);
+    });
+    return this.headerUpdate;
+  }
+
+  protected override async readStored(buf: Uint8Array, fileOffset: number): Promise<void> {
+    const inFile = Math.max(0, Math.min(buf.length, this.layout.file.size - fileOffset));
+    if (inFile > 0) await this.layout.file.read(buf.subarray(0, inFile), fileOffset);
+    buf.fill(0, inFile);
+  }
+
+  protected override blockBitmap(b: number): Promise<Uint8Array> {
+    const dirty = this.dirtyBitmaps.get(b);
+    return dirty ? Promise.resolve(dirty) : super.blockBitmap(b);
+  }
+
+  /** Gives block `b` space at the end of the file; a child also needs its chunk's sector bitmap block. */
+  private allocate(b: number): void {
+    const { bat } = this.layout;
+    const g = bat.geometry;
+    bat.offsetsMb[b] = this.nextFree / MiB;
+    this.nextFree += this.grain;
+    bat.states[b] = this.parent ? PayloadState.partiallyPresent : PayloadState.fullyPresent;
+    this.dirtyEntries.add(payloadEntryIndex(g, b));
+    const c = Math.floor(b / g.chunkRatio);
+    if (this.parent && bat.bitmapMb[c] === 0) {
+      bat.bitmapMb[c] = this.nextFree / MiB;
+      this.nextFree += MiB;
+      this.dirtyEntries.add(bitmapEntryIndex(g, c));
+    }
+  }
+
+  async writeAt(data: Uint8Array, offset: number): Promise<void> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.virtualSize) {
+      throw new DiskImageError('OUT_OF_RANGE', `write of ${data.length} bytes at ${offset} is outside the ${this.virtualSize}-byte disk`, { offset });
+    }
+    const unit = this.layout.metadata.logicalSectorSize;
+    if (offset % unit !== 0 || data.length % unit !== 0) return this.writeUnaligned(data, offset, unit);
+    await this.begin(true);
+    const pieces: Promise<void>[] = [];
+    for (let pos = offset; pos < offset + data.length; ) {
+      const b = Math.floor(pos / this.grain);
+      const n = Math.min((b + 1) * this.grain, offset + data.length) - pos;
+      const state = this.layout.bat.states[b];
+      if (state !== PayloadState.fullyPresent && state !== PayloadState.partiallyPresent) this.allocate(b);
+      pieces.push(this.writeInBlock(b, data.subarray(pos - offset, pos - offset + n), pos - b * this.grain));
+      pos += n;
+    }
+    await Promise.all(pieces);
+  }
+
+  private async writeInBlock(b: number, piece: Uint8Array, inBlock: number): Promise<void> {
+    if (this.layout.bat.states[b] === PayloadState.partiallyPresent) {
+      const bitmap = await this.blockBitmap(b);
+      const unit = this.layout.metadata.logicalSectorSize;
+      for (let s = inBlock / unit; s < (inBlock + piece.length) / unit; s++) bitmap[s >> 3]! |= 1 << (s & 7);
+      this.dirtyBitmaps.set(b, bitmap);
+    }
+    await this.layout.file.write(piece, this.layout.bat.offsetsMb[b]! * MiB + inBlock);
+  }
+
+  private async writeUnaligned(data: Uint8Array, offset: number, unit: number): Promise<void> {
+    const start = Math.floor(offset / unit) * unit;
+    const end = Math.ceil((offset + data.length) / unit) * unit;
+    const buf = new Uint8Array(end - start);
+    await this.readAt(buf, start);
+    buf.set(data, offset - start);
+    await this.writeAt(buf, start);
+  }
+
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    for (let pos = offset; pos < offset + length; ) {
+      const b = Math.floor(pos / this.grain);
+      const n = Math.min(ZEROES.length, offset + length - pos, (b + 1) * this.grain - pos);
+      const state = this.layout.bat.states[b];
+      const readsZero = !this.parent && state !== PayloadState.fullyPresent;
+      if (!readsZero) await this.writeAt(ZEROES.subarray(0, n), pos);
+      pos += n;
+    }
+  }
+
+  /** See the class comment: data durable first, then the BAT entries and bitmap bits that expose it. */
+  async flush(): Promise<void> {
+    if (!this.fileBegun) return;
+    await this.headerUpdate;
+    const file = this.layout.file;
+    if (file.size < this.nextFree) await file.truncate(this.nextFree);
+    await file.sync();
+    const { bat, regions } = this.layout;
+    const g = bat.geometry;
+    for (const [b, bitmap] of this.dirtyBitmaps) {
+      await file.write(bitmap, bat.bitmapMb[Math.floor(b / g.chunkRatio)]! * MiB + (b % g.chunkRatio) * bitmap.length);
+    }
+    for (const i of this.dirtyEntries) {
+      const isBitmap = (i + 1) % (g.chunkRatio + 1) === 0;
+      const entry = isBitmap
+        ? encodeBatEntry(6, bat.bitmapMb[(i + 1) / (g.chunkRatio + 1) - 1]!)
+        : encodeBatEntry(bat.states[i - Math.floor(i / (g.chunkRatio + 1))]!, bat.offsetsMb[i - Math.floor(i / (g.chunkRatio + 1))]!);
+      await file.write(entry, regions.bat.offset + i * 8);
+    }
+    this.dirtyBitmaps.clear();
+    this.dirtyEntries.clear();
+    await file.sync();
+  }
+
+  /** Points this differencing VHDX at another VHDX parent (rebase, or re-link after commit). */
+  async setParent(parent: DiskImage): Promise<void> {
+    await this.relink(parent);
+  }
+
+  /** Accepts `identity` (the DataWriteGuid the parent is about to take) as well as the parent's current one. */
+  async acceptParentIdentity(identity: Uint8Array): Promise<void> {
+    if (!this.parent) throw new DiskImageError('UNSUPPORTED', `${this.path} is not a differencing VHDX`);
+    await this.relink(this.parent, identity);
+  }
+
+  private async relink(parent: DiskImage, alternate?: Uint8Array): Promise<void> {
+    if (!this.layout.metadata.hasParent) throw new DiskImageError('UNSUPPORTED', `${this.path} is not a differencing VHDX`);
+    if (!(parent instanceof VhdxImage)) throw new DiskImageError('UNSUPPORTED', `a VHDX's parent must be a VHDX, not ${parent.format}`);
+    await this.flush();
+    await this.begin(false);
+    await setParentLocator(this.path, this.layout, parent, alternate);
+  }
+}
