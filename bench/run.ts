@@ -9,6 +9,7 @@
  *   raw→vhd dynamic   vdisk convert -O vhd          qemu-img convert -f raw -O vpc -o subformat=dynamic
  *   vhd→raw           vdisk convert -O raw          qemu-img convert -f vpc -O raw   (from vdisk's VHD)
  *   raw→vhd fixed     vdisk ... -o subformat=fixed  qemu-img ... -o subformat=fixed
+ *   raw→vhdx dynamic, vhdx→raw, vhd→vhdx, vhdx→vhd: the same with -O vhdx / -f vhdx
  *   raw→raw           vdisk convert -O raw          qemu-img convert -f raw -O raw   cp --sparse=always
  *
  * Runs are interleaved (vdisk, qemu-img, cp, vdisk, ...), each output is
@@ -46,8 +47,8 @@ interface ToolSpec {
 /** One conversion timed with several tools. */
 interface PairSpec {
   name: string;
-  /** Which file of the case is the source. */
-  source: 'raw' | 'vhd';
+  /** Which file of the case is the source (the VHD and VHDX are vdisk's own outputs of earlier pairs). */
+  source: 'raw' | 'vhd' | 'vhdx';
   /** Output file extension. */
   ext: string;
   /** qemu-img format names of source and vdisk output, for the check. */
@@ -58,7 +59,7 @@ interface PairSpec {
 const vdisk = (...args: string[]) => (src: string, dst: string) => [process.execPath, VDISK_BIN, 'convert', ...args, src, dst];
 const qemu = (...args: string[]) => (src: string, dst: string) => ['qemu-img', 'convert', ...args, src, dst];
 
-/** The pairs, in the order they run; vhd→raw reads the VHD that raw→vhd dynamic's last vdisk run made. */
+/** The pairs, in the order they run; vhd… and vhdx… pairs read the VHD and VHDX that the raw→… dynamic pairs' last vdisk runs made. */
 const PAIRS: PairSpec[] = [
   {
     name: 'raw→vhd dynamic',
@@ -88,6 +89,46 @@ const PAIRS: PairSpec[] = [
     tools: [
       { tool: 'vdisk', argv: vdisk('-O', 'vhd', '-o', 'subformat=fixed') },
       { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'vpc', '-o', 'subformat=fixed') },
+    ],
+  },
+  {
+    name: 'raw→vhdx dynamic',
+    source: 'raw',
+    ext: 'vhdx',
+    compare: ['raw', 'vhdx'],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', 'vhdx') },
+      { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'vhdx', '-o', 'subformat=dynamic') },
+    ],
+  },
+  {
+    name: 'vhdx→raw',
+    source: 'vhdx',
+    ext: 'raw',
+    compare: ['vhdx', 'raw'],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', 'raw') },
+      { tool: 'qemu-img', argv: qemu('-f', 'vhdx', '-O', 'raw') },
+    ],
+  },
+  {
+    name: 'vhd→vhdx',
+    source: 'vhd',
+    ext: 'vhdx',
+    compare: ['vpc', 'vhdx'],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', 'vhdx') },
+      { tool: 'qemu-img', argv: qemu('-f', 'vpc', '-O', 'vhdx', '-o', 'subformat=dynamic') },
+    ],
+  },
+  {
+    name: 'vhdx→vhd',
+    source: 'vhdx',
+    ext: 'vhd',
+    compare: ['vhdx', 'vpc'],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', 'vhd') },
+      { tool: 'qemu-img', argv: qemu('-f', 'vhdx', '-O', 'vpc', '-o', 'subformat=dynamic') },
     ],
   },
   {
@@ -167,6 +208,7 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
   checkFreeSpace(dir, c);
   const raw = join(dir, 'src.raw');
   const vhd = join(dir, 'src.vhd');
+  const vhdx = join(dir, 'src.vhdx');
   log(`generating ${formatSize(c.size)} sparse raw disk, fraction ${c.fraction} of ${formatSize(BLOCK_SIZE)} blocks ...`);
   const t0 = process.hrtime.bigint();
   const dataBlocks = await writePatternDisk(raw, { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction });
@@ -179,7 +221,7 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
   let commit: CommitCaseResult | undefined;
   try {
     for (const pair of PAIRS) {
-      const src = pair.source === 'raw' ? raw : vhd;
+      const src = { raw, vhd, vhdx }[pair.source];
       if (!existsSync(src)) throw new Error(`bench: ${pair.name} needs ${src}, which no earlier pair made`);
       const { results, vdiskOutput } = timePair(pair, src, dir, runs);
       checkInterrupted();
@@ -198,10 +240,11 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
         verifiedWith: `${check}: ${said}`,
       });
       if (pair.name === 'raw→vhd dynamic') renameSync(vdiskOutput, vhd);
+      else if (pair.name === 'raw→vhdx dynamic') renameSync(vdiskOutput, vhdx);
       else if (keep) renameSync(vdiskOutput, join(dir, `vdisk-${pairs.length}.${pair.ext}`));
       else rmSync(vdiskOutput, { force: true });
     }
-    if (!keep) rmSync(vhd, { force: true });
+    if (!keep) for (const f of [vhd, vhdx]) rmSync(f, { force: true });
     commit = await runCommitCase({
       raw,
       spec: { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction },

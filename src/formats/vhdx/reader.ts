@@ -1,7 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import { bitRuns } from '../../util/bit-runs.js';
 import { formatGuid } from '../../util/guid.js';
-import { clampRange, mergeExtents, parentExtents } from '../extents.js';
+import { clampRange, fileExtents, mergeExtents, parentExtents } from '../extents.js';
 import type { DiskImage, Extent, Finding, ImageInfo } from '../types.js';
 import { checkVhdx } from './check.js';
 import { MiB, PayloadState } from './constants.js';
@@ -110,7 +110,7 @@ export class VhdxImage implements DiskImage {
       const b = Math.floor(pos / bs);
       const blockEnd = Math.min(end, (b + 1) * bs);
       const state = this.layout.bat.states[b]!;
-      if (state === PayloadState.fullyPresent) yield { offset: pos, length: blockEnd - pos, kind: 'data', depth: 0 };
+      if (state === PayloadState.fullyPresent) yield* this.storedExtents(b, pos, blockEnd);
       else if (state === PayloadState.partiallyPresent) {
         const bitmap = await this.blockBitmap(b);
         for (const run of bitRuns(bitmap, pos - b * bs, blockEnd - b * bs, this.layout.metadata.logicalSectorSize, false)) {
@@ -123,6 +123,15 @@ export class VhdxImage implements DiskImage {
       } else yield { offset: pos, length: blockEnd - pos, kind: 'zero', depth: 0 };
       pos = blockEnd;
     }
+  }
+
+  /**
+   * Extents of a fully present block: its data runs in the file, and zeros
+   * where the file has holes (a sparse VHDX file never read them back).
+   */
+  private *storedExtents(b: number, pos: number, end: number): Iterable<Extent> {
+    const delta = this.layout.bat.offsetsMb[b]! * MiB - b * this.grain;
+    for (const e of fileExtents(this.layout.file, pos + delta, end + delta)) yield { ...e, offset: e.offset - delta };
   }
 
   describe(): ImageInfo {
