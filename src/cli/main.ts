@@ -8,6 +8,7 @@ import { create } from '../ops/create.js';
 import { demo } from '../ops/demo.js';
 import { info } from '../ops/info.js';
 import { map } from '../ops/map.js';
+import { measure } from '../ops/measure.js';
 import { rebase } from '../ops/rebase.js';
 import { snapshot } from '../ops/snapshot.js';
 import { parseSize } from '../util/sizes.js';
@@ -55,9 +56,10 @@ function buildProgram(): Command {
   withOpenOptions(program.command('convert').description('convert an image to another format').argument('<src>').argument('<dst>'))
     .requiredOption('-O, --output-format <fmt>', 'output format')
     .option('-o, --options <list>', 'output format options, e.g. subformat=fixed')
-    .option('-p, --progress', 'show a progress bar on a terminal')
-    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat: string; options?: string; progress?: boolean }) => {
-      const bar = progressBar(o.progress === true);
+    .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
+    .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
+      const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
         await convert(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
@@ -76,9 +78,10 @@ function buildProgram(): Command {
     });
 
   withOpenOptions(program.command('compare').description('compare guest contents (exit 0 identical, 1 differ, 2 error)').argument('<a>').argument('<b>'))
-    .option('-p, --progress', 'show a progress bar on a terminal')
-    .action(async (a: string, b: string, o: RawOpenOptions & { progress?: boolean }) => {
-      const bar = progressBar(o.progress === true);
+    .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
+    .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
+    .action(async (a: string, b: string, o: RawOpenOptions & { progress?: boolean; progressJson?: boolean }) => {
+      const bar = progressBar(o.progressJson ? 'json' : o.progress);
       const r = await compare(a, b, { ...openOptions(o), onProgress: bar.update }).finally(() => bar.stop());
       if (r.sizeMismatch) console.log('Warning: Image size mismatch!');
       if (r.identical) console.log('Images are identical.');
@@ -94,6 +97,19 @@ function buildProgram(): Command {
       else console.log(mapText(extents));
     });
 
+  withOpenOptions(program.command('measure').description('the exact file size convert -O FMT would write, and the bytes it would write').argument('<src>'))
+    .requiredOption('-O, --output-format <fmt>', 'output format')
+    .option('-o, --options <list>', 'output format options, as for convert')
+    .option('--json', 'machine-readable output')
+    .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
+    .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
+    .action(async (src: string, o: RawOpenOptions & { outputFormat: string; options?: string; json?: boolean; progress?: boolean; progressJson?: boolean }) => {
+      const bar = progressBar(o.progressJson ? 'json' : o.progress);
+      const r = await measure(src, o.outputFormat, { ...openOptions(o), options: parseKeyValues(o.options), onProgress: bar.update }).finally(() => bar.stop());
+      if (o.json) printJson(r);
+      else console.log(`required size: ${r.fileSize}\nallocated bytes: ${r.allocatedBytes}\ndata bytes: ${r.dataBytes}`);
+    });
+
   withOpenOptions(program.command('snapshot').description('create a differencing child of BASE').argument('<base>').argument('<child>'), false).action(
     async (base: string, child: string, o: RawOpenOptions) => {
       await snapshot(base, child, openOptions({ ...o, format: undefined }));
@@ -103,9 +119,10 @@ function buildProgram(): Command {
   withOpenOptions(program.command('commit').description("merge CHILD's data into its parent (or, with -b, every layer down to BASE)").argument('<child>'), false)
     .option('-b, --base <base>', 'commit every layer down to this ancestor')
     .option('--drop', 'remove the committed image(s) after success')
-    .option('-p, --progress', 'show a progress bar on a terminal')
-    .action(async (child: string, o: RawOpenOptions & { base?: string; drop?: boolean; progress?: boolean }) => {
-      const bar = progressBar(o.progress === true);
+    .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
+    .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
+    .action(async (child: string, o: RawOpenOptions & { base?: string; drop?: boolean; progress?: boolean; progressJson?: boolean }) => {
+      const bar = progressBar(o.progressJson ? 'json' : o.progress);
       const r = await commit(child, { ...openOptions({ ...o, format: undefined }), base: o.base, drop: o.drop, onProgress: bar.update, signal: interrupt.signal }).finally(() => bar.stop());
       console.log(`Committed ${r.dataBytes} bytes from ${r.merged.join(', ')} into ${r.base}.${r.dropped.length ? ` Removed ${r.dropped.join(', ')}.` : ''}`);
     });
@@ -113,9 +130,10 @@ function buildProgram(): Command {
   withOpenOptions(program.command('rebase').description('give CHILD a new parent').argument('<child>'), false)
     .requiredOption('-b, --backing <newbase>', 'the new parent')
     .option('-u, --unsafe', 'only rewrite the parent reference (the guest view changes if the parents differ)')
-    .option('-p, --progress', 'show a progress bar on a terminal')
-    .action(async (child: string, o: RawOpenOptions & { backing: string; unsafe?: boolean; progress?: boolean }) => {
-      const bar = progressBar(o.progress === true);
+    .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
+    .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
+    .action(async (child: string, o: RawOpenOptions & { backing: string; unsafe?: boolean; progress?: boolean; progressJson?: boolean }) => {
+      const bar = progressBar(o.progressJson ? 'json' : o.progress);
       await rebase(child, o.backing, { ...openOptions({ ...o, format: undefined }), unsafe: o.unsafe, onProgress: bar.update }).finally(() => bar.stop());
     });
 
@@ -140,7 +158,10 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSigint);
   const program = buildProgram();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(
+      argv.map((a) => (a === '--progress=json' ? '--progress-json' : a)),
+      { from: 'user' },
+    );
     return interrupt.signal.aborted ? 130 : Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -2,9 +2,43 @@ import cliProgress from 'cli-progress';
 import type { ProgressFn } from '../engine/copy.js';
 import { formatSize } from '../util/sizes.js';
 
-/** A progress bar on stderr (bytes, rate, ETA) when asked for and stderr is a terminal; else nothing. */
-export function progressBar(enabled: boolean): { update: ProgressFn | undefined; stop(): void } {
-  if (!enabled || !process.stderr.isTTY) return { update: undefined, stop: () => undefined };
+/** Least time between two JSON progress lines. */
+const JSON_INTERVAL_MS = 500;
+
+/**
+ * `--progress=json`: one line on stderr at most every 500 ms and a last one at
+ * the end, `{"type":"progress","done":N,"total":N,"percent":P,"bytesPerSecond":R}`
+ * (docs/json-schema.md).
+ */
+function jsonProgress(): { update: ProgressFn; stop(): void } {
+  const started = Date.now();
+  let last = 0;
+  let latest: [number, number] | undefined;
+  const emit = () => {
+    if (!latest) return;
+    const [done, total] = latest;
+    const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+    process.stderr.write(`${JSON.stringify({ type: 'progress', done, total, percent: total ? Math.round((done / total) * 1000) / 10 : 100, bytesPerSecond: Math.round(done / seconds) })}\n`);
+  };
+  return {
+    update(done, total) {
+      latest = [done, total];
+      if (Date.now() - last >= JSON_INTERVAL_MS) {
+        last = Date.now();
+        emit();
+      }
+    },
+    stop: emit,
+  };
+}
+
+/**
+ * Progress for `-p`: a bar on stderr (bytes, rate, ETA) when stderr is a
+ * terminal; `--progress=json`: JSON lines on stderr; else nothing.
+ */
+export function progressBar(mode: boolean | string | undefined): { update: ProgressFn | undefined; stop(): void } {
+  if (mode === 'json') return jsonProgress();
+  if (mode !== true || !process.stderr.isTTY) return { update: undefined, stop: () => undefined };
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

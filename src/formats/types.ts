@@ -115,6 +115,14 @@ export interface CreateOptions {
   openFile?: FileOpener;
 }
 
+/** What `vdisk measure` reports. */
+export interface Measurement {
+  /** Exact size of the output file. */
+  fileSize: number;
+  /** Bytes the output writes (metadata and non-zero data); the file system may round up. */
+  allocatedBytes: number;
+}
+
 /** What the registry knows of a format. */
 export interface FormatDescriptor {
   readonly name: FormatName;
@@ -126,6 +134,11 @@ export interface FormatDescriptor {
   create?(path: string, options: CreateOptions): Promise<WritableDiskImage>;
   /** Fixes what can be fixed without guessing (`check --repair`); returns what changed, throws CORRUPT to refuse. */
   repair?(path: string, openFile?: FileOpener): Promise<string[]>;
+  /**
+   * Size of the file `convert` would write for a source of `virtualSize` whose
+   * non-zero 64 KiB runs are `nonZero` (sorted, merged), and the bytes it writes.
+   */
+  measure?(virtualSize: number, options: Record<string, string>, nonZero: { start: number; end: number }[]): Measurement;
   /** Option names `create` accepts, for a clear usage error. */
   readonly createOptions?: readonly string[];
 }

@@ -1,3 +1,4 @@
+import { spanBytes } from '../../engine/scan.js';
 import type { FormatDescriptor } from '../types.js';
 import { RawImage } from './image.js';
 
@@ -7,5 +8,6 @@ export const rawFormat: FormatDescriptor = {
   probe: () => true,
   open: (path, options) => RawImage.open(path, options.writable === true, options.openFile),
   create: (path, options) => RawImage.create(path, options.virtualSize, options.openFile),
+  measure: (virtualSize, _options, nonZero) => ({ fileSize: virtualSize, allocatedBytes: spanBytes(nonZero) }),
   createOptions: [],
 };

@@ -10,6 +10,7 @@ import { readVhdLayout, type VhdLayout } from './layout.js';
 import { parentCandidates } from './parent-locator.js';
 import { VhdImage } from './reader.js';
 import { repairVhd } from './repair.js';
+import { measureVhd } from './measure.js';
 import { WritableVhd } from './writer.js';
 
 /** The UUID of a VHD layer (undefined for other formats). */
@@ -59,6 +60,7 @@ export const vhdFormat: FormatDescriptor = {
     }
   },
   create: createVhd,
+  measure: measureVhd,
   repair: repairVhd,
   createOptions: VHD_CREATE_OPTIONS,
 };

@@ -10,6 +10,7 @@ import { vhdxParentCandidates } from './parent-locator.js';
 import { VhdxImage } from './reader.js';
 import { VHDX_CREATE_OPTIONS, createVhdx } from './create.js';
 import { WritableVhdx } from './writer.js';
+import { measureVhdx } from './measure.js';
 
 /** The DataWriteGuid of a VHDX layer, which children record as parent_linkage (2.6.2.6). */
 function dataWriteGuid(image: DiskImage): Uint8Array | undefined {
@@ -58,5 +59,6 @@ export const vhdxFormat: FormatDescriptor = {
     }
   },
   create: createVhdx,
+  measure: measureVhdx,
   createOptions: VHDX_CREATE_OPTIONS,
 };

@@ -32,7 +32,7 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
     super(path, layout, parent);
     const { bat, regions, header } = layout;
     let end = Math.max(...regions.all.map((r) => r.offset + r.length), header.logOffset + header.logLength);
-    bat.offsetsMb.forEach((mb) => (end = Math.max(end, mb * MiB + this.grain)));
+    bat.offsetsMb.forEach((mb) => (end = mb > 0 ? Math.max(end, mb * MiB + this.grain) : end));
     bat.bitmapMb.forEach((mb) => (end = mb > 0 ? Math.max(end, (mb + 1) * MiB) : end));
     this.nextFree = Math.ceil(end / MiB) * MiB;
   }
