@@ -28,10 +28,15 @@ export function infoText(layers: ImageInfo[]): string {
 /** `vdisk check` text. */
 export function checkText(r: CheckReport): string {
   const lines = r.repaired.map((c) => `repaired: ${c}`);
-  for (const f of r.findings) lines.push(`${f.severity}: ${f.message} [${f.code}]`);
+  for (const f of r.findings) if (f.severity !== 'nonconformance') lines.push(`${f.severity}: ${f.message} [${f.code}]`);
+  if (r.target) {
+    lines.push(`target ${r.target.profile}:${r.target.note ? ` (${r.target.note})` : ''}`);
+    for (const rule of r.target.rules) lines.push(`  ${rule.ok ? 'ok  ' : 'FAIL'} ${rule.text}${rule.ok ? '' : `: ${rule.detail}`}`);
+  }
   if (r.error) lines.push(`could not check: ${r.error}`);
   else if (r.result === 'clean') lines.push('No errors were found on the image.');
   else if (r.result === 'leaks') lines.push('Leaked space was found; the data is intact.');
+  else if (r.result === 'nonconformant') lines.push(`The image is intact but does not meet the ${r.target?.profile} profile.`);
   else lines.push('The image is corrupt.');
   return lines.join('\n');
 }

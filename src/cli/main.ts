@@ -15,10 +15,11 @@ import { parseSize } from '../util/sizes.js';
 import { checkText, infoText, mapText } from './format-text.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
 import { progressBar } from './progress.js';
-import { printJson, reportError } from './report.js';
+import { printJson, reportError, warn } from './report.js';
+import { profileByName } from '../targets/profiles.js';
 
 /** Exit codes of `vdisk check` (DESIGN.md): clean, corruption, leaks only, could not check. */
-const CHECK_EXIT = { clean: 0, corruption: 2, leaks: 3, error: 1 } as const;
+const CHECK_EXIT = { clean: 0, corruption: 2, nonconformant: 2, leaks: 3, error: 1 } as const;
 
 /** Set when an interrupt arrives; long operations stop, clean up and exit 130. */
 const interrupt = new AbortController();
@@ -54,14 +55,17 @@ function buildProgram(): Command {
     });
 
   withOpenOptions(program.command('convert').description('convert an image to another format').argument('<src>').argument('<dst>'))
-    .requiredOption('-O, --output-format <fmt>', 'output format')
+    .option('-O, --output-format <fmt>', 'output format: raw, vhd, vhdx')
+    .option('--target <profile>', 'what a hypervisor accepts: azure, hyperv, xen, virtualbox, vmware, qemu (docs/targets.md)')
     .option('-o, --options <list>', 'output format options, e.g. subformat=fixed')
     .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
     .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
-    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
-        await convert(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
+        const note = o.target ? profileByName(o.target)?.note : undefined;
+        if (note) warn(`--target ${o.target}: ${note}`);
+        await convert(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
         bar.stop();
       }
@@ -69,9 +73,10 @@ function buildProgram(): Command {
 
   withOpenOptions(program.command('check').description('check an image (exit 0 clean, 2 corrupt, 3 leaks, 1 could not check)').argument('<image>'))
     .option('--repair', 'fix what can be fixed without guessing')
+    .option('--target <profile>', 'also check every rule of a hypervisor profile (azure, hyperv, xen, ...)')
     .option('--json', 'machine-readable output')
-    .action(async (image: string, o: RawOpenOptions & { repair?: boolean; json?: boolean }) => {
-      const report = await check(image, { ...openOptions(o), repair: o.repair });
+    .action(async (image: string, o: RawOpenOptions & { repair?: boolean; json?: boolean; target?: string }) => {
+      const report = await check(image, { ...openOptions(o), repair: o.repair, target: o.target });
       if (o.json) printJson(report);
       else console.log(checkText(report));
       process.exitCode = CHECK_EXIT[report.result];

@@ -25,7 +25,7 @@ export interface Extent {
 
 /** A problem found while opening or checking, with a severity that maps to `check` exit codes. */
 export interface Finding {
-  severity: 'corruption' | 'leak' | 'warning';
+  severity: 'corruption' | 'leak' | 'warning' | 'nonconformance';
   code: string;
   message: string;
 }

@@ -1,17 +1,20 @@
 import { DiskImageError } from '../errors.js';
 import { detectFormat, formatByName, openImage } from '../formats/registry.js';
 import type { Finding, OpenOptions } from '../formats/types.js';
+import { checkTarget, type TargetReport } from '../targets/check-target.js';
 
 /** The outcome of `vdisk check`; `result` maps to the exit code (0, 2, 3, 1). */
 export interface CheckReport {
   filename: string;
   format?: string;
-  result: 'clean' | 'corruption' | 'leaks' | 'error';
+  result: 'clean' | 'corruption' | 'leaks' | 'nonconformant' | 'error';
   findings: Finding[];
   /** What `--repair` changed. */
   repaired: string[];
   /** Why the check could not run (result 'error'). */
   error?: string;
+  /** With `--target`: every rule of the profile and whether the image meets it. */
+  target?: TargetReport;
 }
 
 /** Error codes that mean the image itself is broken (the check found corruption) rather than unreadable. */
@@ -20,13 +23,21 @@ const CORRUPTION_CODES = new Set(['CORRUPT', 'OUT_OF_RANGE', 'INVALID_FORMAT']);
 function resultOf(findings: Finding[]): CheckReport['result'] {
   if (findings.some((f) => f.severity === 'corruption')) return 'corruption';
   if (findings.some((f) => f.severity === 'leak')) return 'leaks';
+  if (findings.some((f) => f.severity === 'nonconformance')) return 'nonconformant';
   return 'clean';
 }
 
-async function findingsOf(path: string, opts: OpenOptions & { format?: string }): Promise<Finding[]> {
+async function findingsOf(path: string, opts: OpenOptions & { format?: string; target?: string }, report: CheckReport): Promise<Finding[]> {
   const image = await openImage(path, { ...opts, writable: false });
   try {
-    return await image.check();
+    const findings = await image.check();
+    if (opts.target) {
+      report.target = checkTarget(image, opts.target);
+      for (const r of report.target.rules) {
+        if (!r.ok) findings.push({ severity: 'nonconformance', code: `TARGET_${r.id.toUpperCase().replace(/-/g, '_')}`, message: `${opts.target}: ${r.text}: ${r.detail}` });
+      }
+    }
+    return findings;
   } finally {
     await image.close();
   }
@@ -37,7 +48,7 @@ async function findingsOf(path: string, opts: OpenOptions & { format?: string })
  * open is reported as corruption; an I/O or parent problem as 'error'. With
  * `repair`, fixes what the format can fix without guessing, then checks again.
  */
-export async function check(path: string, opts: OpenOptions & { format?: string; repair?: boolean } = {}): Promise<CheckReport> {
+export async function check(path: string, opts: OpenOptions & { format?: string; repair?: boolean; target?: string } = {}): Promise<CheckReport> {
   const report: CheckReport = { filename: path, result: 'clean', findings: [], repaired: [] };
   try {
     report.format = opts.format ?? (await detectFormat(path));
@@ -46,7 +57,7 @@ export async function check(path: string, opts: OpenOptions & { format?: string;
       if (!format.repair) throw new DiskImageError('UNSUPPORTED', `check --repair is not supported for ${report.format}`);
       report.repaired = await format.repair(path, opts.openFile);
     }
-    report.findings = await findingsOf(path, { ...opts, format: report.format });
+    report.findings = await findingsOf(path, { ...opts, format: report.format }, report);
     report.result = resultOf(report.findings);
   } catch (err) {
     if (!(err instanceof DiskImageError)) throw err;

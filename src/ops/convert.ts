@@ -2,17 +2,38 @@ import { copyImage, type ProgressFn } from '../engine/copy.js';
 import { createImage, openImage } from '../formats/registry.js';
 import type { OpenOptions, WritableDiskImage } from '../formats/types.js';
 import { checkOutputPath, commitOutput, discardOutput, tempPathFor } from './output-file.js';
+import { DiskImageError } from '../errors.js';
+import { PROFILES, profileByName } from '../targets/profiles.js';
 
 /** Options of `vdisk convert`. */
 export interface ConvertOptions extends OpenOptions {
   /** Source format (probed when absent). */
   format?: string;
-  /** Output format. */
-  outputFormat: string;
+  /** Output format (`-O`; optional with `target`). */
+  outputFormat?: string;
   /** `-o` options for the output. */
   options?: Record<string, string>;
+  /** Hypervisor profile (`--target`): picks format and options, rounds the size up (docs/targets.md). */
+  target?: string;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+}
+
+/** Format, options and size rounding of a conversion, from `-O`/`-o` and `--target`. */
+function targetPlan(opts: ConvertOptions): { format: string; options: Record<string, string>; sizeMultiple: number } {
+  if (!opts.target) {
+    if (!opts.outputFormat) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');
+    return { format: opts.outputFormat, options: opts.options ?? {}, sizeMultiple: 1 };
+  }
+  const p = profileByName(opts.target);
+  if (!p) throw new DiskImageError('USAGE', `unknown target '${opts.target}' (known: ${PROFILES.map((x) => x.name).join(', ')})`);
+  if (opts.outputFormat && opts.outputFormat !== p.format) {
+    throw new DiskImageError('USAGE', `--target ${p.name} writes ${p.format}, not ${opts.outputFormat} (leave out -O)`);
+  }
+  for (const [k, v] of Object.entries(opts.options ?? {})) {
+    if (p.options[k] !== undefined && p.options[k] !== v) throw new DiskImageError('USAGE', `--target ${p.name} needs ${k}=${p.options[k]}, not ${v}`);
+  }
+  return { format: p.format, options: { ...p.options, ...opts.options }, sizeMultiple: p.sizeMultiple };
 }
 
 /** What a conversion did. */
@@ -28,20 +49,22 @@ export interface ConvertResult {
  * partial file on any failure or interrupt.
  */
 export async function convert(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
+  const plan = targetPlan(opts);
   const source = await openImage(src, { ...opts, writable: false });
   let target: WritableDiskImage | undefined;
   let temp: string | undefined;
   try {
     checkOutputPath(dst, [source]);
     temp = tempPathFor(dst);
-    target = await createImage(temp, opts.outputFormat, { virtualSize: source.virtualSize, options: opts.options ?? {} });
+    const virtualSize = Math.ceil(source.virtualSize / plan.sizeMultiple) * plan.sizeMultiple;
+    target = await createImage(temp, plan.format, { virtualSize, options: plan.options });
     const stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
     await target.flush();
     await target.close();
     target = undefined;
     await commitOutput(temp, dst);
     temp = undefined;
-    return { virtualSize: source.virtualSize, ...stats };
+    return { virtualSize, ...stats };
   } finally {
     await target?.close();
     if (temp) await discardOutput(temp);

@@ -1,0 +1,177 @@
+import type { ImageInfo } from '../formats/types.js';
+
+/** What a rule looks at: the image's description (format-specific fields included). */
+export interface TargetContext {
+  info: ImageInfo;
+}
+
+/** One requirement of a hypervisor, with where it comes from (docs/targets.md). */
+export interface TargetRule {
+  id: string;
+  text: string;
+  source: string;
+  /** Undefined when the image meets the rule, else why not. */
+  violation(ctx: TargetContext): string | undefined;
+}
+
+/** A hypervisor profile: what `convert --target` writes, and the rules `check --target` applies. */
+export interface TargetProfile {
+  name: string;
+  /** Output format and options convert uses. */
+  format: string;
+  options: Record<string, string>;
+  /** The virtual size is rounded up to a multiple of this (1 = unchanged). */
+  sizeMultiple: number;
+  /** Said when the profile is a stand-in for a format vdisk does not write yet. */
+  note?: string;
+  rules: TargetRule[];
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+const fs = (ctx: TargetContext) => ctx.info.formatSpecific ?? {};
+
+const isFormat = (format: string, subformat: string, source: string): TargetRule => ({
+  id: `${format}-${subformat}`,
+  text: `the image is a ${subformat} ${format.toUpperCase()}`,
+  source,
+  violation: ({ info }) => (info.format === format && info.subformat === subformat ? undefined : `it is ${info.subformat ?? ''} ${info.format}`.trim()),
+});
+
+const sizeMultiple = (multiple: number, label: string, source: string): TargetRule => ({
+  id: `size-multiple-${label.replace(/\W+/g, '')}`,
+  text: `the virtual size is a whole number of ${label}`,
+  source,
+  violation: ({ info }) => (info.virtualSize % multiple === 0 ? undefined : `${info.virtualSize} bytes is not a multiple of ${multiple}`),
+});
+
+const AZURE_UPLOAD = 'https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic';
+
+/** Every profile vdisk knows. */
+export const PROFILES: TargetProfile[] = [
+  {
+    name: 'azure',
+    format: 'vhd',
+    options: { subformat: 'fixed' },
+    sizeMultiple: MiB,
+    rules: [
+      isFormat('vhd', 'fixed', `${AZURE_UPLOAD} ("The VHDX format isn't supported in Azure, only fixed VHD")`),
+      sizeMultiple(MiB, '1 MiB', `${AZURE_UPLOAD} ("the virtual size of the VHD must be aligned to 1 MB")`),
+      {
+        id: 'max-size',
+        text: 'the virtual size is at most 1,023 GiB',
+        source: `${AZURE_UPLOAD} (maximum VHD size for an uploaded image)`,
+        violation: ({ info }) => (info.virtualSize <= 1023 * GiB ? undefined : `${info.virtualSize} bytes is more than 1,023 GiB`),
+      },
+      {
+        id: 'footer-only',
+        text: 'the file is the data plus a 512-byte footer (N MiB + 512 bytes)',
+        source: 'https://learn.microsoft.com/powershell/module/az.compute/add-azvhd (Add-AzVhd expects N·MiB+512 bytes)',
+        violation: ({ info }) => (info.fileSize === info.virtualSize + 512 ? undefined : `file is ${info.fileSize} bytes, expected ${info.virtualSize + 512}`),
+      },
+      {
+        id: 'size-by-current-size',
+        text: 'readers size it by its current size (a creator such as "win "), so qemu 7.2 sees the same size',
+        source: 'https://github.com/microsoft/azure-linux-image-tools/pull/364 (CHS-sized VHDs rejected); INTEROP-NOTES 1-2',
+        violation: (ctx) => {
+          const f = fs(ctx);
+          if (f.sizeRule !== 'current-size') return `sized by CHS geometry (creator '${String(f.creatorApplication)}')`;
+          return f.qemu72VirtualSize === ctx.info.virtualSize ? undefined : `qemu 7.2 would read ${String(f.qemu72VirtualSize)} bytes (creator '${String(f.creatorApplication)}')`;
+        },
+      },
+      {
+        id: 'checksums',
+        text: 'the footer checksum is valid',
+        source: 'VHD spec Appendix A; INTEROP-NOTES 19 (Windows reports damaged images as 0x80070570)',
+        violation: (ctx) => (fs(ctx).footerChecksumValid === true ? undefined : 'the footer checksum is wrong (vdisk check --repair)'),
+      },
+    ],
+  },
+  {
+    name: 'hyperv',
+    format: 'vhdx',
+    options: { subformat: 'dynamic' },
+    sizeMultiple: MiB,
+    rules: [
+      isFormat('vhdx', 'dynamic', 'https://learn.microsoft.com/powershell/module/hyper-v/new-vhd (VHDX is the default and recommended format; dynamic is the default type)'),
+      sizeMultiple(MiB, '1 MiB', 'https://learn.microsoft.com/powershell/module/hyper-v/resize-vhd (sizes are whole MiB; Hyper-V Manager offers GB)'),
+      {
+        id: 'logical-sector-512',
+        text: 'logical sectors of 512 bytes (4096 also works in Hyper-V, but qemu and older guests refuse it)',
+        source: 'INTEROP-NOTES 16; [MS-VHDX] 2.6.2.4',
+        violation: (ctx) => (fs(ctx).logicalSectorSize === 512 ? undefined : `logical sector size is ${String(fs(ctx).logicalSectorSize)}`),
+      },
+    ],
+  },
+  {
+    name: 'xen',
+    format: 'vhd',
+    options: { subformat: 'dynamic', block_size: '2M' },
+    sizeMultiple: 2 * MiB,
+    rules: [
+      isFormat('vhd', 'dynamic', 'https://github.com/xapi-project/blktap/blob/master/vhd/lib/vhd-util-create.c (vhd-util creates dynamic VHDs; XAPI stores VDIs as VHD chains)'),
+      {
+        id: 'block-2m',
+        text: 'blocks of 2 MiB',
+        source: 'https://github.com/xapi-project/blktap/blob/master/vhd/lib/libvhd.c (VHD_BLOCK_SIZE 2 MiB is the only size blktap uses)',
+        violation: ({ info }) => (info.clusterSize === 2 * MiB ? undefined : `block size is ${String(info.clusterSize)}`),
+      },
+      sizeMultiple(2 * MiB, '2 MiB blocks', 'blktap sizes VDIs in whole blocks (vhd-util-create.c rounds the size up to the block)'),
+      {
+        id: 'max-size',
+        text: 'the virtual size is at most 2,040 GiB',
+        source: 'https://learn.microsoft.com/windows/win32/vstor/about-vhd; https://github.com/xcp-ng/xcp/issues/168',
+        violation: ({ info }) => (info.virtualSize <= 2040 * GiB ? undefined : 'larger than 2,040 GiB'),
+      },
+    ],
+  },
+  {
+    name: 'virtualbox',
+    format: 'vhd',
+    options: { subformat: 'dynamic' },
+    sizeMultiple: MiB,
+    note: 'VirtualBox reads and writes VHD natively (VDI lands later); VHDX it opens read-only',
+    rules: [isFormat('vhd', 'dynamic', 'https://www.virtualbox.org/manual/ch05.html#vdidetails (VHD: full read/write support; VHDX: read-only)')],
+  },
+  {
+    name: 'vmware',
+    format: 'raw',
+    options: {},
+    sizeMultiple: MiB,
+    note: 'vdisk does not write VMDK yet: a raw disk is the best it can give; import it with vmkfstools -i or qemu-img convert -O vmdk -o subformat=streamOptimized',
+    rules: [
+      {
+        id: 'raw',
+        text: 'a raw (flat) disk, until vdisk writes VMDK',
+        source: 'INTEROP-NOTES 8-9 (ESXi wants streamOptimized VMDK or vmkfstools-imported disks)',
+        violation: ({ info }) => (info.format === 'raw' ? undefined : `it is ${info.format}`),
+      },
+    ],
+  },
+  {
+    name: 'qemu',
+    format: 'raw',
+    options: {},
+    sizeMultiple: 512,
+    note: 'vdisk does not write qcow2 yet: a sparse raw disk is what qemu runs fastest meanwhile',
+    rules: [
+      {
+        id: 'qemu-readable',
+        text: 'a format qemu 7.2 opens read-write at the same size (raw, VHD, or 512-byte-sector non-differencing VHDX)',
+        source: 'INTEROP-NOTES 1-2, 16-17',
+        violation: ({ info }) => {
+          if (info.format === 'raw') return undefined;
+          if (info.format === 'vhd') return info.formatSpecific?.qemu72VirtualSize === info.virtualSize ? undefined : 'qemu 7.2 sizes this VHD differently';
+          if (info.format === 'vhdx') return info.subformat !== 'differencing' && info.formatSpecific?.logicalSectorSize === 512 ? undefined : 'qemu refuses differencing and 4K-sector VHDX';
+          return `qemu cannot open ${info.format} here`;
+        },
+      },
+    ],
+  },
+];
+
+/** The profile of a name, or undefined. */
+export function profileByName(name: string): TargetProfile | undefined {
+  return PROFILES.find((p) => p.name === name);
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { openImage } from '../../src/formats/registry.js';
+import { check } from '../../src/ops/check.js';
+import { compare } from '../../src/ops/compare.js';
+import { convert } from '../../src/ops/convert.js';
+import { PROFILES } from '../../src/targets/profiles.js';
+import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { REPO_ROOT, vdisk } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+
+test('an image made with --target meets every rule of its profile, and keeps the guest view', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 21 * MiB + 1536, blockSize: 256 * 1024, fraction: 0.4 });
+  for (const p of PROFILES) {
+    const out = join(dir, `out-${p.name}`);
+    await convert(raw, out, { target: p.name });
+    const report = await check(out, { target: p.name });
+    assert.ok(report.target, p.name);
+    for (const r of report.target.rules) assert.ok(r.ok, `${p.name}: ${r.text}: ${r.detail}`);
+    assert.equal(report.result, 'clean', `${p.name}: ${JSON.stringify(report.findings)}`);
+    const image = await openImage(out);
+    assert.equal(image.format, p.format, p.name);
+    assert.equal(image.virtualSize % p.sizeMultiple, 0, `${p.name}: size rounded up`);
+    assert.ok(image.virtualSize >= 21 * MiB + 1536 && image.virtualSize < 21 * MiB + 1536 + p.sizeMultiple);
+    await image.close();
+    const cmp = await compare(raw, out);
+    assert.equal(cmp.identical, true, `${p.name}: the added tail is zeros and the rest is the source`);
+  }
+});
+
+test('check --target names each rule an image breaks and exits 2', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 21 * MiB + 1536, blockSize: 256 * 1024, fraction: 0.4 });
+  const dyn = join(dir, 'dyn.vhd');
+  await convert(raw, dyn, { outputFormat: 'vhd' });
+  const r = vdisk('check', '--json', '--target', 'azure', dyn);
+  assert.equal(r.status, 2);
+  const report = JSON.parse(r.stdout) as { result: string; target: { rules: { id: string; ok: boolean }[] } };
+  assert.equal(report.result, 'nonconformant');
+  const failed = report.target.rules.filter((x) => !x.ok).map((x) => x.id).sort();
+  assert.deepEqual(failed, ['footer-only', 'size-multiple-1MiB', 'vhd-fixed']);
+  const conflict = vdisk('convert', '--target', 'azure', '-O', 'vhdx', raw, join(dir, 'x.vhdx'));
+  assert.equal(conflict.status, 1);
+  assert.match(conflict.stderr, /--target azure writes vhd, not vhdx .*\(USAGE\)/);
+  assert.equal(vdisk('convert', '--target', 'nope', raw, join(dir, 'y')).status, 1);
+});
+
+test('docs/targets.md records every rule of every profile with its source', () => {
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'targets.md'), 'utf8');
+  for (const p of PROFILES) {
+    assert.match(doc, new RegExp(`## ${p.name}\\b`), `section for ${p.name}`);
+    for (const r of p.rules) assert.ok(doc.includes(`\`${r.id}\``), `${p.name}: rule ${r.id} is documented`);
+  }
+});
