@@ -57,15 +57,16 @@ function buildProgram(): Command {
   withOpenOptions(program.command('convert').description('convert an image to another format').argument('<src>').argument('<dst>'))
     .option('-O, --output-format <fmt>', 'output format: raw, vhd, vhdx')
     .option('--target <profile>', 'what a hypervisor accepts: azure, hyperv, xen, virtualbox, vmware, qemu (docs/targets.md)')
+    .option('--keep-uuid', "give the output the source's UUID (default: a new one)")
     .option('-o, --options <list>', 'output format options, e.g. subformat=fixed')
     .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
     .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
-    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; options?: string; progress?: boolean; progressJson?: boolean }) => {
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
         const note = o.target ? profileByName(o.target)?.note : undefined;
         if (note) warn(`--target ${o.target}: ${note}`);
-        await convert(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
+        await convert(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
         bar.stop();
       }

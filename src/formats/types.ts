@@ -113,6 +113,8 @@ export interface CreateOptions {
   parent?: DiskImage;
   /** How the new file is created (default: DiskFile). */
   openFile?: FileOpener;
+  /** The disk's UUID as text (`--keep-uuid`); a new random one when absent. */
+  uuid?: string;
 }
 
 /** What `vdisk measure` reports. */

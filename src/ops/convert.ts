@@ -13,6 +13,8 @@ export interface ConvertOptions extends OpenOptions {
   outputFormat?: string;
   /** `-o` options for the output. */
   options?: Record<string, string>;
+  /** Give the output the source's UUID (`--keep-uuid`) instead of a new one. */
+  keepUuid?: boolean;
   /** Hypervisor profile (`--target`): picks format and options, rounds the size up (docs/targets.md). */
   target?: string;
   onProgress?: ProgressFn;
@@ -57,7 +59,9 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
     checkOutputPath(dst, [source]);
     temp = tempPathFor(dst);
     const virtualSize = Math.ceil(source.virtualSize / plan.sizeMultiple) * plan.sizeMultiple;
-    target = await createImage(temp, plan.format, { virtualSize, options: plan.options });
+    const uuid = opts.keepUuid ? source.describe().uuid : undefined;
+    if (opts.keepUuid && !uuid) throw new DiskImageError('USAGE', `--keep-uuid: ${src} (${source.format}) has no UUID to keep`);
+    target = await createImage(temp, plan.format, { virtualSize, options: plan.options, uuid });
     const stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
     await target.flush();
     await target.close();

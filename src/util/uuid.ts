@@ -26,3 +26,9 @@ export function uuidEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function uuidIsNil(a: Uint8Array): boolean {
   return a.every((x) => x === 0);
 }
+
+/** Parses "1234abcd-..." (with or without braces) into 16 bytes in text order; undefined when it is not a UUID. */
+export function parseUuid(text: string): Uint8Array | undefined {
+  const m = /^\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?$/.exec(text.trim());
+  return m ? new Uint8Array(Buffer.from(m.slice(1).join(''), 'hex')) : undefined;
+}

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DiskImageError } from '../../src/errors.js';
 import { convert } from '../../src/ops/convert.js';
+import { openImage } from '../../src/formats/registry.js';
 import { compare } from '../../src/ops/compare.js';
 import { writePatternDisk } from '../../src/util/pattern-disk.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -78,4 +79,25 @@ test('Ctrl-C (SIGINT) during convert exits 130 and removes the partial file', as
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   assert.equal(code, 130, stderr);
   assert.deepEqual(readdirSync(dir), ['big.raw']);
+});
+
+test('a converted disk gets a new UUID unless --keep-uuid, across VHD and VHDX', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 4 * MiB, blockSize: MiB, fraction: 0.5 });
+  const uuidOf = async (p: string) => {
+    const image = await openImage(p);
+    const u = image.describe().uuid;
+    await image.close();
+    return u;
+  };
+  await convert(raw, join(dir, 'a.vhd'), { outputFormat: 'vhd' });
+  const a = await uuidOf(join(dir, 'a.vhd'));
+  await convert(join(dir, 'a.vhd'), join(dir, 'b.vhdx'), { outputFormat: 'vhdx', keepUuid: true });
+  await convert(join(dir, 'b.vhdx'), join(dir, 'c.vhd'), { outputFormat: 'vhd', keepUuid: true });
+  await convert(join(dir, 'c.vhd'), join(dir, 'd.vhd'), { outputFormat: 'vhd' });
+  assert.equal(await uuidOf(join(dir, 'b.vhdx')), a);
+  assert.equal(await uuidOf(join(dir, 'c.vhd')), a);
+  assert.notEqual(await uuidOf(join(dir, 'd.vhd')), a);
+  await assert.rejects(convert(raw, join(dir, 'e.vhd'), { outputFormat: 'vhd', keepUuid: true }), /has no UUID to keep/);
 });

@@ -3,7 +3,7 @@ import { openDiskFile } from '../../io/file.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { isPowerOfTwo, roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
-import { randomUuid } from '../../util/uuid.js';
+import { parseUuid, randomUuid } from '../../util/uuid.js';
 import type { CreateOptions } from '../types.js';
 import { blockCountFor, encodeBat } from './bat.js';
 import {
@@ -46,7 +46,7 @@ function blockSizeOption(text: string | undefined, virtualSize: number): number 
 }
 
 /** The footer vdisk writes for a new image (creator "win ", see constants.ts). */
-function newFooter(virtualSize: number, type: number): FooterFields {
+function newFooter(virtualSize: number, type: number, uuid: Uint8Array): FooterFields {
   const g = geometryForSize(virtualSize);
   return {
     cookie: 'conectix',
@@ -64,7 +64,7 @@ function newFooter(virtualSize: number, type: number): FooterFields {
     sectorsPerTrack: g.sectorsPerTrack,
     diskType: type,
     checksum: 0,
-    uniqueId: randomUuid(),
+    uniqueId: uuid,
     savedState: 0,
   };
 }
@@ -88,7 +88,7 @@ export async function createVhd(path: string, opts: CreateOptions): Promise<Writ
     throw new DiskImageError('USAGE', `a differencing VHD has its parent's size (${parent.virtualSize}), not ${size}`);
   }
   const type = parent ? DiskType.differencing : sub === 'fixed' ? DiskType.fixed : DiskType.dynamic;
-  const footer = newFooter(size, type);
+  const footer = newFooter(size, type, (opts.uuid && parseUuid(opts.uuid)) || randomUuid());
   const file = await (opts.openFile ?? openDiskFile)(path, 'create');
   try {
     if (type === DiskType.fixed) {

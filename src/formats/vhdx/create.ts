@@ -4,6 +4,7 @@ import type { ImageFile } from '../../io/image-file.js';
 import { isPowerOfTwo, roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import { randomUuid } from '../../util/uuid.js';
+import { parseGuid } from '../../util/guid.js';
 import type { CreateOptions } from '../types.js';
 import { batGeometry, encodeBatEntry, payloadEntryIndex } from './bat.js';
 import {
@@ -87,7 +88,7 @@ export async function createVhdx(path: string, opts: CreateOptions): Promise<Wri
   const batLength = roundUp(g.totalEntries * 8, MiB);
   const file = await (opts.openFile ?? openDiskFile)(path, 'create');
   try {
-    await writeStructures(file, { size, blockSize, logical, physical, fixed, batLength, parent });
+    await writeStructures(file, { size, blockSize, logical, physical, fixed, batLength, parent, uuid: opts.uuid === undefined ? undefined : parseGuid(opts.uuid) });
     const bat = new Uint8Array(batLength);
     const dataStart = BAT_OFFSET + batLength;
     if (fixed) for (let b = 0; b < g.payloadBlocks; b++) bat.set(encodeBatEntry(PayloadState.fullyPresent, dataStart / MiB + (b * blockSize) / MiB), payloadEntryIndex(g, b) * 8);
@@ -109,6 +110,7 @@ interface Structures {
   fixed: boolean;
   batLength: number;
   parent?: VhdxImage;
+  uuid?: Uint8Array;
 }
 
 async function writeStructures(file: ImageFile, s: Structures): Promise<void> {
@@ -129,7 +131,7 @@ async function writeStructures(file: ImageFile, s: Structures): Promise<void> {
       blockSize: s.blockSize,
       leaveBlocksAllocated: s.fixed,
       virtualSize: s.size,
-      diskId: randomUuid(),
+      diskId: s.uuid ?? randomUuid(),
       logicalSectorSize: s.logical,
       physicalSectorSize: s.physical,
       parentLocator: s.parent ? parentLocatorEntries(file.path, s.parent) : undefined,
