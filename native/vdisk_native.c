@@ -1,7 +1,7 @@
 /*
  * vdisk's native helper: the Linux file calls Node 20's fs lacks.
  * seekData/seekHole (lseek SEEK_DATA/SEEK_HOLE), punchHole (fallocate
- * PUNCH_HOLE|KEEP_SIZE), copyFileRange (copy_file_range) and ofdLock (fcntl
+ * PUNCH_HOLE|KEEP_SIZE), allocate (fallocate mode 0), copyFileRange (copy_file_range) and ofdLock (fcntl
  * F_OFD_SETLK, the lock qemu takes). Every function throws a JS Error whose
  * `code` is the errno name; src/io/native.ts wraps them behind a pure-JS
  * fallback.
@@ -75,6 +75,14 @@ static napi_value punch_hole(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+/* allocate(fd, offset, length): reserve blocks for a range (fallocate mode 0, may grow the file). */
+static napi_value allocate_range(napi_env env, napi_callback_info info) {
+  int64_t a[3];
+  if (get_args(env, info, 3, a)) return NULL;
+  if (fallocate((int)a[0], 0, (off_t)a[1], (off_t)a[2]) < 0) return throw_errno(env, errno, "fallocate");
+  return num(env, 0);
+}
+
 /* copyFileRange(fdIn, offIn, fdOut, offOut, length): bytes copied (may be short). */
 static napi_value copy_range(napi_env env, napi_callback_info info) {
   int64_t a[5];
@@ -105,6 +113,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_enumerable, NULL},
     {"seekHole", NULL, seek_hole, NULL, NULL, NULL, napi_enumerable, NULL},
     {"punchHole", NULL, punch_hole, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"allocate", NULL, allocate_range, NULL, NULL, NULL, napi_enumerable, NULL},
     {"copyFileRange", NULL, copy_range, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ofdLock", NULL, ofd_lock, NULL, NULL, NULL, napi_enumerable, NULL},
   };

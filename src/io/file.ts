@@ -115,6 +115,28 @@ export class DiskFile implements ImageFile {
     }
   }
 
+  /**
+   * Makes a range allocated on disk: fallocate where the native helper and the
+   * file system can, else by reading each piece and writing it back (data kept).
+   */
+  async allocate(offset: number, length: number): Promise<void> {
+    try {
+      if (fileHelper.allocate(this.fd, offset, length)) {
+        this.length = Math.max(this.length, offset + length);
+        return;
+      }
+    } catch (err) {
+      throw ioError(err, this.path, 'allocate space in');
+    }
+    const buf = new Uint8Array(8 * 1024 * 1024);
+    for (let p = offset; p < offset + length; p += buf.length) {
+      const piece = buf.subarray(0, Math.min(buf.length, offset + length - p));
+      const n = await this.readSome(piece, p);
+      piece.fill(0, n);
+      await this.write(piece, p);
+    }
+  }
+
   /** The data ranges of [offset, offset+length) by SEEK_DATA/SEEK_HOLE (all data without the native helper). */
   dataRanges(offset: number, length: number): Range[] {
     const end = Math.min(offset + length, this.length);

@@ -28,6 +28,8 @@ export interface ImageFile {
   sync(): Promise<void>;
   /** Data runs of [offset, offset+length) (SEEK_DATA/SEEK_HOLE; all data when unknown). */
   dataRanges(offset: number, length: number): Range[];
+  /** Makes [offset, offset+length) allocated on disk, not sparse (preallocation=full); keeps existing data. */
+  allocate?(offset: number, length: number): Promise<void>;
   /** Releases the file and its lock; safe to call twice. */
   close(): Promise<void>;
 }

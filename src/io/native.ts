@@ -10,6 +10,8 @@ export interface FileHelper {
   seekData(fd: number, offset: number, fileSize: number): number;
   /** Next hole offset at or after `offset` (the file end counts as a hole). */
   seekHole(fd: number, offset: number, fileSize: number): number;
+  /** Reserves blocks for a range (fallocate); false when the file system or helper cannot. */
+  allocate(fd: number, offset: number, length: number): boolean;
   /** Takes (mode 1 shared, 2 exclusive) or drops (0) an OFD lock on the whole file; throws EAGAIN if held. */
   lock(fd: number, mode: 0 | 1 | 2): void;
 }
@@ -18,6 +20,7 @@ interface Addon {
   seekData(fd: number, off: number): number;
   seekHole(fd: number, off: number): number;
   ofdLock(fd: number, mode: number): number;
+  allocate(fd: number, off: number, len: number): number;
 }
 
 function loadAddon(): Addon | undefined {
@@ -36,6 +39,15 @@ function nativeHelper(addon: Addon): FileHelper {
     seekData: (fd, offset) => addon.seekData(fd, offset),
     seekHole: (fd, offset) => addon.seekHole(fd, offset),
     lock: (fd, mode) => void addon.ofdLock(fd, mode),
+    allocate(fd, offset, length) {
+      try {
+        addon.allocate(fd, offset, length);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EOPNOTSUPP') return false;
+        throw err;
+      }
+    },
   };
 }
 
@@ -45,6 +57,7 @@ const jsHelper: FileHelper = {
   seekData: (_fd, offset, size) => (offset < size ? offset : -1),
   seekHole: (_fd, _offset, size) => size,
   lock: () => undefined,
+  allocate: () => false,
 };
 
 const addon = loadAddon();

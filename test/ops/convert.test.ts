@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -100,4 +100,22 @@ test('a converted disk gets a new UUID unless --keep-uuid, across VHD and VHDX',
   assert.equal(await uuidOf(join(dir, 'c.vhd')), a);
   assert.notEqual(await uuidOf(join(dir, 'd.vhd')), a);
   await assert.rejects(convert(raw, join(dir, 'e.vhd'), { outputFormat: 'vhd', keepUuid: true }), /has no UUID to keep/);
+});
+
+test('preallocation=full writes files with every data byte allocated; dynamic layouts refuse it', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 8 * MiB, blockSize: MiB, fraction: 0.25 });
+  for (const [format, options] of [
+    ['raw', { preallocation: 'full' }],
+    ['vhd', { subformat: 'fixed', preallocation: 'full' }],
+    ['vhdx', { subformat: 'fixed', preallocation: 'full', block_size: '1M' }],
+  ] as const) {
+    const out = join(dir, `full.${format}`);
+    await convert(raw, out, { outputFormat: format, options });
+    assert.ok(statSync(out).blocks * 512 >= 8 * MiB, `${format}: allocated ${statSync(out).blocks * 512}`);
+    assert.equal((await compare(raw, out)).identical, true, format);
+  }
+  await assert.rejects(convert(raw, join(dir, 'dyn.vhd'), { outputFormat: 'vhd', options: { preallocation: 'full' } }), /needs subformat=fixed/);
+  assert.deepEqual(leftovers(dir), []);
 });

@@ -2,6 +2,7 @@ import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import type { FileOpener, ImageFile } from '../../io/image-file.js';
 import { clampRange, fileExtents } from '../extents.js';
+import { preallocate, wantsPreallocation } from '../preallocation.js';
 import type { Extent, Finding, ImageInfo, WritableDiskImage } from '../types.js';
 
 /** Grain reported for raw images: extents are the file's data/hole runs, reported per MiB of granularity. */
@@ -33,9 +34,11 @@ export class RawImage implements WritableDiskImage {
   }
 
   /** Creates a sparse raw file of `size` bytes (the file must not exist). */
-  static async create(path: string, size: number, openFile: FileOpener = openDiskFile): Promise<RawImage> {
+  static async create(path: string, size: number, options: Record<string, string>, openFile: FileOpener = openDiskFile): Promise<RawImage> {
+    const full = wantsPreallocation(options, true, 'raw');
     const file = await openFile(path, 'create');
     await file.truncate(size);
+    if (full) await preallocate(file, 0, size);
     return new RawImage(file);
   }
 

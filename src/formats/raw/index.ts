@@ -7,7 +7,7 @@ export const rawFormat: FormatDescriptor = {
   name: 'raw',
   probe: () => true,
   open: (path, options) => RawImage.open(path, options.writable === true, options.openFile),
-  create: (path, options) => RawImage.create(path, options.virtualSize, options.openFile),
-  measure: (virtualSize, _options, nonZero) => ({ fileSize: virtualSize, allocatedBytes: spanBytes(nonZero) }),
-  createOptions: [],
+  create: (path, options) => RawImage.create(path, options.virtualSize, options.options, options.openFile),
+  measure: (virtualSize, options, nonZero) => ({ fileSize: virtualSize, allocatedBytes: options.preallocation === 'full' ? virtualSize : spanBytes(nonZero) }),
+  createOptions: ['preallocation'],
 };

@@ -26,11 +26,12 @@ import { encodeFooter, vhdTimestamp, type FooterFields } from './footer.js';
 import { geometryForSize } from './geometry.js';
 import { readVhdLayout } from './layout.js';
 import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
+import { preallocate, wantsPreallocation } from '../preallocation.js';
 import { VhdImage } from './reader.js';
 import { WritableVhd } from './writer.js';
 
 /** `-o` options `vdisk create -f vhd` accepts. */
-export const VHD_CREATE_OPTIONS = ['subformat', 'block_size'] as const;
+export const VHD_CREATE_OPTIONS = ['subformat', 'block_size', 'preallocation'] as const;
 
 /** Block sizes vdisk writes: powers of two from 512 KiB (Hyper-V's small choice) to 256 MiB. */
 const MIN_BLOCK = 512 * 1024;
@@ -88,11 +89,13 @@ export async function createVhd(path: string, opts: CreateOptions): Promise<Writ
     throw new DiskImageError('USAGE', `a differencing VHD has its parent's size (${parent.virtualSize}), not ${size}`);
   }
   const type = parent ? DiskType.differencing : sub === 'fixed' ? DiskType.fixed : DiskType.dynamic;
+  const full = wantsPreallocation(opts.options, type === DiskType.fixed, 'vhd');
   const footer = newFooter(size, type, (opts.uuid && parseUuid(opts.uuid)) || randomUuid());
   const file = await (opts.openFile ?? openDiskFile)(path, 'create');
   try {
     if (type === DiskType.fixed) {
       await file.truncate(size);
+      if (full) await preallocate(file, 0, size);
       await file.write(encodeFooter(footer), size);
     } else {
       await writeDynamicMetadata(file, footer, blockSizeOption(opts.options.block_size, size), parent);

@@ -13,7 +13,7 @@ import { DEFAULT_BLOCK_SIZE, FOOTER_SIZE, HEADER_SIZE, SECTOR } from './constant
 export function measureVhd(virtualSize: number, options: Record<string, string>, nonZero: { start: number; end: number }[]): Measurement {
   const size = roundUp(virtualSize, SECTOR);
   const data = spanBytes(nonZero);
-  if (options.subformat === 'fixed') return { fileSize: size + FOOTER_SIZE, allocatedBytes: data + FOOTER_SIZE };
+  if (options.subformat === 'fixed') return { fileSize: size + FOOTER_SIZE, allocatedBytes: (options.preallocation === 'full' ? size : data) + FOOTER_SIZE };
   const bs = options.block_size === undefined ? DEFAULT_BLOCK_SIZE : parseSize(options.block_size);
   const metadata = FOOTER_SIZE + HEADER_SIZE + roundUp(blockCountFor(size, bs) * 4, SECTOR) + FOOTER_SIZE;
   const blocks = blocksTouched(nonZero, bs);

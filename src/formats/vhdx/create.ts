@@ -28,9 +28,10 @@ import { parentLocatorEntries } from './parent-locator.js';
 import { VhdxImage } from './reader.js';
 import { encodeRegionTable } from './region-table.js';
 import { WritableVhdx } from './writer.js';
+import { preallocate, wantsPreallocation } from '../preallocation.js';
 
 /** `-o` options `vdisk create -f vhdx` accepts. */
-export const VHDX_CREATE_OPTIONS = ['subformat', 'block_size', 'logical_sector_size', 'physical_sector_size'] as const;
+export const VHDX_CREATE_OPTIONS = ['subformat', 'block_size', 'logical_sector_size', 'physical_sector_size', 'preallocation'] as const;
 
 /** Creator string vdisk writes in the file type identifier (2.2.1). */
 const CREATOR = 'vdisk 0.1.0';
@@ -83,6 +84,7 @@ export async function createVhdx(path: string, opts: CreateOptions): Promise<Wri
   const sub = o.subformat ?? 'dynamic';
   if (sub !== 'fixed' && sub !== 'dynamic') throw new DiskImageError('USAGE', `VHDX subformat must be fixed or dynamic, not '${sub}'`);
   const fixed = !parent && sub === 'fixed';
+  const full = wantsPreallocation(o, fixed, 'vhdx');
   const g = batGeometry(size, blockSize, logical, parent !== undefined);
   if (g.totalEntries > MAX_BAT_ENTRIES) throw new DiskImageError('USAGE', `block_size ${blockSize} is too small for a ${size}-byte VHDX`);
   const batLength = roundUp(g.totalEntries * 8, MiB);
@@ -94,6 +96,7 @@ export async function createVhdx(path: string, opts: CreateOptions): Promise<Wri
     if (fixed) for (let b = 0; b < g.payloadBlocks; b++) bat.set(encodeBatEntry(PayloadState.fullyPresent, dataStart / MiB + (b * blockSize) / MiB), payloadEntryIndex(g, b) * 8);
     await file.write(bat, BAT_OFFSET);
     await file.truncate(fixed ? dataStart + g.payloadBlocks * blockSize : dataStart);
+    if (full) await preallocate(file, dataStart, g.payloadBlocks * blockSize);
     await file.sync();
     return new WritableVhdx(path, await readVhdxLayout(file, true), parent);
   } catch (err) {

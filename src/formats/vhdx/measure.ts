@@ -19,5 +19,6 @@ export function measureVhdx(virtualSize: number, options: Record<string, string>
   const g = batGeometry(size, bs, logical, false);
   const batLength = roundUp(g.totalEntries * 8, MiB);
   const blocks = options.subformat === 'fixed' ? g.payloadBlocks : blocksTouched(nonZero, bs);
-  return { fileSize: BAT_OFFSET + batLength + blocks * bs, allocatedBytes: METADATA_WRITTEN + batLength + spanBytes(nonZero) };
+  const full = options.preallocation === 'full';
+  return { fileSize: BAT_OFFSET + batLength + blocks * bs, allocatedBytes: METADATA_WRITTEN + batLength + (full ? blocks * bs : spanBytes(nonZero)) };
 }
