@@ -4,7 +4,9 @@ import { uuidIsNil } from '../../util/uuid.js';
 import { batGeometry, readBat, type Bat, type Reserved } from './bat.js';
 import { FILE_SIGNATURE, HEADER_OFFSETS, HEADER_SIZE, KiB64, MiB, REGION_TABLE_OFFSETS } from './constants.js';
 import { currentHeader, decodeHeader, type VhdxHeader } from './header.js';
+import { readActiveLog, type LogReplay } from './log.js';
 import { readMetadata, type VhdxMetadata } from './metadata.js';
+import { ReplayedFile } from './replayed-file.js';
 import { checkRegions, decodeRegionTable, type Region, type Regions } from './region-table.js';
 
 /** Everything read from a VHDX's metadata, validated, before any parent is opened. */
@@ -20,6 +22,9 @@ export interface VhdxLayout {
   regionTables: (Region[] | undefined)[];
   metadata: VhdxMetadata;
   bat: Bat;
+  /** The log applied in memory on open (read-only opens only). */
+  replay?: LogReplay;
+  /** Problems that did not stop reading. */
   warnings: string[];
 }
 
@@ -54,10 +59,19 @@ export async function readVhdxLayout(raw: ImageFile, writable: boolean): Promise
   const header = currentHeader(headers[0], headers[1]);
   if (!header) throw new DiskImageError('CORRUPT', `${raw.path}: both VHDX headers are damaged (signature or CRC-32C)`, { field: 'header' });
   if (!headers[0] || !headers[1]) warnings.push(`VHDX header ${headers[0] ? 2 : 1} is damaged; using the other (vdisk check --repair rewrites it)`);
-  const file = raw;
+  let file = raw;
+  let replay: LogReplay | undefined;
   if (!uuidIsNil(header.fields.logGuid)) {
     checkLogRegion(header, raw.size);
-    throw new DiskImageError('UNSUPPORTED', `${raw.path} has a log that must be replayed before it can be ${writable ? 'changed' : 'read'} (not supported yet)`);
+    if (header.fields.logVersion !== 0) throw new DiskImageError('UNSUPPORTED', `${raw.path}: VHDX log version ${header.fields.logVersion} (only 0 exists)`);
+    replay = await readActiveLog(raw, header.fields.logGuid, header.logOffset, header.logLength);
+    if (replay && writable) {
+      throw new DiskImageError('UNSUPPORTED', `${raw.path} has a log that must be replayed before it can be changed (it was not closed cleanly); run vdisk check --repair`);
+    }
+    if (replay) {
+      file = new ReplayedFile(raw, replay);
+      warnings.push(`applied ${replay.entries} pending log entr${replay.entries === 1 ? 'y' : 'ies'} in memory; the file is unchanged (vdisk check --repair replays the log in place)`);
+    }
   }
   const regionTables = await readSlots(file, REGION_TABLE_OFFSETS, KiB64, (b) => decodeRegionTable(b));
   const table = regionTables[0] ?? regionTables[1];
@@ -72,7 +86,7 @@ export async function readVhdxLayout(raw: ImageFile, writable: boolean): Promise
   ];
   if (header.logLength > 0) reserved.push({ what: 'log', offset: header.logOffset, length: header.logLength });
   const bat = await readBat(file, regions.bat, geometry, metadata.hasParent, reserved);
-  return { file, creator, header, headers, regions, regionTables, metadata, bat, warnings };
+  return { file, creator, header, headers, regions, regionTables, metadata, bat, replay, warnings };
 }
 
 function checkLogRegion(h: VhdxHeader, fileSize: number): void {

@@ -15,6 +15,7 @@ import { formatGuid } from '../../util/guid.js';
 import { decodeStruct, defineStruct, encodeStruct } from '../../util/struct.js';
 import { uuidEqual, uuidIsNil } from '../../util/uuid.js';
 import { HEADER_OFFSETS, KiB64, LOG_SECTOR, MAX_VIRTUAL_SIZE, MiB } from './constants.js';
+import { resolveUpdates, type Update } from './replayed-file.js';
 
 /** Entry header signature "loge" (2.3.1.1). */
 export const LOG_ENTRY_SIGNATURE = 'loge';
@@ -32,7 +33,7 @@ export const LOG_DESCRIPTOR_SIZE = 32;
 export const LOG_DATA_LEADING = 8, LOG_DATA_TRAILING = 4;
 /** LogOffset and LogLength are multiples of 1 MiB, and the log lies past the first 1 MiB (2.2.2). */
 export const LOG_ALIGNMENT = MiB;
-/** Largest log vdisk replays: vdisk's own bound (LogLength is a u32 in 2.2.2); Windows and qemu write 1 MiB logs. */
+/** Largest log vdisk replays: vdisk's own bound (LogLength is a u32 in 2.2.2); qemu and the Windows VHDX we have use 1 MiB. */
 export const MAX_LOG_LENGTH = 64 * MiB;
 /**
  * Largest LastFileOffset vdisk accepts: 64 TiB of data (2.6.2.2) plus 1 TiB,
@@ -292,48 +293,6 @@ function activeSequence(entries: Map<number, Placed>, logLength: number): Placed
   return best;
 }
 
-interface Op {
-  start: number;
-  end: number;
-  data?: Uint8Array;
-}
-
-/**
- * Replays `ops` in order on paper: what ends up where, as sorted disjoint
- * writes and zero ranges. The pieces between op boundaries are painted by the
- * ops from last to first, each piece once (a union-find of unpainted pieces).
- */
-function normalise(ops: Op[]): Pick<LogReplay, 'writes' | 'zeroes'> {
-  const points = [...new Set(ops.flatMap((o) => [o.start, o.end]))].sort((a, b) => a - b);
-  const index = new Map(points.map((p, i) => [p, i]));
-  const next = Int32Array.from(points, (_, i) => i);
-  const find = (i: number): number => {
-    while (next[i] !== i) i = next[i] = next[next[i]!]!;
-    return i;
-  };
-  const owner = new Int32Array(points.length).fill(-1);
-  for (let j = ops.length - 1; j >= 0; j--) {
-    const end = index.get(ops[j]!.end)!;
-    for (let piece = find(index.get(ops[j]!.start)!); piece < end; piece = find(piece)) {
-      owner[piece] = j;
-      next[piece] = piece + 1;
-    }
-  }
-  const writes: LogReplay['writes'] = [];
-  const zeroes: LogReplay['zeroes'] = [];
-  for (let piece = 0; piece + 1 < points.length; piece++) {
-    const op = ops[owner[piece]!];
-    const [start, end] = [points[piece]!, points[piece + 1]!];
-    const last = zeroes[zeroes.length - 1];
-    // Boundaries are 4 KiB aligned and a write is one 4 KiB sector, so a piece a write owns is that whole sector.
-    if (!op) continue;
-    if (op.data) writes.push({ offset: start, data: op.data });
-    else if (last && last.offset + last.length === start) last.length += end - start;
-    else zeroes.push({ offset: start, length: end - start });
-  }
-  return { writes, zeroes };
-}
-
 /** Checks the active sequence against the file and the log region (CORRUPT / OUT_OF_RANGE), then normalises its updates. */
 function toReplay(run: Placed[], fileSize: number, logOffset: number, logLength: number): LogReplay {
   const head = run[run.length - 1]!;
@@ -354,7 +313,7 @@ function toReplay(run: Placed[], fileSize: number, logOffset: number, logLength:
     last = Math.max(last, v);
   }
   const limit = Math.max(fileSize, last);
-  const ops: Op[] = [];
+  const ops: Update[] = [];
   for (const e of run) {
     e.descriptors.forEach((d, i) => {
       const where = `VHDX log entry ${e.sequenceNumber} descriptor ${i}`;
@@ -369,7 +328,7 @@ function toReplay(run: Placed[], fileSize: number, logOffset: number, logLength:
       if (length > 0) ops.push(d.kind === 'data' ? { start: offset, end: offset + length, data: d.sector } : { start: offset, end: offset + length });
     });
   }
-  return { sequenceNumber: head.sequenceNumber, entries: run.length, ...normalise(ops), flushedFileOffset: flushed, lastFileOffset: last };
+  return { sequenceNumber: head.sequenceNumber, entries: run.length, ...resolveUpdates(ops), flushedFileOffset: flushed, lastFileOffset: last };
 }
 
 /**

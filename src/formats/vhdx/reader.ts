@@ -135,7 +135,7 @@ export class VhdxImage implements DiskImage {
   }
 
   describe(): ImageInfo {
-    const { metadata: m, header, bat, creator } = this.layout;
+    const { metadata: m, header, bat, creator, replay } = this.layout;
     const counts: Record<string, number> = {};
     for (const s of bat.states) counts[STATE_NAMES[s]!] = (counts[STATE_NAMES[s]!] ?? 0) + 1;
     const allPresent = (counts.fullyPresent ?? 0) === bat.states.length;
@@ -158,6 +158,7 @@ export class VhdxImage implements DiskImage {
         fileWriteGuid: formatGuid(header.fields.fileWriteGuid),
         dataWriteGuid: formatGuid(header.fields.dataWriteGuid),
         logGuid: formatGuid(header.fields.logGuid),
+        logEntriesAppliedInMemory: replay?.entries ?? 0,
         blockStates: counts,
         ...(m.parentLocator && { parentLocator: Object.fromEntries(m.parentLocator) }),
       },
