@@ -3,7 +3,6 @@ import { DiskImageError } from '../errors.js';
 import { check } from '../ops/check.js';
 import { commit } from '../ops/commit.js';
 import { compare } from '../ops/compare.js';
-import { convert } from '../ops/convert.js';
 import { create } from '../ops/create.js';
 import { demo } from '../ops/demo.js';
 import { info } from '../ops/info.js';
@@ -12,6 +11,7 @@ import { measure } from '../ops/measure.js';
 import { rebase } from '../ops/rebase.js';
 import { snapshot } from '../ops/snapshot.js';
 import { parseSize } from '../util/sizes.js';
+import { convertCommand } from './convert-command.js';
 import { checkText, infoText, mapText } from './format-text.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
 import { progressBar } from './progress.js';
@@ -54,19 +54,20 @@ function buildProgram(): Command {
       });
     });
 
-  withOpenOptions(program.command('convert').description('convert an image to another format').argument('<src>').argument('<dst>'))
+  withOpenOptions(program.command('convert').description('convert an image to another format (- for stdin or stdout)').argument('<src>').argument('<dst>'))
     .option('-O, --output-format <fmt>', 'output format: raw, vhd, vhdx')
     .option('--target <profile>', 'what a hypervisor accepts: azure, hyperv, xen, virtualbox, vmware, qemu (docs/targets.md)')
     .option('--keep-uuid', "give the output the source's UUID (default: a new one)")
     .option('-o, --options <list>', 'output format options, e.g. subformat=fixed')
     .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
     .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
-    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; options?: string; progress?: boolean; progressJson?: boolean }) => {
+    .option('--spool', 'stdin to stdout into a dynamic format: spool the input to a temporary file first')
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; options?: string; progress?: boolean; progressJson?: boolean }) => {
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
         const note = o.target ? profileByName(o.target)?.note : undefined;
         if (note) warn(`--target ${o.target}: ${note}`);
-        await convert(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
+        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
         bar.stop();
       }

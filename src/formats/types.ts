@@ -1,4 +1,6 @@
+import type { StreamPiece } from '../engine/stream-plan.js';
 import type { FileOpener } from '../io/image-file.js';
+import type { MemoryFile } from '../io/memory-file.js';
 
 /**
  * The interfaces every format implements (DESIGN.md, "Core interfaces").
@@ -141,6 +143,12 @@ export interface FormatDescriptor {
    * non-zero 64 KiB runs are `nonZero` (sorted, merged), and the bytes it writes.
    */
   measure?(virtualSize: number, options: Record<string, string>, nonZero: { start: number; end: number }[]): Measurement;
+  /**
+   * The image in output order for a pipe: `image` is an empty image of the
+   * output's size and options created in `file` (memory); `nonZero` the
+   * source's non-zero runs. Formats without it cannot be streamed.
+   */
+  streamPlan?(image: WritableDiskImage, file: MemoryFile, nonZero: { start: number; end: number }[]): StreamPiece[];
   /** Option names `create` accepts, for a clear usage error. */
   readonly createOptions?: readonly string[];
 }

@@ -9,5 +9,6 @@ export const rawFormat: FormatDescriptor = {
   open: (path, options) => RawImage.open(path, options.writable === true, options.openFile),
   create: (path, options) => RawImage.create(path, options.virtualSize, options.options, options.openFile),
   measure: (virtualSize, options, nonZero) => ({ fileSize: virtualSize, allocatedBytes: options.preallocation === 'full' ? virtualSize : spanBytes(nonZero) }),
+  streamPlan: (image) => [{ guest: { offset: 0, length: image.virtualSize } }],
   createOptions: ['preallocation'],
 };

@@ -11,6 +11,7 @@ import { parentCandidates } from './parent-locator.js';
 import { VhdImage } from './reader.js';
 import { repairVhd } from './repair.js';
 import { measureVhd } from './measure.js';
+import { vhdStreamPlan } from './stream.js';
 import { WritableVhd } from './writer.js';
 
 /** The UUID of a VHD layer (undefined for other formats). */
@@ -61,6 +62,7 @@ export const vhdFormat: FormatDescriptor = {
   },
   create: createVhd,
   measure: measureVhd,
+  streamPlan: vhdStreamPlan,
   repair: repairVhd,
   createOptions: VHD_CREATE_OPTIONS,
 };

@@ -11,6 +11,7 @@ import { VhdxImage } from './reader.js';
 import { VHDX_CREATE_OPTIONS, createVhdx } from './create.js';
 import { WritableVhdx } from './writer.js';
 import { measureVhdx } from './measure.js';
+import { vhdxStreamPlan } from './stream.js';
 import { repairVhdx } from './repair.js';
 
 /** The DataWriteGuid of a VHDX layer, which children record as parent_linkage (2.6.2.6). */
@@ -62,5 +63,6 @@ export const vhdxFormat: FormatDescriptor = {
   create: createVhdx,
   repair: repairVhdx,
   measure: measureVhdx,
+  streamPlan: vhdxStreamPlan,
   createOptions: VHDX_CREATE_OPTIONS,
 };

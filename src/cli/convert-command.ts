@@ -1,0 +1,57 @@
+import { dirname, resolve } from 'node:path';
+import { DiskImageError } from '../errors.js';
+import type { ProgressFn } from '../engine/copy.js';
+import type { OpenOptions } from '../formats/types.js';
+import { convert } from '../ops/convert.js';
+import { convertToStream, spoolStream } from '../ops/stream.js';
+
+/** What `vdisk convert` was asked, after option parsing. */
+export interface ConvertRequest extends OpenOptions {
+  format?: string;
+  outputFormat?: string;
+  target?: string;
+  keepUuid?: boolean;
+  spool?: boolean;
+  options: Record<string, string>;
+  onProgress?: ProgressFn;
+  signal: AbortSignal;
+}
+
+/** True for outputs whose layout depends on where the data is (so a pipe-to-pipe conversion must see all of it first). */
+function isDynamicOutput(format: string, options: Record<string, string>): boolean {
+  return format === 'vhdx' || (format === 'vhd' && options.subformat !== 'fixed');
+}
+
+/**
+ * `vdisk convert` with `-` for stdin and/or stdout. A stream input (`-f raw`
+ * or `-f vhd` for a fixed VHD) is spooled to a sparse temporary file beside
+ * the destination (or in $TMPDIR); stdin to stdout into a dynamic format needs
+ * `--spool` to say so. Output to stdout is written in file order.
+ */
+export async function convertCommand(src: string, dst: string, r: ConvertRequest): Promise<void> {
+  const fromPipe = src === '-';
+  const toPipe = dst === '-';
+  if (!fromPipe && !toPipe) return void (await convert(src, dst, r));
+  if (r.target || r.keepUuid) throw new DiskImageError('USAGE', '--target and --keep-uuid do not work with pipes yet; convert to a file first');
+  if (!r.outputFormat) throw new DiskImageError('USAGE', 'convert needs -O FORMAT');
+  if (fromPipe && !r.format) throw new DiskImageError('USAGE', 'a pipe cannot be probed: say -f raw or -f vhd (a fixed VHD) for stdin');
+  if (fromPipe && toPipe && isDynamicOutput(r.outputFormat, r.options) && !r.spool) {
+    throw new DiskImageError('USAGE', `stdin to stdout as a dynamic ${r.outputFormat} needs the whole disk first: add --spool (a temporary file the size of the data)`);
+  }
+  let source = src;
+  let cleanup: (() => Promise<void>) | undefined;
+  try {
+    if (fromPipe) {
+      const spool = await spoolStream(process.stdin, toPipe ? '' : dirname(resolve(dst)), r.format!);
+      source = spool.path;
+      cleanup = spool.remove;
+    }
+    if (toPipe) {
+      await convertToStream(source, process.stdout, { ...r, outputFormat: r.outputFormat });
+    } else {
+      await convert(source, dst, r);
+    }
+  } finally {
+    await cleanup?.();
+  }
+}

@@ -1,0 +1,160 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { chunkSpans, type Span } from '../engine/spans.js';
+import { nonZeroSpans } from '../engine/scan.js';
+import type { ProgressFn } from '../engine/copy.js';
+import { DiskImageError } from '../errors.js';
+import { DiskFile } from '../io/file.js';
+import { MemoryFile } from '../io/memory-file.js';
+import { createImage, formatByName, openImage } from '../formats/registry.js';
+import type { DiskImage, OpenOptions } from '../formats/types.js';
+import { isAllZero } from '../util/zero.js';
+
+const CHUNK = 8 * 1024 * 1024;
+
+const PIPE_CLOSED = 'the output pipe was closed before the image was complete (EPIPE)';
+
+/**
+ * A writable with backpressure that notices a reader going away: Node's
+ * stdout never reports itself destroyed after EPIPE, it emits 'error' and
+ * 'close' again on every write, so the first one is remembered here.
+ */
+class PipeOut {
+  private closed = false;
+
+  constructor(private readonly out: Writable) {
+    const mark = () => (this.closed = true);
+    out.on('error', mark);
+    out.on('close', mark);
+  }
+
+  /** Writes buf, waiting for the reader when the buffer is full. */
+  async put(buf: Uint8Array): Promise<void> {
+    if (this.closed || this.out.destroyed) throw new DiskImageError('IO', PIPE_CLOSED);
+    if (this.out.write(buf)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.out.off('drain', done);
+        this.out.off('close', done);
+        this.out.off('error', done);
+        resolve();
+      };
+      this.out.on('drain', done);
+      this.out.on('close', done);
+      this.out.on('error', done);
+    });
+    if (this.closed) throw new DiskImageError('IO', PIPE_CLOSED);
+  }
+
+  /** Ends the stream once everything is written. */
+  end(): Promise<void> {
+    if (this.closed) return Promise.reject(new DiskImageError('IO', PIPE_CLOSED));
+    return new Promise<void>((resolve, reject) => {
+      const fail = () => reject(new DiskImageError('IO', PIPE_CLOSED));
+      this.out.once('error', fail);
+      this.out.end(() => {
+        this.out.off('error', fail);
+        resolve();
+      });
+    });
+  }
+}
+
+/** Emits `length` bytes of the guest view at `offset`: data where `spans` say, zeros elsewhere (never read). */
+async function emitGuest(src: DiskImage, spans: Span[], offset: number, length: number, out: PipeOut, buf: Uint8Array): Promise<number> {
+  const end = offset + length;
+  let pos = offset;
+  let emitted = 0;
+  const inside = spans.filter((s) => s.end > offset && s.start < end).map((s) => ({ start: Math.max(s.start, offset), end: Math.min(s.end, end) }));
+  const zeros = new Uint8Array(Math.min(CHUNK, length));
+  for (const s of [...chunkSpans(inside, CHUNK), { start: end, end }]) {
+    while (pos < s.start) {
+      const n = Math.min(zeros.length, s.start - pos);
+      await out.put(zeros.subarray(0, n));
+      pos += n;
+    }
+    if (s.end > s.start) {
+      const piece = buf.subarray(0, s.end - s.start);
+      await src.readAt(piece, s.start);
+      await out.put(new Uint8Array(piece));
+      emitted += piece.length;
+    }
+    pos = Math.max(pos, s.end);
+  }
+  return emitted;
+}
+
+/** Options of a conversion to or from a pipe. */
+export interface StreamOptions extends OpenOptions {
+  format?: string;
+  outputFormat: string;
+  options?: Record<string, string>;
+  onProgress?: ProgressFn;
+}
+
+/**
+ * Writes SRC (seekable, any format, its whole chain) to a stream in
+ * `outputFormat`, in file order: the source's data is scanned for non-zero
+ * runs first (as measure does), the metadata is computed from them, then data
+ * is read again and emitted block by block. Memory stays bounded.
+ */
+export async function convertToStream(srcPath: string, stream: Writable, opts: StreamOptions): Promise<void> {
+  const out = new PipeOut(stream);
+  const f = formatByName(opts.outputFormat);
+  if (!f.streamPlan) throw new DiskImageError('UNSUPPORTED', `${opts.outputFormat} cannot be written to a pipe`);
+  const src = await openImage(srcPath, { ...opts, writable: false });
+  try {
+    const spans = await nonZeroSpans(src);
+    const file = new MemoryFile();
+    const image = await createImage('(stream)', opts.outputFormat, { virtualSize: src.virtualSize, options: opts.options ?? {}, openFile: async () => file });
+    const total = spans.reduce((n, s) => n + s.end - s.start, 0);
+    const buf = new Uint8Array(CHUNK);
+    let done = 0;
+    for (const piece of f.streamPlan(image, file, spans)) {
+      if ('bytes' in piece) {
+        await out.put(piece.bytes);
+        continue;
+      }
+      done += await emitGuest(src, spans, piece.guest.offset, piece.guest.length, out, buf);
+      if (piece.zeroPad) await out.put(new Uint8Array(piece.zeroPad));
+      opts.onProgress?.(done, total);
+    }
+    await out.end();
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * Reads an image from a stream (`-f raw`, or a fixed VHD: data then footer)
+ * into a sparse spool file (all-zero 64 KiB pieces are not written), and
+ * returns its path in a new temporary directory under `dir` and a function
+ * that removes it.
+ */
+export async function spoolStream(input: Readable, dir: string, format: string): Promise<{ path: string; remove: () => Promise<void> }> {
+  if (format !== 'raw' && format !== 'vhd') throw new DiskImageError('USAGE', `stdin can carry a raw or fixed VHD stream (-f raw|vhd), not ${format}`);
+  const tmp = await mkdtemp(join(dir || tmpdir(), '.vdisk-spool-'));
+  const remove = () => rm(tmp, { recursive: true, force: true });
+  const path = join(tmp, `spool.${format}`);
+  const file = await DiskFile.open(path, 'create');
+  try {
+    let pos = 0;
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      for (let i = 0; i < chunk.length; i += 64 * 1024) {
+        const piece = chunk.subarray(i, Math.min(chunk.length, i + 64 * 1024));
+        if (!isAllZero(piece)) await file.write(piece, pos + i);
+      }
+      pos += chunk.length;
+    }
+    await file.truncate(pos);
+    await file.sync();
+  } catch (err) {
+    await file.close();
+    await remove();
+    throw err;
+  }
+  await file.close();
+  return { path, remove };
+}

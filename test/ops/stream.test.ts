@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { check } from '../../src/ops/check.js';
+import { compare } from '../../src/ops/compare.js';
+import { convert } from '../../src/ops/convert.js';
+import { measure } from '../../src/ops/measure.js';
+import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { needTools, run } from '../helpers/oracles.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+const BIN = join(REPO_ROOT, 'bin', 'vdisk.js');
+
+/** Runs `vdisk ARGS` with `input` on stdin; returns exit code, stdout bytes and stderr. */
+function vdiskPipe(args: string[], input?: Buffer): { status: number; stdout: Buffer; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, maxBuffer: 512 * MiB });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: String(r.stderr) };
+}
+
+const OUTPUTS: [string, string, string[]][] = [
+  ['raw', 'raw', []],
+  ['vhd', 'vpc', []],
+  ['vhd', 'vpc', ['-o', 'subformat=fixed']],
+  ['vhdx', 'vhdx', []],
+  ['vhdx', 'vhdx', ['-o', 'subformat=fixed,block_size=1M']],
+];
+
+test('convert to stdout writes, in order, the image convert writes to a file', async (t) => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 40 * MiB + 1536, blockSize: 256 * 1024, fraction: 0.3 });
+  const vhd = join(dir, 'src.vhd');
+  await convert(raw, vhd, { outputFormat: 'vhd' });
+  let n = 0;
+  for (const src of [raw, vhd]) {
+    for (const [format, qemuFormat, extra] of OUTPUTS) {
+      const r = vdiskPipe(['convert', '-O', format, ...extra, src, '-']);
+      assert.equal(r.status, 0, r.stderr);
+      const out = join(dir, `streamed${n++}.${format}`);
+      writeFileSync(out, r.stdout);
+      const what = `${src} -> ${format} ${extra.join(' ')}`;
+      assert.equal((await compare(raw, out)).identical, true, what);
+      assert.equal((await check(out)).result, 'clean', what);
+      const options = Object.fromEntries((extra[1] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+      assert.equal(r.stdout.length, (await measure(src, format, { options })).fileSize, `${what}: same size as a file`);
+      if (needTools(t, 'qemu-img')) run('qemu-img', ['compare', '-f', 'raw', '-F', qemuFormat, raw, out]);
+    }
+  }
+});
+
+test('stdin: raw and fixed VHD streams in; stdin to stdout into a dynamic format needs --spool', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 24 * MiB, blockSize: 256 * 1024, fraction: 0.3 });
+  const input = readFileSync(raw);
+  const toFile = vdiskPipe(['convert', '-f', 'raw', '-O', 'vhdx', '-', join(dir, 'in.vhdx')], input);
+  assert.equal(toFile.status, 0, toFile.stderr);
+  assert.equal((await compare(raw, join(dir, 'in.vhdx'))).identical, true);
+  const fixed = vdiskPipe(['convert', '-O', 'vhd', '-o', 'subformat=fixed', raw, '-']);
+  const back = vdiskPipe(['convert', '-f', 'vhd', '-O', 'raw', '-', '-'], fixed.stdout);
+  assert.equal(back.status, 0, back.stderr);
+  assert.deepEqual(back.stdout, input);
+  const refused = vdiskPipe(['convert', '-f', 'raw', '-O', 'vhdx', '-', '-'], input);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /--spool .*\(USAGE\)/);
+  const spooled = vdiskPipe(['convert', '--spool', '-f', 'raw', '-O', 'vhdx', '-', '-'], input);
+  assert.equal(spooled.status, 0, spooled.stderr);
+  writeFileSync(join(dir, 'spooled.vhdx'), spooled.stdout);
+  assert.equal((await compare(raw, join(dir, 'spooled.vhdx'))).identical, true);
+  const unprobed = vdiskPipe(['convert', '-O', 'raw', '-', join(dir, 'x.raw')], input);
+  assert.equal(unprobed.status, 1);
+  assert.match(unprobed.stderr, /cannot be probed/);
+});
+
+test('a reader that goes away (EPIPE) ends the conversion with one clean line and exit 1', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 64 * MiB, blockSize: MiB, fraction: 1 });
+  const script = `"${process.execPath}" "${BIN}" convert -O raw "${raw}" - 2>"${dir}/err.txt" | head -c 1000 >/dev/null; echo "\${PIPESTATUS[0]}"`;
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+  assert.equal(r.stdout.trim(), '1');
+  assert.equal(readFileSync(join(dir, 'err.txt'), 'utf8'), 'vdisk: the output pipe was closed before the image was complete (EPIPE) (IO)\n');
+});
