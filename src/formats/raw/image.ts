@@ -1,7 +1,7 @@
-import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import type { FileOpener, ImageFile } from '../../io/image-file.js';
 import { clampRange, fileExtents } from '../extents.js';
+import { assertGuestRange } from '../guest-range.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
 import type { Extent, Finding, ImageInfo, WritableDiskImage } from '../types.js';
 
@@ -42,14 +42,8 @@ export class RawImage implements WritableDiskImage {
     return new RawImage(file);
   }
 
-  private checkRange(offset: number, length: number): void {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.virtualSize) {
-      throw new DiskImageError('OUT_OF_RANGE', `access of ${length} bytes at ${offset} is outside the ${this.virtualSize}-byte disk`, { offset, length });
-    }
-  }
-
   async readAt(buf: Uint8Array, offset: number): Promise<void> {
-    this.checkRange(offset, buf.length);
+    assertGuestRange('read', offset, buf.length, this.virtualSize);
     await this.file.read(buf, offset);
   }
 
@@ -59,12 +53,12 @@ export class RawImage implements WritableDiskImage {
   }
 
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    this.checkRange(offset, data.length);
+    assertGuestRange('write', offset, data.length, this.virtualSize);
     await this.file.write(data, offset);
   }
 
   async writeZeroes(offset: number, length: number): Promise<void> {
-    this.checkRange(offset, length);
+    assertGuestRange('write', offset, length, this.virtualSize);
     for (let pos = offset; pos < offset + length; pos += ZEROES.length) {
       await this.file.write(ZEROES.subarray(0, Math.min(ZEROES.length, offset + length - pos)), pos);
     }

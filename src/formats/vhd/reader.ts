@@ -1,7 +1,8 @@
-import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { formatUuid } from '../../util/uuid.js';
+import { BoundedCache } from '../../util/bounded-cache.js';
 import { clampRange, fileExtents, mergeExtents, parentExtents } from '../extents.js';
+import { assertGuestRange, blockPieces } from '../guest-range.js';
 import type { DiskImage, Extent, Finding, ImageInfo } from '../types.js';
 import { bitmapBytes } from './bat.js';
 import { bitmapRuns } from './bitmap.js';
@@ -24,7 +25,7 @@ export class VhdImage implements DiskImage {
   readonly grain: number;
   readonly virtualSize: number;
   readonly warnings: string[];
-  protected readonly bitmapCache = new Map<number, Promise<Uint8Array>>();
+  private readonly bitmapCache = new BoundedCache<number, Uint8Array>(BITMAP_CACHE_LIMIT);
 
   constructor(
     readonly file: ImageFile,
@@ -47,38 +48,19 @@ export class VhdImage implements DiskImage {
 
   /** The sector bitmap of an allocated block (cached). */
   protected bitmap(b: number): Promise<Uint8Array> {
-    let p = this.bitmapCache.get(b);
-    if (!p) {
-      if (this.bitmapCache.size >= BITMAP_CACHE_LIMIT) this.bitmapCache.clear();
+    return this.bitmapCache.get(b, async () => {
       const buf = new Uint8Array(bitmapBytes(this.grain));
-      p = this.file.read(buf, this.blockOffset(b)).then(() => buf);
-      p.catch(() => this.bitmapCache.delete(b));
-      this.bitmapCache.set(b, p);
-    }
-    return p;
-  }
-
-  private checkRange(offset: number, length: number): void {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.virtualSize) {
-      throw new DiskImageError('OUT_OF_RANGE', `read of ${length} bytes at ${offset} is outside the ${this.virtualSize}-byte disk`, { offset, length });
-    }
+      await this.file.read(buf, this.blockOffset(b));
+      return buf;
+    });
   }
 
   /** Reads the guest view; the blocks a read spans are read concurrently. */
   async readAt(buf: Uint8Array, offset: number): Promise<void> {
-    this.checkRange(offset, buf.length);
+    assertGuestRange('read', offset, buf.length, this.virtualSize);
     const { bat, header } = this.layout;
     if (!bat || !header) return this.file.read(buf, offset);
-    const bs = header.blockSize;
-    const end = offset + buf.length;
-    const pieces: Promise<void>[] = [];
-    for (let pos = offset; pos < end; ) {
-      const b = Math.floor(pos / bs);
-      const n = Math.min((b + 1) * bs, end) - pos;
-      pieces.push(this.readInBlock(b, buf.subarray(pos - offset, pos - offset + n), pos - b * bs));
-      pos += n;
-    }
-    await Promise.all(pieces);
+    await Promise.all(blockPieces(offset, buf.length, header.blockSize).map((p) => this.readInBlock(p.block, buf.subarray(p.at, p.at + p.length), p.inBlock)));
   }
 
   /** Reads `piece` from block `b` at `inBlock`, sector run by sector run. */

@@ -7,6 +7,7 @@ import { BAT_UNUSED, FOOTER_SIZE, SECTOR } from './constants.js';
 import { encodeFooter } from './footer.js';
 import type { VhdLayout } from './layout.js';
 import { VhdImage } from './reader.js';
+import { assertGuestRange, blockPieces } from '../guest-range.js';
 import { decodeDynamicHeader, encodeDynamicHeader } from './dynamic-header.js';
 import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
 import { setBits } from './bitmap.js';
@@ -87,26 +88,16 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
   }
 
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.virtualSize) {
-      throw new DiskImageError('OUT_OF_RANGE', `write of ${data.length} bytes at ${offset} is outside the ${this.virtualSize}-byte disk`, { offset });
-    }
+    assertGuestRange('write', offset, data.length, this.virtualSize);
     const unit = this.parent ? CHILD_WRITE_UNIT : SECTOR;
     const end = offset + data.length;
     if (offset % unit !== 0 || (end % unit !== 0 && end !== this.virtualSize)) return this.writeUnaligned(data, offset, unit);
     const { bat } = this.layout;
     if (!bat) return this.file.write(data, offset);
-    const bs = this.grain;
     if (this.file.size > this.nextFree && this.needsAllocation(offset, end)) await this.cutTail();
-    const pieces: Promise<void>[] = [];
-    for (let pos = offset; pos < end; ) {
-      const b = Math.floor(pos / bs);
-      const inBlock = pos - b * bs;
-      const n = Math.min(bs - inBlock, end - pos);
-      if (bat[b] === BAT_UNUSED) this.allocate(b);
-      pieces.push(this.writeInBlock(b, inBlock, data.subarray(pos - offset, pos - offset + n)));
-      pos += n;
-    }
-    await Promise.all(pieces);
+    const pieces = blockPieces(offset, data.length, this.grain);
+    for (const p of pieces) if (bat[p.block] === BAT_UNUSED) this.allocate(p.block);
+    await Promise.all(pieces.map((p) => this.writeInBlock(p.block, p.inBlock, data.subarray(p.at, p.at + p.length))));
   }
 
   private async writeInBlock(b: number, inBlock: number, piece: Uint8Array): Promise<void> {

@@ -1,7 +1,8 @@
-import { DiskImageError } from '../../errors.js';
 import { bitRuns } from '../../util/bit-runs.js';
 import { formatGuid } from '../../util/guid.js';
+import { BoundedCache } from '../../util/bounded-cache.js';
 import { clampRange, fileExtents, mergeExtents, parentExtents } from '../extents.js';
+import { assertGuestRange, blockPieces } from '../guest-range.js';
 import type { DiskImage, Extent, Finding, ImageInfo } from '../types.js';
 import { checkVhdx } from './check.js';
 import { MiB, PayloadState } from './constants.js';
@@ -24,7 +25,7 @@ export class VhdxImage implements DiskImage {
   readonly grain: number;
   readonly virtualSize: number;
   readonly warnings: string[];
-  protected readonly bitmapCache = new Map<number, Promise<Uint8Array>>();
+  private readonly bitmapCache = new BoundedCache<number, Uint8Array>(BITMAP_CACHE_LIMIT);
 
   constructor(
     readonly path: string,
@@ -43,32 +44,17 @@ export class VhdxImage implements DiskImage {
 
   /** The part of its chunk's sector bitmap that covers block `b` (cached). */
   protected blockBitmap(b: number): Promise<Uint8Array> {
-    let p = this.bitmapCache.get(b);
-    if (!p) {
-      if (this.bitmapCache.size >= BITMAP_CACHE_LIMIT) this.bitmapCache.clear();
+    return this.bitmapCache.get(b, async () => {
       const g = this.layout.bat.geometry;
       const buf = new Uint8Array(this.blockBitmapBytes);
-      const at = this.layout.bat.bitmapMb[Math.floor(b / g.chunkRatio)]! * MiB + (b % g.chunkRatio) * buf.length;
-      p = this.readStored(buf, at).then(() => buf);
-      p.catch(() => this.bitmapCache.delete(b));
-      this.bitmapCache.set(b, p);
-    }
-    return p;
+      await this.readStored(buf, this.layout.bat.bitmapMb[Math.floor(b / g.chunkRatio)]! * MiB + (b % g.chunkRatio) * buf.length);
+      return buf;
+    });
   }
 
   async readAt(buf: Uint8Array, offset: number): Promise<void> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.virtualSize) {
-      throw new DiskImageError('OUT_OF_RANGE', `read of ${buf.length} bytes at ${offset} is outside the ${this.virtualSize}-byte disk`, { offset });
-    }
-    const bs = this.grain;
-    const pieces: Promise<void>[] = [];
-    for (let pos = offset; pos < offset + buf.length; ) {
-      const b = Math.floor(pos / bs);
-      const n = Math.min((b + 1) * bs, offset + buf.length) - pos;
-      pieces.push(this.readInBlock(b, buf.subarray(pos - offset, pos - offset + n), pos - b * bs));
-      pos += n;
-    }
-    await Promise.all(pieces);
+    assertGuestRange('read', offset, buf.length, this.virtualSize);
+    await Promise.all(blockPieces(offset, buf.length, this.grain).map((p) => this.readInBlock(p.block, buf.subarray(p.at, p.at + p.length), p.inBlock)));
   }
 
   private async readInBlock(b: number, piece: Uint8Array, inBlock: number): Promise<void> {

@@ -5,6 +5,7 @@ import { HEADER_OFFSETS, MiB, PayloadState } from './constants.js';
 import { encodeHeader } from './header.js';
 import type { VhdxLayout } from './layout.js';
 import { VhdxImage } from './reader.js';
+import { assertGuestRange, blockPieces } from '../guest-range.js';
 import { randomUuid } from '../../util/uuid.js';
 import { setParentLocator } from './relink.js';
 
@@ -94,22 +95,16 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
   }
 
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.virtualSize) {
-      throw new DiskImageError('OUT_OF_RANGE', `write of ${data.length} bytes at ${offset} is outside the ${this.virtualSize}-byte disk`, { offset });
-    }
+    assertGuestRange('write', offset, data.length, this.virtualSize);
     const unit = this.layout.metadata.logicalSectorSize;
     if (offset % unit !== 0 || data.length % unit !== 0) return this.writeUnaligned(data, offset, unit);
     await this.begin(true);
-    const pieces: Promise<void>[] = [];
-    for (let pos = offset; pos < offset + data.length; ) {
-      const b = Math.floor(pos / this.grain);
-      const n = Math.min((b + 1) * this.grain, offset + data.length) - pos;
-      const state = this.layout.bat.states[b];
-      if (state !== PayloadState.fullyPresent && state !== PayloadState.partiallyPresent) this.allocate(b);
-      pieces.push(this.writeInBlock(b, data.subarray(pos - offset, pos - offset + n), pos - b * this.grain));
-      pos += n;
+    const pieces = blockPieces(offset, data.length, this.grain);
+    for (const { block } of pieces) {
+      const state = this.layout.bat.states[block];
+      if (state !== PayloadState.fullyPresent && state !== PayloadState.partiallyPresent) this.allocate(block);
     }
-    await Promise.all(pieces);
+    await Promise.all(pieces.map((p) => this.writeInBlock(p.block, data.subarray(p.at, p.at + p.length), p.inBlock)));
   }
 
   private async writeInBlock(b: number, piece: Uint8Array, inBlock: number): Promise<void> {
