@@ -1,11 +1,16 @@
 #!/bin/sh
 # Installs the oracle tools vdisk's tests compare against (Debian packages):
 # qemu-img (qemu-utils), the libyal readers (vhdiinfo/vhdimount, vmdkinfo,
-# qcowinfo), fuse3 for vhdimount, and GNU time for `npm run bench`.
+# qcowinfo), fuse3 for vhdimount, and GNU time for `npm run bench`; and for
+# test/e2e/boot.test.ts, which boots converted disks: qemu-system-x86, and
+# what scripts/make-boot-disk.sh builds the disk with (syslinux,
+# syslinux-common, mtools, fdisk, dosfstools, busybox-static, cpio, kmod;
+# it fetches the kernel itself with `apt-get download linux-image-amd64`).
 set -eu
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-  qemu-utils libvhdi-utils libvmdk-utils libqcow-utils fuse3 time >/dev/null
-echo "install-test-tools: $(qemu-img --version | head -n 1); $(vhdiinfo -V 2>&1 | head -n 1)"
+  qemu-utils libvhdi-utils libvmdk-utils libqcow-utils fuse3 time \
+  qemu-system-x86 syslinux syslinux-common mtools fdisk dosfstools busybox-static cpio kmod >/dev/null
+echo "install-test-tools: $(qemu-img --version | head -n 1); $(vhdiinfo -V 2>&1 | head -n 1); $(qemu-system-x86_64 --version | head -n 1)"
