@@ -54,9 +54,10 @@ function baseDepth(top: DiskImage, base: string | undefined): number {
  * (the base may hold a mix, as with Merge-VHD); running the same commit again
  * finishes the job. Layers between the base and CHILD become invalid
  * (docs/chains.md). CHILD itself stays valid unless `drop` removes it. Where
- * writing data changes the base's identity (VHDX DataWriteGuid), CHILD is
- * first told to accept the new identity too (parent_linkage2), and re-linked
- * to it at the end, so it stays linked at every crash point.
+ * writing data changes the base's identity (VHDX DataWriteGuid), the layer
+ * just above the base is first told to accept the new identity too
+ * (parent_linkage2) and re-linked to it at the end, so the chain stays
+ * linked at every crash point.
  */
 export async function commit(child: string, opts: CommitOptions = {}): Promise<CommitResult> {
   const probe = await openImage(child, { ...opts, writable: false });
@@ -69,15 +70,19 @@ export async function commit(child: string, opts: CommitOptions = {}): Promise<C
     await probe.close();
   }
   const basePath = paths[depth]!;
-  const keepLinked = depth === 1 && !opts.drop;
-  const top = await openImage(child, { ...opts, writable: keepLinked, writableParents: [basePath] });
+  // The layer just above the base records the base's identity; unless everything above the base is
+  // dropped, it must follow the base's new identity (VHDX DataWriteGuid) so CHILD stays openable.
+  const keepLinked = !opts.drop;
+  const linkedPath = paths[depth - 1]!;
+  const writableParents = keepLinked && depth > 1 ? [basePath, linkedPath] : [basePath];
+  const top = await openImage(child, { ...opts, writable: keepLinked && depth === 1, writableParents });
   let result: CommitResult;
   try {
-    let base: DiskImage = top;
-    for (let d = 0; d < depth; d++) base = base.parent!;
-    const target = base as WritableDiskImage;
+    const layers: DiskImage[] = [top];
+    for (let d = 0; d < depth; d++) layers.push(layers[d]!.parent!);
+    const target = layers[depth] as WritableDiskImage;
     if (typeof target.writeAt !== 'function') throw new DiskImageError('UNSUPPORTED', `${basePath} cannot be written`);
-    const relink = keepLinked ? (top as WritableDiskImage) : undefined;
+    const relink = keepLinked ? (layers[depth - 1] as WritableDiskImage) : undefined;
     const identity = target.upcomingIdentity;
     if (relink?.acceptParentIdentity && identity) await relink.acceptParentIdentity(identity);
     const stats = await copyImage(top, target, { belowDepth: depth, overwrite: true, flushEvery: FLUSH_EVERY, onProgress: opts.onProgress, signal: opts.signal });

@@ -7,16 +7,24 @@ import { readAll } from './images.js';
 /** Writes to make in one layer: [offset, length, seed]; seed 0 writes zeros. */
 export type LayerWrites = [number, number, number][];
 
+/** Formats buildChain can make chains of. */
+export type ChainFormat = 'vhd' | 'vhdx';
+
+/** Block size of each chain format's layers: VHD 512 KiB, VHDX 1 MiB (the smallest it allows). */
+export const CHAIN_BLOCK_SIZE: Record<ChainFormat, number> = { vhd: 512 * 1024, vhdx: 1024 * 1024 };
+
 /**
- * Builds base.vhd (512 KiB blocks) and a differencing child per entry of
- * `layers` in `dir`, applying each layer's writes; returns the paths, base first.
+ * Builds base.FMT and a differencing child per entry of `layers` in `dir`
+ * (FMT: `format`, VHD by default with 512 KiB blocks, VHDX with 1 MiB
+ * blocks), applying each layer's writes; returns the paths, base first.
  */
-export async function buildChain(dir: string, size: number, layers: LayerWrites[]): Promise<string[]> {
+export async function buildChain(dir: string, size: number, layers: LayerWrites[], format: ChainFormat = 'vhd'): Promise<string[]> {
   const paths: string[] = [];
+  const blockSize = String(CHAIN_BLOCK_SIZE[format]);
   for (let i = 0; i < layers.length; i++) {
-    const path = join(dir, i === 0 ? 'base.vhd' : `layer${i}.vhd`);
+    const path = join(dir, i === 0 ? `base.${format}` : `layer${i}.${format}`);
     const parent = i === 0 ? undefined : await openImage(paths[i - 1]!);
-    const image = await createImage(path, 'vhd', { virtualSize: size, options: { block_size: '512K' }, parent });
+    const image = await createImage(path, format, { virtualSize: size, options: { block_size: blockSize }, parent });
     await image.close();
     const w = (await openImage(path, { writable: true })) as WritableDiskImage;
     for (const [offset, length, seed] of layers[i]!) {

@@ -98,12 +98,15 @@ function isMounted(dir: string): boolean {
  * vhdimount exposes a differencing chain base first: vhdi1 is the base,
  * vhdiN the image named. It finds a parent only by the dynamic header's
  * parent name, in the child's directory (it ignores parent locators), and
- * refuses a parent whose UUID does not match.
+ * refuses a parent whose UUID does not match. For a VHDX it takes the parent
+ * from the locator's absolute_win32_path: by its last `\\`-separated name
+ * when it has one, else the whole value, joined to the directory part of
+ * `image` as given. `cwd` runs it elsewhere (then `image` may be a bare name).
  */
-export async function withVhdimount<T>(image: string, fn: (guest: string, layers: string[]) => Promise<T>): Promise<T> {
+export async function withVhdimount<T>(image: string, fn: (guest: string, layers: string[]) => Promise<T>, cwd?: string): Promise<T> {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vdisk-vhdimount-')));
   try {
-    const r = spawnSync('vhdimount', [image, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    const r = spawnSync('vhdimount', [image, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, cwd });
     if (r.status !== 0 || !isMounted(dir)) throw new Error(`vhdimount ${image} exited ${r.status}: ${r.stderr}`);
     const layers = readdirSync(dir)
       .filter((n) => /^vhdi\d+$/.test(n))

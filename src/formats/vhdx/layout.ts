@@ -61,8 +61,8 @@ export async function readVhdxLayout(raw: ImageFile, writable: boolean): Promise
   if (!headers[0] || !headers[1]) warnings.push(`VHDX header ${headers[0] ? 2 : 1} is damaged; using the other (vdisk check --repair rewrites it)`);
   let file = raw;
   let replay: LogReplay | undefined;
+  if (header.logLength > 0 || !uuidIsNil(header.fields.logGuid)) checkLogRegion(header, raw.size);
   if (!uuidIsNil(header.fields.logGuid)) {
-    checkLogRegion(header, raw.size);
     if (header.fields.logVersion !== 0) throw new DiskImageError('UNSUPPORTED', `${raw.path}: VHDX log version ${header.fields.logVersion} (only 0 exists)`);
     replay = await readActiveLog(raw, header.fields.logGuid, header.logOffset, header.logLength);
     if (replay && writable) {

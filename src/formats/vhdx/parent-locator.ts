@@ -78,6 +78,7 @@ export function parentLocatorEntries(childPath: string, parent: VhdxImage, alter
     ['parent_linkage', formatGuidBraced(parent.layout.header.fields.dataWriteGuid)],
     ...(alternate ? [['parent_linkage2', formatGuidBraced(alternate)] as [string, string]] : []),
     ['relative_path', `.\\${rel}`],
-    ['absolute_win32_path', resolve(parent.path)],
+    // A Win32 path, backslashes and all (libvhdi finds the parent by the name after the last backslash).
+    ['absolute_win32_path', resolve(parent.path).replace(/\//g, '\\')],
   ];
 }

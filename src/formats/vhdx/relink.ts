@@ -11,6 +11,20 @@ import type { VhdxImage } from './reader.js';
 const ITEM_ALIGN = 4096;
 
 /**
+ * The first 4 KiB-aligned offset from 64 KiB where `length` bytes fit between
+ * the items in use (space of locators replaced earlier is free again).
+ */
+function freeSpace(entries: { offset: number; length: number }[], length: number, regionLength: number): number | undefined {
+  const used = entries.filter((e) => e.length > 0).sort((a, b) => a.offset - b.offset);
+  let at = KiB64;
+  for (const e of used) {
+    if (at + length <= e.offset) return at;
+    at = Math.max(at, Math.ceil((e.offset + e.length) / ITEM_ALIGN) * ITEM_ALIGN);
+  }
+  return at + length <= regionLength ? at : undefined;
+}
+
+/**
  * Rewrites a differencing VHDX's parent locator for a new parent: the new
  * item goes to free space in the metadata region, fsync; then the one 32-byte
  * table entry is switched to it (a single sector write), fsync. A crash leaves
@@ -25,9 +39,8 @@ export async function setParentLocator(childPath: string, layout: VhdxLayout, pa
   const index = entries.findIndex((e) => uuidEqual(e.itemId, Item.parentLocator));
   if (index < 0) throw new DiskImageError('CORRUPT', `${childPath}: differencing VHDX has no parent locator item`);
   const item = encodeParentLocator(parentLocatorEntries(childPath, parent, alternate));
-  const used = Math.max(KiB64, ...entries.map((e) => e.offset + e.length));
-  const at = Math.ceil(used / ITEM_ALIGN) * ITEM_ALIGN;
-  if (at + item.length > region.length) throw new DiskImageError('UNSUPPORTED', `${childPath}: no room left in the VHDX metadata region for a new parent locator`);
+  const at = freeSpace(entries, item.length, region.length);
+  if (at === undefined) throw new DiskImageError('UNSUPPORTED', `${childPath}: no room left in the VHDX metadata region for a new parent locator`);
   await file.write(item, region.offset + at);
   await file.sync();
   const e = entries[index]!;

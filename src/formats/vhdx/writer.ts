@@ -82,12 +82,15 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
   private allocate(b: number): void {
     const { bat } = this.layout;
     const g = bat.geometry;
+    // Only a not-present block of a child shows its parent; zero, undefined and unmapped blocks read as
+    // zeros, and a new block over them must too: fully present, its unwritten parts zeros in the file.
+    const showsParent = this.parent !== undefined && bat.states[b] === PayloadState.notPresent;
     bat.offsetsMb[b] = this.nextFree / MiB;
     this.nextFree += this.grain;
-    bat.states[b] = this.parent ? PayloadState.partiallyPresent : PayloadState.fullyPresent;
+    bat.states[b] = showsParent ? PayloadState.partiallyPresent : PayloadState.fullyPresent;
     this.dirtyEntries.add(payloadEntryIndex(g, b));
     const c = Math.floor(b / g.chunkRatio);
-    if (this.parent && bat.bitmapMb[c] === 0) {
+    if (showsParent && bat.bitmapMb[c] === 0) {
       bat.bitmapMb[c] = this.nextFree / MiB;
       this.nextFree += MiB;
       this.dirtyEntries.add(bitmapEntryIndex(g, c));
@@ -149,12 +152,15 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
     for (const [b, bitmap] of this.dirtyBitmaps) {
       await file.write(bitmap, bat.bitmapMb[Math.floor(b / g.chunkRatio)]! * MiB + (b % g.chunkRatio) * bitmap.length);
     }
+    const isBitmapEntry = (i: number) => (i + 1) % (g.chunkRatio + 1) === 0;
+    const bitmapEntries = [...this.dirtyEntries].filter(isBitmapEntry);
+    for (const i of bitmapEntries) await file.write(encodeBatEntry(6, bat.bitmapMb[(i + 1) / (g.chunkRatio + 1) - 1]!), regions.bat.offset + i * 8);
+    // A partially present block must never be visible before its chunk's bitmap block is.
+    if (bitmapEntries.length > 0) await file.sync();
     for (const i of this.dirtyEntries) {
-      const isBitmap = (i + 1) % (g.chunkRatio + 1) === 0;
-      const entry = isBitmap
-        ? encodeBatEntry(6, bat.bitmapMb[(i + 1) / (g.chunkRatio + 1) - 1]!)
-        : encodeBatEntry(bat.states[i - Math.floor(i / (g.chunkRatio + 1))]!, bat.offsetsMb[i - Math.floor(i / (g.chunkRatio + 1))]!);
-      await file.write(entry, regions.bat.offset + i * 8);
+      if (isBitmapEntry(i)) continue;
+      const b = i - Math.floor(i / (g.chunkRatio + 1));
+      await file.write(encodeBatEntry(bat.states[b]!, bat.offsetsMb[b]!), regions.bat.offset + i * 8);
     }
     this.dirtyBitmaps.clear();
     this.dirtyEntries.clear();
