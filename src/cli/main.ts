@@ -9,6 +9,8 @@ import { info } from '../ops/info.js';
 import { map } from '../ops/map.js';
 import { measure } from '../ops/measure.js';
 import { rebase } from '../ops/rebase.js';
+import { resize } from '../ops/resize.js';
+import { compact } from '../ops/compact.js';
 import { snapshot } from '../ops/snapshot.js';
 import { parseSize } from '../util/sizes.js';
 import { convertCommand } from './convert-command.js';
@@ -143,6 +145,20 @@ function buildProgram(): Command {
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       await rebase(child, o.backing, { ...openOptions({ ...o, format: undefined }), unsafe: o.unsafe, onProgress: bar.update }).finally(() => bar.stop());
     });
+
+  withOpenOptions(program.command('resize').description('change the virtual size in place (grow; shrink with --shrink when the cut range holds no data)').argument('<image>').argument('<size>'))
+    .option('--shrink', 'allow a smaller size')
+    .action(async (image: string, size: string, o: RawOpenOptions & { shrink?: boolean }) => {
+      const r = await resize(image, parseSize(size), { ...openOptions(o), shrink: o.shrink });
+      console.log(`Resized ${image} from ${r.oldSize} to ${r.newSize} bytes.`);
+    });
+
+  withOpenOptions(program.command('compact').description('drop all-zero blocks and give their space back, in place').argument('<image>')).action(
+    async (image: string, o: RawOpenOptions) => {
+      const r = await compact(image, openOptions(o));
+      console.log(`Dropped ${r.blocksDropped} all-zero block(s); file ${r.bytesBefore} -> ${r.bytesAfter} bytes, on disk ${r.allocatedBefore} -> ${r.allocatedAfter}.`);
+    },
+  );
 
   program
     .command('demo')

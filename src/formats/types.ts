@@ -119,6 +119,18 @@ export interface CreateOptions {
   uuid?: string;
 }
 
+/** Options of an in-place resize (`vdisk resize`). */
+export interface ResizeOptions extends OpenOptions {
+  /** Allow a smaller size (refused anyway when the range cut off holds a non-zero byte). */
+  shrink?: boolean;
+}
+
+/** What a resize did: the guest-visible sizes before and after (after: rounded up to the format's unit). */
+export interface ResizeResult {
+  oldSize: number;
+  newSize: number;
+}
+
 /** What `vdisk measure` reports. */
 export interface Measurement {
   /** Exact size of the output file. */
@@ -149,6 +161,14 @@ export interface FormatDescriptor {
    * source's non-zero runs. Formats without it cannot be streamed.
    */
   streamPlan?(image: WritableDiskImage, file: MemoryFile, nonZero: { start: number; end: number }[]): StreamPiece[];
+  /**
+   * Changes the virtual size in place (`vdisk resize`); the size is rounded up
+   * to the format's unit. Crash-safe: every intermediate state opens with the
+   * old or the new contents.
+   */
+  resize?(path: string, newSize: number, options: ResizeOptions): Promise<ResizeResult>;
+  /** Drops all-zero allocated blocks and gives their space back, in place and crash-safely (`vdisk compact`). */
+  compact?(path: string, options: OpenOptions): Promise<{ blocksDropped: number }>;
   /** Option names `create` accepts, for a clear usage error. */
   readonly createOptions?: readonly string[];
 }

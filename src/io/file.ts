@@ -137,6 +137,16 @@ export class DiskFile implements ImageFile {
     }
   }
 
+  /** Deallocates a range keeping the file size (fallocate PUNCH_HOLE); false without the native helper or file system support. */
+  async punchHole(offset: number, length: number): Promise<boolean> {
+    if (length <= 0) return true;
+    try {
+      return fileHelper.punchHole(this.fd, offset, length);
+    } catch (err) {
+      throw ioError(err, this.path, 'punch a hole in');
+    }
+  }
+
   /** The data ranges of [offset, offset+length) by SEEK_DATA/SEEK_HOLE (all data without the native helper). */
   dataRanges(offset: number, length: number): Range[] {
     const end = Math.min(offset + length, this.length);

@@ -30,6 +30,13 @@ export interface ImageFile {
   dataRanges(offset: number, length: number): Range[];
   /** Makes [offset, offset+length) allocated on disk, not sparse (preallocation=full); keeps existing data. */
   allocate?(offset: number, length: number): Promise<void>;
+  /**
+   * Deallocates [offset, offset+length) keeping the file size, so the range
+   * reads as zeros and takes no space (fallocate PUNCH_HOLE). Resolves false,
+   * changing nothing, when the helper or the file system cannot; callers then
+   * write zeros themselves.
+   */
+  punchHole?(offset: number, length: number): Promise<boolean>;
   /** Releases the file and its lock; safe to call twice. */
   close(): Promise<void>;
 }

@@ -14,6 +14,8 @@ export interface FileHelper {
   allocate(fd: number, offset: number, length: number): boolean;
   /** Takes (mode 1 shared, 2 exclusive) or drops (0) an OFD lock on the whole file; throws EAGAIN if held. */
   lock(fd: number, mode: 0 | 1 | 2): void;
+  /** Deallocates a range, keeping the file size (fallocate PUNCH_HOLE|KEEP_SIZE); false when the file system or helper cannot. */
+  punchHole(fd: number, offset: number, length: number): boolean;
 }
 
 interface Addon {
@@ -21,6 +23,7 @@ interface Addon {
   seekHole(fd: number, off: number): number;
   ofdLock(fd: number, mode: number): number;
   allocate(fd: number, off: number, len: number): number;
+  punchHole?(fd: number, off: number, len: number): number;
 }
 
 function loadAddon(): Addon | undefined {
@@ -48,6 +51,17 @@ function nativeHelper(addon: Addon): FileHelper {
         throw err;
       }
     },
+    punchHole(fd, offset, length) {
+      if (!addon.punchHole) return false;
+      try {
+        addon.punchHole(fd, offset, length);
+        return true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EOPNOTSUPP' || code === 'ENOSYS') return false;
+        throw err;
+      }
+    },
   };
 }
 
@@ -58,6 +72,7 @@ const jsHelper: FileHelper = {
   seekHole: (_fd, _offset, size) => size,
   lock: () => undefined,
   allocate: () => false,
+  punchHole: () => false,
 };
 
 const addon = loadAddon();

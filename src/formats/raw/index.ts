@@ -1,6 +1,7 @@
 import { spanBytes } from '../../engine/scan.js';
 import type { FormatDescriptor } from '../types.js';
 import { RawImage } from './image.js';
+import { compactRaw, resizeRaw } from './resize.js';
 
 /** Raw: any file is a raw image, so it is probed last. */
 export const rawFormat: FormatDescriptor = {
@@ -10,5 +11,7 @@ export const rawFormat: FormatDescriptor = {
   create: (path, options) => RawImage.create(path, options.virtualSize, options.options, options.openFile),
   measure: (virtualSize, options, nonZero) => ({ fileSize: virtualSize, allocatedBytes: options.preallocation === 'full' ? virtualSize : spanBytes(nonZero) }),
   streamPlan: (image) => [{ guest: { offset: 0, length: image.virtualSize } }],
+  resize: resizeRaw,
+  compact: compactRaw,
   createOptions: ['preallocation'],
 };

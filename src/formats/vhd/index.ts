@@ -13,6 +13,8 @@ import { repairVhd } from './repair.js';
 import { measureVhd } from './measure.js';
 import { vhdStreamPlan } from './stream.js';
 import { WritableVhd } from './writer.js';
+import { resizeVhd } from './resize.js';
+import { compactVhd } from './compact.js';
 
 /** The UUID of a VHD layer (undefined for other formats). */
 function vhdUuid(image: DiskImage): Uint8Array | undefined {
@@ -64,5 +66,7 @@ export const vhdFormat: FormatDescriptor = {
   measure: measureVhd,
   streamPlan: vhdStreamPlan,
   repair: repairVhd,
+  resize: resizeVhd,
+  compact: compactVhd,
   createOptions: VHD_CREATE_OPTIONS,
 };

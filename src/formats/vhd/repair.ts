@@ -5,8 +5,7 @@ import { FOOTER_SIZE } from './constants.js';
 import { encodeDynamicHeader } from './dynamic-header.js';
 import { encodeFooter, type Footer } from './footer.js';
 import { readVhdLayout, type VhdLayout } from './layout.js';
-import { metadataEnd } from './check.js';
-import { reclaimLeakedBlocks } from './reclaim.js';
+import { placeFooters, reclaimLeakedBlocks } from './reclaim.js';
 
 function sameContent(a: Footer, b: Footer): boolean {
   return Buffer.from(encodeFooter(a.fields)).equals(Buffer.from(encodeFooter(b.fields)));
@@ -44,24 +43,24 @@ export async function repairVhd(path: string, openFile: FileOpener = openDiskFil
       await file.sync();
       changes.push(`rewrote the dynamic header checksum (0x${l.header.expectedChecksum.toString(16)})`);
     }
-    if (l.bat) {
-      const moved = await reclaimLeakedBlocks(file, l, metadataEnd(l));
-      if (moved > 0) changes.push(`moved ${moved} block(s) into leaked space`);
-    }
-    const endAt = l.footer.diskType === 'fixed' ? l.footer.currentSize : l.dataEnd;
     const endOk = l.endFooter && sameContent(l.endFooter, footer) && l.endFooter.checksumValid;
-    if (!endOk || file.size !== endAt + FOOTER_SIZE) {
+    const endChange = !l.endFooter
+      ? `rebuilt the ${l.endFooterDamaged ? 'damaged' : 'missing'} end footer from the footer copy`
+      : !endOk
+        ? 'rewrote the end footer'
+        : 'moved the end footer after the last block, dropping unreferenced space';
+    if (l.bat) {
+      const moved = await reclaimLeakedBlocks(file, l);
+      if (moved > 0) changes.push(`moved ${moved} block(s) into leaked space`);
+      const done = await placeFooters(file, l, footer.fields);
+      if (done.end) changes.push(endChange);
+      if (done.copy) changes.push('rewrote the footer copy at offset 0');
+    } else if (!endOk || file.size !== l.footer.currentSize + FOOTER_SIZE) {
+      const endAt = l.footer.currentSize;
       await file.write(encoded, endAt);
       if (file.size > endAt + FOOTER_SIZE) await file.truncate(endAt + FOOTER_SIZE);
       await file.sync();
-      if (!l.endFooter) changes.push(`rebuilt the ${l.endFooterDamaged ? 'damaged' : 'missing'} end footer from the footer copy`);
-      else if (!endOk) changes.push('rewrote the end footer');
-      else changes.push('moved the end footer after the last block, dropping unreferenced space');
-    }
-    if (l.footer.diskType !== 'fixed' && (!l.copyFooter || !l.copyFooter.checksumValid || !sameContent(l.copyFooter, footer))) {
-      await file.write(encoded, 0);
-      await file.sync();
-      changes.push('rewrote the footer copy at offset 0');
+      changes.push(endChange);
     }
     return changes;
   } finally {

@@ -13,6 +13,8 @@ import { WritableVhdx } from './writer.js';
 import { measureVhdx } from './measure.js';
 import { vhdxStreamPlan } from './stream.js';
 import { repairVhdx } from './repair.js';
+import { resizeVhdx } from './resize.js';
+import { compactVhdx } from './compact.js';
 
 /** The DataWriteGuid of a VHDX layer, which children record as parent_linkage (2.6.2.6). */
 function dataWriteGuid(image: DiskImage): Uint8Array | undefined {
@@ -62,6 +64,8 @@ export const vhdxFormat: FormatDescriptor = {
   },
   create: createVhdx,
   repair: repairVhdx,
+  resize: resizeVhdx,
+  compact: compactVhdx,
   measure: measureVhdx,
   streamPlan: vhdxStreamPlan,
   createOptions: VHDX_CREATE_OPTIONS,
