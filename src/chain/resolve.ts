@@ -96,7 +96,7 @@ export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext
 }
 
 /** The `PARENT` error for a parent that could not be found, listing what was tried. */
-export function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
+function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
   const list = tried.length ? tried.join('; ') : 'the image names no parent path';
   return new DiskImageError('PARENT', `${ctx.childPath}: parent with ${ctx.expected} not found; tried ${list}`, {
     tried,

@@ -21,9 +21,6 @@ const RECOGNISED: { name: FormatName; test: (head: Buffer) => boolean }[] = [
   { name: 'vdi', test: (h) => h.length >= 68 && h.readUInt32LE(64) === 0xbeda107f },
 ];
 
-/** Names accepted by `-f` and `-O`. */
-export const WRITABLE_FORMATS = FORMATS.map((f) => f.name);
-
 /** The descriptor of a format vdisk handles, or a USAGE/UNSUPPORTED error. */
 export function formatByName(name: string): FormatDescriptor {
   const f = FORMATS.find((x) => x.name === name);

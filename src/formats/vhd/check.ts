@@ -5,6 +5,7 @@ import type { Finding } from '../types.js';
 import { bitmapBytes } from './bat.js';
 import { BAT_UNUSED, FEATURE_RESERVED, FOOTER_SIZE, FORMAT_VERSION, MAX_VIRTUAL_SIZE, SECTOR } from './constants.js';
 import type { VhdLayout } from './layout.js';
+import { leakedGaps } from './reclaim.js';
 import { bitmapRuns } from './bitmap.js';
 
 function corruption(code: string, message: string): Finding {
@@ -41,29 +42,6 @@ function sameFooter(a: Record<string, unknown>, b: Record<string, unknown>): boo
     const y = b[k];
     return x instanceof Uint8Array && y instanceof Uint8Array ? Buffer.from(x).equals(Buffer.from(y)) : x === y;
   });
-}
-
-/**
- * Bytes between the metadata and the last block that no BAT entry uses, counting
- * only gaps of at least one block (smaller gaps are alignment padding, as
- * Hyper-V leaves between the BAT and the first block).
- */
-function leakedBytes(l: VhdLayout, firstDataOffset: number): number {
-  const span = bitmapBytes(l.header!.blockSize) + l.header!.blockSize;
-  const starts = Array.from(l.bat!).filter((e) => e !== BAT_UNUSED).map((e) => e * SECTOR).sort((a, b) => a - b);
-  let leaked = 0;
-  let pos = firstDataOffset;
-  for (const s of starts) {
-    if (s - pos >= span) leaked += s - pos;
-    pos = Math.max(pos, s + span);
-  }
-  return leaked;
-}
-
-/** End of the metadata of a dynamic VHD (header, BAT, locator data): blocks start after it. */
-export function metadataEnd(l: VhdLayout): number {
-  const h = l.header!;
-  return Math.max(h.tableOffset + Math.ceil((h.maxTableEntries * 4) / SECTOR) * SECTOR, (l.footer.dataOffset ?? 0) + 1024, ...l.locators.map((x) => x.offset + x.space));
 }
 
 /**
@@ -107,10 +85,9 @@ export async function checkVhd(file: ImageFile, l: VhdLayout): Promise<Finding[]
     if (uuidIsNil(h.fields.parentUniqueId)) out.push(corruption('PARENT_UUID', 'differencing disk has no parent UUID'));
     for (const loc of l.locators) if (loc.error) out.push({ severity: 'warning', code: 'LOCATOR', message: `${loc.code} parent locator unusable: ${loc.error}` });
   }
-  const metaEnd = metadataEnd(l);
   if (l.footer.diskType === 'dynamic') out.push(...(await bitmapDisagreements(file, l)));
   const tail = l.endFooter && l.footerSource === 'end' ? file.size - FOOTER_SIZE - l.dataEnd : 0;
-  const leaked = leakedBytes(l, metaEnd) + Math.max(0, tail);
+  const leaked = leakedGaps(l).reduce((n, g) => n + g.end - g.start, 0) + Math.max(0, tail);
   if (leaked > 0) out.push({ severity: 'leak', code: 'LEAKED_SPACE', message: `${leaked} bytes between or after the blocks belong to no BAT entry` });
   return out;
 }

@@ -15,7 +15,7 @@ interface Occupied {
 }
 
 /** Bytes of a dynamic VHD's BAT region as its header declares it (Max Table Entries, whole sectors). */
-export function batRegionBytes(l: VhdLayout): number {
+function batRegionBytes(l: VhdLayout): number {
   return roundUp(l.header!.maxTableEntries * 4, SECTOR);
 }
 
@@ -58,7 +58,7 @@ export function structuresEnd(l: VhdLayout): number {
  * block uses, below the end of the last structure, in file order. Smaller gaps
  * are alignment padding (Hyper-V leaves one between the BAT and the first block).
  */
-function blockGaps(l: VhdLayout): Occupied[] {
+export function leakedGaps(l: VhdLayout): Occupied[] {
   const span = bitmapBytes(l.header!.blockSize) + l.header!.blockSize;
   const used = [...metadataRanges(l), ...blockRanges(l)].sort((a, b) => a.start - b.start);
   const gaps: Occupied[] = [];
@@ -85,7 +85,7 @@ export async function reclaimLeakedBlocks(file: ImageFile, l: VhdLayout): Promis
   const span = bitmapBytes(header.blockSize) + header.blockSize;
   let moved = 0;
   for (;;) {
-    const gap = blockGaps(l)[0];
+    const gap = leakedGaps(l)[0];
     if (!gap) break;
     let last = -1;
     for (let b = 0; b < bat.length; b++) if (bat[b] !== BAT_UNUSED && (last < 0 || bat[b]! > bat[last]!)) last = b;
@@ -111,7 +111,7 @@ export async function reclaimLeakedBlocks(file: ImageFile, l: VhdLayout): Promis
  * lie in that sector and the second one (parent locator entries) keeps its
  * bytes, so a torn write leaves the old or the new header, never a mix.
  */
-export async function rewriteHeaderSector(file: ImageFile, l: VhdLayout, change: Partial<HeaderFields>): Promise<void> {
+async function rewriteHeaderSector(file: ImageFile, l: VhdLayout, change: Partial<HeaderFields>): Promise<void> {
   const h = l.header!;
   const at = l.footer.dataOffset!;
   const encoded = encodeDynamicHeader({ ...h.fields, ...change }, h.locators);

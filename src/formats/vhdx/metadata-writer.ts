@@ -32,9 +32,6 @@ export function encodeMetadataEntry(itemId: Uint8Array, offset: number, length: 
   return buf;
 }
 
-/** Index of the parent locator entry in tables vdisk writes (it comes last). */
-export const PARENT_LOCATOR_ENTRY = 5;
-
 /** The metadata region (table at 0, items from 64 KiB) of a new VHDX (2.6). */
 export function encodeMetadataRegion(m: NewMetadata, regionLength: number): Uint8Array {
   const u32 = (v: number) => {
