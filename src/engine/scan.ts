@@ -27,17 +27,13 @@ export async function nonZeroSpans(src: DiskImage, onProgress?: ProgressFn): Pro
   return out;
 }
 
-/** Number of `blockSize` blocks that hold part of a span. */
-export function blocksTouched(spans: Span[], blockSize: number): number {
-  let count = 0;
-  let last = -1;
+/** Indices of the `blockSize` blocks that hold part of a span, in order. */
+export function blocksWithData(spans: Span[], blockSize: number): number[] {
+  const out: number[] = [];
   for (const s of spans) {
-    const first = Math.floor(s.start / blockSize);
-    const end = Math.floor((s.end - 1) / blockSize);
-    count += end - Math.max(first, last + 1) + 1;
-    last = end;
+    for (let b = Math.floor(s.start / blockSize); b * blockSize < s.end; b++) if (out[out.length - 1] !== b) out.push(b);
   }
-  return count;
+  return out;
 }
 
 /** Total bytes of the spans. */

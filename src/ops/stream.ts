@@ -62,19 +62,38 @@ class PipeOut {
   }
 }
 
-/** Emits `length` bytes of the guest view at `offset`: data where `spans` say, zeros elsewhere (never read). */
-async function emitGuest(src: DiskImage, spans: Span[], offset: number, length: number, out: PipeOut, buf: Uint8Array): Promise<number> {
+/** Zeros to emit from; never written to. */
+const ZEROS = new Uint8Array(1024 * 1024);
+
+/** Writes `n` zero bytes. */
+async function putZeros(out: PipeOut, n: number): Promise<void> {
+  for (let left = n; left > 0; left -= ZEROS.length) await out.put(ZEROS.subarray(0, Math.min(ZEROS.length, left)));
+}
+
+/** The sorted non-zero spans, handed out range by range as the stream moves forward (each span looked at once or twice). */
+class SpanCursor {
+  private i = 0;
+
+  constructor(private readonly spans: Span[]) {}
+
+  /** The parts of the spans inside [start, end); ranges must be asked for in increasing order. */
+  within(start: number, end: number): Span[] {
+    while (this.i < this.spans.length && this.spans[this.i]!.end <= start) this.i++;
+    const out: Span[] = [];
+    for (let j = this.i; j < this.spans.length && this.spans[j]!.start < end; j++) {
+      out.push({ start: Math.max(this.spans[j]!.start, start), end: Math.min(this.spans[j]!.end, end) });
+    }
+    return out;
+  }
+}
+
+/** Emits `length` bytes of the guest view at `offset`: data where the spans say, zeros elsewhere (never read). */
+async function emitGuest(src: DiskImage, spans: SpanCursor, offset: number, length: number, out: PipeOut, buf: Uint8Array): Promise<number> {
   const end = offset + length;
   let pos = offset;
   let emitted = 0;
-  const inside = spans.filter((s) => s.end > offset && s.start < end).map((s) => ({ start: Math.max(s.start, offset), end: Math.min(s.end, end) }));
-  const zeros = new Uint8Array(Math.min(CHUNK, length));
-  for (const s of [...chunkSpans(inside, CHUNK), { start: end, end }]) {
-    while (pos < s.start) {
-      const n = Math.min(zeros.length, s.start - pos);
-      await out.put(zeros.subarray(0, n));
-      pos += n;
-    }
+  for (const s of [...chunkSpans(spans.within(offset, end), CHUNK), { start: end, end }]) {
+    await putZeros(out, s.start - pos);
     if (s.end > s.start) {
       const piece = buf.subarray(0, s.end - s.start);
       await src.readAt(piece, s.start);
@@ -112,13 +131,14 @@ export async function convertToStream(srcPath: string, stream: Writable, opts: S
     const total = spans.reduce((n, s) => n + s.end - s.start, 0);
     const buf = new Uint8Array(CHUNK);
     let done = 0;
+    const cursor = new SpanCursor(spans);
     for (const piece of f.streamPlan(image, file, spans)) {
       if ('bytes' in piece) {
         await out.put(piece.bytes);
         continue;
       }
-      done += await emitGuest(src, spans, piece.guest.offset, piece.guest.length, out, buf);
-      if (piece.zeroPad) await out.put(new Uint8Array(piece.zeroPad));
+      done += await emitGuest(src, cursor, piece.guest.offset, piece.guest.length, out, buf);
+      if (piece.zeroPad) await putZeros(out, piece.zeroPad);
       opts.onProgress?.(done, total);
     }
     await out.end();

@@ -1,4 +1,4 @@
-import { blocksTouched, spanBytes } from '../../engine/scan.js';
+import { blocksWithData, spanBytes } from '../../engine/scan.js';
 import { roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import type { Measurement } from '../types.js';
@@ -16,6 +16,6 @@ export function measureVhd(virtualSize: number, options: Record<string, string>,
   if (options.subformat === 'fixed') return { fileSize: size + FOOTER_SIZE, allocatedBytes: (options.preallocation === 'full' ? size : data) + FOOTER_SIZE };
   const bs = options.block_size === undefined ? DEFAULT_BLOCK_SIZE : parseSize(options.block_size);
   const metadata = FOOTER_SIZE + HEADER_SIZE + roundUp(blockCountFor(size, bs) * 4, SECTOR) + FOOTER_SIZE;
-  const blocks = blocksTouched(nonZero, bs);
+  const blocks = blocksWithData(nonZero, bs).length;
   return { fileSize: metadata + blocks * (bitmapBytes(bs) + bs), allocatedBytes: metadata + blocks * bitmapBytes(bs) + data };
 }

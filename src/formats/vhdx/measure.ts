@@ -1,4 +1,4 @@
-import { blocksTouched, spanBytes } from '../../engine/scan.js';
+import { blocksWithData, spanBytes } from '../../engine/scan.js';
 import { roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import type { Measurement } from '../types.js';
@@ -18,7 +18,7 @@ export function measureVhdx(virtualSize: number, options: Record<string, string>
   const bs = options.block_size === undefined ? DEFAULT_BLOCK_SIZE : parseSize(options.block_size);
   const g = batGeometry(size, bs, logical, false);
   const batLength = roundUp(g.totalEntries * 8, MiB);
-  const blocks = options.subformat === 'fixed' ? g.payloadBlocks : blocksTouched(nonZero, bs);
+  const blocks = options.subformat === 'fixed' ? g.payloadBlocks : blocksWithData(nonZero, bs).length;
   const full = options.preallocation === 'full';
   return { fileSize: BAT_OFFSET + batLength + blocks * bs, allocatedBytes: METADATA_WRITTEN + batLength + (full ? blocks * bs : spanBytes(nonZero)) };
 }

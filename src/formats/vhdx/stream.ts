@@ -1,5 +1,6 @@
 import type { MemoryFile } from '../../io/memory-file.js';
-import { blocksWithData, type StreamPiece } from '../../engine/stream-plan.js';
+import { blocksWithData } from '../../engine/scan.js';
+import type { StreamPiece } from '../../engine/stream-plan.js';
 import type { WritableDiskImage } from '../types.js';
 import { encodeBatEntry, payloadEntryIndex } from './bat.js';
 import { MiB, PayloadState } from './constants.js';
