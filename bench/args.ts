@@ -4,7 +4,7 @@
  *   --size SIZE       virtual size of the generated raw disk (512, 10M, 4G, 64G ...)
  *   --fraction F      fraction of 2 MiB blocks holding data, 0 < F <= 1
  *   --all             run the standard cases: 4 GiB with 30 % data and 64 GiB with 1 %
- *   --runs N          timed runs per command (median is reported), default 3
+ *   --runs N          timed runs per command (median is reported), default 5
  *   --keep            keep the temporary directory (sources and vdisk outputs)
  *   -h, --help        print this text
  *
@@ -42,7 +42,7 @@ export const USAGE = `usage: npm run bench -- [--size SIZE] [--fraction F] [--al
   --size SIZE    virtual size of the generated sparse raw disk (default 4G)
   --fraction F   fraction of 2 MiB blocks holding data (default 0.3)
   --all          run 4 GiB / 0.3 and 64 GiB / 0.01 (plus --size/--fraction if given)
-  --runs N       timed runs per command, the median is reported (default 3)
+  --runs N       timed runs per command, the median is reported (default 5)
   --keep         keep the temporary directory (sources, vdisk outputs) instead of deleting it
 environment: VDISK_BENCH_DIR=DIR puts the temporary directory under DIR (default: the OS temp dir)`;
 
@@ -56,7 +56,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       size: { type: 'string' },
       fraction: { type: 'string' },
       all: { type: 'boolean', default: false },
-      runs: { type: 'string', default: '3' },
+      runs: { type: 'string', default: '5' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },

@@ -1,7 +1,8 @@
 /*
  * vdisk's native helper: the Linux file calls Node 20's fs lacks.
  * seekData/seekHole (lseek SEEK_DATA/SEEK_HOLE), punchHole (fallocate
- * PUNCH_HOLE|KEEP_SIZE), allocate (fallocate mode 0), copyFileRange (copy_file_range) and ofdLock (fcntl
+ * PUNCH_HOLE|KEEP_SIZE), zeroRange (fallocate ZERO_RANGE|KEEP_SIZE, also on
+ * block devices), allocate (fallocate mode 0) and ofdLock (fcntl
  * F_OFD_SETLK, the lock qemu takes). Every function throws a JS Error whose
  * `code` is the errno name; src/io/native.ts wraps them behind a pure-JS
  * fallback.
@@ -75,22 +76,21 @@ static napi_value punch_hole(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+/* zeroRange(fd, offset, length): make a range read as zeros, keeping it allocated and the size unchanged. */
+static napi_value zero_range(napi_env env, napi_callback_info info) {
+  int64_t a[3];
+  if (get_args(env, info, 3, a)) return NULL;
+  if (fallocate((int)a[0], FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)a[1], (off_t)a[2]) < 0)
+    return throw_errno(env, errno, "fallocate");
+  return num(env, 0);
+}
+
 /* allocate(fd, offset, length): reserve blocks for a range (fallocate mode 0, may grow the file). */
 static napi_value allocate_range(napi_env env, napi_callback_info info) {
   int64_t a[3];
   if (get_args(env, info, 3, a)) return NULL;
   if (fallocate((int)a[0], 0, (off_t)a[1], (off_t)a[2]) < 0) return throw_errno(env, errno, "fallocate");
   return num(env, 0);
-}
-
-/* copyFileRange(fdIn, offIn, fdOut, offOut, length): bytes copied (may be short). */
-static napi_value copy_range(napi_env env, napi_callback_info info) {
-  int64_t a[5];
-  if (get_args(env, info, 5, a)) return NULL;
-  off_t in = (off_t)a[1], out = (off_t)a[3];
-  ssize_t r = copy_file_range((int)a[0], &in, (int)a[2], &out, (size_t)a[4], 0);
-  if (r < 0) return throw_errno(env, errno, "copy_file_range");
-  return num(env, (double)r);
 }
 
 /* ofdLock(fd, mode): mode 0 unlock, 1 shared, 2 exclusive; non-blocking, throws EAGAIN when held. */
@@ -113,8 +113,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_enumerable, NULL},
     {"seekHole", NULL, seek_hole, NULL, NULL, NULL, napi_enumerable, NULL},
     {"punchHole", NULL, punch_hole, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"zeroRange", NULL, zero_range, NULL, NULL, NULL, napi_enumerable, NULL},
     {"allocate", NULL, allocate_range, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"copyFileRange", NULL, copy_range, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ofdLock", NULL, ofd_lock, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -12,6 +12,8 @@ export interface ConvertRequest extends OpenOptions {
   target?: string;
   keepUuid?: boolean;
   spool?: boolean;
+  /** `-n`: write into the existing DST. */
+  existing?: boolean;
   options: Record<string, string>;
   onProgress?: ProgressFn;
   signal: AbortSignal;
@@ -32,6 +34,7 @@ export async function convertCommand(src: string, dst: string, r: ConvertRequest
   const fromPipe = src === '-';
   const toPipe = dst === '-';
   if (!fromPipe && !toPipe) return void (await convert(src, dst, r));
+  if (toPipe && r.existing) throw new DiskImageError('USAGE', '-n writes into an existing file or block device, not stdout');
   if (r.target || r.keepUuid) throw new DiskImageError('USAGE', '--target and --keep-uuid do not work with pipes yet; convert to a file first');
   if (!r.outputFormat) throw new DiskImageError('USAGE', 'convert needs -O FORMAT');
   if (fromPipe && !r.format) throw new DiskImageError('USAGE', 'a pipe cannot be probed: say -f raw or -f vhd (a fixed VHD) for stdin');

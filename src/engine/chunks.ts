@@ -7,10 +7,26 @@ export const CHUNK = 8 * 1024 * 1024;
 /** Granularity of zero detection: 64 KiB runs of zeros are not written. */
 export const ZERO_GRAIN = 64 * 1024;
 
-/** Data ranges of the source (through its chain) cut into chunks that never cross an 8 MiB boundary. */
-export async function* dataChunks(src: DiskImage, belowDepth: number): AsyncIterable<{ offset: number; length: number }> {
+/** A piece of the source to copy: data to read, or (`zero`) a range that reads as zeros. */
+export interface CopyPiece {
+  offset: number;
+  length: number;
+  zero?: boolean;
+}
+
+/**
+ * Data ranges of the source (through its chain, layers above `belowDepth`)
+ * cut into chunks that never cross an 8 MiB boundary; with `zeros`, also its
+ * ranges that read as zeros (zero extents of those layers, and unallocated
+ * ones at the bottom of the chain), whole.
+ */
+export async function* dataChunks(src: DiskImage, belowDepth: number, zeros = false): AsyncIterable<CopyPiece> {
   for await (const e of src.extents()) {
-    if (e.kind !== 'data' || e.depth >= belowDepth) continue;
+    if (e.depth >= belowDepth) continue;
+    if (e.kind !== 'data') {
+      if (zeros) yield { offset: e.offset, length: e.length, zero: true };
+      continue;
+    }
     for (let pos = e.offset; pos < e.offset + e.length; ) {
       const next = Math.min(e.offset + e.length, (Math.floor(pos / CHUNK) + 1) * CHUNK);
       yield { offset: pos, length: next - pos };

@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { DiskImageError, ioError } from '../errors.js';
 import type { FileOpener, ImageFile, OpenMode, Range } from './image-file.js';
 import { fileHelper } from './native.js';
@@ -28,7 +28,7 @@ export class DiskFile implements ImageFile {
     } catch (err) {
       throw ioError(err, path, mode === 'create' ? 'create' : 'open');
     }
-    const st = await handle.stat();
+    const st = await handle.stat({ bigint: true });
     if (st.isDirectory()) {
       await handle.close();
       throw new DiskImageError('IO', `cannot open ${path}: is a directory`, { path });
@@ -41,7 +41,12 @@ export class DiskFile implements ImageFile {
       const what = mode === 'read' ? 'is being changed by another process' : 'is in use by another process (qemu or vdisk)';
       throw new DiskImageError('IO', `${path} ${what}; refusing to ${mode === 'read' ? 'read' : 'change'} it`, { path });
     }
-    return new DiskFile(path, handle, st.size, mode !== 'read');
+    let size = Number(st.size);
+    if (st.isBlockDevice()) size = await blockDeviceSize(path, st.rdev).catch(async (err: unknown) => {
+      await handle.close();
+      throw err;
+    });
+    return new DiskFile(path, handle, size, mode !== 'read');
   }
 
   /** The file descriptor, for the native helper. */
@@ -137,13 +142,23 @@ export class DiskFile implements ImageFile {
     }
   }
 
+  /** Makes a range read as zeros, keeping it allocated (fallocate ZERO_RANGE); false without the native helper or file system support. */
+  async zeroRange(offset: number, length: number): Promise<boolean> {
+    return this.rangeCall(fileHelper.zeroRange, offset, length, 'zero a range of');
+  }
+
   /** Deallocates a range keeping the file size (fallocate PUNCH_HOLE); false without the native helper or file system support. */
   async punchHole(offset: number, length: number): Promise<boolean> {
+    return this.rangeCall(fileHelper.punchHole, offset, length, 'punch a hole in');
+  }
+
+  /** Runs a helper call on a range (nothing for an empty one); errors become IO errors naming `action`. */
+  private rangeCall(call: (fd: number, offset: number, length: number) => boolean, offset: number, length: number, action: string): boolean {
     if (length <= 0) return true;
     try {
-      return fileHelper.punchHole(this.fd, offset, length);
+      return call(this.fd, offset, length);
     } catch (err) {
-      throw ioError(err, this.path, 'punch a hole in');
+      throw ioError(err, this.path, action);
     }
   }
 
@@ -174,3 +189,17 @@ export class DiskFile implements ImageFile {
 
 /** The default FileOpener: DiskFile with its locks. */
 export const openDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode);
+
+/**
+ * The size of a block device: fstat reports 0 for one, so read the kernel's
+ * count of 512-byte sectors from /sys/dev/block/MAJOR:MINOR/size.
+ */
+async function blockDeviceSize(path: string, rdev: bigint): Promise<number> {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  try {
+    return Number(await readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8')) * 512;
+  } catch (err) {
+    throw ioError(err, path, 'find the size of block device');
+  }
+}

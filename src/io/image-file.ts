@@ -37,6 +37,12 @@ export interface ImageFile {
    * write zeros themselves.
    */
   punchHole?(offset: number, length: number): Promise<boolean>;
+  /**
+   * Makes [offset, offset+length) read as zeros without writing them, keeping
+   * it allocated (fallocate ZERO_RANGE; regular files and block devices).
+   * Resolves false, changing nothing, when that is not possible.
+   */
+  zeroRange?(offset: number, length: number): Promise<boolean>;
   /** Releases the file and its lock; safe to call twice. */
   close(): Promise<void>;
 }

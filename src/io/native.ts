@@ -16,6 +16,8 @@ export interface FileHelper {
   lock(fd: number, mode: 0 | 1 | 2): void;
   /** Deallocates a range, keeping the file size (fallocate PUNCH_HOLE|KEEP_SIZE); false when the file system or helper cannot. */
   punchHole(fd: number, offset: number, length: number): boolean;
+  /** Makes a range read as zeros, keeping it allocated and the size (fallocate ZERO_RANGE|KEEP_SIZE; block devices too); false when unsupported. */
+  zeroRange(fd: number, offset: number, length: number): boolean;
 }
 
 interface Addon {
@@ -24,6 +26,30 @@ interface Addon {
   ofdLock(fd: number, mode: number): number;
   allocate(fd: number, off: number, len: number): number;
   punchHole?(fd: number, off: number, len: number): number;
+  zeroRange?(fd: number, off: number, len: number): number;
+}
+
+/** Runs an optional fallocate-style call: false when the addon lacks it or the file system does not support it. */
+function optionalCall(call: ((fd: number, off: number, len: number) => number) | undefined, fd: number, offset: number, length: number): boolean {
+  if (!call) return false;
+  try {
+    call(fd, offset, length);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EOPNOTSUPP' || code === 'ENOSYS') return false;
+    throw err;
+  }
+}
+
+/** Runs an lseek SEEK_DATA/SEEK_HOLE; where the file type has no such seek (EINVAL: block devices), every byte is data. */
+function seekOr(seek: () => number, allData: number): number {
+  try {
+    return seek();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EINVAL') return allData;
+    throw err;
+  }
 }
 
 function loadAddon(): Addon | undefined {
@@ -39,29 +65,12 @@ function loadAddon(): Addon | undefined {
 function nativeHelper(addon: Addon): FileHelper {
   return {
     kind: 'native',
-    seekData: (fd, offset) => addon.seekData(fd, offset),
-    seekHole: (fd, offset) => addon.seekHole(fd, offset),
+    seekData: (fd, offset, size) => seekOr(() => addon.seekData(fd, offset), offset < size ? offset : -1),
+    seekHole: (fd, offset, size) => seekOr(() => addon.seekHole(fd, offset), size),
     lock: (fd, mode) => void addon.ofdLock(fd, mode),
-    allocate(fd, offset, length) {
-      try {
-        addon.allocate(fd, offset, length);
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EOPNOTSUPP') return false;
-        throw err;
-      }
-    },
-    punchHole(fd, offset, length) {
-      if (!addon.punchHole) return false;
-      try {
-        addon.punchHole(fd, offset, length);
-        return true;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EOPNOTSUPP' || code === 'ENOSYS') return false;
-        throw err;
-      }
-    },
+    allocate: (fd, offset, length) => optionalCall(addon.allocate, fd, offset, length),
+    punchHole: (fd, offset, length) => optionalCall(addon.punchHole, fd, offset, length),
+    zeroRange: (fd, offset, length) => optionalCall(addon.zeroRange, fd, offset, length),
   };
 }
 
@@ -73,6 +82,7 @@ const jsHelper: FileHelper = {
   lock: () => undefined,
   allocate: () => false,
   punchHole: () => false,
+  zeroRange: () => false,
 };
 
 const addon = loadAddon();

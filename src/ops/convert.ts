@@ -1,7 +1,7 @@
 import { copyImage, type ProgressFn } from '../engine/copy.js';
-import { createImage, openImage } from '../formats/registry.js';
-import type { OpenOptions, WritableDiskImage } from '../formats/types.js';
-import { checkOutputPath, commitOutput, discardOutput, tempPathFor } from './output-file.js';
+import { createImage, detectFormat, openImage } from '../formats/registry.js';
+import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
+import { checkOutputPath, commitOutput, discardOutput, refuseInputPath, tempPathFor } from './output-file.js';
 import { DiskImageError } from '../errors.js';
 import { PROFILES, profileByName } from '../targets/profiles.js';
 
@@ -17,6 +17,8 @@ export interface ConvertOptions extends OpenOptions {
   keepUuid?: boolean;
   /** Hypervisor profile (`--target`): picks format and options, rounds the size up (docs/targets.md). */
   target?: string;
+  /** `-n`: write into the existing image or block device DST (its own format) instead of creating it. */
+  existing?: boolean;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
 }
@@ -51,6 +53,7 @@ export interface ConvertResult {
  * partial file on any failure or interrupt.
  */
 export async function convert(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
+  if (opts.existing) return convertIntoExisting(src, dst, opts);
   const plan = targetPlan(opts);
   const source = await openImage(src, { ...opts, writable: false });
   let target: WritableDiskImage | undefined;
@@ -72,6 +75,46 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
   } finally {
     await target?.close();
     if (temp) await discardOutput(temp);
+    await source.close();
+  }
+}
+
+/**
+ * `convert -n`: writes the guest view of SRC over the existing image or block
+ * device DST in place, as `qemu-img convert -n` does. DST keeps its format
+ * (`-O`, when given, must name it), size and identity; it must be at least
+ * as large as SRC, and bytes past SRC's size stay as they are. Where SRC
+ * reads as zeros DST is zeroed (holes of a raw file stay holes, other ranges
+ * are zeroed with fallocate ZERO_RANGE where possible). A failure leaves DST
+ * partly written (a warning says so): nothing can be rolled back.
+ */
+async function convertIntoExisting(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
+  if (opts.target || opts.keepUuid || Object.keys(opts.options ?? {}).length > 0) {
+    throw new DiskImageError('USAGE', '-n writes into DST as it is: --target, --keep-uuid and -o do not apply');
+  }
+  const source = await openImage(src, { ...opts, writable: false });
+  let target: DiskImage | undefined;
+  try {
+    refuseInputPath(dst, [source]);
+    const format = await detectFormat(dst);
+    if (opts.outputFormat && opts.outputFormat !== format) {
+      throw new DiskImageError('USAGE', `${dst} is a ${format} image, not ${opts.outputFormat}; -n writes into DST in its own format`, { path: dst });
+    }
+    target = await openImage(dst, { onWarning: opts.onWarning, openFile: opts.openFile, format, writable: true });
+    if (target.virtualSize < source.virtualSize) {
+      throw new DiskImageError('USAGE', `${dst} holds ${target.virtualSize} bytes, less than ${src} (${source.virtualSize})`, { path: dst });
+    }
+    const writable = target as WritableDiskImage;
+    try {
+      const stats = await copyImage(source, writable, { overwrite: true, onProgress: opts.onProgress, signal: opts.signal });
+      await writable.flush();
+      return { virtualSize: source.virtualSize, ...stats };
+    } catch (err) {
+      opts.onWarning?.(`${dst} was partly written`);
+      throw err;
+    }
+  } finally {
+    await target?.close();
     await source.close();
   }
 }

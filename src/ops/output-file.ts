@@ -12,8 +12,8 @@ export function chainPaths(image: DiskImage): string[] {
   return out;
 }
 
-/** Refuses an output path that is an input image or one of its parents, or that already exists. */
-export function checkOutputPath(dst: string, inputs: DiskImage[]): void {
+/** Refuses an output path that is an input image or one of its parents (after resolving links). */
+export function refuseInputPath(dst: string, inputs: DiskImage[]): void {
   if (!existsSync(dst)) return;
   const real = realpathSync(dst);
   for (const img of inputs) {
@@ -21,7 +21,12 @@ export function checkOutputPath(dst: string, inputs: DiskImage[]): void {
       throw new DiskImageError('USAGE', `${dst} is ${real === realpathSync(img.path) ? 'the source image' : 'a parent of the source'}; refusing to overwrite it`, { path: dst });
     }
   }
-  throw new DiskImageError('USAGE', `${dst} already exists; remove it first`, { path: dst });
+}
+
+/** Refuses an output path that is an input image or one of its parents, or that already exists. */
+export function checkOutputPath(dst: string, inputs: DiskImage[]): void {
+  refuseInputPath(dst, inputs);
+  if (existsSync(dst)) throw new DiskImageError('USAGE', `${dst} already exists; remove it first`, { path: dst });
 }
 
 /** A temporary name beside `dst`, so the final rename stays on one file system. */

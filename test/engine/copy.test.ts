@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { copyImage } from '../../src/engine/copy.js';
 import { DiskFile } from '../../src/io/file.js';
 import { createImage, openImage } from '../../src/formats/registry.js';
+import type { WritableDiskImage } from '../../src/formats/types.js';
 import { fillPattern } from '../../src/util/pattern-disk.js';
 import { readAll } from '../helpers/images.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -67,6 +68,24 @@ test('copy refuses a target smaller than the source', async () => {
   const source = await openImage(src);
   const target = await createImage(join(dir, 'small.raw'), 'raw', { virtualSize: MiB, options: {} });
   await assert.rejects(copyImage(source, target), /smaller than the source/);
+  await target.close();
+  await source.close();
+});
+
+test('overwrite zeroes the target wherever the source reads as zeros: zero runs, zero extents and holes', async () => {
+  const dir = tempDir();
+  const src = join(dir, 'src.raw');
+  await mixedRaw(src);
+  const source = await openImage(src);
+  const dst = join(dir, 'old.raw');
+  const old = await DiskFile.open(dst, 'create');
+  await old.write(new Uint8Array(16 * MiB).fill(0xa5), 0);
+  await old.close();
+  const target = await openImage(dst, { writable: true });
+  const stats = await copyImage(source, target as WritableDiskImage, { overwrite: true });
+  await (target as WritableDiskImage).flush();
+  assert.equal(stats.writtenBytes, MiB + 64 * 1024);
+  assert.deepEqual(Buffer.from(await readAll(target)), Buffer.from(await readAll(source)));
   await target.close();
   await source.close();
 });

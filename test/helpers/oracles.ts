@@ -120,3 +120,15 @@ export async function withVhdimount<T>(image: string, fn: (guest: string, layers
     rmdirSync(dir);
   }
 }
+
+/**
+ * True when the test runs as root (it mounts a tmpfs or attaches a loop
+ * device). Otherwise skips it, or fails it when VDISK_REQUIRE_ORACLES=1 (CI
+ * runs as root).
+ */
+export function needRoot(t: TestContext, why: string): boolean {
+  if (process.getuid?.() === 0) return true;
+  if (ORACLES_REQUIRED) throw new Error(`needs root: ${why}`);
+  t.skip(`needs root: ${why}`);
+  return false;
+}

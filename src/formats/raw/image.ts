@@ -57,10 +57,19 @@ export class RawImage implements WritableDiskImage {
     await this.file.write(data, offset);
   }
 
+  /**
+   * Zeroes a range: holes already read as zeros and stay holes; data ranges
+   * are zeroed in place by fallocate ZERO_RANGE where the file system or
+   * block device can (allocation kept, so a preallocated file stays so), else
+   * by writing zeros.
+   */
   async writeZeroes(offset: number, length: number): Promise<void> {
     assertGuestRange('write', offset, length, this.virtualSize);
-    for (let pos = offset; pos < offset + length; pos += ZEROES.length) {
-      await this.file.write(ZEROES.subarray(0, Math.min(ZEROES.length, offset + length - pos)), pos);
+    for (const r of this.file.dataRanges(offset, length)) {
+      if (await this.file.zeroRange?.(r.offset, r.length)) continue;
+      for (let pos = r.offset; pos < r.offset + r.length; pos += ZEROES.length) {
+        await this.file.write(ZEROES.subarray(0, Math.min(ZEROES.length, r.offset + r.length - pos)), pos);
+      }
     }
   }
 

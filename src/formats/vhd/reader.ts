@@ -15,6 +15,9 @@ import { qemu72Size } from './size-rule.js';
 /** Most sector bitmaps kept in the read cache (512 bytes each for 2 MiB blocks). */
 const BITMAP_CACHE_LIMIT = 4096;
 
+/** Sector bitmaps read ahead, concurrently, while walking extents (each is a small random read). */
+const BITMAP_READ_AHEAD = 16;
+
 /**
  * A fixed, dynamic or differencing VHD opened for reading. Reads honour the
  * sector bitmaps: a clear bit reads from the parent (differencing) or as
@@ -98,6 +101,7 @@ export class VhdImage implements DiskImage {
       return;
     }
     const bs = header.blockSize;
+    const readAhead = this.bitmapReadAhead(Math.floor(start / bs), Math.ceil(end / bs));
     for (let pos = start; pos < end; ) {
       const b = Math.floor(pos / bs);
       if (bat[b] === BAT_UNUSED) {
@@ -109,6 +113,7 @@ export class VhdImage implements DiskImage {
         continue;
       }
       const blockEnd = Math.min(end, (b + 1) * bs);
+      readAhead(b);
       const bitmap = await this.bitmap(b);
       for (const run of bitmapRuns(bitmap, pos - b * bs, blockEnd - b * bs)) {
         const length = run.end - run.start;
@@ -118,6 +123,25 @@ export class VhdImage implements DiskImage {
       }
       pos = blockEnd;
     }
+  }
+
+  /**
+   * For a walk over blocks [first, end): a function that, called at block b,
+   * starts reading the bitmaps of the next BITMAP_READ_AHEAD allocated blocks
+   * (they land in the cache), so the walk waits for one read at a time at most.
+   */
+  private bitmapReadAhead(first: number, end: number): (b: number) => void {
+    const bat = this.layout.bat!;
+    const pending: number[] = [];
+    let next = first;
+    return (b) => {
+      while (pending.length > 0 && pending[0]! <= b) pending.shift();
+      for (; next < end && pending.length < BITMAP_READ_AHEAD; next++) {
+        if (bat[next] === BAT_UNUSED || next <= b) continue;
+        pending.push(next);
+        this.bitmap(next).catch(() => undefined);
+      }
+    };
   }
 
   private async *below(offset: number, length: number, own: boolean): AsyncIterable<Extent> {
