@@ -5,7 +5,7 @@
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { DiskImageError } from '../../src/errors.js';
-import { encodeLogEntry, logEntryChecksum } from '../../src/formats/vhdx/log.js';
+import { encodeLogEntry, logEntryChecksum } from '../../src/formats/vhdx/log-entry.js';
 import type { ImageFile, Range } from '../../src/io/image-file.js';
 import { guidBytes } from '../../src/util/guid.js';
 import { prng } from './prng.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { openImage } from '../../../src/formats/registry.js';
 import { HEADER_OFFSETS, MiB } from '../../../src/formats/vhdx/constants.js';
 import { decodeHeader, encodeHeader } from '../../../src/formats/vhdx/header.js';
-import { encodeLogEntry } from '../../../src/formats/vhdx/log.js';
+import { encodeLogEntry } from '../../../src/formats/vhdx/log-entry.js';
 import { check } from '../../../src/ops/check.js';
 import { convert } from '../../../src/ops/convert.js';
 import { fillPattern, writePatternDisk } from '../../../src/util/pattern-disk.js';

@@ -13,15 +13,8 @@ import { describe, it } from 'node:test';
 import { DiskFile } from '../../../src/io/file.js';
 import { decodeHeader, encodeHeader } from '../../../src/formats/vhdx/header.js';
 import { HEADER_OFFSETS } from '../../../src/formats/vhdx/constants.js';
-import {
-  decodeLogEntry,
-  descriptorSectors,
-  encodeLogEntry,
-  logEntryChecksum,
-  readActiveLog,
-  type LogReplay,
-  type ReadLogOptions,
-} from '../../../src/formats/vhdx/log.js';
+import { decodeLogEntry, descriptorSectors, encodeLogEntry, logEntryChecksum } from '../../../src/formats/vhdx/log-entry.js';
+import { readActiveLog, type LogReplay, type ReadLogOptions } from '../../../src/formats/vhdx/log.js';
 import { replayLogInPlace } from '../../../src/formats/vhdx/log-replay.js';
 import { ReplayedFile } from '../../../src/formats/vhdx/replayed-file.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
