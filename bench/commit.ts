@@ -32,8 +32,8 @@ import { openImage } from '../src/formats/registry.js';
 import type { WritableDiskImage } from '../src/formats/types.js';
 import { blockHasData, fillPattern, type PatternSpec } from '../src/util/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
-import type { CommitCaseResult, Tool, ToolResult } from './report.js';
-import { median, runChecked, runShell, shellJoin, shellQuote, timeCommand } from './timing.js';
+import { type CommitCaseResult, type Tool, type ToolResult, toolResult } from './report.js';
+import { runChecked, runShell, shellJoin, shellQuote, timeCommand } from './timing.js';
 
 /** Size of one piece of child data, and of one writeAt / qemu-io write. */
 export const PIECE_BYTES = 1024 ** 2;
@@ -254,14 +254,7 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
   ctx.log(`  checking: ${qemuCheck}`);
   verifiedWith.push(`${qemuCheck}: ${runChecked(qemuCheck).trim()}`);
 
-  const results = tools.map((t, i): ToolResult => ({
-    tool: t.tool,
-    command: shellJoin(t.argv(runTop(t))),
-    seconds: seconds[i]!,
-    medianSeconds: median(seconds[i]!),
-    peakRssKiB: rss[i]!,
-    maxPeakRssMiB: Math.max(...rss[i]!) / 1024,
-  }));
+  const results = tools.map((t, i) => toolResult(t.tool, shellJoin(t.argv(runTop(t))), seconds[i]!, rss[i]!));
   const [v, q] = results as [ToolResult, ToolResult];
   const mib = childBytes / 1024 ** 2;
   return {

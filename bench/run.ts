@@ -31,8 +31,8 @@ import { writePatternDisk } from '../src/util/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
 import { type BenchCase, type BenchOptions, parseBenchArgs, USAGE } from './args.js';
 import { commitSpaceNeeded, runCommitCase } from './commit.js';
-import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type Tool, type ToolResult } from './report.js';
-import { median, requireTools, runChecked, shellJoin, timeCommand } from './timing.js';
+import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type Tool, type ToolResult, toolResult } from './report.js';
+import { requireTools, runChecked, shellJoin, timeCommand } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const VDISK_BIN = join(ROOT, 'bin', 'vdisk.js');
@@ -191,14 +191,7 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number): { res
     });
   }
   runChecked('sync');
-  const results = pair.tools.map((t, i): ToolResult => ({
-    tool: t.tool,
-    command: shellJoin(t.argv(src, join(dir, `out-${t.tool}.${pair.ext}`))),
-    seconds: seconds[i]!,
-    medianSeconds: median(seconds[i]!),
-    peakRssKiB: rss[i]!,
-    maxPeakRssMiB: Math.max(...rss[i]!) / 1024,
-  }));
+  const results = pair.tools.map((t, i) => toolResult(t.tool, shellJoin(t.argv(src, join(dir, `out-${t.tool}.${pair.ext}`))), seconds[i]!, rss[i]!));
   return { results, vdiskOutput };
 }
 
@@ -235,7 +228,8 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
         pair: pair.name,
         tools: results,
         ratioQemuImg: v.medianSeconds / byTool('qemu-img')!.medianSeconds,
-        ...(cp ? { ratioCp: v.medianSeconds / cp.medianSeconds } : {}),
+        bestRatioQemuImg: v.bestSeconds / byTool('qemu-img')!.bestSeconds,
+        ...(cp ? { ratioCp: v.medianSeconds / cp.medianSeconds, bestRatioCp: v.bestSeconds / cp.bestSeconds } : {}),
         vdiskOutputAllocatedBytes: allocatedBytes(vdiskOutput),
         verifiedWith: `${check}: ${said}`,
       });
