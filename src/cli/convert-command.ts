@@ -4,6 +4,7 @@ import type { ProgressFn } from '../engine/copy.js';
 import type { OpenOptions } from '../formats/types.js';
 import { convert } from '../ops/convert.js';
 import { convertToStream, spoolStream } from '../ops/stream.js';
+import { profileByName } from '../targets/profiles.js';
 
 /** What `vdisk convert` was asked, after option parsing. */
 export interface ConvertRequest extends OpenOptions {
@@ -19,8 +20,14 @@ export interface ConvertRequest extends OpenOptions {
   signal: AbortSignal;
 }
 
+/** The output format and options `-O`/`-o` and `--target` ask for (the conversion checks them against each other). */
+function requestedOutput(r: ConvertRequest): { format?: string; options: Record<string, string> } {
+  const profile = r.target ? profileByName(r.target) : undefined;
+  return { format: r.outputFormat ?? profile?.format, options: { ...profile?.options, ...r.options } };
+}
+
 /** True for outputs whose layout depends on where the data is (so a pipe-to-pipe conversion must see all of it first). */
-function isDynamicOutput(format: string, options: Record<string, string>): boolean {
+function isDynamicOutput(format: string | undefined, options: Record<string, string>): boolean {
   return format === 'vhdx' || (format === 'vhd' && options.subformat !== 'fixed');
 }
 
@@ -35,11 +42,11 @@ export async function convertCommand(src: string, dst: string, r: ConvertRequest
   const toPipe = dst === '-';
   if (!fromPipe && !toPipe) return void (await convert(src, dst, r));
   if (toPipe && r.existing) throw new DiskImageError('USAGE', '-n writes into an existing file or block device, not stdout');
-  if (r.target || r.keepUuid) throw new DiskImageError('USAGE', '--target and --keep-uuid do not work with pipes yet; convert to a file first');
-  if (!r.outputFormat) throw new DiskImageError('USAGE', 'convert needs -O FORMAT');
   if (fromPipe && !r.format) throw new DiskImageError('USAGE', 'a pipe cannot be probed: say -f raw or -f vhd (a fixed VHD) for stdin');
-  if (fromPipe && toPipe && isDynamicOutput(r.outputFormat, r.options) && !r.spool) {
-    throw new DiskImageError('USAGE', `stdin to stdout as a dynamic ${r.outputFormat} needs the whole disk first: add --spool (a temporary file the size of the data)`);
+  const wanted = requestedOutput(r);
+  if (!wanted.format) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');
+  if (fromPipe && toPipe && isDynamicOutput(wanted.format, wanted.options) && !r.spool) {
+    throw new DiskImageError('USAGE', `stdin to stdout as a dynamic ${wanted.format} needs the whole disk first: add --spool (a temporary file the size of the data)`);
   }
   let source = src;
   let cleanup: (() => Promise<void>) | undefined;
@@ -50,7 +57,7 @@ export async function convertCommand(src: string, dst: string, r: ConvertRequest
       cleanup = spool.remove;
     }
     if (toPipe) {
-      await convertToStream(source, process.stdout, { ...r, outputFormat: r.outputFormat });
+      await convertToStream(source, process.stdout, r);
     } else {
       await convert(source, dst, r);
     }

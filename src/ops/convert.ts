@@ -3,41 +3,16 @@ import { createImage, detectFormat, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
 import { checkOutputPath, commitOutput, discardOutput, refuseInputPath, tempPathFor } from './output-file.js';
 import { DiskImageError } from '../errors.js';
-import { PROFILES, profileByName } from '../targets/profiles.js';
+import { outputPlan, type OutputRequest } from './output-plan.js';
 
-/** Options of `vdisk convert`. */
-export interface ConvertOptions extends OpenOptions {
+/** Options of `vdisk convert`: the output (`-O`, `-o`, `--target`, `--keep-uuid`) and how to open the source. */
+export interface ConvertOptions extends OpenOptions, OutputRequest {
   /** Source format (probed when absent). */
   format?: string;
-  /** Output format (`-O`; optional with `target`). */
-  outputFormat?: string;
-  /** `-o` options for the output. */
-  options?: Record<string, string>;
-  /** Give the output the source's UUID (`--keep-uuid`) instead of a new one. */
-  keepUuid?: boolean;
-  /** Hypervisor profile (`--target`): picks format and options, rounds the size up (docs/targets.md). */
-  target?: string;
   /** `-n`: write into the existing image or block device DST (its own format) instead of creating it. */
   existing?: boolean;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
-}
-
-/** Format, options and size rounding of a conversion, from `-O`/`-o` and `--target`. */
-function targetPlan(opts: ConvertOptions): { format: string; options: Record<string, string>; sizeMultiple: number } {
-  if (!opts.target) {
-    if (!opts.outputFormat) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');
-    return { format: opts.outputFormat, options: opts.options ?? {}, sizeMultiple: 1 };
-  }
-  const p = profileByName(opts.target);
-  if (!p) throw new DiskImageError('USAGE', `unknown target '${opts.target}' (known: ${PROFILES.map((x) => x.name).join(', ')})`);
-  if (opts.outputFormat && opts.outputFormat !== p.format) {
-    throw new DiskImageError('USAGE', `--target ${p.name} writes ${p.format}, not ${opts.outputFormat} (leave out -O)`);
-  }
-  for (const [k, v] of Object.entries(opts.options ?? {})) {
-    if (p.options[k] !== undefined && p.options[k] !== v) throw new DiskImageError('USAGE', `--target ${p.name} needs ${k}=${p.options[k]}, not ${v}`);
-  }
-  return { format: p.format, options: { ...p.options, ...opts.options }, sizeMultiple: p.sizeMultiple };
 }
 
 /** What a conversion did. */
@@ -54,17 +29,14 @@ export interface ConvertResult {
  */
 export async function convert(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
   if (opts.existing) return convertIntoExisting(src, dst, opts);
-  const plan = targetPlan(opts);
   const source = await openImage(src, { ...opts, writable: false });
   let target: WritableDiskImage | undefined;
   let temp: string | undefined;
   try {
+    const { format, virtualSize, options, uuid } = outputPlan(src, source, opts);
     checkOutputPath(dst, [source]);
     temp = tempPathFor(dst);
-    const virtualSize = Math.ceil(source.virtualSize / plan.sizeMultiple) * plan.sizeMultiple;
-    const uuid = opts.keepUuid ? source.describe().uuid : undefined;
-    if (opts.keepUuid && !uuid) throw new DiskImageError('USAGE', `--keep-uuid: ${src} (${source.format}) has no UUID to keep`);
-    target = await createImage(temp, plan.format, { virtualSize, options: plan.options, uuid });
+    target = await createImage(temp, format, { virtualSize, options, uuid });
     const stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
     await target.flush();
     await target.close();

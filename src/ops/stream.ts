@@ -11,6 +11,7 @@ import { MemoryFile } from '../io/memory-file.js';
 import { createImage, formatByName, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 import { isAllZero } from '../util/zero.js';
+import { outputPlan, type OutputRequest } from './output-plan.js';
 
 const CHUNK = 8 * 1024 * 1024;
 
@@ -105,11 +106,9 @@ async function emitGuest(src: DiskImage, spans: SpanCursor, offset: number, leng
   return emitted;
 }
 
-/** Options of a conversion to or from a pipe. */
-export interface StreamOptions extends OpenOptions {
+/** Options of a conversion to a pipe: the output (`-O`, `-o`, `--target`, `--keep-uuid`) and how to open the source. */
+export interface StreamOptions extends OpenOptions, OutputRequest {
   format?: string;
-  outputFormat: string;
-  options?: Record<string, string>;
   onProgress?: ProgressFn;
 }
 
@@ -121,13 +120,14 @@ export interface StreamOptions extends OpenOptions {
  */
 export async function convertToStream(srcPath: string, stream: Writable, opts: StreamOptions): Promise<void> {
   const out = new PipeOut(stream);
-  const f = formatByName(opts.outputFormat);
-  if (!f.streamPlan) throw new DiskImageError('UNSUPPORTED', `${opts.outputFormat} cannot be written to a pipe`);
   const src = await openImage(srcPath, { ...opts, writable: false });
   try {
+    const { format, virtualSize, options, uuid } = outputPlan(srcPath, src, opts);
+    const f = formatByName(format);
+    if (!f.streamPlan) throw new DiskImageError('UNSUPPORTED', `${format} cannot be written to a pipe`);
     const spans = await nonZeroSpans(src);
     const file = new MemoryFile();
-    const image = await createImage('(stream)', opts.outputFormat, { virtualSize: src.virtualSize, options: opts.options ?? {}, openFile: async () => file });
+    const image = await createImage('(stream)', format, { virtualSize, options, uuid, openFile: async () => file });
     const total = spans.reduce((n, s) => n + s.end - s.start, 0);
     const buf = new Uint8Array(CHUNK);
     let done = 0;

@@ -85,3 +85,33 @@ test('a reader that goes away (EPIPE) ends the conversion with one clean line an
   assert.equal(r.stdout.trim(), '1');
   assert.equal(readFileSync(join(dir, 'err.txt'), 'utf8'), 'vdisk: the output pipe was closed before the image was complete (EPIPE) (IO)\n');
 });
+
+test('--target and --keep-uuid through pipes: the same image as through files', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 5 * MiB + 512, blockSize: 256 * 1024, fraction: 0.5 });
+  const vhd = join(dir, 'src.vhd');
+  await convert(raw, vhd, { outputFormat: 'vhd' });
+  const uuid = (p: string) => JSON.parse(String(vdiskPipe(['info', '--json', p]).stdout)).uuid as string;
+
+  const azure = vdiskPipe(['convert', '--target', 'azure', raw, '-']);
+  assert.equal(azure.status, 0, azure.stderr);
+  const streamed = join(dir, 'azure-streamed.vhd');
+  writeFileSync(streamed, azure.stdout);
+  await convert(raw, join(dir, 'azure-file.vhd'), { target: 'azure' });
+  assert.equal(azure.stdout.length, readFileSync(join(dir, 'azure-file.vhd')).length, 'same size as the file output (rounded to a whole MiB)');
+  assert.equal(azure.stdout.length, 6 * MiB + 512);
+  assert.equal(vdiskPipe(['check', '--target', 'azure', streamed]).status, 0);
+  assert.equal((await compare(raw, streamed)).identical, true);
+
+  const kept = vdiskPipe(['convert', '--keep-uuid', '-O', 'vhdx', vhd, '-']);
+  assert.equal(kept.status, 0, kept.stderr);
+  writeFileSync(join(dir, 'kept.vhdx'), kept.stdout);
+  assert.equal(uuid(join(dir, 'kept.vhdx')), uuid(vhd));
+  const fromStdin = vdiskPipe(['convert', '-f', 'vhd', '--target', 'hyperv', '-', join(dir, 'in.vhdx')], readFileSync(join(dir, 'azure-file.vhd')));
+  assert.equal(fromStdin.status, 0, fromStdin.stderr);
+  assert.equal(vdiskPipe(['check', '--target', 'hyperv', join(dir, 'in.vhdx')]).status, 0);
+  const noFormat = vdiskPipe(['convert', raw, '-']);
+  assert.equal(noFormat.status, 1);
+  assert.match(noFormat.stderr, /needs -O FORMAT or --target/);
+});
