@@ -88,6 +88,12 @@ export interface WritableDiskImage extends DiskImage {
   readonly upcomingIdentity?: Uint8Array;
   /** Accepts `identity` as its parent's, besides the current one (VHDX: parent_linkage2). */
   acceptParentIdentity?(identity: Uint8Array): Promise<void>;
+  /**
+   * Re-records what this child notes about `parent` that changes with the
+   * parent's data but is not its identity (VHD: the parent's modification
+   * time, "Parent Time Stamp" in the dynamic header), after a commit into it.
+   */
+  refreshParentLink?(parent: DiskImage): Promise<void>;
 }
 
 /** Options shared by every open. */

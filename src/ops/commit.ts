@@ -88,6 +88,7 @@ export async function commit(child: string, opts: CommitOptions = {}): Promise<C
     const stats = await copyImage(top, target, { belowDepth: depth, overwrite: true, flushEvery: FLUSH_EVERY, onProgress: opts.onProgress, signal: opts.signal });
     await target.flush();
     if (relink?.setParent && identity) await relink.setParent(target);
+    await relink?.refreshParentLink?.(target);
     const merged = paths.slice(0, depth);
     result = { base: basePath, merged, dataBytes: stats.dataBytes, dropped: opts.drop ? merged : [] };
   } finally {

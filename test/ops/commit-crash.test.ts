@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { check } from '../../src/ops/check.js';
 import { commit } from '../../src/ops/commit.js';
+import { openImage } from '../../src/formats/registry.js';
 import { buildChain, viewOf, type LayerWrites } from '../helpers/chain.js';
-import { Recorder, crashStates, materialise, snapshot } from '../helpers/fault-file.js';
+import { Recorder, crashStates, materialise, snapshot, type FileEvent } from '../helpers/fault-file.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const KiB = 1024;
@@ -27,7 +29,9 @@ async function crashTest(baseIndex: number): Promise<number> {
   const rec = new Recorder();
   await commit(top, { base: paths[baseIndex], openFile: rec.opener });
   assert.ok(rec.events.some((e) => e.kind === 'sync'), 'commit flushed');
-  assert.ok(rec.events.every((e) => e.path === paths[baseIndex]), 'commit writes only into the base');
+  const linked = paths[baseIndex + 1];
+  const headerOnly = (e: FileEvent) => e.path === linked && (e.kind === 'sync' || (e.kind === 'write' && e.offset === 512 && e.data.length === 1024));
+  assert.ok(rec.events.every((e) => e.path === paths[baseIndex] || headerOnly(e)), 'commit writes into the base, and at most the parent time stamp of the layer above it');
   assert.deepEqual(await viewOf(paths[baseIndex]!), expected, 'the base now holds the top view');
 
   let n = 0;
@@ -54,4 +58,23 @@ test('commit into the parent survives a power cut at every flush point', async (
 test('commit -b down to the base survives a power cut at every flush point', async () => {
   const states = await crashTest(0);
   assert.ok(states >= 10, `only ${states} crash states`);
+});
+
+test('commit re-records the base\'s modification time in the layer above it (VHD Parent Time Stamp)', async () => {
+  const dir = tempDir();
+  const paths = await buildChain(dir, SIZE, LAYERS);
+  // The stamp has whole seconds: let the commit happen in a later second than the linking did.
+  await new Promise((r) => setTimeout(r, 1100));
+  const stampOf = async (p: string) => {
+    const image = await openImage(p);
+    const stamp = (image.describe().formatSpecific as { parentTimestamp: string }).parentTimestamp;
+    await image.close();
+    return stamp;
+  };
+  const before = await stampOf(paths[1]!);
+  await commit(paths[2]!, { base: paths[0] });
+  const mtime = new Date(Math.floor(statSync(paths[0]!).mtimeMs / 1000) * 1000);
+  assert.equal(new Date(await stampOf(paths[1]!)).getTime(), mtime.getTime());
+  assert.notEqual(await stampOf(paths[1]!), before);
+  assert.equal((await check(paths[1]!)).result, 'clean');
 });

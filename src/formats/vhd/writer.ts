@@ -197,4 +197,22 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     this.layout.header = decodeDynamicHeader(encoded, headerAt);
     await this.flush();
   }
+
+  /**
+   * Rewrites the dynamic header with the parent's current modification time
+   * (nothing when it already holds it). Only the time stamp and the checksum
+   * change; the header's second sector is written with the same bytes, so a
+   * torn write leaves either header, both valid.
+   */
+  async refreshParentLink(parent: DiskImage): Promise<void> {
+    const header = this.layout.header;
+    if (this.layout.footer.diskType !== 'differencing' || !header || !(parent instanceof VhdImage)) return;
+    const { parentTimestamp } = parentHeaderFields(parent);
+    if (parentTimestamp === header.fields.parentTimestamp) return;
+    const headerAt = this.layout.footer.dataOffset!;
+    const encoded = encodeDynamicHeader({ ...header.fields, parentTimestamp }, header.locators);
+    await this.file.write(encoded, headerAt);
+    await this.file.sync();
+    this.layout.header = decodeDynamicHeader(encoded, headerAt);
+  }
 }
