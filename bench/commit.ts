@@ -33,7 +33,7 @@ import type { WritableDiskImage } from '../src/formats/types.js';
 import { blockHasData, fillPattern, type PatternSpec } from '../src/util/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
 import { type CommitCaseResult, type Tool, type ToolResult, toolResult } from './report.js';
-import { runChecked, runShell, shellJoin, shellQuote, timeCommand } from './timing.js';
+import { roundOrder, runChecked, runShell, shellJoin, shellQuote, timeCommand } from './timing.js';
 
 /** Size of one piece of child data, and of one writeAt / qemu-io write. */
 export const PIECE_BYTES = 1024 ** 2;
@@ -230,7 +230,8 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
   const seconds = tools.map((): number[] => []);
   const rss = tools.map((): number[] => []);
   for (let run = 0; run < ctx.runs; run++) {
-    tools.forEach((t, i) => {
+    for (const i of roundOrder(tools.length, run)) {
+      const t = tools[i]!;
       ctx.checkInterrupted();
       const dir = runDir(t);
       rmSync(dir, { recursive: true, force: true });
@@ -240,7 +241,7 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
       seconds[i]!.push(r.seconds);
       rss[i]!.push(r.peakRssKiB);
       ctx.log(`  commit run ${run + 1}/${ctx.runs} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
-    });
+    }
   }
   ctx.checkInterrupted();
 

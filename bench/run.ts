@@ -12,7 +12,9 @@
  *   raw→vhdx dynamic, vhdx→raw, vhd→vhdx, vhdx→vhd: the same with -O vhdx / -f vhdx
  *   raw→raw           vdisk convert -O raw          qemu-img convert -f raw -O raw   cp --sparse=always
  *
- * Runs are interleaved (vdisk, qemu-img, cp, vdisk, ...), each output is
+ * Runs are interleaved and the order rotates each round (vdisk, qemu-img, cp;
+ * qemu-img, cp, vdisk; ...), because the first command of a round was measured
+ * to pay a penalty whichever tool it was. Each output is
  * deleted (and the deletion synced) before the next timed run, caches are
  * left alone, and the median of --runs runs is reported together with
  * vdisk's peak RSS from GNU time. After timing, vdisk's output of each pair
@@ -32,7 +34,7 @@ import { formatSize } from '../src/util/sizes.js';
 import { type BenchCase, type BenchOptions, parseBenchArgs, USAGE } from './args.js';
 import { commitSpaceNeeded, runCommitCase } from './commit.js';
 import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type Tool, type ToolResult, toolResult } from './report.js';
-import { requireTools, runChecked, shellJoin, timeCommand } from './timing.js';
+import { requireTools, roundOrder, runChecked, shellJoin, timeCommand } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const VDISK_BIN = join(ROOT, 'bin', 'vdisk.js');
@@ -177,7 +179,8 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number): { res
   const rss = pair.tools.map((): number[] => []);
   const vdiskOutput = join(dir, `out-vdisk.${pair.ext}`);
   for (let run = 0; run < runs; run++) {
-    pair.tools.forEach((t, i) => {
+    for (const i of roundOrder(pair.tools.length, run)) {
+      const t = pair.tools[i]!;
       checkInterrupted();
       const dst = join(dir, `out-${t.tool}.${pair.ext}`);
       rmSync(dst, { force: true });
@@ -188,7 +191,7 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number): { res
       rss[i]!.push(r.peakRssKiB);
       log(`  ${pair.name} run ${run + 1}/${runs} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
       if (!(t.tool === 'vdisk' && run === runs - 1)) rmSync(dst, { force: true });
-    });
+    }
   }
   runChecked('sync');
   const results = pair.tools.map((t, i) => toolResult(t.tool, shellJoin(t.argv(src, join(dir, `out-${t.tool}.${pair.ext}`))), seconds[i]!, rss[i]!));

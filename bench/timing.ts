@@ -66,6 +66,15 @@ export function timeCommand(argv: readonly string[], rssFile: string): TimedRun 
   return { seconds: Number(end - start) / 1e9, peakRssKiB };
 }
 
+/**
+ * The order of `n` tools in round `run`: rotated by one each round, so that
+ * every tool runs first equally often (on this project's VM the first command
+ * of a round paid about 0.5 s more, whichever tool it was).
+ */
+export function roundOrder(n: number, run: number): number[] {
+  return Array.from({ length: n }, (_, k) => (k + run) % n);
+}
+
 /** Median of a non-empty list (mean of the two middle values for an even count). */
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new Error('bench: median of nothing');
