@@ -4,7 +4,8 @@
  *   --size SIZE       virtual size of the generated raw disk (512, 10M, 4G, 64G ...)
  *   --fraction F      fraction of 2 MiB blocks holding data, 0 < F <= 1
  *   --all             run the standard cases: 4 GiB with 30 % data and 64 GiB with 1 %
- *   --runs N          timed runs per command (median is reported), default 5
+ *   --runs N          timed runs per command (median is reported), default 5;
+ *                     rounded up to whole rotations of the pair's tools
  *   --keep            keep the temporary directory (sources and vdisk outputs)
  *   -h, --help        print this text
  *

@@ -229,7 +229,8 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
   const rssFile = join(ctx.dir, 'rss.txt');
   const seconds = tools.map((): number[] => []);
   const rss = tools.map((): number[] => []);
-  for (let run = 0; run < ctx.runs; run++) {
+  const rounds = Math.ceil(ctx.runs / tools.length) * tools.length;
+  for (let run = 0; run < rounds; run++) {
     for (const i of roundOrder(tools.length, run)) {
       const t = tools[i]!;
       ctx.checkInterrupted();
@@ -240,7 +241,7 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
       const r = timeCommand(t.argv(runTop(t)), rssFile);
       seconds[i]!.push(r.seconds);
       rss[i]!.push(r.peakRssKiB);
-      ctx.log(`  commit run ${run + 1}/${ctx.runs} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
+      ctx.log(`  commit run ${run + 1}/${rounds} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
     }
   }
   ctx.checkInterrupted();

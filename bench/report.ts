@@ -155,7 +155,7 @@ function toolOf(r: PairResult, tool: Tool): ToolResult | undefined {
 export function formatCase(c: CaseResult, runs: number): string[] {
   const head = [
     `${formatSize(c.size)} sparse raw, ${(c.fraction * 100).toFixed(c.fraction < 0.1 ? 1 : 0)} % of ${formatSize(c.blockSize)} blocks written ` +
-      `(${c.dataBlocks} blocks, ${formatSize(c.dataBytes)}); median of ${runs} run${runs === 1 ? '' : 's'}, each including sync; best: ratio of the fastest runs`,
+      `(${c.dataBlocks} blocks, ${formatSize(c.dataBytes)}); median of ${runs}+ runs (whole rotations of the tools, each first in turn), each including sync; best: ratio of the fastest runs`,
   ];
   const rows: string[][] = [['pair', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'best', 'cp s', 'vdisk/cp', 'best', 'vdisk RSS MiB']];
   for (const p of c.pairs) {
@@ -191,7 +191,7 @@ export function formatCommit(c: CommitCaseResult, runs: number): string[] {
   const head = [
     `commit: ${formatSize(c.childBytes)} of child data in ${c.pieces} × ${formatSize(c.pieceBytes)} pieces every ${formatSize(c.strideBytes)} ` +
       `(${c.piecesOverData} over base data, ${c.piecesOverEmpty} over empty blocks);`,
-    `vdisk commit top.vhd vs qemu-img commit -f qcow2 top.qcow2 on fresh copies of the chains, median of ${runs} run${runs === 1 ? '' : 's'}, each including sync`,
+    `vdisk commit top.vhd vs qemu-img commit -f qcow2 top.qcow2 on fresh copies of the chains, median of ${runs}+ runs in rotation, each including sync`,
   ];
   const rows = [
     ['case', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'best', 'vdisk MiB/s', 'qemu-img MiB/s', 'vdisk RSS MiB'],

@@ -178,7 +178,9 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number): { res
   const seconds = pair.tools.map((): number[] => []);
   const rss = pair.tools.map((): number[] => []);
   const vdiskOutput = join(dir, `out-vdisk.${pair.ext}`);
-  for (let run = 0; run < runs; run++) {
+  // Whole rotations only, so that every tool runs first as often as the others.
+  const rounds = Math.ceil(runs / pair.tools.length) * pair.tools.length;
+  for (let run = 0; run < rounds; run++) {
     for (const i of roundOrder(pair.tools.length, run)) {
       const t = pair.tools[i]!;
       checkInterrupted();
@@ -189,8 +191,8 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number): { res
       if (!existsSync(dst)) throw new Error(`bench: ${t.tool} exited 0 but wrote no ${dst}`);
       seconds[i]!.push(r.seconds);
       rss[i]!.push(r.peakRssKiB);
-      log(`  ${pair.name} run ${run + 1}/${runs} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
-      if (!(t.tool === 'vdisk' && run === runs - 1)) rmSync(dst, { force: true });
+      log(`  ${pair.name} run ${run + 1}/${rounds} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
+      if (!(t.tool === 'vdisk' && run === rounds - 1)) rmSync(dst, { force: true });
     }
   }
   runChecked('sync');

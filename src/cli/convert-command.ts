@@ -15,6 +15,8 @@ export interface ConvertRequest extends OpenOptions {
   spool?: boolean;
   /** `-n`: write into the existing DST. */
   existing?: boolean;
+  /** `--replace`: replace an existing DST file atomically. */
+  replace?: boolean;
   options: Record<string, string>;
   onProgress?: ProgressFn;
   signal: AbortSignal;
@@ -41,7 +43,7 @@ export async function convertCommand(src: string, dst: string, r: ConvertRequest
   const fromPipe = src === '-';
   const toPipe = dst === '-';
   if (!fromPipe && !toPipe) return void (await convert(src, dst, r));
-  if (toPipe && r.existing) throw new DiskImageError('USAGE', '-n writes into an existing file or block device, not stdout');
+  if (toPipe && (r.existing || r.replace)) throw new DiskImageError('USAGE', '-n and --replace write into or over an existing file, not stdout');
   if (fromPipe && !r.format) throw new DiskImageError('USAGE', 'a pipe cannot be probed: say -f raw or -f vhd (a fixed VHD) for stdin');
   const wanted = requestedOutput(r);
   if (!wanted.format) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');

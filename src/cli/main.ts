@@ -65,12 +65,13 @@ function buildProgram(): Command {
     .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
     .option('--spool', 'stdin to stdout into a dynamic format: spool the input to a temporary file first')
     .option('-n, --no-create', 'write into the existing image or block device DST (its format, size and identity kept)')
-    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; create: boolean; options?: string; progress?: boolean; progressJson?: boolean }) => {
+    .option('--replace', 'replace an existing DST file atomically (written beside it, renamed over it on success)')
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; create: boolean; replace?: boolean; options?: string; progress?: boolean; progressJson?: boolean }) => {
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
         const note = o.target ? profileByName(o.target)?.note : undefined;
         if (note) warn(`--target ${o.target}: ${note}`);
-        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, existing: !o.create, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
+        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, existing: !o.create, replace: o.replace, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
         bar.stop();
       }

@@ -1,7 +1,7 @@
 import { copyImage, type ProgressFn } from '../engine/copy.js';
 import { createImage, detectFormat, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
-import { checkOutputPath, commitOutput, discardOutput, refuseInputPath, tempPathFor } from './output-file.js';
+import { checkOutputPath, checkReplaceablePath, commitOutput, discardOutput, refuseInputPath, tempPathFor } from './output-file.js';
 import { DiskImageError } from '../errors.js';
 import { outputPlan, type OutputRequest } from './output-plan.js';
 
@@ -11,6 +11,8 @@ export interface ConvertOptions extends OpenOptions, OutputRequest {
   format?: string;
   /** `-n`: write into the existing image or block device DST (its own format) instead of creating it. */
   existing?: boolean;
+  /** `--replace`: an existing regular file DST is replaced atomically (renamed over) on success. */
+  replace?: boolean;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
 }
@@ -34,7 +36,8 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
   let temp: string | undefined;
   try {
     const { format, virtualSize, options, uuid } = outputPlan(src, source, opts);
-    checkOutputPath(dst, [source]);
+    if (opts.replace) await checkReplaceablePath(dst, [source]);
+    else checkOutputPath(dst, [source]);
     temp = tempPathFor(dst);
     target = await createImage(temp, format, { virtualSize, options, uuid });
     const stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
@@ -61,8 +64,8 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
  * partly written (a warning says so): nothing can be rolled back.
  */
 async function convertIntoExisting(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
-  if (opts.target || opts.keepUuid || Object.keys(opts.options ?? {}).length > 0) {
-    throw new DiskImageError('USAGE', '-n writes into DST as it is: --target, --keep-uuid and -o do not apply');
+  if (opts.target || opts.keepUuid || opts.replace || Object.keys(opts.options ?? {}).length > 0) {
+    throw new DiskImageError('USAGE', '-n writes into DST as it is: --target, --keep-uuid, --replace and -o do not apply');
   }
   const source = await openImage(src, { ...opts, writable: false });
   let target: DiskImage | undefined;

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DiskImageError, ioError } from '../errors.js';
 import type { DiskImage } from '../formats/types.js';
+import { openDiskFile } from '../io/file.js';
 
 /** Every file of an image's chain (the image, its parent, ...), as real paths. */
 export function chainPaths(image: DiskImage): string[] {
@@ -27,6 +28,19 @@ export function refuseInputPath(dst: string, inputs: DiskImage[]): void {
 export function checkOutputPath(dst: string, inputs: DiskImage[]): void {
   refuseInputPath(dst, inputs);
   if (existsSync(dst)) throw new DiskImageError('USAGE', `${dst} already exists; remove it first`, { path: dst });
+}
+
+/**
+ * Checks an output path that may be replaced (`convert --replace`): not an
+ * input or one of its parents, and, when it exists, a regular file that no
+ * other process holds (vdisk takes the write lock qemu would hold, briefly).
+ */
+export async function checkReplaceablePath(dst: string, inputs: DiskImage[]): Promise<void> {
+  refuseInputPath(dst, inputs);
+  if (!existsSync(dst)) return;
+  if (!statSync(dst).isFile()) throw new DiskImageError('USAGE', `${dst} is not a regular file; --replace would swap it for one (use -n to write into it)`, { path: dst });
+  const held = await openDiskFile(dst, 'write');
+  await held.close();
 }
 
 /** A temporary name beside `dst`, so the final rename stays on one file system. */
