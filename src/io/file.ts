@@ -6,6 +6,15 @@ import { fileHelper } from './native.js';
 const FLAGS: Record<OpenMode, string> = { read: 'r', write: 'r+', create: 'wx+' };
 
 /**
+ * Largest single pwrite. Linux (6.x, ext4 and tmpfs) sizes page-cache folios
+ * by the write's length, so a 2 MiB write asks for 2 MiB folios; on a VM whose
+ * host reclaims free guest memory those come from untouched memory, and 656 MB
+ * of 2 MiB writes took 1.1-1.7 s of CPU after an idle pause instead of 0.14 s.
+ * 512 KiB writes never paid it (0.21 s) and cost ~5 % on tmpfs (docs/bench.md).
+ */
+const WRITE_PIECE = 512 * 1024;
+
+/**
  * An open image file with positioned reads and writes (pread/pwrite), its
  * data/hole map, and an OFD lock on the whole file: shared when read-only,
  * exclusive when writable, so vdisk never changes an image another vdisk or
@@ -87,12 +96,12 @@ export class DiskFile implements ImageFile {
     }
   }
 
-  /** Writes all of buf at `offset`. */
+  /** Writes all of buf at `offset`, in pieces of at most WRITE_PIECE bytes. */
   async write(buf: Uint8Array, offset: number): Promise<void> {
     try {
       let done = 0;
       while (done < buf.length) {
-        const { bytesWritten } = await this.handle.write(buf, done, buf.length - done, offset + done);
+        const { bytesWritten } = await this.handle.write(buf, done, Math.min(WRITE_PIECE, buf.length - done), offset + done);
         done += bytesWritten;
       }
     } catch (err) {
