@@ -4,7 +4,7 @@ import type { ProgressFn } from '../engine/copy.js';
 import type { OpenOptions } from '../formats/types.js';
 import { convert } from '../ops/convert.js';
 import { convertToStream, spoolStream } from '../ops/stream.js';
-import { profileByName } from '../targets/profiles.js';
+import { resolveOutput } from '../ops/output-plan.js';
 
 /** What `vdisk convert` was asked, after option parsing. */
 export interface ConvertRequest extends OpenOptions {
@@ -22,14 +22,8 @@ export interface ConvertRequest extends OpenOptions {
   signal: AbortSignal;
 }
 
-/** The output format and options `-O`/`-o` and `--target` ask for (the conversion checks them against each other). */
-function requestedOutput(r: ConvertRequest): { format?: string; options: Record<string, string> } {
-  const profile = r.target ? profileByName(r.target) : undefined;
-  return { format: r.outputFormat ?? profile?.format, options: { ...profile?.options, ...r.options } };
-}
-
 /** True for outputs whose layout depends on where the data is (so a pipe-to-pipe conversion must see all of it first). */
-function isDynamicOutput(format: string | undefined, options: Record<string, string>): boolean {
+function isDynamicOutput(format: string, options: Record<string, string>): boolean {
   return format === 'vhdx' || (format === 'vhd' && options.subformat !== 'fixed');
 }
 
@@ -45,8 +39,7 @@ export async function convertCommand(src: string, dst: string, r: ConvertRequest
   if (!fromPipe && !toPipe) return void (await convert(src, dst, r));
   if (toPipe && (r.existing || r.replace)) throw new DiskImageError('USAGE', '-n and --replace write into or over an existing file, not stdout');
   if (fromPipe && !r.format) throw new DiskImageError('USAGE', 'a pipe cannot be probed: say -f raw or -f vhd (a fixed VHD) for stdin');
-  const wanted = requestedOutput(r);
-  if (!wanted.format) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');
+  const wanted = resolveOutput(r);
   if (fromPipe && toPipe && isDynamicOutput(wanted.format, wanted.options) && !r.spool) {
     throw new DiskImageError('USAGE', `stdin to stdout as a dynamic ${wanted.format} needs the whole disk first: add --spool (a temporary file the size of the data)`);
   }

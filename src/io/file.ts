@@ -134,13 +134,9 @@ export class DiskFile implements ImageFile {
    * file system can, else by reading each piece and writing it back (data kept).
    */
   async allocate(offset: number, length: number): Promise<void> {
-    try {
-      if (fileHelper.allocate(this.fd, offset, length)) {
-        this.length = Math.max(this.length, offset + length);
-        return;
-      }
-    } catch (err) {
-      throw ioError(err, this.path, 'allocate space in');
+    if (this.rangeCall(fileHelper.allocate, offset, length, 'allocate space in')) {
+      this.length = Math.max(this.length, offset + length);
+      return;
     }
     const buf = new Uint8Array(8 * 1024 * 1024);
     for (let p = offset; p < offset + length; p += buf.length) {

@@ -21,27 +21,33 @@ export interface OutputPlan {
 }
 
 /**
- * Resolves `-O`/`-o` and `--target` against each other (a profile fixes the
- * format and some options; contradicting them is a USAGE error), rounds the
- * source's size up to the profile's unit, and takes the source's UUID for
- * `--keep-uuid` (USAGE when it has none). Used by file and pipe outputs alike.
+ * Resolves `-O`/`-o` and `--target` against each other: a profile fixes the
+ * format and some options, and contradicting them is a USAGE error, as is
+ * naming neither a format nor a profile. `sizeMultiple` is the profile's size
+ * unit (1 without one).
+ */
+export function resolveOutput(req: OutputRequest): { format: string; options: Record<string, string>; sizeMultiple: number } {
+  const options = req.options ?? {};
+  if (!req.target) {
+    if (!req.outputFormat) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');
+    return { format: req.outputFormat, options, sizeMultiple: 1 };
+  }
+  const p = profileByName(req.target);
+  if (!p) throw new DiskImageError('USAGE', `unknown target '${req.target}' (known: ${PROFILES.map((x) => x.name).join(', ')})`);
+  if (req.outputFormat && req.outputFormat !== p.format) throw new DiskImageError('USAGE', `--target ${p.name} writes ${p.format}, not ${req.outputFormat} (leave out -O)`);
+  for (const [k, v] of Object.entries(options)) {
+    if (p.options[k] !== undefined && p.options[k] !== v) throw new DiskImageError('USAGE', `--target ${p.name} needs ${k}=${p.options[k]}, not ${v}`);
+  }
+  return { format: p.format, options: { ...p.options, ...options }, sizeMultiple: p.sizeMultiple };
+}
+
+/**
+ * The output of a conversion of `source`: resolveOutput, the source's size
+ * rounded up to the profile's unit, and the source's UUID for `--keep-uuid`
+ * (USAGE when it has none). Used by file and pipe outputs alike.
  */
 export function outputPlan(srcPath: string, source: DiskImage, req: OutputRequest): OutputPlan {
-  let format = req.outputFormat;
-  let options = req.options ?? {};
-  let sizeMultiple = 1;
-  if (req.target) {
-    const p = profileByName(req.target);
-    if (!p) throw new DiskImageError('USAGE', `unknown target '${req.target}' (known: ${PROFILES.map((x) => x.name).join(', ')})`);
-    if (format && format !== p.format) throw new DiskImageError('USAGE', `--target ${p.name} writes ${p.format}, not ${format} (leave out -O)`);
-    for (const [k, v] of Object.entries(options)) {
-      if (p.options[k] !== undefined && p.options[k] !== v) throw new DiskImageError('USAGE', `--target ${p.name} needs ${k}=${p.options[k]}, not ${v}`);
-    }
-    format = p.format;
-    options = { ...p.options, ...options };
-    sizeMultiple = p.sizeMultiple;
-  }
-  if (!format) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');
+  const { format, options, sizeMultiple } = resolveOutput(req);
   const uuid = req.keepUuid ? source.describe().uuid : undefined;
   if (req.keepUuid && !uuid) throw new DiskImageError('USAGE', `--keep-uuid: ${srcPath} (${source.format}) has no UUID to keep`);
   return { format, options, virtualSize: Math.ceil(source.virtualSize / sizeMultiple) * sizeMultiple, uuid };

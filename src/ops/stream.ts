@@ -10,7 +10,7 @@ import { DiskFile } from '../io/file.js';
 import { MemoryFile } from '../io/memory-file.js';
 import { createImage, formatByName, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
-import { isAllZero } from '../util/zero.js';
+import { isAllZero, ZERO_MIB } from '../util/zero.js';
 import { outputPlan, type OutputRequest } from './output-plan.js';
 
 const CHUNK = 8 * 1024 * 1024;
@@ -63,12 +63,10 @@ class PipeOut {
   }
 }
 
-/** Zeros to emit from; never written to. */
-const ZEROS = new Uint8Array(1024 * 1024);
 
 /** Writes `n` zero bytes. */
 async function putZeros(out: PipeOut, n: number): Promise<void> {
-  for (let left = n; left > 0; left -= ZEROS.length) await out.put(ZEROS.subarray(0, Math.min(ZEROS.length, left)));
+  for (let left = n; left > 0; left -= ZERO_MIB.length) await out.put(ZERO_MIB.subarray(0, Math.min(ZERO_MIB.length, left)));
 }
 
 /** The sorted non-zero spans, handed out range by range as the stream moves forward (each span looked at once or twice). */

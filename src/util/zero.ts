@@ -1,3 +1,6 @@
+/** 1 MiB of zeros to write or emit from (zeroing ranges, padding streams); never written to. */
+export const ZERO_MIB = new Uint8Array(1024 * 1024);
+
 const ZERO = Buffer.alloc(1 << 16);
 
 /** True when every byte of buf is zero; compares 64 KiB at a time with memcmp speed. */

@@ -21,9 +21,13 @@ function toolExists(tool: string): boolean {
  */
 export function needTools(t: TestContext, ...tools: string[]): boolean {
   const absent = tools.filter((x) => !toolExists(x));
-  if (absent.length === 0) return true;
-  if (ORACLES_REQUIRED) throw new Error(`oracle tool(s) missing: ${absent.join(', ')}`);
-  t.skip(`missing ${absent.join(', ')}`);
+  return absent.length === 0 || unavailable(t, `oracle tool(s) missing: ${absent.join(', ')}`);
+}
+
+/** Skips the test saying why, or fails it when VDISK_REQUIRE_ORACLES=1; returns false. */
+function unavailable(t: TestContext, why: string): false {
+  if (ORACLES_REQUIRED) throw new Error(why);
+  t.skip(why);
   return false;
 }
 
@@ -127,8 +131,5 @@ export async function withVhdimount<T>(image: string, fn: (guest: string, layers
  * runs as root).
  */
 export function needRoot(t: TestContext, why: string): boolean {
-  if (process.getuid?.() === 0) return true;
-  if (ORACLES_REQUIRED) throw new Error(`needs root: ${why}`);
-  t.skip(`needs root: ${why}`);
-  return false;
+  return process.getuid?.() === 0 || unavailable(t, `needs root: ${why}`);
 }

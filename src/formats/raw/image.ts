@@ -4,11 +4,10 @@ import { clampRange, fileExtents } from '../extents.js';
 import { assertGuestRange } from '../guest-range.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
 import type { Extent, Finding, ImageInfo, WritableDiskImage } from '../types.js';
+import { ZERO_MIB } from '../../util/zero.js';
 
 /** Grain reported for raw images: extents are the file's data/hole runs, reported per MiB of granularity. */
 const RAW_GRAIN = 1024 * 1024;
-
-const ZEROES = new Uint8Array(1024 * 1024);
 
 /**
  * A raw image: the file is the disk. Extents come from the file's data/hole
@@ -67,8 +66,8 @@ export class RawImage implements WritableDiskImage {
     assertGuestRange('write', offset, length, this.virtualSize);
     for (const r of this.file.dataRanges(offset, length)) {
       if (await this.file.zeroRange?.(r.offset, r.length)) continue;
-      for (let pos = r.offset; pos < r.offset + r.length; pos += ZEROES.length) {
-        await this.file.write(ZEROES.subarray(0, Math.min(ZEROES.length, r.offset + r.length - pos)), pos);
+      for (let pos = r.offset; pos < r.offset + r.length; pos += ZERO_MIB.length) {
+        await this.file.write(ZERO_MIB.subarray(0, Math.min(ZERO_MIB.length, r.offset + r.length - pos)), pos);
       }
     }
   }

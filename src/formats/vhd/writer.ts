@@ -11,8 +11,7 @@ import { assertGuestRange, blockPieces } from '../guest-range.js';
 import { decodeDynamicHeader, encodeDynamicHeader } from './dynamic-header.js';
 import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
 import { setBits } from './bitmap.js';
-
-const ZEROES = new Uint8Array(1024 * 1024);
+import { ZERO_MIB } from '../../util/zero.js';
 
 /**
  * A differencing child is written in 4 KiB units (8 sectors, one bitmap byte),
@@ -123,9 +122,9 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
   async writeZeroes(offset: number, length: number): Promise<void> {
     const { bat } = this.layout;
     for (let pos = offset; pos < offset + length; ) {
-      const n = Math.min(ZEROES.length, offset + length - pos, bat ? this.grain - (pos % this.grain) : Infinity);
+      const n = Math.min(ZERO_MIB.length, offset + length - pos, bat ? this.grain - (pos % this.grain) : Infinity);
       const unallocated = bat && bat[Math.floor(pos / this.grain)] === BAT_UNUSED;
-      if (!(unallocated && !this.parent)) await this.writeAt(ZEROES.subarray(0, n), pos);
+      if (!(unallocated && !this.parent)) await this.writeAt(ZERO_MIB.subarray(0, n), pos);
       pos += n;
     }
   }

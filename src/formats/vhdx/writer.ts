@@ -8,8 +8,7 @@ import { VhdxImage } from './reader.js';
 import { assertGuestRange, blockPieces } from '../guest-range.js';
 import { randomUuid } from '../../util/uuid.js';
 import { setParentLocator } from './relink.js';
-
-const ZEROES = new Uint8Array(MiB);
+import { ZERO_MIB } from '../../util/zero.js';
 
 /**
  * A VHDX open for writing. Metadata changes are ordered, not logged (the
@@ -132,10 +131,10 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
   async writeZeroes(offset: number, length: number): Promise<void> {
     for (let pos = offset; pos < offset + length; ) {
       const b = Math.floor(pos / this.grain);
-      const n = Math.min(ZEROES.length, offset + length - pos, (b + 1) * this.grain - pos);
+      const n = Math.min(ZERO_MIB.length, offset + length - pos, (b + 1) * this.grain - pos);
       const state = this.layout.bat.states[b];
       const readsZero = !this.parent && state !== PayloadState.fullyPresent;
-      if (!readsZero) await this.writeAt(ZEROES.subarray(0, n), pos);
+      if (!readsZero) await this.writeAt(ZERO_MIB.subarray(0, n), pos);
       pos += n;
     }
   }
