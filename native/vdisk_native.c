@@ -3,13 +3,15 @@
  * seekData/seekHole (lseek SEEK_DATA/SEEK_HOLE), punchHole (fallocate
  * PUNCH_HOLE|KEEP_SIZE), zeroRange (fallocate ZERO_RANGE|KEEP_SIZE, also on
  * block devices), allocate (fallocate mode 0) and ofdLock (fcntl
- * F_OFD_SETLK, the lock qemu takes). Every function throws a JS Error whose
+ * F_OFD_SETLK, the lock qemu takes) and pageOffset (a buffer's address
+ * within its page, for O_DIRECT alignment). Every function throws a JS Error whose
  * `code` is the errno name; src/io/native.ts wraps them behind a pure-JS
  * fallback.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,6 +110,24 @@ static napi_value ofd_lock(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+/* pageOffset(view): where a typed array's first byte lies within its memory page (address mod 4096), to align direct-I/O buffers. */
+static napi_value page_offset(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  bool is_typed = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed) {
+    napi_throw_type_error(env, "EINVAL", "pageOffset needs a typed array");
+    return NULL;
+  }
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[0], NULL, NULL, &data, NULL, NULL) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "pageOffset: cannot read the array");
+    return NULL;
+  }
+  return num(env, (double)((uintptr_t)data & 4095));
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -116,6 +136,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"zeroRange", NULL, zero_range, NULL, NULL, NULL, napi_enumerable, NULL},
     {"allocate", NULL, allocate_range, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ofdLock", NULL, ofd_lock, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"pageOffset", NULL, page_offset, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,4 +1,5 @@
 import { DiskImageError } from '../errors.js';
+import { alignedBuffer } from '../io/aligned-buffer.js';
 import type { DiskImage, WritableDiskImage } from '../formats/types.js';
 import { CHUNK, dataChunks, dataTotal, gaps, nonZeroRuns } from './chunks.js';
 
@@ -49,7 +50,7 @@ export async function copyImage(src: DiskImage, dst: WritableDiskImage, opts: Co
   const overwrite = opts.overwrite === true;
   const total = opts.onProgress ? await dataTotal(src, belowDepth) : 0;
   let sinceFlush = 0;
-  const pool: Uint8Array[] = Array.from({ length: DEPTH }, () => new Uint8Array(CHUNK));
+  const pool: Uint8Array[] = Array.from({ length: DEPTH }, () => alignedBuffer(CHUNK));
   const inFlight = new Set<Promise<void>>();
   const stats: CopyStats = { dataBytes: 0, writtenBytes: 0 };
   let written: Promise<void> = Promise.resolve();

@@ -18,6 +18,8 @@ export interface FileHelper {
   punchHole(fd: number, offset: number, length: number): boolean;
   /** Makes a range read as zeros, keeping it allocated and the size (fallocate ZERO_RANGE|KEEP_SIZE; block devices too); false when unsupported. */
   zeroRange(fd: number, offset: number, length: number): boolean;
+  /** Where buf's first byte lies within its 4 KiB memory page (0 = aligned for O_DIRECT); -1 when unknown. */
+  pageOffset(buf: Uint8Array): number;
 }
 
 interface Addon {
@@ -27,6 +29,7 @@ interface Addon {
   allocate(fd: number, off: number, len: number): number;
   punchHole?(fd: number, off: number, len: number): number;
   zeroRange?(fd: number, off: number, len: number): number;
+  pageOffset?(buf: Uint8Array): number;
 }
 
 /** Runs an optional fallocate-style call: false when the addon lacks it or the file system does not support it. */
@@ -71,6 +74,7 @@ function nativeHelper(addon: Addon): FileHelper {
     allocate: (fd, offset, length) => optionalCall(addon.allocate, fd, offset, length),
     punchHole: (fd, offset, length) => optionalCall(addon.punchHole, fd, offset, length),
     zeroRange: (fd, offset, length) => optionalCall(addon.zeroRange, fd, offset, length),
+    pageOffset: (buf) => (addon.pageOffset ? addon.pageOffset(buf) : -1),
   };
 }
 
@@ -83,6 +87,7 @@ const jsHelper: FileHelper = {
   allocate: () => false,
   punchHole: () => false,
   zeroRange: () => false,
+  pageOffset: () => -1,
 };
 
 const addon = loadAddon();
