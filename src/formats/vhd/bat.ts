@@ -9,6 +9,25 @@ export function bitmapBytes(blockSize: number): number {
   return roundUp(blockSize / SECTOR / 8, SECTOR);
 }
 
+/**
+ * Alignment of block data in the file. The spec lets a block start at any
+ * sector; Windows (creator 'win ' 10.0) places each block's sector bitmap so
+ * that the data after it starts on a 4 KiB boundary, padding between blocks.
+ * vdisk does the same: guest 4 KiB pages map to whole host pages, and
+ * converted data can be written with O_DIRECT (docs/formats/vhd.md).
+ */
+export const BLOCK_DATA_ALIGN = 4096;
+
+/**
+ * File offset of the k-th block (from 0) appended in a row at or after
+ * `pos`: each block's data starts on a BLOCK_DATA_ALIGN boundary, so blocks
+ * follow each other every blockSize + the bitmap rounded up to that alignment.
+ */
+export function appendedBlockOffset(pos: number, blockSize: number, k = 0): number {
+  const bitmap = bitmapBytes(blockSize);
+  return roundUp(pos + bitmap, BLOCK_DATA_ALIGN) - bitmap + k * (blockSize + roundUp(bitmap, BLOCK_DATA_ALIGN));
+}
+
 /** A byte range of the file that holds metadata (footer copy, header, BAT, locator data). */
 export interface MetadataRange {
   what: string;

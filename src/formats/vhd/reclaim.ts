@@ -1,7 +1,7 @@
 import type { ImageFile } from '../../io/image-file.js';
 import { roundUp } from '../../util/checked.js';
 import { copyWithinFile } from '../resize-common.js';
-import { bitmapBytes, encodeBat } from './bat.js';
+import { appendedBlockOffset, bitmapBytes, encodeBat } from './bat.js';
 import { BAT_UNUSED, FOOTER_SIZE, HEADER_SIZE, PlatformCode, SECTOR } from './constants.js';
 import { decodeDynamicHeader, encodeDynamicHeader, type HeaderFields } from './dynamic-header.js';
 import { encodeFooter, type FooterFields } from './footer.js';
@@ -73,7 +73,8 @@ export function leakedGaps(l: VhdLayout): Occupied[] {
 /**
  * Moves the last blocks of a dynamic VHD into gaps that nothing uses (leaked
  * blocks, blocks compact dropped, the space a moved BAT left), one at a time:
- * copy the block into the gap, fsync, point its BAT entry there (one 4-byte
+ * copy the block into the gap (its data 4 KiB aligned where the gap has
+ * room), fsync, point its BAT entry there (one 4-byte
  * write), fsync. A crash at any point leaves the BAT pointing at a complete
  * copy. Returns how many blocks moved and sets `l.dataEnd`; the caller then
  * writes the footer after the new last structure and truncates
@@ -92,13 +93,15 @@ export async function reclaimLeakedBlocks(file: ImageFile, l: VhdLayout): Promis
     if (last < 0) break;
     const from = bat[last]! * SECTOR;
     if (gap.start > from) break;
-    await copyWithinFile(file, from, gap.start, span);
+    const aligned = appendedBlockOffset(gap.start, header.blockSize);
+    const to = aligned + span <= gap.end ? aligned : gap.start;
+    await copyWithinFile(file, from, to, span);
     await file.sync();
     const entry = new Uint8Array(4);
-    new DataView(entry.buffer).setUint32(0, gap.start / SECTOR);
+    new DataView(entry.buffer).setUint32(0, to / SECTOR);
     await file.write(entry, header.tableOffset + last * 4);
     await file.sync();
-    bat[last] = gap.start / SECTOR;
+    bat[last] = to / SECTOR;
     moved++;
   }
   l.dataEnd = structuresEnd(l);

@@ -2,7 +2,8 @@ import type { MemoryFile } from '../../io/memory-file.js';
 import { blocksWithData } from '../../engine/scan.js';
 import type { StreamPiece } from '../../engine/stream-plan.js';
 import type { WritableDiskImage } from '../types.js';
-import { bitmapBytes } from './bat.js';
+import { ZERO_MIB } from '../../util/zero.js';
+import { appendedBlockOffset, bitmapBytes } from './bat.js';
 import { FOOTER_SIZE, SECTOR } from './constants.js';
 import type { VhdImage } from './reader.js';
 
@@ -10,7 +11,8 @@ import type { VhdImage } from './reader.js';
  * A VHD in output order, from an empty image of the same options built in
  * memory: fixed = the guest data, then the footer; dynamic = footer copy,
  * header and a BAT that allocates, in order, every block holding a non-zero
- * run, then each such block (all-ones bitmap, data), then the footer.
+ * run, then each such block (zero padding so its data is 4 KiB aligned,
+ * all-ones bitmap, data), then the footer.
  */
 export function vhdStreamPlan(image: WritableDiskImage, file: MemoryFile, spans: { start: number; end: number }[]): StreamPiece[] {
   const { layout } = image as unknown as VhdImage;
@@ -20,15 +22,17 @@ export function vhdStreamPlan(image: WritableDiskImage, file: MemoryFile, spans:
   const dataStart = file.size - FOOTER_SIZE;
   const prefix = file.bytes(0, dataStart);
   const view = new DataView(prefix.buffer);
-  const span = bitmapBytes(bs) + bs;
   const blocks = blocksWithData(spans, bs);
-  blocks.forEach((b, k) => view.setUint32(layout.header!.tableOffset + b * 4, (dataStart + k * span) / SECTOR));
+  blocks.forEach((b, k) => view.setUint32(layout.header!.tableOffset + b * 4, appendedBlockOffset(dataStart, bs, k) / SECTOR));
   const bitmap = new Uint8Array(bitmapBytes(bs)).fill(0xff);
   const pieces: StreamPiece[] = [{ bytes: prefix }];
-  for (const b of blocks) {
+  let pos = dataStart;
+  blocks.forEach((b, k) => {
+    const at = appendedBlockOffset(dataStart, bs, k);
     const length = Math.min(bs, image.virtualSize - b * bs);
-    pieces.push({ bytes: bitmap }, { guest: { offset: b * bs, length }, zeroPad: bs - length });
-  }
+    pieces.push({ bytes: ZERO_MIB.subarray(0, at - pos) }, { bytes: bitmap }, { guest: { offset: b * bs, length }, zeroPad: bs - length });
+    pos = at + bitmap.length + bs;
+  });
   pieces.push({ bytes: footer });
   return pieces;
 }

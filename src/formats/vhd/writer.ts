@@ -2,7 +2,7 @@ import { DiskImageError } from '../../errors.js';
 import { roundUp } from '../../util/checked.js';
 import type { ImageFile } from '../../io/image-file.js';
 import type { DiskImage, WritableDiskImage } from '../types.js';
-import { bitmapBytes, encodeBat } from './bat.js';
+import { appendedBlockOffset, bitmapBytes, encodeBat } from './bat.js';
 import { BAT_UNUSED, FOOTER_SIZE, SECTOR } from './constants.js';
 import { encodeFooter } from './footer.js';
 import type { VhdLayout } from './layout.js';
@@ -74,11 +74,12 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     return this.tailCut;
   }
 
-  /** Gives block `b` space at the end of the file (synchronously, so concurrent writers never collide). */
+  /** Gives block `b` space at the end of the file, its data 4 KiB aligned (synchronously, so concurrent writers never collide). */
   private allocate(b: number): void {
     const bat = this.layout.bat!;
-    bat[b] = this.nextFree / SECTOR;
-    this.nextFree += bitmapBytes(this.grain) + this.grain;
+    const at = appendedBlockOffset(this.nextFree, this.grain);
+    bat[b] = at / SECTOR;
+    this.nextFree = at + bitmapBytes(this.grain) + this.grain;
     this.batDirty = true;
     this.newBlocks.add(b);
     const bitmap = new Uint8Array(bitmapBytes(this.grain));

@@ -28,6 +28,8 @@ import {
 
 const BLOCK = 512 * 1024;
 const SPAN = 512 + BLOCK;
+/** Distance between blocks vdisk appends: the 512-byte bitmap padded so each block's data is 4 KiB aligned (bat.ts appendedBlockOffset). */
+const STRIDE = 4096 + BLOCK;
 const dir = tempDir();
 let pristine: PatternVhd;
 let copies = 0;
@@ -261,8 +263,8 @@ describe('dynamic header damage', () => {
 });
 
 describe('BAT damage', () => {
-  it('the pristine BAT is what the tests expect (blocks 0, 2, 5 at sectors 4, 1029, 2054)', () => {
-    assert.deepEqual([0, 1, 2, 5].map((i) => batEntry(pristine.path, i)), [4, 0xffffffff, 4 + SPAN / 512, 4 + 2 * (SPAN / 512)]);
+  it('the pristine BAT is what the tests expect (blocks 0, 2, 5 at sectors 7, 1039, 2071: data 4 KiB aligned)', () => {
+    assert.deepEqual([0, 1, 2, 5].map((i) => batEntry(pristine.path, i)), [7, 0xffffffff, 7 + STRIDE / 512, 7 + 2 * (STRIDE / 512)]);
   });
 
   it('entry pointing past the end of the file: CORRUPT naming the entry', async () => {
@@ -293,7 +295,7 @@ describe('BAT damage', () => {
 
   it('entry overlapping the next block by one sector: CORRUPT', async () => {
     const path = copy();
-    patchU32(path, VHD.batOffset + 4 * 2, batEntry(path, 2) - 1);
+    patchU32(path, VHD.batOffset + 4 * 2, batEntry(path, 0) + SPAN / 512 - 1);
     await rejectsWithCode(openImage(path), 'CORRUPT');
   });
 
