@@ -1,6 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { BitmapState, MAX_BAT_ENTRIES, MiB, PayloadState, SECTORS_PER_BITMAP_BLOCK } from './constants.js';
+import { checkBatPlacement } from './bat-placement.js';
 import type { Region } from './region-table.js';
 
 /** How BAT entries map to blocks (2.5): payload entries interleaved with one sector bitmap entry per chunk. */
@@ -74,13 +75,11 @@ export async function readBat(file: ImageFile, region: Region, g: BatGeometry, h
   await file.read(raw, region.offset);
   const view = new DataView(raw.buffer);
   const bat: Bat = { geometry: g, states: new Uint8Array(g.payloadBlocks), offsetsMb: new Float64Array(g.payloadBlocks), bitmapMb: new Float64Array(g.bitmapBlocks) };
-  const used: { start: number; end: number; what: string }[] = reserved.map((r) => ({ start: r.offset, end: r.offset + r.length, what: r.what }));
   const place = (mb: number, length: number, what: string) => {
     const start = mb * MiB;
     if (mb === 0 || start + length > file.size) {
       throw new DiskImageError('CORRUPT', `VHDX ${what} at ${start} (length ${length}) lies outside the file (${file.size} bytes)`, { field: 'bat', value: start });
     }
-    used.push({ start, end: start + length, what });
   };
   for (let b = 0; b < g.payloadBlocks; b++) {
     const { state, mb } = entryAt(view, payloadEntryIndex(g, b));
@@ -104,12 +103,7 @@ export async function readBat(file: ImageFile, region: Region, g: BatGeometry, h
       throw new DiskImageError('CORRUPT', `VHDX sector bitmap entry of chunk ${c} has state ${state}`, { field: 'bat', index: i, value: state });
     }
   }
-  used.sort((a, b) => a.start - b.start);
-  for (let k = 1; k < used.length; k++) {
-    if (used[k - 1]!.end > used[k]!.start) {
-      throw new DiskImageError('CORRUPT', `VHDX ${used[k]!.what} at ${used[k]!.start} overlaps ${used[k - 1]!.what}`, { field: 'bat', value: used[k]!.start });
-    }
-  }
+  checkBatPlacement(bat, reserved);
   for (let b = 0; b < g.payloadBlocks; b++) {
     if (bat.states[b] === PayloadState.partiallyPresent && bat.bitmapMb[Math.floor(b / g.chunkRatio)] === 0) {
       throw new DiskImageError('CORRUPT', `VHDX block ${b} is partially present but its chunk has no sector bitmap`, { field: 'bat', index: b });
