@@ -61,89 +61,41 @@ interface PairSpec {
 const vdisk = (...args: string[]) => (src: string, dst: string) => [process.execPath, VDISK_BIN, 'convert', ...args, src, dst];
 const qemu = (...args: string[]) => (src: string, dst: string) => ['qemu-img', 'convert', ...args, src, dst];
 
+/** qemu-img's name of each format the bench converts. */
+const QEMU_FORMAT = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx' } as const;
+type BenchFormat = keyof typeof QEMU_FORMAT;
+
+/**
+ * A conversion timed with vdisk and qemu-img. `fixed` asks both for a fixed
+ * VHD; other VHD and VHDX outputs are dynamic (vdisk's default, named to
+ * qemu-img), raw outputs take no options.
+ */
+function conversion(name: string, source: BenchFormat, target: BenchFormat, fixed = false): PairSpec {
+  const subformat = target === 'raw' ? [] : ['-o', `subformat=${fixed ? 'fixed' : 'dynamic'}`];
+  return {
+    name,
+    source,
+    ext: target,
+    compare: [QEMU_FORMAT[source], QEMU_FORMAT[target]],
+    tools: [
+      { tool: 'vdisk', argv: vdisk('-O', target, ...(fixed ? subformat : [])) },
+      { tool: 'qemu-img', argv: qemu('-f', QEMU_FORMAT[source], '-O', QEMU_FORMAT[target], ...subformat) },
+    ],
+  };
+}
+
+const rawToRaw = conversion('raw→raw', 'raw', 'raw');
+
 /** The pairs, in the order they run; vhd… and vhdx… pairs read the VHD and VHDX that the raw→… dynamic pairs' last vdisk runs made. */
 const PAIRS: PairSpec[] = [
-  {
-    name: 'raw→vhd dynamic',
-    source: 'raw',
-    ext: 'vhd',
-    compare: ['raw', 'vpc'],
-    tools: [
-      { tool: 'vdisk', argv: vdisk('-O', 'vhd') },
-      { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'vpc', '-o', 'subformat=dynamic') },
-    ],
-  },
-  {
-    name: 'vhd→raw',
-    source: 'vhd',
-    ext: 'raw',
-    compare: ['vpc', 'raw'],
-    tools: [
-      { tool: 'vdisk', argv: vdisk('-O', 'raw') },
-      { tool: 'qemu-img', argv: qemu('-f', 'vpc', '-O', 'raw') },
-    ],
-  },
-  {
-    name: 'raw→vhd fixed',
-    source: 'raw',
-    ext: 'vhd',
-    compare: ['raw', 'vpc'],
-    tools: [
-      { tool: 'vdisk', argv: vdisk('-O', 'vhd', '-o', 'subformat=fixed') },
-      { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'vpc', '-o', 'subformat=fixed') },
-    ],
-  },
-  {
-    name: 'raw→vhdx dynamic',
-    source: 'raw',
-    ext: 'vhdx',
-    compare: ['raw', 'vhdx'],
-    tools: [
-      { tool: 'vdisk', argv: vdisk('-O', 'vhdx') },
-      { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'vhdx', '-o', 'subformat=dynamic') },
-    ],
-  },
-  {
-    name: 'vhdx→raw',
-    source: 'vhdx',
-    ext: 'raw',
-    compare: ['vhdx', 'raw'],
-    tools: [
-      { tool: 'vdisk', argv: vdisk('-O', 'raw') },
-      { tool: 'qemu-img', argv: qemu('-f', 'vhdx', '-O', 'raw') },
-    ],
-  },
-  {
-    name: 'vhd→vhdx',
-    source: 'vhd',
-    ext: 'vhdx',
-    compare: ['vpc', 'vhdx'],
-    tools: [
-      { tool: 'vdisk', argv: vdisk('-O', 'vhdx') },
-      { tool: 'qemu-img', argv: qemu('-f', 'vpc', '-O', 'vhdx', '-o', 'subformat=dynamic') },
-    ],
-  },
-  {
-    name: 'vhdx→vhd',
-    source: 'vhdx',
-    ext: 'vhd',
-    compare: ['vhdx', 'vpc'],
-    tools: [
-      { tool: 'vdisk', argv: vdisk('-O', 'vhd') },
-      { tool: 'qemu-img', argv: qemu('-f', 'vhdx', '-O', 'vpc', '-o', 'subformat=dynamic') },
-    ],
-  },
-  {
-    name: 'raw→raw',
-    source: 'raw',
-    ext: 'raw',
-    compare: ['raw', 'raw'],
-    tools: [
-      { tool: 'vdisk', argv: vdisk('-O', 'raw') },
-      { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'raw') },
-      { tool: 'cp', argv: (src, dst) => ['cp', '--sparse=always', src, dst] },
-    ],
-  },
+  conversion('raw→vhd dynamic', 'raw', 'vhd'),
+  conversion('vhd→raw', 'vhd', 'raw'),
+  conversion('raw→vhd fixed', 'raw', 'vhd', true),
+  conversion('raw→vhdx dynamic', 'raw', 'vhdx'),
+  conversion('vhdx→raw', 'vhdx', 'raw'),
+  conversion('vhd→vhdx', 'vhd', 'vhdx'),
+  conversion('vhdx→vhd', 'vhdx', 'vhd'),
+  { ...rawToRaw, tools: [...rawToRaw.tools, { tool: 'cp', argv: (src, dst) => ['cp', '--sparse=always', src, dst] }] },
 ];
 
 let interrupted = false;

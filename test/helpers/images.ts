@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { openImage } from '../../src/formats/registry.js';
-import type { DiskImage, Extent, OpenOptions } from '../../src/formats/types.js';
+import type { DiskImage, Extent, OpenOptions, WritableDiskImage } from '../../src/formats/types.js';
+import { fillPattern } from '../../src/util/pattern-disk.js';
 
 /** sha256 of an image's whole guest view, read in 4 MiB pieces. */
 export async function guestSha256(image: DiskImage): Promise<string> {
@@ -41,4 +42,17 @@ export async function extentsOf(image: DiskImage, own = false): Promise<Extent[]
 /** True when two byte arrays hold the same bytes. */
 export function same(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
+}
+
+/**
+ * Writes `length` pattern bytes (seed) at `offset` into the image and into
+ * `model`, from a view one byte into its buffer (so never page-aligned: the
+ * writer must not depend on the caller's alignment).
+ */
+export async function writeBoth(image: WritableDiskImage, model: Uint8Array, offset: number, length: number, seed: number): Promise<void> {
+  const data = new Uint8Array(length + 8);
+  fillPattern(data, 0, seed);
+  const piece = data.subarray(1, 1 + length);
+  await image.writeAt(piece, offset);
+  model.set(piece, offset);
 }

@@ -3,22 +3,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
 import type { DiskImage, WritableDiskImage } from '../../../src/formats/types.js';
-import { fillPattern } from '../../../src/util/pattern-disk.js';
-import { readAll } from '../../helpers/images.js';
+import { readAll, writeBoth } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const KiB = 1024;
 const SIZE = 4 * 1024 * KiB;
 const BLOCK = 512 * KiB;
-
-/** Writes `length` bytes of seed's pattern at `offset` into the image and into the model. */
-async function writeBoth(image: WritableDiskImage, model: Uint8Array, offset: number, length: number, seed: number): Promise<void> {
-  const data = new Uint8Array(length + 8);
-  fillPattern(data, 0, seed);
-  const piece = data.subarray(3, 3 + length);
-  await image.writeAt(piece, offset);
-  model.set(piece, offset);
-}
 
 async function openWritable(path: string): Promise<WritableDiskImage> {
   return (await openImage(path, { writable: true })) as WritableDiskImage;

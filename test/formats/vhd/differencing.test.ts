@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
 import type { Extent, WritableDiskImage } from '../../../src/formats/types.js';
 import { fillPattern } from '../../../src/util/pattern-disk.js';
-import { extentsOf, readAll, same } from '../../helpers/images.js';
+import { extentsOf, readAll, same, writeBoth } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { VHD, createPatternVhd, readBytes } from '../../helpers/vhd.js';
 
@@ -12,13 +12,6 @@ const BLOCK = 512 * 1024;
 const SIZE = 8 * BLOCK;
 /** A differencing child is written in whole 4 KiB units (one sector-bitmap byte). */
 const UNIT = 4096;
-
-async function writeBoth(image: WritableDiskImage, model: Uint8Array, offset: number, length: number, seed: number): Promise<void> {
-  const piece = new Uint8Array(length);
-  fillPattern(piece, offset, seed);
-  await image.writeAt(piece, offset);
-  model.set(piece, offset);
-}
 
 /** A small deterministic generator of non-negative integers (numerical recipes LCG). */
 function lcg(seed: number): () => number {

@@ -3,24 +3,12 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
-import type { WritableDiskImage } from '../../../src/formats/types.js';
-import { fillPattern } from '../../../src/util/pattern-disk.js';
-import { rejectsWithCode } from '../../helpers/assert-error.js';
-import { extentsOf, readAll, same } from '../../helpers/images.js';
+import { extentsOf, readAll, same, writeBoth } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { createDynamic } from '../../helpers/vhd.js';
 
 const BLOCK = 512 * 1024;
 const SIZE = 8 * BLOCK;
-
-/** Writes `length` pattern bytes (seed) at `offset` into the image and the model. */
-async function writeBoth(image: WritableDiskImage, model: Uint8Array, offset: number, length: number, seed: number): Promise<void> {
-  const data = new Uint8Array(length + 8);
-  fillPattern(data, 0, seed);
-  const piece = data.subarray(1, 1 + length);
-  await image.writeAt(piece, offset);
-  model.set(piece, offset);
-}
 
 /** Unaligned and block-spanning writes used by several tests: [offset, length]. */
 const WRITES: [number, number][] = [
@@ -64,60 +52,6 @@ describe('dynamic VHD writer', () => {
       assert.deepEqual(findings.filter((f) => f.severity !== 'warning'), []);
     } finally {
       await again.close();
-    }
-  });
-
-  it('concurrent aligned writes into the same new blocks all land', async () => {
-    const path = join(tempDir(), 'c.vhd');
-    const model = new Uint8Array(SIZE);
-    const image = await createDynamic(path, SIZE);
-    const jobs: Promise<void>[] = [];
-    for (let k = 0; k < 16; k++) jobs.push(writeBoth(image, model, 4 * BLOCK + k * 8192, 4096, 100 + k));
-    for (let k = 0; k < 4; k++) jobs.push(writeBoth(image, model, 7 * BLOCK + k * 512, 512, 200 + k));
-    await Promise.all(jobs);
-    await image.flush();
-    await image.close();
-    const again = await openImage(path);
-    try {
-      assert.ok(same(await readAll(again), model));
-    } finally {
-      await again.close();
-    }
-  });
-
-  it('writeZeroes zeroes allocated ranges and leaves unallocated blocks unallocated', async () => {
-    const path = join(tempDir(), 'z.vhd');
-    const model = new Uint8Array(SIZE);
-    const image = await createDynamic(path, SIZE);
-    await writeBoth(image, model, 0, 3 * BLOCK, 7);
-    await image.flush();
-    const before = statSync(path).size;
-    await image.writeZeroes(1000, BLOCK + 5000);
-    model.fill(0, 1000, 1000 + BLOCK + 5000);
-    await image.writeZeroes(5 * BLOCK, 2 * BLOCK);
-    await image.writeZeroes(SIZE - 700, 700);
-    await image.flush();
-    assert.equal(statSync(path).size, before, 'no block was allocated for zeros');
-    await image.close();
-    const again = await openImage(path);
-    try {
-      assert.ok(same(await readAll(again), model));
-      const ext = await extentsOf(again);
-      assert.deepEqual(ext.slice(-1), [{ offset: 3 * BLOCK, length: 5 * BLOCK, kind: 'unallocated', depth: 0 }]);
-    } finally {
-      await again.close();
-    }
-  });
-
-  it('refuses reads and writes outside the disk with OUT_OF_RANGE', async () => {
-    const image = await createDynamic(join(tempDir(), 'r.vhd'), SIZE);
-    try {
-      await rejectsWithCode(image.writeAt(new Uint8Array(2), SIZE - 1), 'OUT_OF_RANGE');
-      await rejectsWithCode(image.writeAt(new Uint8Array(512), -512), 'OUT_OF_RANGE');
-      await rejectsWithCode(image.readAt(new Uint8Array(1), SIZE), 'OUT_OF_RANGE');
-      await rejectsWithCode(image.readAt(new Uint8Array(1), 0.5), 'OUT_OF_RANGE');
-    } finally {
-      await image.close();
     }
   });
 
