@@ -59,7 +59,8 @@ export class DiskFile implements ImageFile {
       await handle.close();
       throw err;
     });
-    const direct = mode === 'create' ? await open(path, constants.O_RDWR | constants.O_DIRECT).catch(() => undefined) : undefined;
+    // O_DIRECT is Linux's (undefined elsewhere in Node's constants): no second descriptor without it.
+    const direct = mode === 'create' && constants.O_DIRECT ? await open(path, constants.O_RDWR | constants.O_DIRECT).catch(() => undefined) : undefined;
     return new DiskFile(path, handle, size, mode !== 'read', direct);
   }
 
