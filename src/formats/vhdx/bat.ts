@@ -46,6 +46,9 @@ export interface Bat {
 
 const VALID_PAYLOAD = new Set<number>(Object.values(PayloadState));
 
+/** Bytes of BAT read at a time (128 Ki entries): the table is decoded page by page, never held raw in whole. */
+const BAT_READ_PAGE = 1024 * 1024;
+
 function entryAt(view: DataView, i: number): { state: number; mb: number } {
   const lo = view.getUint32(i * 8, true);
   const hi = view.getUint32(i * 8 + 4, true);
@@ -71,9 +74,6 @@ export async function readBat(file: ImageFile, region: Region, g: BatGeometry, h
   if (g.totalEntries * 8 > region.length) {
     throw new DiskImageError('CORRUPT', `VHDX BAT region (${region.length} bytes) is too small for ${g.totalEntries} entries`, { value: region.length });
   }
-  const raw = new Uint8Array(g.totalEntries * 8);
-  await file.read(raw, region.offset);
-  const view = new DataView(raw.buffer);
   const bat: Bat = { geometry: g, states: new Uint8Array(g.payloadBlocks), offsetsMb: new Float64Array(g.payloadBlocks), bitmapMb: new Float64Array(g.bitmapBlocks) };
   const place = (mb: number, length: number, what: string) => {
     const start = mb * MiB;
@@ -81,26 +81,35 @@ export async function readBat(file: ImageFile, region: Region, g: BatGeometry, h
       throw new DiskImageError('CORRUPT', `VHDX ${what} at ${start} (length ${length}) lies outside the file (${file.size} bytes)`, { field: 'bat', value: start });
     }
   };
-  for (let b = 0; b < g.payloadBlocks; b++) {
-    const { state, mb } = entryAt(view, payloadEntryIndex(g, b));
-    if (!VALID_PAYLOAD.has(state) || (state === PayloadState.partiallyPresent && !hasParent)) {
-      throw new DiskImageError('CORRUPT', `VHDX BAT entry of block ${b} has state ${state}`, { field: 'bat', index: b, value: state });
-    }
-    bat.states[b] = state;
-    if (state === PayloadState.fullyPresent || state === PayloadState.partiallyPresent) {
-      place(mb, g.blockSize, `block ${b}`);
-      bat.offsetsMb[b] = mb;
-    }
-  }
-  for (let c = 0; c < g.bitmapBlocks; c++) {
-    const i = bitmapEntryIndex(g, c);
-    if (i >= g.totalEntries) break;
-    const { state, mb } = entryAt(view, i);
-    if (state === BitmapState.present) {
-      place(mb, MiB, `sector bitmap of chunk ${c}`);
-      bat.bitmapMb[c] = mb;
-    } else if (state !== BitmapState.notPresent) {
-      throw new DiskImageError('CORRUPT', `VHDX sector bitmap entry of chunk ${c} has state ${state}`, { field: 'bat', index: i, value: state });
+  const page = new Uint8Array(Math.min(BAT_READ_PAGE, g.totalEntries * 8));
+  const view = new DataView(page.buffer);
+  const stride = g.chunkRatio + 1;
+  for (let first = 0; first < g.totalEntries; first += page.length / 8) {
+    const count = Math.min(page.length / 8, g.totalEntries - first);
+    await file.read(page.subarray(0, count * 8), region.offset + first * 8);
+    for (let k = 0; k < count; k++) {
+      const i = first + k;
+      const { state, mb } = entryAt(view, k);
+      if (i % stride === g.chunkRatio) {
+        const c = (i - g.chunkRatio) / stride;
+        if (state === BitmapState.present) {
+          place(mb, MiB, `sector bitmap of chunk ${c}`);
+          bat.bitmapMb[c] = mb;
+        } else if (state !== BitmapState.notPresent) {
+          throw new DiskImageError('CORRUPT', `VHDX sector bitmap entry of chunk ${c} has state ${state}`, { field: 'bat', index: i, value: state });
+        }
+        continue;
+      }
+      const b = i - Math.floor(i / stride);
+      if (b >= g.payloadBlocks) continue;
+      if (!VALID_PAYLOAD.has(state) || (state === PayloadState.partiallyPresent && !hasParent)) {
+        throw new DiskImageError('CORRUPT', `VHDX BAT entry of block ${b} has state ${state}`, { field: 'bat', index: b, value: state });
+      }
+      bat.states[b] = state;
+      if (state === PayloadState.fullyPresent || state === PayloadState.partiallyPresent) {
+        place(mb, g.blockSize, `block ${b}`);
+        bat.offsetsMb[b] = mb;
+      }
     }
   }
   checkBatPlacement(bat, reserved);

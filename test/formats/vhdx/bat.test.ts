@@ -144,6 +144,25 @@ describe('readBat', () => {
     assert.match(err.message, /overlaps/);
   });
 
+  it('a BAT of several pages is read a page at a time, entries on both sides of each page boundary decoded', async () => {
+    const g = batGeometry(300_000 * MiB, MiB, 512, true);
+    assert.ok(g.totalEntries * 8 > 2 * MiB, 'the table spans more than two 1 MiB pages');
+    const bytes = new Uint8Array(MiB + g.totalEntries * 8);
+    // Payload blocks next to page boundaries (entries 131071/131072 and 262143/262144), each chunk's sector bitmap present.
+    const blocks = [0, 131_040, 131_041, 262_080, 262_081, 299_999];
+    blocks.forEach((b, k) => bytes.set(encodeBatEntry(FULL, 2 ** 20 + k * 8), MiB + payloadEntryIndex(g, b) * 8));
+    for (let c = 0; c < g.bitmapBlocks; c++) bytes.set(encodeBatEntry(6, 2 ** 21 + c), MiB + bitmapEntryIndex(g, c) * 8);
+    const reads: number[] = [];
+    const file = new MemoryFile(bytes, 2 ** 44);
+    const read = file.read.bind(file);
+    file.read = (buf, offset) => (reads.push(buf.length), read(buf, offset));
+    const bat = await readBat(file, { guid: BAT_REGION, offset: MiB, length: g.totalEntries * 8, required: true }, g, true, HEADERS);
+    assert.ok(reads.length >= 3 && reads.every((n) => n <= MiB), `reads of ${reads.join(', ')} bytes`);
+    assert.deepEqual(blocks.map((b) => bat.offsetsMb[b]), blocks.map((_, k) => 2 ** 20 + k * 8));
+    assert.equal(bat.states.reduce((n, s) => n + (s === FULL ? 1 : 0), 0), blocks.length);
+    assert.deepEqual([...bat.bitmapMb], Array.from({ length: g.bitmapBlocks }, (_, c) => 2 ** 21 + c));
+  });
+
   it('more than 4 Mi entries is UNSUPPORTED before anything is read or allocated', async () => {
     const huge = batGeometry(64 * 1024 * GiB, MiB, 512, false);
     assert.ok(huge.totalEntries > MAX_BAT_ENTRIES);
