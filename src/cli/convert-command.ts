@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { DiskImageError } from '../errors.js';
 import type { ProgressFn } from '../engine/copy.js';
 import type { OpenOptions } from '../formats/types.js';
-import { convert } from '../ops/convert.js';
+import { CACHE_MODES, convert, type CacheMode } from '../ops/convert.js';
 import { convertToStream, spoolStream } from '../ops/stream.js';
 import { resolveOutput } from '../ops/output-plan.js';
 
@@ -17,9 +17,18 @@ export interface ConvertRequest extends OpenOptions {
   existing?: boolean;
   /** `--replace`: replace an existing DST file atomically. */
   replace?: boolean;
+  /** `-t`: how a new DST file is written. */
+  cache?: CacheMode;
   options: Record<string, string>;
   onProgress?: ProgressFn;
   signal: AbortSignal;
+}
+
+/** Parses `-t` (qemu-img's cache option): none or writeback; anything else is a USAGE error. */
+export function cacheMode(text: string | undefined): CacheMode | undefined {
+  if (text === undefined) return undefined;
+  if ((CACHE_MODES as readonly string[]).includes(text)) return text as CacheMode;
+  throw new DiskImageError('USAGE', `-t takes ${CACHE_MODES.join(' or ')}, not '${text}'`);
 }
 
 /** True for outputs whose layout depends on where the data is (so a pipe-to-pipe conversion must see all of it first). */

@@ -13,7 +13,7 @@ import { resize } from '../ops/resize.js';
 import { compact } from '../ops/compact.js';
 import { snapshot } from '../ops/snapshot.js';
 import { parseSize } from '../util/sizes.js';
-import { convertCommand } from './convert-command.js';
+import { cacheMode, convertCommand } from './convert-command.js';
 import { checkText, infoText, mapText } from './format-text.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
 import { progressBar } from './progress.js';
@@ -66,12 +66,14 @@ function buildProgram(): Command {
     .option('--spool', 'stdin to stdout into a dynamic format: spool the input to a temporary file first')
     .option('-n, --no-create', 'write into the existing image or block device DST (its format, size and identity kept)')
     .option('--replace', 'replace an existing DST file atomically (written beside it, renamed over it on success)')
-    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; create: boolean; replace?: boolean; options?: string; progress?: boolean; progressJson?: boolean }) => {
+    .option('-t, --cache <mode>', 'how a new DST file is written: none (default; O_DIRECT where possible) or writeback (through the page cache)')
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; create: boolean; replace?: boolean; cache?: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
+      const cache = cacheMode(o.cache);
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
         const note = o.target ? profileByName(o.target)?.note : undefined;
         if (note) warn(`--target ${o.target}: ${note}`);
-        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, existing: !o.create, replace: o.replace, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
+        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, existing: !o.create, replace: o.replace, cache, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
         bar.stop();
       }

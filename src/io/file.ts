@@ -33,8 +33,12 @@ export class DiskFile implements ImageFile {
     private direct: FileHandle | undefined,
   ) {}
 
-  /** Opens `path`; `create` makes a new file and refuses to overwrite. */
-  static async open(path: string, mode: OpenMode = 'read'): Promise<DiskFile> {
+  /**
+   * Opens `path`; `create` makes a new file and refuses to overwrite. With
+   * `direct` (the default for `create`) whole aligned pages are written with
+   * O_DIRECT where the system allows it.
+   */
+  static async open(path: string, mode: OpenMode = 'read', direct = mode === 'create'): Promise<DiskFile> {
     let handle: FileHandle;
     try {
       handle = await open(path, FLAGS[mode]);
@@ -59,9 +63,9 @@ export class DiskFile implements ImageFile {
       await handle.close();
       throw err;
     });
-    // O_DIRECT is Linux's (undefined elsewhere in Node's constants): no second descriptor without it.
-    const direct = mode === 'create' && constants.O_DIRECT ? await open(path, constants.O_RDWR | constants.O_DIRECT).catch(() => undefined) : undefined;
-    return new DiskFile(path, handle, size, mode !== 'read', direct);
+    // O_DIRECT is Linux's (undefined elsewhere in Node's constants), and only the native helper can tell a buffer's alignment.
+    const directHandle = direct && mode !== 'read' && constants.O_DIRECT && fileHelper.kind === 'native' ? await open(path, constants.O_RDWR | constants.O_DIRECT).catch(() => undefined) : undefined;
+    return new DiskFile(path, handle, size, mode !== 'read', directHandle);
   }
 
   /** The file descriptor, for the native helper. */
@@ -234,6 +238,9 @@ export class DiskFile implements ImageFile {
 
 /** The default FileOpener: DiskFile with its locks. */
 export const openDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode);
+
+/** A FileOpener whose new files are written through the page cache only (`convert -t writeback`). */
+export const openBufferedDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, false);
 
 /**
  * The size of a block device: fstat reports 0 for one, so read the kernel's

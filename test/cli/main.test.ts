@@ -61,6 +61,10 @@ test('errors are one line with a code and exit 1', () => {
   const badOpt = vdisk('create', '-f', 'vhd', '-o', 'cluster_size=64K', join(dir, 'y.vhd'), '1G');
   assert.equal(badOpt.status, 1);
   assertOneLineError(badOpt.stderr, 'USAGE');
+  const badCache = vdisk('convert', '-t', 'unsafe', '-O', 'raw', raw, join(dir, 'z.raw'));
+  assert.equal(badCache.status, 1);
+  assertOneLineError(badCache.stderr, 'USAGE');
+  assert.match(badCache.stderr, /-t takes none or writeback/);
   assert.equal(vdisk('frobnicate').status, 1);
 });
 

@@ -1,34 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { alignedBuffer, DIRECT_ALIGN } from '../../src/io/aligned-buffer.js';
 import { DiskFile } from '../../src/io/file.js';
 import { fileHelper } from '../../src/io/native.js';
+import { descriptorsOn } from '../helpers/descriptors.js';
 import { prng } from '../helpers/prng.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
-/** open(2)'s O_DIRECT as /proc/PID/fdinfo prints flags (octal 040000 on x86-64). */
-const O_DIRECT_FLAG = 0o40000;
-
-/** How many of this process's descriptors are open on `path` with and without O_DIRECT. */
-function descriptorsOn(path: string): { direct: number; buffered: number } {
-  const out = { direct: 0, buffered: 0 };
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (target !== path) continue;
-    const flags = parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
-    if (flags & O_DIRECT_FLAG) out.direct++;
-    else out.buffered++;
-  }
-  return out;
-}
 
 const native = fileHelper.kind === 'native' ? false : 'no native helper';
 
@@ -41,6 +22,10 @@ test('a created file gets an O_DIRECT descriptor; an opened one does not', { ski
   const opened = await DiskFile.open(path, 'write');
   assert.deepEqual(descriptorsOn(path), { direct: 0, buffered: 1 });
   await opened.close();
+  const other = join(dirname(path), 'b.raw');
+  const buffered = await DiskFile.open(other, 'create', false);
+  assert.deepEqual(descriptorsOn(other), { direct: 0, buffered: 1 }, 'create without direct');
+  await buffered.close();
 });
 
 test('mixed direct and buffered writes, overlapping in pages, read back as a model says', { skip: native }, async () => {

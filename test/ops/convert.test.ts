@@ -9,7 +9,9 @@ import { convert } from '../../src/ops/convert.js';
 import { openImage } from '../../src/formats/registry.js';
 import { compare } from '../../src/ops/compare.js';
 import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { fileHelper } from '../../src/io/native.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { descriptorsOn } from '../helpers/descriptors.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -118,4 +120,26 @@ test('preallocation=full writes files with every data byte allocated; dynamic la
   }
   await assert.rejects(convert(raw, join(dir, 'dyn.vhd'), { outputFormat: 'vhd', options: { preallocation: 'full' } }), /needs subformat=fixed/);
   assert.deepEqual(leftovers(dir), []);
+});
+
+test('-t none writes new outputs through an O_DIRECT descriptor, -t writeback through the page cache only; both give the same guest view', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 32 * MiB, blockSize: MiB, fraction: 0.5 });
+  for (const format of ['raw', 'vhd', 'vhdx']) {
+    for (const cache of ['none', 'writeback'] as const) {
+      const out = join(dir, `${cache}.${format}`);
+      let seen = { direct: 0, buffered: 0 };
+      await convert(raw, out, {
+        outputFormat: format,
+        cache,
+        onProgress: () => {
+          const now = descriptorsOn((p) => p.startsWith(dir) && p.includes('vdisk-tmp'));
+          seen = { direct: Math.max(seen.direct, now.direct), buffered: Math.max(seen.buffered, now.buffered) };
+        },
+      });
+      assert.deepEqual(seen, { direct: cache === 'none' && fileHelper.kind === 'native' ? 1 : 0, buffered: 1 }, `${format}, -t ${cache}`);
+      assert.equal((await compare(raw, out)).identical, true, `${format}, -t ${cache}`);
+    }
+  }
 });
