@@ -239,6 +239,9 @@ export class DiskFile implements ImageFile {
 /** The default FileOpener: DiskFile with its locks. */
 export const openDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode);
 
+/** A FileOpener that also writes existing files it opens for writing with O_DIRECT where aligned (`commit` into a base). */
+export const openDirectDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, mode !== 'read');
+
 /** A FileOpener whose new files are written through the page cache only (`convert -t writeback`). */
 export const openBufferedDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, false);
 

@@ -3,6 +3,7 @@ import { unlink } from 'node:fs/promises';
 import { copyImage, type ProgressFn } from '../engine/copy.js';
 import { DiskImageError, ioError } from '../errors.js';
 import { openImage } from '../formats/registry.js';
+import { openDirectDiskFile } from '../io/file.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
 import { chainPaths } from './output-file.js';
 
@@ -75,7 +76,8 @@ export async function commit(child: string, opts: CommitOptions = {}): Promise<C
   const keepLinked = !opts.drop;
   const linkedPath = paths[depth - 1]!;
   const writableParents = keepLinked && depth > 1 ? [basePath, linkedPath] : [basePath];
-  const top = await openImage(child, { ...opts, writable: keepLinked && depth === 1, writableParents });
+  // The base takes the whole copy: its aligned data goes to the device directly, as a new convert output's does.
+  const top = await openImage(child, { openFile: openDirectDiskFile, ...opts, writable: keepLinked && depth === 1, writableParents });
   let result: CommitResult;
   try {
     const layers: DiskImage[] = [top];
