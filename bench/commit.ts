@@ -33,7 +33,7 @@ import type { WritableDiskImage } from '../src/formats/types.js';
 import { blockHasData, fillPattern, type PatternSpec } from '../src/util/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
 import { type CommitCaseResult, type Tool, type ToolResult, toolResult } from './report.js';
-import { roundOrder, runChecked, runShell, shellJoin, shellQuote, timeCommand } from './timing.js';
+import { runChecked, runShell, shellJoin, shellQuote, timeRotations } from './timing.js';
 
 /** Size of one piece of child data, and of one writeAt / qemu-io write. */
 export const PIECE_BYTES = 1024 ** 2;
@@ -226,24 +226,20 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
   ];
   const runDir = (t: CommitTool): string => join(ctx.dir, `run-${t.tool}`);
   const runTop = (t: CommitTool): string => join(runDir(t), t.tool === 'vdisk' ? 'top.vhd' : 'top.qcow2');
-  const rssFile = join(ctx.dir, 'rss.txt');
-  const seconds = tools.map((): number[] => []);
-  const rss = tools.map((): number[] => []);
-  const rounds = Math.ceil(ctx.runs / tools.length) * tools.length;
-  for (let run = 0; run < rounds; run++) {
-    for (const i of roundOrder(tools.length, run)) {
+  const { seconds, rss } = timeRotations(ctx.runs, join(ctx.dir, 'rss.txt'), {
+    label: 'commit',
+    tools,
+    log: ctx.log,
+    prepare: (i) => {
       const t = tools[i]!;
       ctx.checkInterrupted();
       const dir = runDir(t);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir);
       runChecked(`${shellJoin(['cp', '--sparse=always', t.chain.base, t.chain.top, dir])} && sync`);
-      const r = timeCommand(t.argv(runTop(t)), rssFile);
-      seconds[i]!.push(r.seconds);
-      rss[i]!.push(r.peakRssKiB);
-      ctx.log(`  commit run ${run + 1}/${rounds} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
-    }
-  }
+      return t.argv(runTop(t));
+    },
+  });
   ctx.checkInterrupted();
 
   const verifiedWith: string[] = [];

@@ -34,7 +34,7 @@ import { formatSize } from '../src/util/sizes.js';
 import { type BenchCase, type BenchOptions, parseBenchArgs, USAGE } from './args.js';
 import { commitSpaceNeeded, runCommitCase } from './commit.js';
 import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type Tool, type ToolResult, toolResult } from './report.js';
-import { requireTools, roundOrder, runChecked, shellJoin, timeCommand } from './timing.js';
+import { requireTools, runChecked, shellJoin, timeRotations } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const VDISK_BIN = join(ROOT, 'bin', 'vdisk.js');
@@ -126,30 +126,27 @@ function checkFreeSpace(dir: string, c: BenchCase): void {
 
 /** Times every tool of one pair `runs` times; leaves vdisk's last output at the returned path. */
 function timePair(pair: PairSpec, src: string, dir: string, runs: number): { results: ToolResult[]; vdiskOutput: string } {
-  const rssFile = join(dir, 'rss.txt');
-  const seconds = pair.tools.map((): number[] => []);
-  const rss = pair.tools.map((): number[] => []);
-  const vdiskOutput = join(dir, `out-vdisk.${pair.ext}`);
-  // Whole rotations only, so that every tool runs first as often as the others.
-  const rounds = Math.ceil(runs / pair.tools.length) * pair.tools.length;
-  for (let run = 0; run < rounds; run++) {
-    for (const i of roundOrder(pair.tools.length, run)) {
+  const output = (t: ToolSpec) => join(dir, `out-${t.tool}.${pair.ext}`);
+  const { seconds, rss } = timeRotations(runs, join(dir, 'rss.txt'), {
+    label: pair.name,
+    tools: pair.tools,
+    log,
+    prepare: (i) => {
       const t = pair.tools[i]!;
       checkInterrupted();
-      const dst = join(dir, `out-${t.tool}.${pair.ext}`);
-      rmSync(dst, { force: true });
+      rmSync(output(t), { force: true });
       runChecked('sync');
-      const r = timeCommand(t.argv(src, dst), rssFile);
-      if (!existsSync(dst)) throw new Error(`bench: ${t.tool} exited 0 but wrote no ${dst}`);
-      seconds[i]!.push(r.seconds);
-      rss[i]!.push(r.peakRssKiB);
-      log(`  ${pair.name} run ${run + 1}/${rounds} ${t.tool}: ${r.seconds.toFixed(3)} s, ${(r.peakRssKiB / 1024).toFixed(1)} MiB`);
-      if (!(t.tool === 'vdisk' && run === rounds - 1)) rmSync(dst, { force: true });
-    }
-  }
+      return t.argv(src, output(t));
+    },
+    finish: (i, run, rounds) => {
+      const t = pair.tools[i]!;
+      if (!existsSync(output(t))) throw new Error(`bench: ${t.tool} exited 0 but wrote no ${output(t)}`);
+      if (!(t.tool === 'vdisk' && run === rounds - 1)) rmSync(output(t), { force: true });
+    },
+  });
   runChecked('sync');
-  const results = pair.tools.map((t, i) => toolResult(t.tool, shellJoin(t.argv(src, join(dir, `out-${t.tool}.${pair.ext}`))), seconds[i]!, rss[i]!));
-  return { results, vdiskOutput };
+  const results = pair.tools.map((t, i) => toolResult(t.tool, shellJoin(t.argv(src, output(t))), seconds[i]!, rss[i]!));
+  return { results, vdiskOutput: join(dir, `out-vdisk.${pair.ext}`) };
 }
 
 /** Generates the source of one case in `dir` (created) and times all pairs on it; removes `dir` unless `keep`. */

@@ -40,7 +40,7 @@ export function runChecked(script: string): string {
 }
 
 /** One timed run of a command. */
-export interface TimedRun {
+interface TimedRun {
   /** Wall-clock seconds of `CMD && sync`. */
   seconds: number;
   /** Peak resident set size of CMD in KiB, as GNU time reports it. */
@@ -53,7 +53,7 @@ export interface TimedRun {
  * same for every tool. `rssFile` is a scratch path for GNU time's report.
  * Throws unless the whole script exits 0.
  */
-export function timeCommand(argv: readonly string[], rssFile: string): TimedRun {
+function timeCommand(argv: readonly string[], rssFile: string): TimedRun {
   const script = `${shellJoin([GNU_TIME, '-q', '-f', '%M', '-o', rssFile, ...argv])} && sync`;
   const start = process.hrtime.bigint();
   const r = runShell(script);
@@ -66,13 +66,40 @@ export function timeCommand(argv: readonly string[], rssFile: string): TimedRun 
   return { seconds: Number(end - start) / 1e9, peakRssKiB };
 }
 
+/** What timeRotations runs: tools by index, and how to get each run ready and clean up after it. */
+export interface Rotation {
+  /** Names the log lines (`LABEL run k/N TOOL: ...`). */
+  label: string;
+  tools: readonly { tool: string }[];
+  /** Gets tool i's files ready for a run; returns the command to time. */
+  prepare(i: number): readonly string[];
+  /** After tool i's run `run` (of `rounds`) was timed and logged. */
+  finish?(i: number, run: number, rounds: number): void;
+  log(text: string): void;
+}
+
 /**
- * The order of `n` tools in round `run`: rotated by one each round, so that
- * every tool runs first equally often (on this project's VM the first command
- * of a round paid about 0.5 s more, whichever tool it was).
+ * Times every tool `runs` times or a little more: whole rotations only, the
+ * order rotated by one each round, so that every tool runs first equally
+ * often (on this project's VM the first command of a round paid about 0.5 s
+ * more, whichever tool it was). Returns seconds and peak RSS (KiB) per tool.
  */
-export function roundOrder(n: number, run: number): number[] {
-  return Array.from({ length: n }, (_, k) => (k + run) % n);
+export function timeRotations(runs: number, rssFile: string, r: Rotation): { seconds: number[][]; rss: number[][] } {
+  const n = r.tools.length;
+  const seconds = r.tools.map((): number[] => []);
+  const rss = r.tools.map((): number[] => []);
+  const rounds = Math.ceil(runs / n) * n;
+  for (let run = 0; run < rounds; run++) {
+    for (let k = 0; k < n; k++) {
+      const i = (k + run) % n;
+      const timed = timeCommand(r.prepare(i), rssFile);
+      seconds[i]!.push(timed.seconds);
+      rss[i]!.push(timed.peakRssKiB);
+      r.log(`  ${r.label} run ${run + 1}/${rounds} ${r.tools[i]!.tool}: ${timed.seconds.toFixed(3)} s, ${(timed.peakRssKiB / 1024).toFixed(1)} MiB`);
+      r.finish?.(i, run, rounds);
+    }
+  }
+  return { seconds, rss };
 }
 
 /** Median of a non-empty list (mean of the two middle values for an even count). */
