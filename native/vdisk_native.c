@@ -2,7 +2,7 @@
  * vdisk's native helper: the Linux file calls Node 20's fs lacks.
  * seekData/seekHole (lseek SEEK_DATA/SEEK_HOLE), punchHole (fallocate
  * PUNCH_HOLE|KEEP_SIZE), zeroRange (fallocate ZERO_RANGE|KEEP_SIZE, also on
- * block devices), allocate (fallocate mode 0) and ofdLock (fcntl
+ * block devices), allocate (fallocate mode 0), ofdLock (fcntl
  * F_OFD_SETLK, the lock qemu takes) and pageOffset (a buffer's address
  * within its page, for O_DIRECT alignment). Every function throws a JS Error whose
  * `code` is the errno name; src/io/native.ts wraps them behind a pure-JS

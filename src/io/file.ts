@@ -240,7 +240,7 @@ export class DiskFile implements ImageFile {
 export const openDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode);
 
 /** A FileOpener that also writes existing files it opens for writing with O_DIRECT where aligned (`commit` into a base). */
-export const openDirectDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, mode !== 'read');
+export const openDirectDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, true);
 
 /** A FileOpener whose new files are written through the page cache only (`convert -t writeback`). */
 export const openBufferedDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, false);

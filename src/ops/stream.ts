@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { CHUNK } from '../engine/chunks.js';
 import { chunkSpans, type Span } from '../engine/spans.js';
 import { nonZeroSpans } from '../engine/scan.js';
 import type { ProgressFn } from '../engine/copy.js';
@@ -12,8 +13,6 @@ import { createImage, formatByName, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 import { isAllZero, ZERO_MIB } from '../util/zero.js';
 import { outputPlan, type OutputRequest } from './output-plan.js';
-
-const CHUNK = 8 * 1024 * 1024;
 
 const PIPE_CLOSED = 'the output pipe was closed before the image was complete (EPIPE)';
 
@@ -62,7 +61,6 @@ class PipeOut {
     });
   }
 }
-
 
 /** Writes `n` zero bytes. */
 async function putZeros(out: PipeOut, n: number): Promise<void> {

@@ -22,13 +22,13 @@ export function vhdStreamPlan(image: WritableDiskImage, file: MemoryFile, spans:
   const dataStart = file.size - FOOTER_SIZE;
   const prefix = file.bytes(0, dataStart);
   const view = new DataView(prefix.buffer);
-  const blocks = blocksWithData(spans, bs);
-  blocks.forEach((b, k) => view.setUint32(layout.header!.tableOffset + b * 4, appendedBlockOffset(dataStart, bs, k) / SECTOR));
   const bitmap = new Uint8Array(bitmapBytes(bs)).fill(0xff);
+  // The prefix holds the BAT: its entries are filled in below, before anything is emitted.
   const pieces: StreamPiece[] = [{ bytes: prefix }];
   let pos = dataStart;
-  blocks.forEach((b, k) => {
+  blocksWithData(spans, bs).forEach((b, k) => {
     const at = appendedBlockOffset(dataStart, bs, k);
+    view.setUint32(layout.header!.tableOffset + b * 4, at / SECTOR);
     const length = Math.min(bs, image.virtualSize - b * bs);
     pieces.push({ bytes: ZERO_MIB.subarray(0, at - pos) }, { bytes: bitmap }, { guest: { offset: b * bs, length }, zeroPad: bs - length });
     pos = at + bitmap.length + bs;

@@ -8,7 +8,7 @@ import { encodeFooter } from './footer.js';
 import type { VhdLayout } from './layout.js';
 import { VhdImage } from './reader.js';
 import { assertGuestRange, blockPieces } from '../guest-range.js';
-import { decodeDynamicHeader, encodeDynamicHeader } from './dynamic-header.js';
+import { decodeDynamicHeader, encodeDynamicHeader, type HeaderFields, type LocatorEntry } from './dynamic-header.js';
 import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
 import { setBits } from './bitmap.js';
 import { ZERO_MIB } from '../../util/zero.js';
@@ -190,11 +190,7 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     const locators = await writeLocators(this.file, this.path, parent.path, this.nextFree);
     this.nextFree += locatorBytes(this.path, parent.path);
     await this.file.sync();
-    const encoded = encodeDynamicHeader({ ...header.fields, ...parentHeaderFields(parent) }, locators);
-    const headerAt = this.layout.footer.dataOffset!;
-    await this.file.write(encoded, headerAt);
-    await this.file.sync();
-    this.layout.header = decodeDynamicHeader(encoded, headerAt);
+    await this.rewriteHeader({ ...header.fields, ...parentHeaderFields(parent) }, locators);
     await this.flush();
   }
 
@@ -209,8 +205,13 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     if (this.layout.footer.diskType !== 'differencing' || !header || !(parent instanceof VhdImage)) return;
     const { parentTimestamp } = parentHeaderFields(parent);
     if (parentTimestamp === header.fields.parentTimestamp) return;
+    await this.rewriteHeader({ ...header.fields, parentTimestamp }, header.locators);
+  }
+
+  /** Writes the dynamic header with `fields` and `locators` (checksum recomputed), fsync, and keeps it as the layout's header. */
+  private async rewriteHeader(fields: HeaderFields, locators: LocatorEntry[]): Promise<void> {
     const headerAt = this.layout.footer.dataOffset!;
-    const encoded = encodeDynamicHeader({ ...header.fields, parentTimestamp }, header.locators);
+    const encoded = encodeDynamicHeader(fields, locators);
     await this.file.write(encoded, headerAt);
     await this.file.sync();
     this.layout.header = decodeDynamicHeader(encoded, headerAt);
