@@ -30,7 +30,7 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openImage } from '../src/formats/registry.js';
 import type { WritableDiskImage } from '../src/formats/types.js';
-import { blockHasData, fillPattern, type PatternSpec } from '../src/util/pattern-disk.js';
+import { blockHasData, fillPattern, type PatternSpec } from '../test/helpers/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
 import { type CommitCaseResult, type Tool, type ToolResult, toolResult } from './report.js';
 import { runChecked, runShell, shellJoin, shellQuote, timeRotations } from './timing.js';

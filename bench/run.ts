@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writePatternDisk } from '../src/util/pattern-disk.js';
+import { writePatternDisk } from '../test/helpers/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
 import { type BenchCase, type BenchOptions, parseBenchArgs, USAGE } from './args.js';
 import { commitSpaceNeeded, runCommitCase } from './commit.js';

@@ -1,64 +1,60 @@
 import { DiskImageError } from '../errors.js';
-import type { ChainContext, DiskImage, OpenOptions } from '../formats/types.js';
-import { resolveParent, type ParentCandidate } from './resolve.js';
+import type { Layer, ParentRef } from '../formats/layer.js';
+import type { DiskImage, OpenOptions } from '../formats/types.js';
+import { resolveParent } from './resolve.js';
 
-/** What a child knows of its parent, for finding and verifying it. */
-export interface ParentIdentity {
-  /** How the child names the parent's identity, for messages ("UUID 1234-..." or "linkage {…}"). */
-  expected: string;
-  /** The identity a candidate file has, as text, or undefined when it has none of the right kind. */
-  identityOf(parent: DiskImage): string | undefined;
-  /** True when the candidate's identity is the one the child recorded. */
-  matches(parent: DiskImage): boolean;
-  /** The child's virtual size: a parent of another size is refused. */
-  virtualSize: number;
+/** Where a layer sits in the chain being opened, and how to open the next one down. */
+export interface ChainContext {
+  /** 0 for the image the user named, 1 for its parent, ... */
+  depth: number;
+  /** Real paths of the layers opened so far (loop detection). */
+  visited: Set<string>;
+  /** Opens a parent file found by resolve.ts (format probed), with its own chain. */
+  openParent(path: string): Promise<DiskImage>;
 }
 
-async function checkSize(childPath: string, id: ParentIdentity, parent: DiskImage, found: string): Promise<DiskImage> {
-  if (parent.virtualSize === id.virtualSize) return parent;
+async function checkSize(child: Layer, ref: ParentRef, parent: DiskImage, found: string): Promise<DiskImage> {
+  const refusal = ref.refuseSize(parent.virtualSize);
+  if (refusal === undefined) return parent;
   await parent.close();
-  throw new DiskImageError('PARENT', `${childPath}: parent ${found} is ${parent.virtualSize} bytes, the child ${id.virtualSize}`, { path: found });
+  throw new DiskImageError('PARENT', `${child.path}: parent ${found} ${refusal}`, { path: found });
 }
 
 /**
- * Opens the parent of a differencing image: every candidate file the sandboxed
- * resolver finds is opened in turn, and the first whose identity matches the
- * child's record (the first found at all, with a warning, under
- * `ignoreParentUuid`) is the parent, provided its size is the child's. A
- * candidate that cannot be read as an image is passed over; a locked one stops
- * the open (IO). Throws `PARENT` naming what was found and what was expected.
+ * Opens the parent of a differencing layer from what it says of it (`ref`):
+ * every candidate file the sandboxed resolver finds is opened in turn, and
+ * the first whose identity matches the child's record (the first found at
+ * all, with a warning, under `ignoreParentUuid`) is the parent, provided the
+ * child's format accepts its size. A candidate that cannot be read as an
+ * image, or a URL the server does not have (404), is passed over; a locked
+ * file or another failed transfer stops the open (IO). Throws `PARENT`
+ * naming what was found and what was expected.
  */
-export async function openMatchingParent(
-  childPath: string,
-  candidates: ParentCandidate[],
-  id: ParentIdentity,
-  options: OpenOptions,
-  chain: ChainContext,
-): Promise<DiskImage> {
-  const ctx = { childPath, parentDirs: options.parentDirs ?? [], visited: chain.visited, depth: chain.depth + 1, expected: id.expected };
+export async function openMatchingParent(child: Layer, ref: ParentRef, options: OpenOptions, chain: ChainContext): Promise<DiskImage> {
+  const ctx = { childPath: child.path, parentDirs: options.parentDirs ?? [], visited: chain.visited, depth: chain.depth + 1, expected: ref.expected };
   const mismatched: string[] = [];
-  for (const found of resolveParent(candidates, ctx)) {
+  for (const found of resolveParent(ref.candidates, ctx)) {
     let parent: DiskImage;
     try {
       parent = await chain.openParent(found);
     } catch (err) {
       chain.visited.delete(found);
-      if (!(err instanceof DiskImageError) || err.code === 'IO') throw err;
+      if (!(err instanceof DiskImageError) || (err.code === 'IO' && err.details.status !== 404)) throw err;
       mismatched.push(`${found} (${err.message})`);
       continue;
     }
-    if (id.matches(parent)) return checkSize(childPath, id, parent, found);
-    const got = id.identityOf(parent) ?? `none (${parent.format})`;
+    if (ref.matches(parent.layer)) return checkSize(child, ref, parent, found);
+    const got = ref.identityOf(parent.layer) ?? `none (${parent.format})`;
     mismatched.push(`${found} (${got})`);
     if (options.ignoreParentUuid) {
-      options.onWarning?.(`${childPath}: parent ${found} is ${got}, the child expects ${id.expected}; opening anyway`);
-      return checkSize(childPath, id, parent, found);
+      options.onWarning?.(`${child.path}: parent ${found} is ${got}, the child expects ${ref.expected}; opening anyway`);
+      return checkSize(child, ref, parent, found);
     }
     chain.visited.delete(found);
     await parent.close();
   }
-  throw new DiskImageError('PARENT', `${childPath}: no parent with ${id.expected}; found only ${mismatched.join('; ')} (--ignore-parent-uuid to open anyway)`, {
-    expected: id.expected,
+  throw new DiskImageError('PARENT', `${child.path}: no parent with ${ref.expected}; found only ${mismatched.join('; ')} (--ignore-parent-uuid to open anyway)`, {
+    expected: ref.expected,
     found: mismatched,
   });
 }

@@ -1,19 +1,11 @@
 import { realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DiskImageError } from '../errors.js';
+import type { ParentCandidate } from '../formats/layer.js';
+import { isUrl } from '../io/http-source.js';
 
 /** Deepest chain vdisk opens; deeper is refused as a likely loop or hostile file. */
 export const MAX_CHAIN_DEPTH = 64;
-
-/** One place a child says its parent is, as the format stores it. */
-export interface ParentCandidate {
-  /** Where the candidate came from ("W2ru locator", "header parent name"). */
-  source: string;
-  /** The path as stored: POSIX or Windows, relative or absolute. */
-  path: string;
-  /** Only a file name: look for it in the allowed directories. */
-  nameOnly?: boolean;
-}
 
 /** Where a parent may be looked for, and what has been opened on the way down. */
 export interface ResolveContext {
@@ -65,6 +57,7 @@ export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext
   if (ctx.depth >= MAX_CHAIN_DEPTH) {
     throw new DiskImageError('PARENT', `${ctx.childPath}: chain deeper than ${MAX_CHAIN_DEPTH} images`, { depth: ctx.depth });
   }
+  if (isUrl(ctx.childPath)) return resolveUrlParent(candidates, ctx);
   const childDir = dirname(resolve(ctx.childPath));
   const dirs = [childDir, ...ctx.parentDirs.map((d) => resolve(d))];
   const allowed = dirs.map(realDir).filter((d): d is string => d !== undefined);
@@ -89,6 +82,34 @@ export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext
       if (!allowed.some((d) => inside(real, d))) tried.push(`${p} (${c.source}: outside the allowed directories; add --parent-dir)`);
       else if (ctx.visited.has(real)) tried.push(`${p} (${c.source}: already part of this chain, a loop)`);
       else if (!found.includes(real)) found.push(real);
+    }
+  }
+  if (found.length > 0) return found;
+  throw parentNotFound(ctx, tried);
+}
+
+/**
+ * The URLs the candidates lead to for a child read over HTTP: a relative
+ * path resolves against the child's URL; an absolute one (which names a path
+ * on the machine that made the chain) is looked for by its file name in the
+ * child's directory and in every `--parent-dir` that is a URL. A URL must lie
+ * on the same server, under one of those directories (the same sandbox as
+ * for files), and not be part of the chain already. Whether it exists is
+ * found out by opening it.
+ */
+function resolveUrlParent(candidates: ParentCandidate[], ctx: ResolveContext): string[] {
+  const dirs = [new URL('.', ctx.childPath).href, ...ctx.parentDirs.filter(isUrl).map((d) => new URL(d.endsWith('/') ? d : `${d}/`).href)];
+  const tried: string[] = [];
+  const found: string[] = [];
+  for (const c of candidates) {
+    const posix = c.path.replace(/\\/g, '/');
+    const absolute = c.nameOnly || WINDOWS_ABSOLUTE.test(c.path) || posix.startsWith('/');
+    const urls = absolute ? dirs.map((d) => new URL(encodeURIComponent(basename(posix)), d).href) : [new URL(posix.split('/').map(encodeURIComponent).join('/'), ctx.childPath).href];
+    for (const url of urls) {
+      if (found.includes(url) || tried.some((t) => t.startsWith(`${url} `))) continue;
+      if (!dirs.some((d) => url.startsWith(d))) tried.push(`${url} (${c.source}: outside the allowed directories; add --parent-dir)`);
+      else if (ctx.visited.has(url)) tried.push(`${url} (${c.source}: already part of this chain, a loop)`);
+      else found.push(url);
     }
   }
   if (found.length > 0) return found;

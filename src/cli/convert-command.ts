@@ -3,7 +3,8 @@ import { DiskImageError } from '../errors.js';
 import type { ProgressFn } from '../engine/copy.js';
 import type { OpenOptions } from '../formats/types.js';
 import { CACHE_MODES, convert, type CacheMode } from '../ops/convert.js';
-import { convertToStream, spoolStream } from '../ops/stream.js';
+import { convertToStream, pipeInputs, spoolStream } from '../ops/stream.js';
+import { formatByName } from '../formats/registry.js';
 import { resolveOutput } from '../ops/output-plan.js';
 
 /** What `vdisk convert` was asked, after option parsing. */
@@ -31,14 +32,9 @@ export function cacheMode(text: string | undefined): CacheMode | undefined {
   throw new DiskImageError('USAGE', `-t takes ${CACHE_MODES.join(' or ')}, not '${text}'`);
 }
 
-/** True for outputs whose layout depends on where the data is (so a pipe-to-pipe conversion must see all of it first). */
-function isDynamicOutput(format: string, options: Record<string, string>): boolean {
-  return format === 'vhdx' || (format === 'vhd' && options.subformat !== 'fixed');
-}
-
 /**
- * `vdisk convert` with `-` for stdin and/or stdout. A stream input (`-f raw`
- * or `-f vhd` for a fixed VHD) is spooled to a sparse temporary file beside
+ * `vdisk convert` with `-` for stdin and/or stdout. A stream input (a format
+ * whose descriptor allows pipe input, such as raw) is spooled to a sparse temporary file beside
  * the destination (or in $TMPDIR); stdin to stdout into a dynamic format needs
  * `--spool` to say so. Output to stdout is written in file order.
  */
@@ -47,9 +43,9 @@ export async function convertCommand(src: string, dst: string, r: ConvertRequest
   const toPipe = dst === '-';
   if (!fromPipe && !toPipe) return void (await convert(src, dst, r));
   if (toPipe && (r.existing || r.replace)) throw new DiskImageError('USAGE', '-n and --replace write into or over an existing file, not stdout');
-  if (fromPipe && !r.format) throw new DiskImageError('USAGE', 'a pipe cannot be probed: say -f raw or -f vhd (a fixed VHD) for stdin');
+  if (fromPipe && !r.format) throw new DiskImageError('USAGE', `a pipe cannot be probed: say ${pipeInputs()} for stdin`);
   const wanted = resolveOutput(r);
-  if (fromPipe && toPipe && isDynamicOutput(wanted.format, wanted.options) && !r.spool) {
+  if (fromPipe && toPipe && formatByName(wanted.format).layoutFollowsData?.(wanted.options) && !r.spool) {
     throw new DiskImageError('USAGE', `stdin to stdout as a dynamic ${wanted.format} needs the whole disk first: add --spool (a temporary file the size of the data)`);
   }
   let source = src;

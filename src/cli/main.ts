@@ -18,9 +18,10 @@ import { checkText, infoText, mapText } from './format-text.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
 import { progressBar } from './progress.js';
 import { printJson, reportError, warn } from './report.js';
-import { profileByName } from '../targets/profiles.js';
+import { profileByName, profileOutput } from '../targets/profiles.js';
+import { formatNames, formatsHelp } from './formats-help.js';
 
-/** Exit codes of `vdisk check` (DESIGN.md): clean, corruption, leaks only, could not check. */
+/** Exit codes of `vdisk check` (docs/architecture.md, "Errors and exit codes"): clean, corruption, leaks only, could not check. */
 const CHECK_EXIT = { clean: 0, corruption: 2, nonconformant: 2, leaks: 3, error: 1 } as const;
 
 /** Set when an interrupt arrives; long operations stop, clean up and exit 130. */
@@ -31,6 +32,7 @@ function buildProgram(): Command {
     .description('Move virtual machine disks between hypervisors without losing a byte.')
     .version('0.1.0')
     .showHelpAfterError()
+    .addHelpText('after', formatsHelp())
     .exitOverride();
 
   withOpenOptions(program.command('info').description('describe an image').argument('<image>'))
@@ -43,7 +45,7 @@ function buildProgram(): Command {
     });
 
   withOpenOptions(program.command('create').description('create a new image (SIZE: 512, 10M, 4G, 2T)').argument('<image>').argument('[size]'), false)
-    .requiredOption('-f, --format <fmt>', 'format to create: raw, vhd')
+    .requiredOption('-f, --format <fmt>', `format to create: ${formatNames((f) => f.create !== undefined)}`)
     .option('-o, --options <list>', 'format options, e.g. subformat=fixed,block_size=2M')
     .option('-b, --backing <parent>', 'create a differencing child of this image')
     .action(async (image: string, size: string | undefined, o: RawOpenOptions & { format: string; options?: string; backing?: string }) => {
@@ -57,7 +59,7 @@ function buildProgram(): Command {
     });
 
   withOpenOptions(program.command('convert').description('convert an image to another format (- for stdin or stdout)').argument('<src>').argument('<dst>'))
-    .option('-O, --output-format <fmt>', 'output format: raw, vhd, vhdx')
+    .option('-O, --output-format <fmt>', `output format: ${formatNames((f) => f.create !== undefined)}`)
     .option('--target <profile>', 'what a hypervisor accepts: azure, hyperv, xen, virtualbox, vmware, qemu (docs/targets.md)')
     .option('--keep-uuid', "give the output the source's UUID (default: a new one)")
     .option('-o, --options <list>', 'output format options, e.g. subformat=fixed')
@@ -71,7 +73,8 @@ function buildProgram(): Command {
       const cache = cacheMode(o.cache);
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
-        const note = o.target ? profileByName(o.target)?.note : undefined;
+        const profile = o.target ? profileByName(o.target) : undefined;
+        const note = profile && profileOutput(profile).note;
         if (note) warn(`--target ${o.target}: ${note}`);
         await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, existing: !o.create, replace: o.replace, cache, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
@@ -111,7 +114,7 @@ function buildProgram(): Command {
     });
 
   withOpenOptions(program.command('measure').description('the exact file size convert -O FMT would write, and the bytes it would write').argument('<src>'))
-    .requiredOption('-O, --output-format <fmt>', 'output format')
+    .requiredOption('-O, --output-format <fmt>', `output format: ${formatNames((f) => f.measure !== undefined)}`)
     .option('-o, --options <list>', 'output format options, as for convert')
     .option('--json', 'machine-readable output')
     .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')

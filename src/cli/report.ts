@@ -5,10 +5,10 @@ export function warn(message: string): void {
   process.stderr.write(`vdisk: warning: ${message}\n`);
 }
 
-/** Prints an error as one line `vdisk: <message> (<code>)`; a stack only with VDISK_DEBUG=1. */
+/** Prints an error as one line `vdisk: <path>: <message> (<operation> at byte <offset>) (<code>)` (context shown when the message lacks it); a stack only with VDISK_DEBUG=1. */
 export function reportError(err: unknown): void {
   if (process.env.VDISK_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  if (err instanceof DiskImageError) process.stderr.write(`vdisk: ${err.message} (${err.code})\n`);
+  if (err instanceof DiskImageError) process.stderr.write(`vdisk: ${err.describe()} (${err.code})\n`);
   else process.stderr.write(`vdisk: internal error: ${err instanceof Error ? err.message : String(err)} (BUG)\n`);
 }
 

@@ -1,7 +1,7 @@
 import type { DiskImage } from '../formats/types.js';
 import { CHUNK, dataChunks, dataTotal, nonZeroRuns } from './chunks.js';
 import type { ProgressFn } from './copy.js';
-import type { Span } from './spans.js';
+import type { Span } from '../util/spans.js';
 
 /**
  * The runs of a source's guest view that the engine would write: its data
@@ -25,18 +25,4 @@ export async function nonZeroSpans(src: DiskImage, onProgress?: ProgressFn): Pro
     onProgress?.(done, total);
   }
   return out;
-}
-
-/** Indices of the `blockSize` blocks that hold part of a span, in order. */
-export function blocksWithData(spans: Span[], blockSize: number): number[] {
-  const out: number[] = [];
-  for (const s of spans) {
-    for (let b = Math.floor(s.start / blockSize); b * blockSize < s.end; b++) if (out[out.length - 1] !== b) out.push(b);
-  }
-  return out;
-}
-
-/** Total bytes of the spans. */
-export function spanBytes(spans: Span[]): number {
-  return spans.reduce((n, s) => n + s.end - s.start, 0);
 }

@@ -1,5 +1,5 @@
-import type { ImageFile } from '../io/image-file.js';
-import type { DiskImage, Extent } from './types.js';
+import type { ByteSource } from '../io/byte-source.js';
+import type { Extent } from './types.js';
 
 /** Coalesces adjacent extents of the same kind and depth; drops empty ones. */
 export async function* mergeExtents(source: AsyncIterable<Extent>): AsyncIterable<Extent> {
@@ -16,11 +16,6 @@ export async function* mergeExtents(source: AsyncIterable<Extent>): AsyncIterabl
   if (cur) yield cur;
 }
 
-/** The parent's extents over a range, one level deeper. */
-export async function* parentExtents(parent: DiskImage, offset: number, length: number): AsyncIterable<Extent> {
-  for await (const e of parent.extents({ offset, length })) yield { ...e, depth: e.depth + 1 };
-}
-
 /** Clamps an optional range to [0, size). */
 export function clampRange(size: number, range?: { offset: number; length: number }): { start: number; end: number } {
   const start = Math.max(0, range?.offset ?? 0);
@@ -28,13 +23,16 @@ export function clampRange(size: number, range?: { offset: number; length: numbe
   return { start, end: Math.max(start, end) };
 }
 
-/** Extents of a plain file region (raw image, fixed VHD data): its data runs, and zeros in its holes. */
-export function* fileExtents(file: ImageFile, start: number, end: number): Iterable<Extent> {
+/** Extents of a source's region [start, end): its data runs, and zeros in its holes (all data when it cannot tell). */
+export async function fileExtents(source: ByteSource, start: number, end: number): Promise<Extent[]> {
+  const out: Extent[] = [];
   let pos = start;
-  for (const r of file.dataRanges(start, end - start)) {
-    if (r.offset > pos) yield { offset: pos, length: r.offset - pos, kind: 'zero', depth: 0 };
-    yield { offset: r.offset, length: r.length, kind: 'data', depth: 0 };
+  const ranges = source.dataRanges ? await source.dataRanges(start, end - start) : [{ offset: start, length: end - start }];
+  for (const r of ranges) {
+    if (r.offset > pos) out.push({ offset: pos, length: r.offset - pos, kind: 'zero', depth: 0 });
+    out.push({ offset: r.offset, length: r.length, kind: 'data', depth: 0 });
     pos = r.offset + r.length;
   }
-  if (pos < end) yield { offset: pos, length: end - pos, kind: 'zero', depth: 0 };
+  if (pos < end) out.push({ offset: pos, length: end - pos, kind: 'zero', depth: 0 });
+  return out;
 }

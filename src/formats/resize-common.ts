@@ -1,6 +1,8 @@
 import { DiskImageError } from '../errors.js';
 import type { ImageFile } from '../io/image-file.js';
 import { isAllZero } from '../util/zero.js';
+import { ChainImage } from '../chain/chain-image.js';
+import type { Layer } from './layer.js';
 import type { DiskImage } from './types.js';
 
 /**
@@ -46,7 +48,8 @@ export async function firstNonZero(image: DiskImage, start: number, end: number)
  * Refuses a shrink that was not asked for (`--shrink`), or one whose cut range
  * [newSize, old size) holds a non-zero byte (USAGE, naming its guest offset).
  */
-export async function checkShrink(image: DiskImage, newSize: number, shrink: boolean | undefined): Promise<void> {
+export async function checkShrink(layer: Layer, newSize: number, shrink: boolean | undefined): Promise<void> {
+  const image = new ChainImage(layer);
   const old = image.virtualSize;
   if (newSize >= old) return;
   if (!shrink) {
@@ -66,7 +69,7 @@ export async function checkShrink(image: DiskImage, newSize: number, shrink: boo
 export async function fileRangeIsZero(file: ImageFile, offset: number, length: number): Promise<boolean> {
   const end = Math.min(offset + length, file.size);
   const buf = new Uint8Array(PIECE);
-  for (const r of file.dataRanges(offset, Math.max(0, end - offset))) {
+  for (const r of await file.dataRanges(offset, Math.max(0, end - offset))) {
     for (let pos = r.offset; pos < r.offset + r.length; pos += PIECE) {
       const piece = buf.subarray(0, Math.min(PIECE, r.offset + r.length - pos));
       await file.read(piece, pos);
@@ -85,7 +88,7 @@ export async function zeroFileRange(file: ImageFile, offset: number, length: num
   const end = Math.min(offset + length, file.size);
   const buf = new Uint8Array(ZERO_GRAIN);
   let wrote = false;
-  for (const r of file.dataRanges(offset, Math.max(0, end - offset))) {
+  for (const r of await file.dataRanges(offset, Math.max(0, end - offset))) {
     for (let pos = r.offset; pos < r.offset + r.length; ) {
       const next = Math.min(r.offset + r.length, (Math.floor(pos / ZERO_GRAIN) + 1) * ZERO_GRAIN);
       const piece = buf.subarray(0, next - pos);
@@ -109,7 +112,7 @@ export async function zeroFileRange(file: ImageFile, offset: number, length: num
  */
 export async function copyWithinFile(file: ImageFile, from: number, to: number, length: number): Promise<void> {
   const buf = new Uint8Array(PIECE);
-  const data = file.dataRanges(from, length);
+  const data = await file.dataRanges(from, length);
   for (let off = 0; off < length; ) {
     const n = Math.min(PIECE, length - off);
     const piece = buf.subarray(0, n);

@@ -1,14 +1,13 @@
-import type { StreamPiece } from '../engine/stream-plan.js';
 import type { FileOpener } from '../io/image-file.js';
-import type { MemoryFile } from '../io/memory-file.js';
+import type { Finding, ImageInfo, Layer, WritableLayer } from './layer.js';
+import type { ByteSink, SequentialWriter, StreamLayout } from './sequential.js';
+
+export type { Finding, ImageInfo } from './layer.js';
 
 /**
- * The interfaces every format implements (DESIGN.md, "Core interfaces").
+ * The interfaces generic code sees (docs/architecture.md): the guest view of a chain, and the descriptor each format registers.
  * engine/ and ops/ see formats only through these and the registry.
  */
-
-/** Names of the formats vdisk knows (some only to recognise and refuse, for now). */
-export type FormatName = 'raw' | 'vhd' | 'vhdx' | 'vmdk' | 'qcow2' | 'vdi';
 
 /**
  * What a range of the guest view holds. `data`: bytes stored in some layer;
@@ -25,33 +24,12 @@ export interface Extent {
   depth: number;
 }
 
-/** A problem found while opening or checking, with a severity that maps to `check` exit codes. */
-export interface Finding {
-  severity: 'corruption' | 'leak' | 'warning' | 'nonconformance';
-  code: string;
-  message: string;
-}
-
-/** What `vdisk info --json` prints for one layer; format-specific fields go in `formatSpecific`. */
-export interface ImageInfo {
-  filename: string;
-  format: FormatName;
-  subformat?: string;
-  virtualSize: number;
-  fileSize: number;
-  /** Bytes the file occupies on disk (filled in by ops/info). */
-  allocatedSize?: number;
-  clusterSize?: number;
-  uuid?: string;
-  backingFile?: string;
-  formatSpecific?: Record<string, unknown>;
-  warnings: string[];
-}
-
-/** An opened image: the guest view of this layer through its chain. */
+/** An opened image: the guest view of a layer through its chain (built by chain/ChainImage). */
 export interface DiskImage {
-  readonly format: FormatName;
+  readonly format: string;
   readonly path: string;
+  /** The top layer, as its format opened it. */
+  readonly layer: Layer;
   readonly virtualSize: number;
   /** Allocation unit in bytes (VHD block, raw: 1 MiB for extent reporting). */
   readonly grain: number;
@@ -145,15 +123,38 @@ export interface Measurement {
   allocatedBytes: number;
 }
 
-/** What the registry knows of a format. */
+/**
+ * What the registry knows of a format: everything it can do is declared
+ * here, in the format's own folder, so help text, usage checks and the
+ * contract tests come from the descriptors and generic code names no format.
+ */
 export interface FormatDescriptor {
-  readonly name: FormatName;
+  /** The name used with -f and -O; defined here, not in a list elsewhere. */
+  readonly name: string;
+  /** One line for help text: what the format is and who uses it. */
+  readonly summary: string;
+  /** File name extension, without the dot. */
+  readonly extension: string;
+  /** True when it can be a differencing child of a parent (snapshot, commit, rebase). */
+  readonly differencing: boolean;
+  /**
+   * The `-o block_size` values it takes (bytes), when it has blocks: the
+   * smallest and the default. Contract tests use the smallest.
+   */
+  readonly blockSizes?: { readonly min: number; readonly default: number };
+  /** True when stdin can carry it (its bytes in guest order, probed after spooling). */
+  readonly pipeInput?: boolean;
+  /**
+   * True when, with these options, where its data goes depends on where the
+   * source's data is, so a pipe-to-pipe conversion must see all of it first.
+   */
+  layoutFollowsData?(options: Record<string, string>): boolean;
   /** True when the file looks like this format (cheap, reads a few sectors). */
   probe(head: Uint8Array, tail: Uint8Array, fileSize: number): boolean;
-  /** Opens an image, resolving parents through `chain`. */
-  open?(path: string, options: OpenOptions, chain: ChainContext): Promise<DiskImage>;
-  /** Creates a new empty image at `path` (the file must not exist). */
-  create?(path: string, options: CreateOptions): Promise<WritableDiskImage>;
+  /** Opens one layer (writable when `options.writable`); chain/ opens its parent from `parentRef`. */
+  open?(path: string, options: OpenOptions): Promise<Layer>;
+  /** Creates a new empty layer at `path` (the file must not exist), over `options.parent` when given. */
+  create?(path: string, options: CreateOptions): Promise<WritableLayer>;
   /** Fixes what can be fixed without guessing (`check --repair`); returns what changed, throws CORRUPT to refuse. */
   repair?(path: string, openFile?: FileOpener): Promise<string[]>;
   /**
@@ -162,11 +163,11 @@ export interface FormatDescriptor {
    */
   measure?(virtualSize: number, options: Record<string, string>, nonZero: { start: number; end: number }[]): Measurement;
   /**
-   * The image in output order for a pipe: `image` is an empty image of the
-   * output's size and options created in `file` (memory); `nonZero` the
-   * source's non-zero runs. Formats without it cannot be streamed.
+   * A writer of this format in file order, to `sink` (a pipe): it is told the
+   * output's size, options and the source's non-zero spans first, then given
+   * the data in guest order. Formats without it cannot be streamed.
    */
-  streamPlan?(image: WritableDiskImage, file: MemoryFile, nonZero: { start: number; end: number }[]): StreamPiece[];
+  sequentialWriter?(sink: ByteSink, layout: StreamLayout): Promise<SequentialWriter>;
   /**
    * Changes the virtual size in place (`vdisk resize`); the size is rounded up
    * to the format's unit. Crash-safe: every intermediate state opens with the
@@ -175,16 +176,6 @@ export interface FormatDescriptor {
   resize?(path: string, newSize: number, options: ResizeOptions): Promise<ResizeResult>;
   /** Drops all-zero allocated blocks and gives their space back, in place and crash-safely (`vdisk compact`). */
   compact?(path: string, options: OpenOptions): Promise<{ blocksDropped: number }>;
-  /** Option names `create` accepts, for a clear usage error. */
+  /** Option names `create` accepts, for a clear usage error and for help. */
   readonly createOptions?: readonly string[];
-}
-
-/** Where an image sits in the chain being opened, and how to open the next layer down. */
-export interface ChainContext {
-  /** 0 for the image the user named, 1 for its parent, ... */
-  depth: number;
-  /** Real paths of the layers opened so far (loop detection). */
-  visited: Set<string>;
-  /** Opens a parent file found by chain/resolve.ts (format probed, read-only). */
-  openParent(path: string): Promise<DiskImage>;
 }

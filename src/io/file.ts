@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { DiskImageError, ioError } from '../errors.js';
-import type { FileOpener, ImageFile, OpenMode, Range } from './image-file.js';
+import type { Range } from './byte-source.js';
+import type { FileOpener, ImageFile, OpenMode } from './image-file.js';
 import { DIRECT_ALIGN, isPageAligned } from './aligned-buffer.js';
 import { fileHelper } from './native.js';
 
@@ -211,7 +212,7 @@ export class DiskFile implements ImageFile {
   }
 
   /** The data ranges of [offset, offset+length) by SEEK_DATA/SEEK_HOLE (all data without the native helper). */
-  dataRanges(offset: number, length: number): Range[] {
+  async dataRanges(offset: number, length: number): Promise<Range[]> {
     const end = Math.min(offset + length, this.length);
     const out: Range[] = [];
     let pos = offset;

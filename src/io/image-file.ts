@@ -1,25 +1,18 @@
+import type { ByteSource, Range } from './byte-source.js';
+
 /**
  * The file interface formats read and write through. The default is
  * DiskFile (pread/pwrite with OFD locks); tests substitute a recording layer
  * to replay power cuts (test/helpers/fault-file.ts).
  */
 
-/** A byte range of a file. */
-export interface Range {
-  offset: number;
-  length: number;
-}
-
 /** How to open a file: read-only (shared lock), read-write (exclusive lock), or create a new one. */
 export type OpenMode = 'read' | 'write' | 'create';
 
-/** An open image file. */
-export interface ImageFile {
-  readonly path: string;
+/** An open image file: a byte source that can also be written. */
+export interface ImageFile extends ByteSource {
   /** Current size in bytes, tracked across this handle's own writes. */
   readonly size: number;
-  /** Reads exactly buf.length bytes at `offset`; a short read is `CORRUPT`. */
-  read(buf: Uint8Array, offset: number): Promise<void>;
   /** Writes all of buf at `offset`. */
   write(buf: Uint8Array, offset: number): Promise<void>;
   /** Sets the file size (sparse when growing). */
@@ -27,7 +20,7 @@ export interface ImageFile {
   /** Makes every write so far durable (fsync). */
   sync(): Promise<void>;
   /** Data runs of [offset, offset+length) (SEEK_DATA/SEEK_HOLE; all data when unknown). */
-  dataRanges(offset: number, length: number): Range[];
+  dataRanges(offset: number, length: number): Promise<Range[]>;
   /** Makes [offset, offset+length) allocated on disk, not sparse (preallocation=full); keeps existing data. */
   allocate?(offset: number, length: number): Promise<void>;
   /**
@@ -43,8 +36,6 @@ export interface ImageFile {
    * Resolves false, changing nothing, when that is not possible.
    */
   zeroRange?(offset: number, length: number): Promise<boolean>;
-  /** Releases the file and its lock; safe to call twice. */
-  close(): Promise<void>;
 }
 
 /** Opens files for formats; `OpenOptions.openFile` replaces the default. */

@@ -1,5 +1,6 @@
 import { DiskImageError } from '../errors.js';
-import type { ImageFile, Range } from './image-file.js';
+import type { Range } from './byte-source.js';
+import type { ImageFile } from './image-file.js';
 
 /** Page size of the sparse store. */
 const PAGE = 64 * 1024;
@@ -56,7 +57,7 @@ export class MemoryFile implements ImageFile {
 
   async sync(): Promise<void> {}
 
-  dataRanges(offset: number, length: number): Range[] {
+  async dataRanges(offset: number, length: number): Promise<Range[]> {
     const out: Range[] = [];
     const end = Math.min(offset + length, this.length);
     for (const p of [...this.pages.keys()].sort((a, b) => a - b)) {

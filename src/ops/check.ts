@@ -1,3 +1,4 @@
+import { requireLocal } from '../io/open-source.js';
 import { DiskImageError } from '../errors.js';
 import { detectFormat, formatByName, openImage } from '../formats/registry.js';
 import type { Finding, OpenOptions } from '../formats/types.js';
@@ -54,6 +55,7 @@ export async function check(path: string, opts: OpenOptions & { format?: string;
     report.format = opts.format ?? (await detectFormat(path));
     const format = formatByName(report.format);
     if (opts.repair) {
+      requireLocal(path, 'check --repair');
       if (!format.repair) throw new DiskImageError('UNSUPPORTED', `check --repair is not supported for ${report.format}`);
       report.repaired = await format.repair(path, opts.openFile);
     }

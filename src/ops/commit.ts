@@ -1,3 +1,4 @@
+import { requireLocal } from '../io/open-source.js';
 import { realpathSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { copyImage, type ProgressFn } from '../engine/copy.js';
@@ -5,7 +6,7 @@ import { DiskImageError, ioError } from '../errors.js';
 import { openImage } from '../formats/registry.js';
 import { openDirectDiskFile } from '../io/file.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
-import { chainPaths } from './output-file.js';
+import { layerPaths } from './output-file.js';
 
 /** Options of `vdisk commit`. */
 export interface CommitOptions extends OpenOptions {
@@ -33,7 +34,7 @@ const FLUSH_EVERY = 1024 * 1024 * 1024;
 
 /** Depth of `base` in the chain of `top` (1 = its parent), or a USAGE error. */
 function baseDepth(top: DiskImage, base: string | undefined): number {
-  const paths = chainPaths(top);
+  const paths = layerPaths(top);
   if (paths.length < 2) throw new DiskImageError('USAGE', `${top.path} has no parent to commit into`);
   if (base === undefined) return 1;
   let real: string;
@@ -61,12 +62,13 @@ function baseDepth(top: DiskImage, base: string | undefined): number {
  * linked at every crash point.
  */
 export async function commit(child: string, opts: CommitOptions = {}): Promise<CommitResult> {
+  requireLocal(child, 'commit');
   const probe = await openImage(child, { ...opts, writable: false });
   let depth: number;
   let paths: string[];
   try {
     depth = baseDepth(probe, opts.base);
-    paths = chainPaths(probe);
+    paths = layerPaths(probe);
   } finally {
     await probe.close();
   }

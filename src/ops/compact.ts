@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { requireLocal } from '../io/open-source.js';
 import { DiskImageError, ioError } from '../errors.js';
 import { detectFormat, formatByName } from '../formats/registry.js';
 import type { OpenOptions } from '../formats/types.js';
@@ -34,6 +35,7 @@ async function sizes(path: string): Promise<{ size: number; allocated: number }>
  * it (docs/resize-compact.md); children of a compacted image stay valid.
  */
 export async function compact(path: string, opts: OpenOptions & { format?: string } = {}): Promise<CompactResult> {
+  requireLocal(path, 'compacting');
   const name = opts.format ?? (await detectFormat(path));
   const format = formatByName(name);
   if (!format.compact) throw new DiskImageError('UNSUPPORTED', `compacting ${name} images is not supported`, { format: name });

@@ -1,5 +1,6 @@
 import type { ProgressFn } from '../engine/copy.js';
-import { chunkSpans, dataSpans, unionSpans } from '../engine/spans.js';
+import { dataSpans } from '../engine/spans.js';
+import { chunkSpans, unionSpans } from '../util/spans.js';
 import { openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 

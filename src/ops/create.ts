@@ -1,3 +1,4 @@
+import { requireLocal } from '../io/open-source.js';
 import { createImage, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 import { checkOutputPath } from './output-file.js';
@@ -15,6 +16,8 @@ export interface CreateCommandOptions extends OpenOptions {
 
 /** Creates a new empty image (or a differencing child of `backing`) and returns its description. */
 export async function create(path: string, opts: CreateCommandOptions): Promise<void> {
+  requireLocal(path, 'creating an image');
+  if (opts.backing) requireLocal(opts.backing, 'the parent of a new differencing image');
   let parent: DiskImage | undefined;
   try {
     if (opts.backing) parent = await openImage(opts.backing, { ...opts, writable: false });

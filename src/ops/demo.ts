@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openImage } from '../formats/registry.js';
 import type { WritableDiskImage } from '../formats/types.js';
-import { fillPattern, writePatternDisk } from '../util/pattern-disk.js';
+import { demoPatch, writeDemoDisk } from './demo-disk.js';
 import { formatSize } from '../util/sizes.js';
 import { check } from './check.js';
 import { compare } from './compare.js';
@@ -35,7 +35,7 @@ export async function demo(say: (line: string) => void): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vdisk-demo-'));
   try {
     const raw = join(dir, 'disk.raw');
-    const blocks = await writePatternDisk(raw, { size: 1024 * MiB, blockSize: 2 * MiB, fraction: 0.3 });
+    const blocks = await writeDemoDisk(raw, 1024 * MiB, 2 * MiB);
     say(`1. Generated ${raw}: 1 GiB raw disk, ${blocks} of 512 blocks of 2 MiB written (${await onDisk(raw)})`);
 
     const dyn = join(dir, 'disk.vhd');
@@ -50,9 +50,7 @@ export async function demo(say: (line: string) => void): Promise<void> {
     const child = join(dir, 'child.vhd');
     await create(child, { format: 'vhd', backing: dyn });
     const image = (await openImage(child, { writable: true })) as WritableDiskImage;
-    const patch = new Uint8Array(64 * 1024);
-    fillPattern(patch, 0, 0xc41d);
-    await image.writeAt(patch, 5 * MiB + 4096);
+    await image.writeAt(demoPatch(64 * 1024), 5 * MiB + 4096);
     await image.flush();
     await image.close();
     const layers = (await map(child)).filter((e) => e.kind === 'data');

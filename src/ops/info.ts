@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { openImage } from '../formats/registry.js';
+import { isUrl } from '../io/http-source.js';
 import type { DiskImage, ImageInfo, OpenOptions } from '../formats/types.js';
 
 /** Options of `vdisk info`. */
@@ -9,10 +10,10 @@ export interface InfoOptions extends OpenOptions {
   chain?: boolean;
 }
 
+/** One layer's description; for a local file also the space it takes on disk. */
 async function describeLayer(image: DiskImage): Promise<ImageInfo> {
   const info = image.describe();
-  const st = await stat(image.path);
-  info.allocatedSize = st.blocks * 512;
+  if (!isUrl(image.path)) info.allocatedSize = (await stat(image.path)).blocks * 512;
   return info;
 }
 

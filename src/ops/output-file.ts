@@ -5,11 +5,19 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DiskImageError, ioError } from '../errors.js';
 import type { DiskImage } from '../formats/types.js';
 import { openDiskFile } from '../io/file.js';
+import { isUrl } from '../io/http-source.js';
 
-/** Every file of an image's chain (the image, its parent, ...), as real paths. */
+/** The path of each layer of an image's chain, top first (index = depth), as real paths (URLs as they are). */
+export function layerPaths(image: DiskImage): string[] {
+  const out: string[] = [];
+  for (let l: DiskImage | undefined = image; l; l = l.parent) out.push(isUrl(l.path) ? l.path : realpathSync(l.path));
+  return out;
+}
+
+/** Every file of an image's chain (each layer's files, top first), as real paths (URLs as they are). */
 export function chainPaths(image: DiskImage): string[] {
   const out: string[] = [];
-  for (let l: DiskImage | undefined = image; l; l = l.parent) out.push(realpathSync(l.path));
+  for (let l: DiskImage | undefined = image; l; l = l.parent) for (const f of l.layer.files()) out.push(isUrl(f) ? f : realpathSync(f));
   return out;
 }
 
@@ -19,7 +27,7 @@ export function refuseInputPath(dst: string, inputs: DiskImage[]): void {
   const real = realpathSync(dst);
   for (const img of inputs) {
     if (chainPaths(img).includes(real)) {
-      throw new DiskImageError('USAGE', `${dst} is ${real === realpathSync(img.path) ? 'the source image' : 'a parent of the source'}; refusing to overwrite it`, { path: dst });
+      throw new DiskImageError('USAGE', `${dst} is ${chainPaths(img)[0] === real ? 'the source image' : 'a parent of the source'}; refusing to overwrite it`, { path: dst });
     }
   }
 }

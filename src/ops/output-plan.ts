@@ -1,6 +1,6 @@
 import { DiskImageError } from '../errors.js';
 import type { DiskImage } from '../formats/types.js';
-import { PROFILES, profileByName } from '../targets/profiles.js';
+import { PROFILES, profileByName, profileOutput } from '../targets/profiles.js';
 
 /** What the user asked of a conversion's output: `-O`, `-o`, `--target`, `--keep-uuid`. */
 export interface OutputRequest {
@@ -34,11 +34,12 @@ export function resolveOutput(req: OutputRequest): { format: string; options: Re
   }
   const p = profileByName(req.target);
   if (!p) throw new DiskImageError('USAGE', `unknown target '${req.target}' (known: ${PROFILES.map((x) => x.name).join(', ')})`);
-  if (req.outputFormat && req.outputFormat !== p.format) throw new DiskImageError('USAGE', `--target ${p.name} writes ${p.format}, not ${req.outputFormat} (leave out -O)`);
+  const out = profileOutput(p);
+  if (req.outputFormat && req.outputFormat !== out.format) throw new DiskImageError('USAGE', `--target ${p.name} writes ${out.format}, not ${req.outputFormat} (leave out -O)`);
   for (const [k, v] of Object.entries(options)) {
-    if (p.options[k] !== undefined && p.options[k] !== v) throw new DiskImageError('USAGE', `--target ${p.name} needs ${k}=${p.options[k]}, not ${v}`);
+    if (out.options[k] !== undefined && out.options[k] !== v) throw new DiskImageError('USAGE', `--target ${p.name} needs ${k}=${out.options[k]}, not ${v}`);
   }
-  return { format: p.format, options: { ...p.options, ...options }, sizeMultiple: p.sizeMultiple };
+  return { format: out.format, options: { ...out.options, ...options }, sizeMultiple: p.sizeMultiple };
 }
 
 /**

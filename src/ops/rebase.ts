@@ -1,6 +1,8 @@
+import { requireLocal } from '../io/open-source.js';
 import { realpathSync } from 'node:fs';
 import type { ProgressFn } from '../engine/copy.js';
-import { chunkSpans, dataSpans, unionSpans, type Span } from '../engine/spans.js';
+import { dataSpans } from '../engine/spans.js';
+import { chunkSpans, unionSpans, type Span } from '../util/spans.js';
 import { DiskImageError } from '../errors.js';
 import { openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
@@ -80,6 +82,8 @@ async function copyDifferences(child: WritableDiskImage, oldBase: DiskImage, new
  * reference, after checking the new parent's size.
  */
 export async function rebase(childPath: string, newBasePath: string, opts: RebaseOptions = {}): Promise<RebaseResult> {
+  requireLocal(childPath, 'rebase');
+  requireLocal(newBasePath, 'a new base');
   const child = (await openImage(childPath, { ...opts, writable: true })) as WritableDiskImage;
   try {
     if (!child.parent || !child.setParent) throw new DiskImageError('USAGE', `${childPath} is not a differencing image`);

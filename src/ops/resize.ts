@@ -1,3 +1,4 @@
+import { requireLocal } from '../io/open-source.js';
 import { DiskImageError } from '../errors.js';
 import { detectFormat, formatByName } from '../formats/registry.js';
 import type { ResizeOptions, ResizeResult } from '../formats/types.js';
@@ -17,6 +18,7 @@ export type { ResizeOptions, ResizeResult } from '../formats/types.js';
  * (docs/resize-compact.md).
  */
 export async function resize(path: string, newSize: number, opts: ResizeOptions & { format?: string } = {}): Promise<ResizeResult> {
+  requireLocal(path, 'resizing');
   const name = opts.format ?? (await detectFormat(path));
   const format = formatByName(name);
   if (!format.resize) throw new DiskImageError('UNSUPPORTED', `resizing ${name} images is not supported`, { format: name });

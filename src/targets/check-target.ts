@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
+import { isUrl } from '../io/http-source.js';
 import { DiskImageError } from '../errors.js';
 import type { DiskImage } from '../formats/types.js';
-import { PROFILES, profileByName } from './profiles.js';
+import { PROFILES, profileByName, profileOutput } from './profiles.js';
 
 /** One rule of a profile applied to an image. */
 export interface RuleResult {
@@ -25,10 +26,12 @@ export interface TargetReport {
 export function checkTarget(image: DiskImage, name: string): TargetReport {
   const profile = profileByName(name);
   if (!profile) throw new DiskImageError('USAGE', `unknown target '${name}' (known: ${PROFILES.map((p) => p.name).join(', ')})`);
-  const info = { ...image.describe(), fileSize: statSync(image.path).size };
+  const described = image.describe();
+  const info = { ...described, fileSize: isUrl(image.path) ? described.fileSize : statSync(image.path).size };
   const rules = profile.rules.map((r): RuleResult => {
     const detail = r.violation({ info });
     return { id: r.id, text: r.text, source: r.source, ok: detail === undefined, ...(detail !== undefined && { detail }) };
   });
-  return { profile: profile.name, ...(profile.note && { note: profile.note }), ok: rules.every((r) => r.ok), rules };
+  const { note } = profileOutput(profile);
+  return { profile: profile.name, ...(note && { note }), ok: rules.every((r) => r.ok), rules };
 }

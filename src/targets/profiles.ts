@@ -1,3 +1,5 @@
+import { DiskImageError } from '../errors.js';
+import { formats } from '../formats/registry.js';
 import type { ImageInfo } from '../formats/types.js';
 
 /** What a rule looks at: the image's description (format-specific fields included). */
@@ -14,16 +16,25 @@ export interface TargetRule {
   violation(ctx: TargetContext): string | undefined;
 }
 
+/** One output a profile can be written as: a format and its options. */
+export interface TargetOutput {
+  format: string;
+  options: Record<string, string>;
+  /** Said when this output is a stand-in for one vdisk does not write (yet). */
+  note?: string;
+}
+
 /** A hypervisor profile: what `convert --target` writes, and the rules `check --target` applies. */
 export interface TargetProfile {
   name: string;
-  /** Output format and options convert uses. */
-  format: string;
-  options: Record<string, string>;
+  /**
+   * What convert writes, best first: the first whose format vdisk can write
+   * is used, so a format that lands takes over from a stand-in without a
+   * change here.
+   */
+  outputs: TargetOutput[];
   /** The virtual size is rounded up to a multiple of this (1 = unchanged). */
   sizeMultiple: number;
-  /** Said when the profile is a stand-in for a format vdisk does not write yet. */
-  note?: string;
   rules: TargetRule[];
 }
 
@@ -52,8 +63,7 @@ const AZURE_UPLOAD = 'https://learn.microsoft.com/azure/virtual-machines/linux/c
 export const PROFILES: TargetProfile[] = [
   {
     name: 'azure',
-    format: 'vhd',
-    options: { subformat: 'fixed' },
+    outputs: [{ format: 'vhd', options: { subformat: 'fixed' } }],
     sizeMultiple: MiB,
     rules: [
       isFormat('vhd', 'fixed', `${AZURE_UPLOAD} ("The VHDX format isn't supported in Azure, only fixed VHD")`),
@@ -90,8 +100,7 @@ export const PROFILES: TargetProfile[] = [
   },
   {
     name: 'hyperv',
-    format: 'vhdx',
-    options: { subformat: 'dynamic' },
+    outputs: [{ format: 'vhdx', options: { subformat: 'dynamic' } }],
     sizeMultiple: MiB,
     rules: [
       isFormat('vhdx', 'dynamic', 'https://learn.microsoft.com/powershell/module/hyper-v/new-vhd (VHDX is the default and recommended format; dynamic is the default type)'),
@@ -106,8 +115,7 @@ export const PROFILES: TargetProfile[] = [
   },
   {
     name: 'xen',
-    format: 'vhd',
-    options: { subformat: 'dynamic', block_size: '2M' },
+    outputs: [{ format: 'vhd', options: { subformat: 'dynamic', block_size: '2M' } }],
     sizeMultiple: 2 * MiB,
     rules: [
       isFormat('vhd', 'dynamic', 'https://github.com/xapi-project/blktap/blob/master/vhd/lib/vhd-util-create.c (vhd-util creates dynamic VHDs; XAPI stores VDIs as VHD chains)'),
@@ -128,18 +136,20 @@ export const PROFILES: TargetProfile[] = [
   },
   {
     name: 'virtualbox',
-    format: 'vhd',
-    options: { subformat: 'dynamic' },
+    outputs: [
+      { format: 'vdi', options: { subformat: 'dynamic' } },
+      { format: 'vhd', options: { subformat: 'dynamic' }, note: 'VirtualBox reads and writes VHD natively (VDI lands later); VHDX it opens read-only' },
+    ],
     sizeMultiple: MiB,
-    note: 'VirtualBox reads and writes VHD natively (VDI lands later); VHDX it opens read-only',
     rules: [isFormat('vhd', 'dynamic', 'https://www.virtualbox.org/manual/ch05.html#vdidetails (VHD: full read/write support; VHDX: read-only)')],
   },
   {
     name: 'vmware',
-    format: 'raw',
-    options: {},
+    outputs: [
+      { format: 'vmdk', options: { subformat: 'streamOptimized' } },
+      { format: 'raw', options: {}, note: 'vdisk does not write VMDK yet: a raw disk is the best it can give; import it with vmkfstools -i or qemu-img convert -O vmdk -o subformat=streamOptimized' },
+    ],
     sizeMultiple: MiB,
-    note: 'vdisk does not write VMDK yet: a raw disk is the best it can give; import it with vmkfstools -i or qemu-img convert -O vmdk -o subformat=streamOptimized',
     rules: [
       {
         id: 'raw',
@@ -151,10 +161,11 @@ export const PROFILES: TargetProfile[] = [
   },
   {
     name: 'qemu',
-    format: 'raw',
-    options: {},
+    outputs: [
+      { format: 'qcow2', options: {} },
+      { format: 'raw', options: {}, note: 'vdisk does not write qcow2 yet: a sparse raw disk is what qemu runs fastest meanwhile' },
+    ],
     sizeMultiple: 512,
-    note: 'vdisk does not write qcow2 yet: a sparse raw disk is what qemu runs fastest meanwhile',
     rules: [
       {
         id: 'qemu-readable',
@@ -170,6 +181,14 @@ export const PROFILES: TargetProfile[] = [
     ],
   },
 ];
+
+/** The output convert writes for `profile`: the first of its outputs whose format vdisk can write. */
+export function profileOutput(profile: TargetProfile): TargetOutput {
+  const writable = new Set(formats().filter((f) => f.create).map((f) => f.name));
+  const out = profile.outputs.find((o) => writable.has(o.format));
+  if (!out) throw new DiskImageError('UNSUPPORTED', `--target ${profile.name}: vdisk writes none of ${profile.outputs.map((o) => o.format).join(', ')}`);
+  return out;
+}
 
 /** The profile of a name, or undefined. */
 export function profileByName(name: string): TargetProfile | undefined {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { MAX_CHAIN_DEPTH, resolveParent, type ParentCandidate, type ResolveContext } from '../../src/chain/resolve.js';
+import type { ParentCandidate } from '../../src/formats/layer.js';
+import { MAX_CHAIN_DEPTH, resolveParent, type ResolveContext } from '../../src/chain/resolve.js';
 import { throwsWithCode } from '../helpers/assert-error.js';
 import { tempDir } from '../helpers/tmp.js';
 

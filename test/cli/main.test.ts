@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { openSync, readdirSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { vdisk } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -6,7 +6,7 @@ import { copyImage } from '../../src/engine/copy.js';
 import { DiskFile } from '../../src/io/file.js';
 import { createImage, openImage } from '../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../src/formats/types.js';
-import { fillPattern } from '../../src/util/pattern-disk.js';
+import { fillPattern } from '../helpers/pattern-disk.js';
 import { readAll } from '../helpers/images.js';
 import { tempDir } from '../helpers/tmp.js';
 

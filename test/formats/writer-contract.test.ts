@@ -1,19 +1,18 @@
 /**
- * What every writable format must do the same way, run for dynamic VHD and
- * VHDX: concurrent writes into one new block, writeZeroes that allocates
- * nothing for zeros, and OUT_OF_RANGE for accesses outside the disk.
+ * What every writable format with blocks must do the same way, run for each
+ * format whose descriptor can create images and declares block sizes (at its
+ * smallest block): concurrent writes into one new block, writeZeroes that
+ * allocates nothing for zeros, and OUT_OF_RANGE for accesses outside the disk.
  */
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { openImage } from '../../src/formats/registry.js';
+import { createImage, formats, openImage } from '../../src/formats/registry.js';
 import type { DiskImage, WritableDiskImage } from '../../src/formats/types.js';
 import { rejectsWithCode } from '../helpers/assert-error.js';
 import { extentsOf, readAll, same, writeBoth } from '../helpers/images.js';
 import { tempDir } from '../helpers/tmp.js';
-import { createDynamic } from '../helpers/vhd.js';
-import { createVhdx, MiB } from '../helpers/vhdx.js';
 
 /** A format under test: how to make a dynamic image with `block`-byte blocks, and checks of its own. */
 interface WriterUnderTest {
@@ -25,18 +24,21 @@ interface WriterUnderTest {
   afterConcurrent?(image: DiskImage): void;
 }
 
-const WRITERS: WriterUnderTest[] = [
-  { name: 'dynamic VHD', ext: 'vhd', block: 512 * 1024, create: createDynamic },
-  {
-    name: 'dynamic VHDX',
-    ext: 'vhdx',
-    block: MiB,
-    create: (path, size) => createVhdx(path, size),
-    afterConcurrent: (image) => assert.deepEqual(image.describe().formatSpecific!.blockStates, { fullyPresent: 2, notPresent: 6 }),
-  },
-];
+/** Checks some formats add after the concurrent writes (what their info says of the blocks). */
+const AFTER_CONCURRENT: Record<string, (image: DiskImage) => void> = {
+  vhdx: (image) => assert.deepEqual(image.describe().formatSpecific!.blockStates, { fullyPresent: 2, notPresent: 6 }),
+};
 
-/** Closes `image`, reopens `path` and runs `check` on the reopened image. */
+const WRITERS: WriterUnderTest[] = formats()
+  .filter((f) => f.create && f.blockSizes)
+  .map((f) => ({
+    name: `dynamic ${f.name.toUpperCase()}`,
+    ext: f.extension,
+    block: f.blockSizes!.min,
+    create: (path, size) => createImage(path, f.name, { virtualSize: size, options: { block_size: String(f.blockSizes!.min) } }),
+    afterConcurrent: AFTER_CONCURRENT[f.name],
+  }));
+
 async function reopened(image: WritableDiskImage, path: string, check: (again: DiskImage) => Promise<void>): Promise<void> {
   await image.close();
   const again = await openImage(path);

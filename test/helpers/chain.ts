@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createImage, openImage } from '../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../src/formats/types.js';
-import { fillPattern } from '../../src/util/pattern-disk.js';
+import { fillPattern } from './pattern-disk.js';
 import { readAll } from './images.js';
 
 /** Writes to make in one layer: [offset, length, seed]; seed 0 writes zeros. */

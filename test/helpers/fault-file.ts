@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DiskFile } from '../../src/io/file.js';
-import type { FileOpener, ImageFile, OpenMode, Range } from '../../src/io/image-file.js';
+import type { Range } from '../../src/io/byte-source.js';
+import type { FileOpener, ImageFile, OpenMode } from '../../src/io/image-file.js';
 import { prng } from './prng.js';
 
 /** One thing done to a file through the recording layer. */
@@ -45,7 +46,7 @@ class RecordingFile implements ImageFile {
     this.events.push({ kind: 'sync', path: this.path });
   }
 
-  dataRanges(offset: number, length: number): Range[] {
+  async dataRanges(offset: number, length: number): Promise<Range[]> {
     return this.inner.dataRanges(offset, length);
   }
 

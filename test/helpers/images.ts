@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { openImage } from '../../src/formats/registry.js';
 import type { DiskImage, Extent, OpenOptions, WritableDiskImage } from '../../src/formats/types.js';
-import { fillPattern } from '../../src/util/pattern-disk.js';
+import { fillPattern } from './pattern-disk.js';
 
 /** sha256 of an image's whole guest view, read in 4 MiB pieces. */
 export async function guestSha256(image: DiskImage): Promise<string> {

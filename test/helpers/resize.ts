@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import { createImage, openImage } from '../../src/formats/registry.js';
 import type { FileOpener } from '../../src/io/image-file.js';
 import { check } from '../../src/ops/check.js';
-import { fillPattern } from '../../src/util/pattern-disk.js';
+import { fillPattern } from './pattern-disk.js';
 import { isAllZero } from '../../src/util/zero.js';
 import { Recorder, crashStates, materialise, snapshot } from './fault-file.js';
 import { needTools, qemuInfo, run } from './oracles.js';

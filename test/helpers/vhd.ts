@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync, statSync, truncateSync, writeSync } from
 import { createImage, openImage } from '../../src/formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../../src/formats/types.js';
 import { vhdChecksum } from '../../src/formats/vhd/checksum.js';
-import { fillPattern } from '../../src/util/pattern-disk.js';
+import { fillPattern } from './pattern-disk.js';
 
 /** Spec offsets (VHD spec, Appendix A) the hostile tests patch. */
 export const VHD = {

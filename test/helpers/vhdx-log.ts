@@ -6,7 +6,8 @@
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { DiskImageError } from '../../src/errors.js';
 import { encodeLogEntry, logEntryChecksum } from '../../src/formats/vhdx/log-entry.js';
-import type { ImageFile, Range } from '../../src/io/image-file.js';
+import type { Range } from '../../src/io/byte-source.js';
+import type { ImageFile } from '../../src/io/image-file.js';
 import { guidBytes } from '../../src/util/guid.js';
 import { prng } from './prng.js';
 
@@ -155,7 +156,7 @@ export class MemoryFile implements ImageFile {
 
   async sync(): Promise<void> {}
 
-  dataRanges(offset: number, length: number): Range[] {
+  async dataRanges(offset: number, length: number): Promise<Range[]> {
     const end = Math.min(offset + length, this.bytes.length);
     return end > offset ? [{ offset, length: end - offset }] : [];
   }

@@ -12,9 +12,10 @@ import { decodeHeader, encodeHeader, type HeaderFields } from '../../src/formats
 import { encodeMetadataEntry, metadataEntryOffset } from '../../src/formats/vhdx/metadata-writer.js';
 import { encodeParentLocator } from '../../src/formats/vhdx/parent-locator.js';
 import { decodeRegionTable, encodeRegionTable, type Region } from '../../src/formats/vhdx/region-table.js';
-import type { ImageFile, Range } from '../../src/io/image-file.js';
+import type { Range } from '../../src/io/byte-source.js';
+import type { ImageFile } from '../../src/io/image-file.js';
 import { crc32cWithZeroField } from '../../src/util/crc32c.js';
-import { fillPattern } from '../../src/util/pattern-disk.js';
+import { fillPattern } from './pattern-disk.js';
 import { patchBytes, readBytes } from './vhd.js';
 
 /** The file patchers of helpers/vhd.ts, which work on any file. */
@@ -171,7 +172,7 @@ export class MemoryFile implements ImageFile {
 
   async sync(): Promise<void> {}
 
-  dataRanges(offset: number, length: number): Range[] {
+  async dataRanges(offset: number, length: number): Promise<Range[]> {
     return [{ offset, length }];
   }
 

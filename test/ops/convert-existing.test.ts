@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { DiskImageError } from '../../src/errors.js';
 import { convert } from '../../src/ops/convert.js';
 import { create } from '../../src/ops/create.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { vdisk } from '../helpers/cli.js';
 import { needRoot, needTools, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { DiskImageError } from '../../src/errors.js';
 import { DiskFile } from '../../src/io/file.js';
 import { convert } from '../../src/ops/convert.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { vdisk } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 

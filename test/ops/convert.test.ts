@@ -8,7 +8,7 @@ import { DiskImageError } from '../../src/errors.js';
 import { convert } from '../../src/ops/convert.js';
 import { openImage } from '../../src/formats/registry.js';
 import { compare } from '../../src/ops/compare.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { fileHelper } from '../../src/io/native.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { descriptorsOn } from '../helpers/descriptors.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { convert } from '../../src/ops/convert.js';
 import { measure } from '../../src/ops/measure.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { vdisk } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 

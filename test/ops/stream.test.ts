@@ -7,7 +7,7 @@ import { check } from '../../src/ops/check.js';
 import { compare } from '../../src/ops/compare.js';
 import { convert } from '../../src/ops/convert.js';
 import { measure } from '../../src/ops/measure.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { needTools, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -29,12 +29,18 @@ const OUTPUTS: [string, string, string[]][] = [
   ['vhdx', 'vhdx', ['-o', 'subformat=fixed,block_size=1M']],
 ];
 
-test('convert to stdout writes, in order, the image convert writes to a file', async (t) => {
+/** A 40 MiB pattern disk as raw and as a dynamic VHD, in a new directory. */
+async function patternSources(): Promise<{ dir: string; raw: string; vhd: string }> {
   const dir = tempDir();
   const raw = join(dir, 'src.raw');
   await writePatternDisk(raw, { size: 40 * MiB + 1536, blockSize: 256 * 1024, fraction: 0.3 });
   const vhd = join(dir, 'src.vhd');
   await convert(raw, vhd, { outputFormat: 'vhd' });
+  return { dir, raw, vhd };
+}
+
+test('convert to stdout writes, in order, the image convert writes to a file', async (t) => {
+  const { dir, raw, vhd } = await patternSources();
   let n = 0;
   for (const src of [raw, vhd]) {
     for (const [format, qemuFormat, extra] of OUTPUTS) {
@@ -114,4 +120,42 @@ test('--target and --keep-uuid through pipes: the same image as through files', 
   const noFormat = vdiskPipe(['convert', raw, '-']);
   assert.equal(noFormat.status, 1);
   assert.match(noFormat.stderr, /needs -O FORMAT or --target/);
+});
+
+/**
+ * Bytes that carry a fresh identity or the time on every run, per output:
+ * VHD footers' time stamp and checksum (both copies; dynamic: the copy at 0),
+ * VHDX's two header slots (new FileWriteGuid and DataWriteGuid, sequence).
+ */
+function maskIdentity(buf: Buffer, format: string): Buffer {
+  const out = Buffer.from(buf);
+  if (format === 'vhdx') {
+    out.fill(0, 64 * 1024, 192 * 1024);
+    return out;
+  }
+  for (const at of [0, out.length - 512]) {
+    if (out.toString('latin1', at, at + 8) !== 'conectix') continue;
+    out.fill(0, at + 24, at + 28);
+    out.fill(0, at + 64, at + 68);
+  }
+  return out;
+}
+
+test('a pipe gets the same bytes as a file (but for time stamps and fresh GUIDs), and qemu-img reads them', async (t) => {
+  const { dir, raw, vhd } = await patternSources();
+  let n = 0;
+  for (const [format, qemuFormat, extra] of OUTPUTS) {
+    const piped = vdiskPipe(['convert', '--keep-uuid', '-O', format, ...extra, vhd, '-']);
+    assert.equal(piped.status, 0, piped.stderr);
+    const file = join(dir, `file${n++}.${format}`);
+    const r = vdiskPipe(['convert', '--keep-uuid', '-O', format, ...extra, vhd, file]);
+    assert.equal(r.status, 0, r.stderr);
+    const what = `-O ${format} ${extra.join(' ')}`;
+    assert.ok(maskIdentity(piped.stdout, format).equals(maskIdentity(readFileSync(file), format)), `${what}: piped and file bytes differ`);
+    if (needTools(t, 'qemu-img')) {
+      const streamed = join(dir, `piped${n}.${format}`);
+      writeFileSync(streamed, piped.stdout);
+      run('qemu-img', ['compare', '-f', 'raw', '-F', qemuFormat, raw, streamed]);
+    }
+  }
 });

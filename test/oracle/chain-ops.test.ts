@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openImage } from '../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../src/formats/types.js';
-import { fillPattern } from '../../src/util/pattern-disk.js';
+import { fillPattern } from '../helpers/pattern-disk.js';
 import { buildChain, viewOf, type LayerWrites } from '../helpers/chain.js';
 import { vdisk } from '../helpers/cli.js';
 import { needTools, run, withVhdimount } from '../helpers/oracles.js';

@@ -14,7 +14,7 @@ import { before, describe, test } from 'node:test';
 import { openImage } from '../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../src/formats/types.js';
 import { convert } from '../../src/ops/convert.js';
-import { fillPattern, writePatternDisk } from '../../src/util/pattern-disk.js';
+import { fillPattern, writePatternDisk } from '../helpers/pattern-disk.js';
 import { viewOf } from '../helpers/chain.js';
 import { vdisk } from '../helpers/cli.js';
 import { guestSha256OfFile } from '../helpers/images.js';

@@ -17,7 +17,7 @@ import { before, describe, test } from 'node:test';
 import { openImage } from '../../src/formats/registry.js';
 import type { DiskImage, WritableDiskImage } from '../../src/formats/types.js';
 import { convert } from '../../src/ops/convert.js';
-import { fillPattern, writePatternDisk } from '../../src/util/pattern-disk.js';
+import { fillPattern, writePatternDisk } from '../helpers/pattern-disk.js';
 import { parseSize } from '../../src/util/sizes.js';
 import { guestSha256, readAll } from '../helpers/images.js';
 import { needTools, run, sha256OfFile, vhdiinfo, withVhdimount } from '../helpers/oracles.js';

@@ -9,7 +9,7 @@ import { before, describe, test } from 'node:test';
 import { openImage } from '../../src/formats/registry.js';
 import { check } from '../../src/ops/check.js';
 import { parseSize } from '../../src/util/sizes.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { guestSha256 } from '../helpers/images.js';
 import { needTools, qemuInfo, run, sha256OfFile } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -11,7 +11,7 @@ import { openImage } from '../../src/formats/registry.js';
 import { convert } from '../../src/ops/convert.js';
 import { create } from '../../src/ops/create.js';
 import { parseSize } from '../../src/util/sizes.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { needTools, qemuInfo, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
 import { vdisk } from '../helpers/cli.js';

@@ -11,7 +11,7 @@ import { openImage } from '../../src/formats/registry.js';
 import { check } from '../../src/ops/check.js';
 import { convert } from '../../src/ops/convert.js';
 import { snapshot } from '../../src/ops/snapshot.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { parseSize } from '../../src/util/sizes.js';
 import { buildChain, viewOf } from '../helpers/chain.js';
 import { vdisk } from '../helpers/cli.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { createImage, openImage } from '../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../src/formats/types.js';
-import { fillPattern } from '../../src/util/pattern-disk.js';
+import { fillPattern } from '../helpers/pattern-disk.js';
 import { guestSha256 } from '../helpers/images.js';
 import { needTools, run, sha256OfFile, withVhdimount } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openImage } from '../../src/formats/registry.js';
+import { formats, openImage } from '../../src/formats/registry.js';
 import { check } from '../../src/ops/check.js';
 import { compare } from '../../src/ops/compare.js';
 import { convert } from '../../src/ops/convert.js';
-import { PROFILES } from '../../src/targets/profiles.js';
-import { writePatternDisk } from '../../src/util/pattern-disk.js';
+import { profileOutput, PROFILES } from '../../src/targets/profiles.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -25,7 +25,7 @@ test('an image made with --target meets every rule of its profile, and keeps the
     for (const r of report.target.rules) assert.ok(r.ok, `${p.name}: ${r.text}: ${r.detail}`);
     assert.equal(report.result, 'clean', `${p.name}: ${JSON.stringify(report.findings)}`);
     const image = await openImage(out);
-    assert.equal(image.format, p.format, p.name);
+    assert.equal(image.format, profileOutput(p).format, p.name);
     assert.equal(image.virtualSize % p.sizeMultiple, 0, `${p.name}: size rounded up`);
     assert.ok(image.virtualSize >= 21 * MiB + 1536 && image.virtualSize < 21 * MiB + 1536 + p.sizeMultiple);
     await image.close();
@@ -58,4 +58,15 @@ test('docs/targets.md records every rule of every profile with its source', () =
     assert.match(doc, new RegExp(`## ${p.name}\\b`), `section for ${p.name}`);
     for (const r of p.rules) assert.ok(doc.includes(`\`${r.id}\``), `${p.name}: rule ${r.id} is documented`);
   }
+});
+
+test('a profile writes the first of its outputs that a registered format can write; a stand-in carries a note', () => {
+  for (const p of PROFILES) {
+    const out = profileOutput(p);
+    assert.ok(formats().some((f) => f.name === out.format && f.create), p.name);
+    const first = p.outputs.findIndex((o) => formats().some((f) => f.name === o.format && f.create));
+    assert.equal(out, p.outputs[first], `${p.name}: the first writable output`);
+    if (first > 0) assert.ok(out.note, `${p.name}: a stand-in says so`);
+  }
+  assert.throws(() => profileOutput({ ...PROFILES[0]!, outputs: [{ format: 'nothing', options: {} }] }), { code: 'UNSUPPORTED' });
 });

@@ -1,16 +1,21 @@
-import { spanBytes } from '../../engine/scan.js';
+import { spanBytes } from '../../util/spans.js';
+import { BlockStreamWriter } from '../block-stream.js';
 import type { FormatDescriptor } from '../types.js';
-import { RawImage } from './image.js';
+import { RawLayer } from './raw-layer.js';
 import { compactRaw, resizeRaw } from './resize.js';
 
 /** Raw: any file is a raw image, so it is probed last. */
 export const rawFormat: FormatDescriptor = {
   name: 'raw',
+  summary: 'the disk as a plain file or block device (sparse where the file system allows)',
+  extension: 'raw',
+  differencing: false,
+  pipeInput: true,
   probe: () => true,
-  open: (path, options) => RawImage.open(path, options.writable === true, options.openFile),
-  create: (path, options) => RawImage.create(path, options.virtualSize, options.options, options.openFile),
+  open: (path, options) => RawLayer.open(path, options.writable === true, options.openFile),
+  create: (path, options) => RawLayer.create(path, options.virtualSize, options.options, options.openFile),
   measure: (virtualSize, options, nonZero) => ({ fileSize: virtualSize, allocatedBytes: options.preallocation === 'full' ? virtualSize : spanBytes(nonZero) }),
-  streamPlan: (image) => [{ guest: { offset: 0, length: image.virtualSize } }],
+  sequentialWriter: (sink, l) => BlockStreamWriter.start(sink, { virtualSize: l.virtualSize, blockSize: l.virtualSize, blocks: l.virtualSize > 0 ? [0] : [] }),
   resize: resizeRaw,
   compact: compactRaw,
   createOptions: ['preallocation'],

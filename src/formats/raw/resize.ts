@@ -3,7 +3,7 @@ import { openDiskFile } from '../../io/file.js';
 import { isAllZero } from '../../util/zero.js';
 import { checkShrink } from '../resize-common.js';
 import type { OpenOptions, ResizeOptions, ResizeResult } from '../types.js';
-import { RawImage } from './image.js';
+import { RawLayer } from './raw-layer.js';
 
 /** Granularity of raw compaction: 64 KiB pieces, as the engine's zero detection. */
 const PIECE = 64 * 1024;
@@ -18,7 +18,7 @@ export async function resizeRaw(path: string, size: number, opts: ResizeOptions)
   if (!Number.isSafeInteger(size) || size <= 0) throw new DiskImageError('USAGE', `the new size must be a positive number of bytes, not ${size}`, { value: size });
   const file = await (opts.openFile ?? openDiskFile)(path, 'write');
   try {
-    const image = new RawImage(file);
+    const image = new RawLayer(file);
     const oldSize = image.virtualSize;
     await checkShrink(image, size, opts.shrink);
     if (size !== oldSize) {
@@ -45,7 +45,7 @@ export async function compactRaw(path: string, opts: OpenOptions): Promise<{ blo
     if (!file.punchHole) throw unsupported();
     const buf = new Uint8Array(PIECE);
     let dropped = 0;
-    for (const r of file.dataRanges(0, file.size)) {
+    for (const r of await file.dataRanges(0, file.size)) {
       for (let pos = r.offset; pos < r.offset + r.length; ) {
         const next = Math.min(r.offset + r.length, (Math.floor(pos / PIECE) + 1) * PIECE);
         const piece = buf.subarray(0, next - pos);

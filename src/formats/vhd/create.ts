@@ -27,14 +27,15 @@ import { geometryForSize } from './geometry.js';
 import { readVhdLayout } from './layout.js';
 import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
-import { VhdImage } from './reader.js';
-import { WritableVhd } from './writer.js';
+import { VhdLayer } from './reader.js';
+import { vhdParentRef } from './parent-ref.js';
+import { WritableVhdLayer } from './writer.js';
 
 /** `-o` options `vdisk create -f vhd` accepts. */
 export const VHD_CREATE_OPTIONS = ['subformat', 'block_size', 'preallocation'] as const;
 
 /** Block sizes vdisk writes: powers of two from 512 KiB (Hyper-V's small choice) to 256 MiB. */
-const MIN_BLOCK = 512 * 1024;
+export const MIN_BLOCK = 512 * 1024;
 const MAX_BLOCK = 256 * 1024 * 1024;
 
 function blockSizeOption(text: string | undefined, virtualSize: number): number {
@@ -75,16 +76,16 @@ function newFooter(virtualSize: number, type: number, uuid: Uint8Array): FooterF
  * differencing (footer copy, header, BAT, locator data, footer). The file must
  * not exist. Returns the image open for writing.
  */
-export async function createVhd(path: string, opts: CreateOptions): Promise<WritableVhd> {
+export async function createVhd(path: string, opts: CreateOptions): Promise<WritableVhdLayer> {
   const size = roundUp(opts.virtualSize, SECTOR);
   if (size <= 0) throw new DiskImageError('USAGE', 'VHD size must be positive');
   if (size > MAX_VIRTUAL_SIZE) {
     throw new DiskImageError('OUT_OF_RANGE', `VHD holds at most 2040 GiB (${MAX_VIRTUAL_SIZE} bytes), not ${size}; use VHDX for larger disks`, { value: size, limit: MAX_VIRTUAL_SIZE });
   }
-  const parent = opts.parent;
+  const parent = opts.parent?.layer;
   const sub = opts.options.subformat ?? 'dynamic';
   if (!parent && sub !== 'fixed' && sub !== 'dynamic') throw new DiskImageError('USAGE', `VHD subformat must be fixed or dynamic, not '${sub}'`);
-  if (parent && !(parent instanceof VhdImage)) throw new DiskImageError('UNSUPPORTED', `a differencing VHD needs a VHD parent, not ${parent.format}`);
+  if (parent && !(parent instanceof VhdLayer)) throw new DiskImageError('UNSUPPORTED', `a differencing VHD needs a VHD parent, not ${parent.format}`);
   if (parent && parent.virtualSize !== size) {
     throw new DiskImageError('USAGE', `a differencing VHD has its parent's size (${parent.virtualSize}), not ${size}`);
   }
@@ -102,14 +103,14 @@ export async function createVhd(path: string, opts: CreateOptions): Promise<Writ
     }
     await file.sync();
     const layout = await readVhdLayout(file);
-    return new WritableVhd(file, layout, parent);
+    return new WritableVhdLayer(file, layout, vhdParentRef(layout));
   } catch (err) {
     await file.close();
     throw err;
   }
 }
 
-async function writeDynamicMetadata(file: ImageFile, footer: FooterFields, blockSize: number, parent?: VhdImage): Promise<void> {
+async function writeDynamicMetadata(file: ImageFile, footer: FooterFields, blockSize: number, parent?: VhdLayer): Promise<void> {
   const size = Number(footer.currentSize);
   const entries = blockCountFor(size, blockSize);
   const tableOffset = FOOTER_SIZE + HEADER_SIZE;

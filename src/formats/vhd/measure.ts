@@ -1,4 +1,4 @@
-import { blocksWithData, spanBytes } from '../../engine/scan.js';
+import { blocksWithData, spanBytes } from '../../util/spans.js';
 import { roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import type { Measurement } from '../types.js';

@@ -6,10 +6,10 @@ import { SECTOR } from './constants.js';
 import { encodeParentName, type HeaderFields, type LocatorEntry } from './dynamic-header.js';
 import { vhdTimestamp } from './footer.js';
 import { locatorPayloads } from './parent-locator.js';
-import type { VhdImage } from './reader.js';
+import type { VhdLayer } from './reader.js';
 
 /** Header fields that name a parent: its UUID, its file's modification time and its file name (Appendix A). */
-export function parentHeaderFields(parent: VhdImage): Pick<HeaderFields, 'parentUniqueId' | 'parentTimestamp' | 'parentUnicodeName'> {
+export function parentHeaderFields(parent: VhdLayer): Pick<HeaderFields, 'parentUniqueId' | 'parentTimestamp' | 'parentUnicodeName'> {
   return {
     parentUniqueId: parent.layout.footer.fields.uniqueId,
     parentTimestamp: vhdTimestamp(statSync(parent.path).mtime),

@@ -1,6 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import { u64ToNumber } from '../../util/checked.js';
-import type { ParentCandidate } from '../../chain/resolve.js';
+import type { ParentCandidate } from '../layer.js';
 import { dirname, relative, resolve } from 'node:path';
 import { PlatformCode, SECTOR } from './constants.js';
 import type { LocatorEntry } from './dynamic-header.js';

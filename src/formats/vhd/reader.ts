@@ -1,9 +1,9 @@
+import type { ByteSource, Range } from '../../io/byte-source.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { formatUuid } from '../../util/uuid.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
-import { clampRange, fileExtents, mergeExtents, parentExtents } from '../extents.js';
-import { assertGuestRange, blockPieces } from '../guest-range.js';
-import type { DiskImage, Extent, Finding, ImageInfo } from '../types.js';
+import type { Layer, ParentRef, Run } from '../layer.js';
+import type { Finding, ImageInfo } from '../types.js';
 import { bitmapBytes } from './bat.js';
 import { bitmapRuns } from './bitmap.js';
 import { checkVhd } from './check.js';
@@ -18,12 +18,8 @@ const BITMAP_CACHE_LIMIT = 4096;
 /** Sector bitmaps read ahead, concurrently, while walking extents (each is a small random read). */
 const BITMAP_READ_AHEAD = 16;
 
-/**
- * A fixed, dynamic or differencing VHD opened for reading. Reads honour the
- * sector bitmaps: a clear bit reads from the parent (differencing) or as
- * zeros (dynamic, as the spec says; see docs/formats/vhd.md).
- */
-export class VhdImage implements DiskImage {
+/** One fixed, dynamic or differencing VHD layer, opened for reading. */
+export class VhdLayer implements Layer {
   readonly format = 'vhd' as const;
   readonly grain: number;
   readonly virtualSize: number;
@@ -33,7 +29,7 @@ export class VhdImage implements DiskImage {
   constructor(
     readonly file: ImageFile,
     readonly layout: VhdLayout,
-    readonly parent?: DiskImage,
+    readonly parentRef?: ParentRef,
   ) {
     this.virtualSize = layout.virtualSize;
     this.grain = layout.header?.blockSize ?? 2 * 1024 * 1024;
@@ -58,68 +54,47 @@ export class VhdImage implements DiskImage {
     });
   }
 
-  /** Reads the guest view; the blocks a read spans are read concurrently. */
-  async readAt(buf: Uint8Array, offset: number): Promise<void> {
-    assertGuestRange('read', offset, buf.length, this.virtualSize);
+  /** The source block data is read from (a writer's may be growing). */
+  protected get dataSource(): ByteSource {
+    return this.file;
+  }
+
+  /**
+   * Runs of [offset, offset+length): a fixed VHD stores the disk at the start
+   * of the file; a dynamic or differencing one by block, through each block's
+   * sector bitmap. A clear bit is absent in a differencing disk (its parent
+   * shows through) and zeros in a dynamic one (as the spec says; see
+   * docs/formats/vhd.md); an unallocated block is absent.
+   */
+  async *map({ offset, length }: Range): AsyncIterable<Run> {
     const { bat, header } = this.layout;
-    if (!bat || !header) return this.file.read(buf, offset);
-    await Promise.all(blockPieces(offset, buf.length, header.blockSize).map((p) => this.readInBlock(p.block, buf.subarray(p.at, p.at + p.length), p.inBlock)));
-  }
-
-  /** Reads `piece` from block `b` at `inBlock`, sector run by sector run. */
-  private async readInBlock(b: number, piece: Uint8Array, inBlock: number): Promise<void> {
-    const bs = this.grain;
-    if (this.layout.bat![b] === BAT_UNUSED) return this.readBelow(piece, b * bs + inBlock);
-    const bitmap = await this.bitmap(b);
-    const base = this.blockOffset(b) + bitmapBytes(bs);
-    for (const run of bitmapRuns(bitmap, inBlock, inBlock + piece.length)) {
-      const sub = piece.subarray(run.start - inBlock, run.end - inBlock);
-      if (run.set) await this.readStored(sub, base + run.start);
-      else await this.readBelow(sub, b * bs + run.start);
-    }
-  }
-
-  /** Reads block data stored in this file at `fileOffset`. */
-  protected readStored(buf: Uint8Array, fileOffset: number): Promise<void> {
-    return this.file.read(buf, fileOffset);
-  }
-
-  /** What shows through where this layer holds nothing: the parent, or zeros. */
-  private async readBelow(buf: Uint8Array, offset: number): Promise<void> {
-    if (this.parent) await this.parent.readAt(buf, offset);
-    else buf.fill(0);
-  }
-
-  extents(range?: { offset: number; length: number }, own = false): AsyncIterable<Extent> {
-    return mergeExtents(this.rawExtents(clampRange(this.virtualSize, range), own));
-  }
-
-  private async *rawExtents({ start, end }: { start: number; end: number }, own: boolean): AsyncIterable<Extent> {
-    const { bat, header } = this.layout;
+    const source = this.dataSource;
     if (!bat || !header) {
-      yield* fileExtents(this.file, start, end);
+      yield { kind: 'stored', offset, length, source, at: offset, sparse: true };
       return;
     }
     const bs = header.blockSize;
-    const readAhead = this.bitmapReadAhead(Math.floor(start / bs), Math.ceil(end / bs));
-    for (let pos = start; pos < end; ) {
+    const end = offset + length;
+    const clear = this.layout.footer.diskType === 'differencing' ? 'absent' : 'zero';
+    const readAhead = this.bitmapReadAhead(Math.floor(offset / bs), Math.ceil(end / bs));
+    for (let pos = offset; pos < end; ) {
       const b = Math.floor(pos / bs);
       if (bat[b] === BAT_UNUSED) {
         let last = b;
         while (last + 1 < bat.length && (last + 1) * bs < end && bat[last + 1] === BAT_UNUSED) last++;
         const runEnd = Math.min(end, (last + 1) * bs);
-        yield* this.below(pos, runEnd - pos, own);
+        yield { kind: 'absent', offset: pos, length: runEnd - pos };
         pos = runEnd;
         continue;
       }
       const blockEnd = Math.min(end, (b + 1) * bs);
       readAhead(b);
       const bitmap = await this.bitmap(b);
+      const data = this.blockOffset(b) + bitmapBytes(bs);
       for (const run of bitmapRuns(bitmap, pos - b * bs, blockEnd - b * bs)) {
-        const length = run.end - run.start;
-        if (run.set) yield { offset: b * bs + run.start, length, kind: 'data', depth: 0 };
-        else if (!this.parent) yield { offset: b * bs + run.start, length, kind: 'zero', depth: 0 };
-        else yield* this.below(b * bs + run.start, length, own);
+        const at = b * bs + run.start;
+        const n = run.end - run.start;
+        yield run.set ? { kind: 'stored', offset: at, length: n, source, at: data + run.start } : { kind: clear, offset: at, length: n };
       }
       pos = blockEnd;
     }
@@ -144,9 +119,8 @@ export class VhdImage implements DiskImage {
     };
   }
 
-  private async *below(offset: number, length: number, own: boolean): AsyncIterable<Extent> {
-    if (this.parent && !own) yield* parentExtents(this.parent, offset, length);
-    else yield { offset, length, kind: 'unallocated', depth: 0 };
+  files(): string[] {
+    return [this.path];
   }
 
   describe(): ImageInfo {
@@ -166,7 +140,6 @@ export class VhdImage implements DiskImage {
       fileSize: this.file.size,
       clusterSize: header?.blockSize,
       uuid: formatUuid(footer.fields.uniqueId),
-      backingFile: this.parent?.path,
       formatSpecific: {
         ...describeFooter(footer),
         footerSource: this.layout.footerSource,
@@ -194,8 +167,7 @@ export class VhdImage implements DiskImage {
     return checkVhd(this.file, this.layout);
   }
 
-  async close(): Promise<void> {
-    await this.file.close();
-    await this.parent?.close();
+  close(): Promise<void> {
+    return this.file.close();
   }
 }

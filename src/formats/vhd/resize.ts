@@ -9,7 +9,7 @@ import { encodeFooter, type FooterFields } from './footer.js';
 import { geometryForSize } from './geometry.js';
 import { readVhdLayout, type VhdLayout } from './layout.js';
 import { placeFooters, reclaimLeakedBlocks, relocateBat, structuresEnd, lowerBat } from './reclaim.js';
-import { VhdImage } from './reader.js';
+import { VhdLayer } from './reader.js';
 
 /**
  * Opens a VHD for an in-place change (exclusive lock) and reads its layout;
@@ -173,7 +173,7 @@ export async function resizeVhd(path: string, requested: number, opts: ResizeOpt
   try {
     const size = roundNewSize(requested, SECTOR, MAX_VIRTUAL_SIZE, 'a VHD', '; use VHDX for larger disks');
     const oldSize = layout.virtualSize;
-    await checkShrink(new VhdImage(file, layout), size, opts.shrink);
+    await checkShrink(new VhdLayer(file, layout), size, opts.shrink);
     if (layout.footer.diskType === 'fixed') await resizeFixed(file, layout, size);
     else await resizeDynamic(file, layout, size);
     return { oldSize, newSize: size };

@@ -1,38 +1,39 @@
-import type { MemoryFile } from '../../io/memory-file.js';
-import { blocksWithData } from '../../engine/scan.js';
-import type { StreamPiece } from '../../engine/stream-plan.js';
-import type { WritableDiskImage } from '../types.js';
-import { ZERO_MIB } from '../../util/zero.js';
+import { MemoryFile } from '../../io/memory-file.js';
+import { blocksWithData } from '../../util/spans.js';
+import { BlockStreamWriter } from '../block-stream.js';
+import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
 import { appendedBlockOffset, bitmapBytes } from './bat.js';
 import { FOOTER_SIZE, SECTOR } from './constants.js';
-import type { VhdImage } from './reader.js';
+import { createVhd } from './create.js';
 
 /**
- * A VHD in output order, from an empty image of the same options built in
- * memory: fixed = the guest data, then the footer; dynamic = footer copy,
- * header and a BAT that allocates, in order, every block holding a non-zero
- * run, then each such block (zero padding so its data is 4 KiB aligned,
- * all-ones bitmap, data), then the footer.
+ * A VHD written front to back. Its metadata is encoded by `createVhd` into
+ * memory (so options are checked and fields set exactly as for a file):
+ * fixed = the guest data, then the footer; dynamic = footer copy, header and
+ * a BAT that allocates, in order, every block holding a non-zero span, then
+ * each such block (zero padding so its data is 4 KiB aligned, an all-ones
+ * bitmap, the data), then the footer.
  */
-export function vhdStreamPlan(image: WritableDiskImage, file: MemoryFile, spans: { start: number; end: number }[]): StreamPiece[] {
-  const { layout } = image as unknown as VhdImage;
+export async function vhdSequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
+  const file = new MemoryFile();
+  const layer = await createVhd('(stream)', { virtualSize: l.virtualSize, options: l.options, uuid: l.uuid, openFile: async () => file });
+  const { header } = layer.layout;
   const footer = file.bytes(file.size - FOOTER_SIZE, FOOTER_SIZE);
-  if (!layout.header) return [{ guest: { offset: 0, length: image.virtualSize } }, { bytes: footer }];
-  const bs = layout.header.blockSize;
+  if (!header) return BlockStreamWriter.start(sink, { virtualSize: layer.virtualSize, blockSize: layer.virtualSize, blocks: [0], suffix: footer });
+  const bs = header.blockSize;
   const dataStart = file.size - FOOTER_SIZE;
   const prefix = file.bytes(0, dataStart);
   const view = new DataView(prefix.buffer);
   const bitmap = new Uint8Array(bitmapBytes(bs)).fill(0xff);
-  // The prefix holds the BAT: its entries are filled in below, before anything is emitted.
-  const pieces: StreamPiece[] = [{ bytes: prefix }];
-  let pos = dataStart;
-  blocksWithData(spans, bs).forEach((b, k) => {
-    const at = appendedBlockOffset(dataStart, bs, k);
-    view.setUint32(layout.header!.tableOffset + b * 4, at / SECTOR);
-    const length = Math.min(bs, image.virtualSize - b * bs);
-    pieces.push({ bytes: ZERO_MIB.subarray(0, at - pos) }, { bytes: bitmap }, { guest: { offset: b * bs, length }, zeroPad: bs - length });
-    pos = at + bitmap.length + bs;
-  });
-  pieces.push({ bytes: footer });
-  return pieces;
+  const blocks = blocksWithData(l.spans, bs);
+  blocks.forEach((b, k) => view.setUint32(header.tableOffset + b * 4, appendedBlockOffset(dataStart, bs, k) / SECTOR));
+  // Padding then the bitmap: before the first block up to its aligned data, before the others the same gap each time.
+  const head = (pad: number) => {
+    const h = new Uint8Array(pad + bitmap.length);
+    h.set(bitmap, pad);
+    return h;
+  };
+  const first = head(appendedBlockOffset(dataStart, bs) - dataStart);
+  const later = head(appendedBlockOffset(dataStart, bs, 1) - appendedBlockOffset(dataStart, bs) - bitmap.length - bs);
+  return BlockStreamWriter.start(sink, { virtualSize: layer.virtualSize, blockSize: bs, prefix, blocks, blockHead: (k) => (k === 0 ? first : later), suffix: footer });
 }

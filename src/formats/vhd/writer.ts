@@ -1,13 +1,15 @@
 import { DiskImageError } from '../../errors.js';
 import { roundUp } from '../../util/checked.js';
+import type { ByteSource } from '../../io/byte-source.js';
 import type { ImageFile } from '../../io/image-file.js';
-import type { DiskImage, WritableDiskImage } from '../types.js';
+import { zeroPastEnd } from '../../io/zero-past-end.js';
+import type { Layer, ParentRef, WritableLayer } from '../layer.js';
 import { appendedBlockOffset, bitmapBytes, encodeBat } from './bat.js';
 import { BAT_UNUSED, FOOTER_SIZE, SECTOR } from './constants.js';
 import { encodeFooter } from './footer.js';
 import type { VhdLayout } from './layout.js';
-import { VhdImage } from './reader.js';
-import { assertGuestRange, blockPieces } from '../guest-range.js';
+import { VhdLayer } from './reader.js';
+import { blockPieces } from '../guest-range.js';
 import { decodeDynamicHeader, encodeDynamicHeader, type HeaderFields, type LocatorEntry } from './dynamic-header.js';
 import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
 import { setBits } from './bitmap.js';
@@ -25,7 +27,7 @@ const CHILD_WRITE_UNIT = 4096;
  * stood; `flush` then writes sector bitmaps, the BAT, an fsync, and the
  * footers, so the file on disk is a valid image after every flush.
  */
-export class WritableVhd extends VhdImage implements WritableDiskImage {
+export class WritableVhdLayer extends VhdLayer implements WritableLayer {
   private nextFree: number;
   private readonly dirtyBitmaps = new Map<number, Uint8Array>();
   private batDirty = false;
@@ -36,8 +38,12 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
   /** Resolves once bytes past the last structure (a crash's unreferenced blocks, the old footer) are cut off. */
   private tailCut: Promise<void> | undefined;
 
-  constructor(file: ImageFile, layout: VhdLayout, parent?: DiskImage) {
-    super(file, layout, parent);
+  /** The file as block data is read from it: new blocks may lie past its end until flushed. */
+  private readonly grown: ByteSource;
+
+  constructor(file: ImageFile, layout: VhdLayout, parentRef?: ParentRef) {
+    super(file, layout, parentRef);
+    this.grown = zeroPastEnd(file);
     this.nextFree = layout.dataEnd;
     this.footerAt = layout.footerSource === 'end' ? file.size - FOOTER_SIZE : -1;
   }
@@ -47,15 +53,18 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     return dirty ? Promise.resolve(dirty) : super.bitmap(b);
   }
 
-  /**
-   * Block data of a block allocated since the last flush may lie past the end
-   * of the file (nothing written there yet): it reads as zeros, as it will
-   * once the file grows over it.
-   */
-  protected override async readStored(buf: Uint8Array, fileOffset: number): Promise<void> {
-    const inFile = Math.max(0, Math.min(buf.length, this.file.size - fileOffset));
-    if (inFile > 0) await this.file.read(buf.subarray(0, inFile), fileOffset);
-    buf.fill(0, inFile);
+  protected override get dataSource(): ByteSource {
+    return this.grown;
+  }
+
+  /** True for a differencing VHD (its clear bits show the parent). */
+  private get differencing(): boolean {
+    return this.layout.footer.diskType === 'differencing';
+  }
+
+  /** Sectors; 4 KiB units in a differencing child (see CHILD_WRITE_UNIT). */
+  get writeUnit(): number {
+    return this.differencing ? CHILD_WRITE_UNIT : SECTOR;
   }
 
   private needsAllocation(offset: number, end: number): boolean {
@@ -83,15 +92,12 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     this.batDirty = true;
     this.newBlocks.add(b);
     const bitmap = new Uint8Array(bitmapBytes(this.grain));
-    if (!this.parent) bitmap.fill(0xff);
+    if (!this.differencing) bitmap.fill(0xff);
     this.dirtyBitmaps.set(b, bitmap);
   }
 
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    assertGuestRange('write', offset, data.length, this.virtualSize);
-    const unit = this.parent ? CHILD_WRITE_UNIT : SECTOR;
     const end = offset + data.length;
-    if (offset % unit !== 0 || (end % unit !== 0 && end !== this.virtualSize)) return this.writeUnaligned(data, offset, unit);
     const { bat } = this.layout;
     if (!bat) return this.file.write(data, offset);
     if (this.file.size > this.nextFree && this.needsAllocation(offset, end)) await this.cutTail();
@@ -105,19 +111,9 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     const bitmap = await this.bitmap(b);
     let to = inBlock + piece.length;
     // The disk's last 4 KiB unit may be short: mark its sectors past the end too, keeping the bitmap byte whole.
-    if (this.parent && b * this.grain + to === this.virtualSize) to = Math.min(this.grain, roundUp(to, CHILD_WRITE_UNIT));
+    if (this.differencing && b * this.grain + to === this.virtualSize) to = Math.min(this.grain, roundUp(to, CHILD_WRITE_UNIT));
     if (setBits(bitmap, inBlock, to)) this.dirtyBitmaps.set(b, bitmap);
     await this.file.write(piece, base + inBlock);
-  }
-
-  /** Read-modify-write of the whole units (sectors, or 4 KiB in a child) around an unaligned write. */
-  private async writeUnaligned(data: Uint8Array, offset: number, unit: number): Promise<void> {
-    const start = Math.floor(offset / unit) * unit;
-    const end = Math.min(this.virtualSize, Math.ceil((offset + data.length) / unit) * unit);
-    const buf = new Uint8Array(end - start);
-    await this.readAt(buf, start);
-    buf.set(data, offset - start);
-    await this.writeAt(buf, start);
   }
 
   async writeZeroes(offset: number, length: number): Promise<void> {
@@ -125,7 +121,7 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
     for (let pos = offset; pos < offset + length; ) {
       const n = Math.min(ZERO_MIB.length, offset + length - pos, bat ? this.grain - (pos % this.grain) : Infinity);
       const unallocated = bat && bat[Math.floor(pos / this.grain)] === BAT_UNUSED;
-      if (!(unallocated && !this.parent)) await this.writeAt(ZERO_MIB.subarray(0, n), pos);
+      if (!(unallocated && !this.differencing)) await this.writeAt(ZERO_MIB.subarray(0, n), pos);
       pos += n;
     }
   }
@@ -180,12 +176,12 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
    * parents' views equal under this child first (safe rebase), so either
    * parent gives the same guest view.
    */
-  async setParent(parent: DiskImage): Promise<void> {
+  async setParent(parent: Layer): Promise<void> {
     const header = this.layout.header;
     if (this.layout.footer.diskType !== 'differencing' || !header) {
       throw new DiskImageError('UNSUPPORTED', `${this.path} is a ${this.layout.footer.diskType} VHD; only a differencing VHD has a parent`);
     }
-    if (!(parent instanceof VhdImage)) throw new DiskImageError('UNSUPPORTED', `a VHD's parent must be a VHD, not ${parent.format}`);
+    if (!(parent instanceof VhdLayer)) throw new DiskImageError('UNSUPPORTED', `a VHD's parent must be a VHD, not ${parent.format}`);
     await this.flush();
     const locators = await writeLocators(this.file, this.path, parent.path, this.nextFree);
     this.nextFree += locatorBytes(this.path, parent.path);
@@ -200,9 +196,9 @@ export class WritableVhd extends VhdImage implements WritableDiskImage {
    * change; the header's second sector is written with the same bytes, so a
    * torn write leaves either header, both valid.
    */
-  async refreshParentLink(parent: DiskImage): Promise<void> {
+  async refreshParentLink(parent: Layer): Promise<void> {
     const header = this.layout.header;
-    if (this.layout.footer.diskType !== 'differencing' || !header || !(parent instanceof VhdImage)) return;
+    if (this.layout.footer.diskType !== 'differencing' || !header || !(parent instanceof VhdLayer)) return;
     const { parentTimestamp } = parentHeaderFields(parent);
     if (parentTimestamp === header.fields.parentTimestamp) return;
     await this.rewriteHeader({ ...header.fields, parentTimestamp }, header.locators);

@@ -1,5 +1,5 @@
 import { DiskImageError } from '../../errors.js';
-import type { Bat, Reserved } from './bat.js';
+import type { Bat, Reserved } from './bat-geometry.js';
 import { MiB } from './constants.js';
 
 /**

@@ -6,7 +6,8 @@ import { parseSize } from '../../util/sizes.js';
 import { randomUuid } from '../../util/uuid.js';
 import { parseGuid } from '../../util/guid.js';
 import type { CreateOptions } from '../types.js';
-import { batGeometry, encodeBatEntry, payloadEntryIndex } from './bat.js';
+import { encodeBatEntry } from './bat.js';
+import { batGeometry, payloadEntryIndex } from './bat-geometry.js';
 import {
   BAT_REGION,
   DEFAULT_BLOCK_SIZE,
@@ -24,10 +25,11 @@ import {
 import { encodeHeader, type HeaderFields } from './header.js';
 import { readVhdxLayout } from './layout.js';
 import { encodeMetadataRegion } from './metadata-writer.js';
-import { parentLocatorEntries } from './parent-locator.js';
-import { VhdxImage } from './reader.js';
+import { parentLocatorEntries } from './parent-link.js';
+import { vhdxParentRef } from './parent-ref.js';
+import { VhdxLayer } from './reader.js';
 import { encodeRegionTable } from './region-table.js';
-import { WritableVhdx } from './writer.js';
+import { WritableVhdxLayer } from './writer.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
 
 /** `-o` options `vdisk create -f vhdx` accepts. */
@@ -70,10 +72,10 @@ function newHeader(sequenceNumber: bigint): HeaderFields {
  * 1 MiB log, the metadata region and the BAT. Fixed disks get every block
  * allocated (fully present, file sparse); dynamic and differencing ones none.
  */
-export async function createVhdx(path: string, opts: CreateOptions): Promise<WritableVhdx> {
+export async function createVhdx(path: string, opts: CreateOptions): Promise<WritableVhdxLayer> {
   const o = opts.options;
-  const parent = opts.parent;
-  if (parent && !(parent instanceof VhdxImage)) throw new DiskImageError('UNSUPPORTED', `a differencing VHDX needs a VHDX parent, not ${parent.format}`);
+  const parent = opts.parent?.layer;
+  if (parent && !(parent instanceof VhdxLayer)) throw new DiskImageError('UNSUPPORTED', `a differencing VHDX needs a VHDX parent, not ${parent.format}`);
   const logical = parent ? parent.layout.metadata.logicalSectorSize : sectorOption(o.logical_sector_size, 'logical_sector_size', 512);
   const physical = sectorOption(o.physical_sector_size, 'physical_sector_size', 4096);
   const size = roundUp(opts.virtualSize, logical);
@@ -98,7 +100,8 @@ export async function createVhdx(path: string, opts: CreateOptions): Promise<Wri
     await file.truncate(fixed ? dataStart + g.payloadBlocks * blockSize : dataStart);
     if (full) await preallocate(file, dataStart, g.payloadBlocks * blockSize);
     await file.sync();
-    return new WritableVhdx(path, await readVhdxLayout(file, true), parent);
+    const layout = await readVhdxLayout(file, true);
+    return new WritableVhdxLayer(path, layout, vhdxParentRef(path, layout));
   } catch (err) {
     await file.close();
     throw err;
@@ -112,7 +115,7 @@ interface Structures {
   physical: number;
   fixed: boolean;
   batLength: number;
-  parent?: VhdxImage;
+  parent?: VhdxLayer;
   uuid?: Uint8Array;
 }
 

@@ -1,62 +1,32 @@
-import { openMatchingParent } from '../../chain/open-parent.js';
-import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
-import { formatGuidBraced, parseGuid } from '../../util/guid.js';
-import { uuidEqual } from '../../util/uuid.js';
-import type { ChainContext, DiskImage, FormatDescriptor, OpenOptions } from '../types.js';
-import { FILE_SIGNATURE } from './constants.js';
-import { readVhdxLayout, type VhdxLayout } from './layout.js';
-import { vhdxParentCandidates } from './parent-locator.js';
-import { VhdxImage } from './reader.js';
+import type { FormatDescriptor } from '../types.js';
+import { DEFAULT_BLOCK_SIZE, FILE_SIGNATURE, MIN_BLOCK_SIZE } from './constants.js';
+import { readVhdxLayout } from './layout.js';
+import { vhdxParentRef } from './parent-ref.js';
+import { VhdxLayer } from './reader.js';
 import { VHDX_CREATE_OPTIONS, createVhdx } from './create.js';
-import { WritableVhdx } from './writer.js';
+import { WritableVhdxLayer } from './writer.js';
 import { measureVhdx } from './measure.js';
-import { vhdxStreamPlan } from './stream.js';
+import { vhdxSequentialWriter } from './stream.js';
 import { repairVhdx } from './repair.js';
 import { resizeVhdx } from './resize.js';
 import { compactVhdx } from './compact.js';
 
-/** The DataWriteGuid of a VHDX layer, which children record as parent_linkage (2.6.2.6). */
-function dataWriteGuid(image: DiskImage): Uint8Array | undefined {
-  return image instanceof VhdxImage ? image.layout.header.fields.dataWriteGuid : undefined;
-}
-
-/** Finds, opens and verifies the parent of a differencing VHDX by its parent_linkage (or parent_linkage2). */
-function openParent(path: string, layout: VhdxLayout, options: OpenOptions, chain: ChainContext): Promise<DiskImage> {
-  const locator = layout.metadata.parentLocator!;
-  const linkage = [locator.get('parent_linkage'), locator.get('parent_linkage2')].flatMap((t) => (t && parseGuid(t) ? [parseGuid(t)!] : []));
-  if (linkage.length === 0) throw new DiskImageError('CORRUPT', `${path}: VHDX parent locator has no valid parent_linkage GUID`, { field: 'parent_linkage' });
-  return openMatchingParent(
-    path,
-    vhdxParentCandidates(locator),
-    {
-      expected: `parent linkage ${formatGuidBraced(linkage[0]!)} (DataWriteGuid)`,
-      identityOf: (p) => {
-        const g = dataWriteGuid(p);
-        return g && `DataWriteGuid ${formatGuidBraced(g)}`;
-      },
-      matches: (p) => {
-        const g = dataWriteGuid(p);
-        return g !== undefined && linkage.some((l) => uuidEqual(l, g));
-      },
-      virtualSize: layout.metadata.virtualSize,
-    },
-    options,
-    chain,
-  );
-}
-
 /** The VHDX format ([MS-VHDX]): Hyper-V's current format. */
 export const vhdxFormat: FormatDescriptor = {
   name: 'vhdx',
+  summary: 'Hyper-V virtual hard disk v2 (fixed, dynamic, differencing)',
+  extension: 'vhdx',
+  differencing: true,
+  blockSizes: { min: MIN_BLOCK_SIZE, default: DEFAULT_BLOCK_SIZE },
+  layoutFollowsData: () => true,
   probe: (head) => head.length >= 8 && Buffer.from(head.subarray(0, 8)).toString('latin1') === FILE_SIGNATURE,
-  async open(path, options, chain) {
+  async open(path, options) {
     const file = await (options.openFile ?? openDiskFile)(path, options.writable ? 'write' : 'read');
     try {
       const layout = await readVhdxLayout(file, options.writable === true);
-      for (const w of layout.warnings) options.onWarning?.(`${path}: ${w}`);
-      const parent = layout.metadata.hasParent ? await openParent(path, layout, options, chain) : undefined;
-      return options.writable ? new WritableVhdx(path, layout, parent) : new VhdxImage(path, layout, parent);
+      const ref = vhdxParentRef(path, layout);
+      return options.writable ? new WritableVhdxLayer(path, layout, ref) : new VhdxLayer(path, layout, ref);
     } catch (err) {
       await file.close();
       throw err;
@@ -67,6 +37,6 @@ export const vhdxFormat: FormatDescriptor = {
   resize: resizeVhdx,
   compact: compactVhdx,
   measure: measureVhdx,
-  streamPlan: vhdxStreamPlan,
+  sequentialWriter: vhdxSequentialWriter,
   createOptions: VHDX_CREATE_OPTIONS,
 };

@@ -1,10 +1,12 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { uuidIsNil } from '../../util/uuid.js';
-import { batGeometry, readBat, type Bat, type Reserved } from './bat.js';
+import { readBat } from './bat.js';
+import { batGeometry, type Bat, type Reserved } from './bat-geometry.js';
 import { FILE_SIGNATURE, HEADER_OFFSETS, HEADER_SIZE, KiB64, MiB, REGION_TABLE_OFFSETS } from './constants.js';
 import { currentHeader, decodeHeader, type VhdxHeader } from './header.js';
-import { readActiveLog, type LogReplay } from './log.js';
+import { readActiveLog } from './log.js';
+import type { LogReplay } from './log-updates.js';
 import { readMetadata, type VhdxMetadata } from './metadata.js';
 import { ReplayedFile } from './replayed-file.js';
 import { checkRegions, decodeRegionTable, type Region, type Regions } from './region-table.js';

@@ -6,8 +6,8 @@
  */
 import type { ImageFile } from '../../io/image-file.js';
 import { MiB } from './constants.js';
-import type { LogReplay } from './log.js';
-import { resolveReplay } from './replayed-file.js';
+import type { LogReplay } from './log-updates.js';
+import { resolveReplay } from './log-updates.js';
 
 /**
  * Applies `replay` to a writable file: grows it (sparse) to max(size,
@@ -24,7 +24,7 @@ export async function replayLogInPlace(file: ImageFile, replay: LogReplay): Prom
   for (const z of zeroes) {
     const end = Math.min(z.offset + z.length, original);
     if (end <= z.offset) continue;
-    for (const r of file.dataRanges(z.offset, end - z.offset)) {
+    for (const r of await file.dataRanges(z.offset, end - z.offset)) {
       const rEnd = Math.min(r.offset + r.length, end);
       for (let pos = Math.max(r.offset, z.offset); pos < rEnd; pos += zeros.length) {
         await file.write(zeros.subarray(0, Math.min(zeros.length, rEnd - pos)), pos);

@@ -13,7 +13,7 @@ import { u64ToNumber } from '../../util/checked.js';
 import { uuidIsNil } from '../../util/uuid.js';
 import { HEADER_OFFSETS, KiB64, LOG_SECTOR, MAX_VIRTUAL_SIZE, MiB } from './constants.js';
 import { decodeLogEntry, startsLogEntry, type LogEntry } from './log-entry.js';
-import { resolveUpdates, type Update } from './replayed-file.js';
+import { resolveUpdates, type LogReplay, type Update } from './log-updates.js';
 
 /** LogOffset and LogLength are multiples of 1 MiB, and the log lies past the first 1 MiB (2.2.2). */
 export const LOG_ALIGNMENT = MiB;
@@ -31,26 +31,6 @@ const HEADERS_END = HEADER_OFFSETS[1] + KiB64;
 const SCAN_BUDGET_MIN = 256 * MiB;
 /** Most steps the search for the active sequence may take (a 64 MiB log has 16384 sectors). */
 const MAX_SEARCH_STEPS = 10_000_000;
-
-/**
- * What replaying the active sequence does to the file. Normalised: `writes`
- * are 4 KiB sectors sorted by offset, one per sector, holding the last data
- * the sequence writes there; `zeroes` are sorted, merged, 4 KiB-aligned
- * ranges disjoint from `writes`. So the order of applying them does not
- * matter (for a hand-made replay: zeroes first, then writes in order).
- */
-export interface LogReplay {
-  /** SequenceNumber of the head (newest) entry. */
-  sequenceNumber: bigint;
-  /** How many entries the active sequence has. */
-  entries: number;
-  writes: { offset: number; data: Uint8Array }[];
-  zeroes: { offset: number; length: number }[];
-  /** The head entry's FlushedFileOffset; the file was checked to be at least this long (2.3.3). */
-  flushedFileOffset: number;
-  /** The largest LastFileOffset of the sequence (the head's, in a well-formed log): the file grows to it. */
-  lastFileOffset: number;
-}
 
 /** Options of readActiveLog. */
 export interface ReadLogOptions {

@@ -1,8 +1,8 @@
-import { blocksWithData, spanBytes } from '../../engine/scan.js';
+import { blocksWithData, spanBytes } from '../../util/spans.js';
 import { roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import type { Measurement } from '../types.js';
-import { batGeometry } from './bat.js';
+import { batGeometry } from './bat-geometry.js';
 import { DEFAULT_BLOCK_SIZE, KiB64, MiB } from './constants.js';
 
 /** Bytes create.ts writes before any data: identifier, two headers, two region tables, the metadata region. */

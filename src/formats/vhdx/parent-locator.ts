@@ -1,9 +1,6 @@
-import { dirname, relative, resolve } from 'node:path';
 import { DiskImageError } from '../../errors.js';
-import type { ParentCandidate } from '../../chain/resolve.js';
-import { formatGuidBraced } from '../../util/guid.js';
+import type { ParentCandidate } from '../layer.js';
 import { uuidEqual } from '../../util/uuid.js';
-import type { VhdxImage } from './reader.js';
 import { VHDX_LOCATOR_TYPE } from './constants.js';
 
 /** Most key/value pairs vdisk reads from a parent locator. */
@@ -65,20 +62,4 @@ export function vhdxParentCandidates(locator: Map<string, string>): ParentCandid
     if (v) out.push({ source: key, path: v });
   }
   return out;
-}
-
-/**
- * The key/value pairs a child records for its parent (2.6.2.6): linkage (the
- * parent's DataWriteGuid), optionally an alternate linkage (parent_linkage2:
- * the DataWriteGuid the parent is about to get), relative and absolute paths.
- */
-export function parentLocatorEntries(childPath: string, parent: VhdxImage, alternate?: Uint8Array): [string, string][] {
-  const rel = relative(dirname(resolve(childPath)), resolve(parent.path)).replace(/\//g, '\\');
-  return [
-    ['parent_linkage', formatGuidBraced(parent.layout.header.fields.dataWriteGuid)],
-    ...(alternate ? [['parent_linkage2', formatGuidBraced(alternate)] as [string, string]] : []),
-    ['relative_path', `.\\${rel}`],
-    // A Win32 path, backslashes and all (libvhdi finds the parent by the name after the last backslash).
-    ['absolute_win32_path', resolve(parent.path).replace(/\//g, '\\')],
-  ];
 }

@@ -1,9 +1,9 @@
 import { bitRuns } from '../../util/bit-runs.js';
 import { formatGuid } from '../../util/guid.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
-import { clampRange, fileExtents, mergeExtents, parentExtents } from '../extents.js';
-import { assertGuestRange, blockPieces } from '../guest-range.js';
-import type { DiskImage, Extent, Finding, ImageInfo } from '../types.js';
+import type { ByteSource, Range } from '../../io/byte-source.js';
+import type { Layer, ParentRef, Run } from '../layer.js';
+import type { Finding, ImageInfo } from '../types.js';
 import { checkVhdx } from './check.js';
 import { MiB, PayloadState } from './constants.js';
 import type { VhdxLayout } from './layout.js';
@@ -14,13 +14,8 @@ const STATE_NAMES: Record<number, string> = { 0: 'notPresent', 1: 'undefined', 2
 /** Most block bitmaps kept in the read cache. */
 const BITMAP_CACHE_LIMIT = 1024;
 
-/**
- * A VHDX opened for reading ([MS-VHDX] 2.5). Block states: fully present
- * reads from the file; partially present (differencing) by its sector bitmap,
- * clear bits from the parent; not present reads the parent in a differencing
- * disk and zeros otherwise; undefined, zero and unmapped read as zeros.
- */
-export class VhdxImage implements DiskImage {
+/** One VHDX layer opened for reading ([MS-VHDX] 2.5); `map` gives the block states' meaning. */
+export class VhdxLayer implements Layer {
   readonly format = 'vhdx' as const;
   readonly grain: number;
   readonly virtualSize: number;
@@ -30,7 +25,7 @@ export class VhdxImage implements DiskImage {
   constructor(
     readonly path: string,
     readonly layout: VhdxLayout,
-    readonly parent?: DiskImage,
+    readonly parentRef?: ParentRef,
   ) {
     this.grain = layout.metadata.blockSize;
     this.virtualSize = layout.metadata.virtualSize;
@@ -47,77 +42,54 @@ export class VhdxImage implements DiskImage {
     return this.bitmapCache.get(b, async () => {
       const g = this.layout.bat.geometry;
       const buf = new Uint8Array(this.blockBitmapBytes);
-      await this.readStored(buf, this.layout.bat.bitmapMb[Math.floor(b / g.chunkRatio)]! * MiB + (b % g.chunkRatio) * buf.length);
+      await this.dataSource.read(buf, this.layout.bat.bitmapMb[Math.floor(b / g.chunkRatio)]! * MiB + (b % g.chunkRatio) * buf.length);
       return buf;
     });
   }
 
-  async readAt(buf: Uint8Array, offset: number): Promise<void> {
-    assertGuestRange('read', offset, buf.length, this.virtualSize);
-    await Promise.all(blockPieces(offset, buf.length, this.grain).map((p) => this.readInBlock(p.block, buf.subarray(p.at, p.at + p.length), p.inBlock)));
-  }
-
-  private async readInBlock(b: number, piece: Uint8Array, inBlock: number): Promise<void> {
-    const state = this.layout.bat.states[b]!;
-    const base = this.layout.bat.offsetsMb[b]! * MiB;
-    if (state === PayloadState.fullyPresent) return this.readStored(piece, base + inBlock);
-    if (state === PayloadState.partiallyPresent) {
-      const bitmap = await this.blockBitmap(b);
-      for (const run of bitRuns(bitmap, inBlock, inBlock + piece.length, this.layout.metadata.logicalSectorSize, false)) {
-        const sub = piece.subarray(run.start - inBlock, run.end - inBlock);
-        if (run.set) await this.readStored(sub, base + run.start);
-        else await this.readParent(sub, b * this.grain + run.start);
-      }
-      return;
-    }
-    if (state === PayloadState.notPresent && this.parent) return this.readParent(piece, b * this.grain + inBlock);
-    piece.fill(0);
-  }
-
-  /** Reads block data stored in the file at `fileOffset`. */
-  protected readStored(buf: Uint8Array, fileOffset: number): Promise<void> {
-    return this.layout.file.read(buf, fileOffset);
-  }
-
-  private async readParent(buf: Uint8Array, offset: number): Promise<void> {
-    if (this.parent) await this.parent.readAt(buf, offset);
-    else buf.fill(0);
-  }
-
-  extents(range?: { offset: number; length: number }, own = false): AsyncIterable<Extent> {
-    return mergeExtents(this.rawExtents(clampRange(this.virtualSize, range), own));
-  }
-
-  private async *rawExtents({ start, end }: { start: number; end: number }, own: boolean): AsyncIterable<Extent> {
-    const bs = this.grain;
-    const below = (offset: number, length: number): AsyncIterable<Extent> | Extent[] =>
-      this.parent && !own ? parentExtents(this.parent, offset, length) : [{ offset, length, kind: 'unallocated', depth: 0 }];
-    for (let pos = start; pos < end; ) {
-      const b = Math.floor(pos / bs);
-      const blockEnd = Math.min(end, (b + 1) * bs);
-      const state = this.layout.bat.states[b]!;
-      if (state === PayloadState.fullyPresent) yield* this.storedExtents(b, pos, blockEnd);
-      else if (state === PayloadState.partiallyPresent) {
-        const bitmap = await this.blockBitmap(b);
-        for (const run of bitRuns(bitmap, pos - b * bs, blockEnd - b * bs, this.layout.metadata.logicalSectorSize, false)) {
-          if (run.set) yield { offset: b * bs + run.start, length: run.end - run.start, kind: 'data', depth: 0 };
-          else yield* below(b * bs + run.start, run.end - run.start);
-        }
-      } else if (state === PayloadState.notPresent) {
-        if (this.parent) yield* below(pos, blockEnd - pos);
-        else yield { offset: pos, length: blockEnd - pos, kind: 'unallocated', depth: 0 };
-      } else yield { offset: pos, length: blockEnd - pos, kind: 'zero', depth: 0 };
-      pos = blockEnd;
-    }
+  /** The source block data and bitmaps are read from (a writer's may be growing). */
+  protected get dataSource(): ByteSource {
+    return this.layout.file;
   }
 
   /**
-   * Extents of a fully present block: its data runs in the file, and zeros
-   * where the file has holes (a sparse VHDX file never read them back).
+   * Runs of [offset, offset+length) by block state: fully present is stored
+   * (holes in the file read as zeros); partially present (differencing) is
+   * stored where its sector bitmap bit is set and absent elsewhere; not
+   * present is absent; undefined, zero and unmapped are zeros.
    */
-  private *storedExtents(b: number, pos: number, end: number): Iterable<Extent> {
-    const delta = this.layout.bat.offsetsMb[b]! * MiB - b * this.grain;
-    for (const e of fileExtents(this.layout.file, pos + delta, end + delta)) yield { ...e, offset: e.offset - delta };
+  async *map({ offset, length }: Range): AsyncIterable<Run> {
+    const bs = this.grain;
+    const end = offset + length;
+    const source = this.dataSource;
+    const { states, offsetsMb } = this.layout.bat;
+    for (let pos = offset; pos < end; ) {
+      const b = Math.floor(pos / bs);
+      const state = states[b]!;
+      const base = offsetsMb[b]! * MiB - b * bs;
+      if (state === PayloadState.partiallyPresent) {
+        const blockEnd = Math.min(end, (b + 1) * bs);
+        const bitmap = await this.blockBitmap(b);
+        for (const run of bitRuns(bitmap, pos - b * bs, blockEnd - b * bs, this.layout.metadata.logicalSectorSize, false)) {
+          const at = b * bs + run.start;
+          const n = run.end - run.start;
+          yield run.set ? { kind: 'stored', offset: at, length: n, source, at: base + at } : { kind: 'absent', offset: at, length: n };
+        }
+        pos = blockEnd;
+        continue;
+      }
+      // Blocks that continue this one (the same state; for stored blocks, the next bytes of the file) make one run.
+      let last = b;
+      while ((last + 1) * bs < end && states[last + 1] === state && (state !== PayloadState.fullyPresent || offsetsMb[last + 1]! * MiB - (last + 1) * bs === base)) last++;
+      const runEnd = Math.min(end, (last + 1) * bs);
+      if (state === PayloadState.fullyPresent) yield { kind: 'stored', offset: pos, length: runEnd - pos, source, at: base + pos, sparse: true };
+      else yield { kind: state === PayloadState.notPresent ? 'absent' : 'zero', offset: pos, length: runEnd - pos };
+      pos = runEnd;
+    }
+  }
+
+  files(): string[] {
+    return [this.path];
   }
 
   describe(): ImageInfo {
@@ -133,7 +105,6 @@ export class VhdxImage implements DiskImage {
       fileSize: this.layout.file.size,
       clusterSize: m.blockSize,
       uuid: formatGuid(m.diskId),
-      backingFile: this.parent?.path,
       formatSpecific: {
         creator,
         logicalSectorSize: m.logicalSectorSize,
@@ -156,8 +127,7 @@ export class VhdxImage implements DiskImage {
     return checkVhdx(this.layout);
   }
 
-  async close(): Promise<void> {
-    await this.layout.file.close();
-    await this.parent?.close();
+  close(): Promise<void> {
+    return this.layout.file.close();
   }
 }

@@ -4,8 +4,9 @@ import { Item, KiB64 } from './constants.js';
 import type { VhdxLayout } from './layout.js';
 import { decodeMetadataTable } from './metadata.js';
 import { encodeMetadataEntry, metadataEntryOffset } from './metadata-writer.js';
-import { decodeParentLocator, encodeParentLocator, parentLocatorEntries } from './parent-locator.js';
-import type { VhdxImage } from './reader.js';
+import { decodeParentLocator, encodeParentLocator } from './parent-locator.js';
+import { parentLocatorEntries } from './parent-link.js';
+import type { VhdxLayer } from './reader.js';
 
 /** Metadata items are 4 KiB aligned in files vdisk writes. */
 const ITEM_ALIGN = 4096;
@@ -30,7 +31,7 @@ function freeSpace(entries: { offset: number; length: number }[], length: number
  * table entry is switched to it (a single sector write), fsync. A crash leaves
  * either the old or the new locator in force.
  */
-export async function setParentLocator(childPath: string, layout: VhdxLayout, parent: VhdxImage, alternate?: Uint8Array): Promise<void> {
+export async function setParentLocator(childPath: string, layout: VhdxLayout, parent: VhdxLayer, alternate?: Uint8Array): Promise<void> {
   const { file } = layout;
   const region = layout.regions.metadata;
   const table = new Uint8Array(KiB64);

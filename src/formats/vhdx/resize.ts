@@ -4,12 +4,12 @@ import { roundUp } from '../../util/checked.js';
 import { uuidEqual } from '../../util/uuid.js';
 import { checkShrink, roundNewSize, zeroFileRange } from '../resize-common.js';
 import type { ResizeOptions, ResizeResult } from '../types.js';
-import { batGeometry, type BatGeometry } from './bat.js';
+import { batGeometry, type BatGeometry } from './bat-geometry.js';
 import { Item, KiB64, MAX_BAT_ENTRIES, MAX_VIRTUAL_SIZE, MiB, PayloadState } from './constants.js';
 import type { VhdxLayout } from './layout.js';
 import { decodeMetadataTable } from './metadata.js';
 import { encodeRegionTable } from './region-table.js';
-import { VhdxImage } from './reader.js';
+import { VhdxLayer } from './reader.js';
 import { normaliseRegionTables, openVhdxForChange, reclaimVhdxSpace, relocateVhdxBat, takeNewHeader, vhdxNextFree, writePayloadEntry } from './reclaim.js';
 
 /** Writes zeros over BAT entries [from, to) when any of them is not zero; returns true when it wrote (the caller fsyncs). */
@@ -121,7 +121,7 @@ export async function resizeVhdx(path: string, requested: number, opts: ResizeOp
         limit: MAX_BAT_ENTRIES,
       });
     }
-    await checkShrink(new VhdxImage(path, l), size, opts.shrink);
+    await checkShrink(new VhdxLayer(path, l), size, opts.shrink);
     const [t1, t2] = l.regionTables;
     const tablesDiffer = !t1 || !t2 || !Buffer.from(encodeRegionTable(t1)).equals(Buffer.from(encodeRegionTable(t2)));
     if (size === oldSize && !tablesDiffer) return { oldSize, newSize: size };

@@ -1,11 +1,14 @@
 import { DiskImageError } from '../../errors.js';
-import type { DiskImage, WritableDiskImage } from '../types.js';
-import { bitmapEntryIndex, encodeBatEntry, payloadEntryIndex } from './bat.js';
+import type { ByteSource } from '../../io/byte-source.js';
+import { zeroPastEnd } from '../../io/zero-past-end.js';
+import type { Layer, ParentRef, WritableLayer } from '../layer.js';
+import { encodeBatEntry } from './bat.js';
+import { bitmapEntryIndex, payloadEntryIndex } from './bat-geometry.js';
 import { HEADER_OFFSETS, MiB, PayloadState } from './constants.js';
 import { encodeHeader } from './header.js';
 import type { VhdxLayout } from './layout.js';
-import { VhdxImage } from './reader.js';
-import { assertGuestRange, blockPieces } from '../guest-range.js';
+import { VhdxLayer } from './reader.js';
+import { blockPieces } from '../guest-range.js';
 import { randomUuid } from '../../util/uuid.js';
 import { setParentLocator } from './relink.js';
 import { ZERO_MIB } from '../../util/zero.js';
@@ -19,7 +22,7 @@ import { ZERO_MIB } from '../../util/zero.js';
  * and only after that writes the BAT entries (8 bytes each, one sector) and
  * sector bitmap bits that make them visible, and fsyncs again.
  */
-export class WritableVhdx extends VhdxImage implements WritableDiskImage {
+export class WritableVhdxLayer extends VhdxLayer implements WritableLayer {
   private nextFree: number;
   private headerUpdate: Promise<void> = Promise.resolve();
   private fileBegun = false;
@@ -28,8 +31,12 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
   private readonly dirtyEntries = new Set<number>();
   private readonly dirtyBitmaps = new Map<number, Uint8Array>();
 
-  constructor(path: string, layout: VhdxLayout, parent?: DiskImage) {
-    super(path, layout, parent);
+  /** The file as blocks are read from it: new blocks may lie past its end until flushed. */
+  private readonly grown: ByteSource;
+
+  constructor(path: string, layout: VhdxLayout, parentRef?: ParentRef) {
+    super(path, layout, parentRef);
+    this.grown = zeroPastEnd(layout.file);
     const { bat, regions, header } = layout;
     let end = Math.max(...regions.all.map((r) => r.offset + r.length), header.logOffset + header.logLength);
     bat.offsetsMb.forEach((mb) => (end = mb > 0 ? Math.max(end, mb * MiB + this.grain) : end));
@@ -66,10 +73,13 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
     return this.headerUpdate;
   }
 
-  protected override async readStored(buf: Uint8Array, fileOffset: number): Promise<void> {
-    const inFile = Math.max(0, Math.min(buf.length, this.layout.file.size - fileOffset));
-    if (inFile > 0) await this.layout.file.read(buf.subarray(0, inFile), fileOffset);
-    buf.fill(0, inFile);
+  protected override get dataSource(): ByteSource {
+    return this.grown;
+  }
+
+  /** The logical sector. */
+  get writeUnit(): number {
+    return this.layout.metadata.logicalSectorSize;
   }
 
   protected override blockBitmap(b: number): Promise<Uint8Array> {
@@ -83,7 +93,7 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
     const g = bat.geometry;
     // Only a not-present block of a child shows its parent; zero, undefined and unmapped blocks read as
     // zeros, and a new block over them must too: fully present, its unwritten parts zeros in the file.
-    const showsParent = this.parent !== undefined && bat.states[b] === PayloadState.notPresent;
+    const showsParent = this.layout.metadata.hasParent && bat.states[b] === PayloadState.notPresent;
     bat.offsetsMb[b] = this.nextFree / MiB;
     this.nextFree += this.grain;
     bat.states[b] = showsParent ? PayloadState.partiallyPresent : PayloadState.fullyPresent;
@@ -97,9 +107,6 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
   }
 
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    assertGuestRange('write', offset, data.length, this.virtualSize);
-    const unit = this.layout.metadata.logicalSectorSize;
-    if (offset % unit !== 0 || data.length % unit !== 0) return this.writeUnaligned(data, offset, unit);
     await this.begin(true);
     const pieces = blockPieces(offset, data.length, this.grain);
     for (const { block } of pieces) {
@@ -119,21 +126,12 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
     await this.layout.file.write(piece, this.layout.bat.offsetsMb[b]! * MiB + inBlock);
   }
 
-  private async writeUnaligned(data: Uint8Array, offset: number, unit: number): Promise<void> {
-    const start = Math.floor(offset / unit) * unit;
-    const end = Math.ceil((offset + data.length) / unit) * unit;
-    const buf = new Uint8Array(end - start);
-    await this.readAt(buf, start);
-    buf.set(data, offset - start);
-    await this.writeAt(buf, start);
-  }
-
   async writeZeroes(offset: number, length: number): Promise<void> {
     for (let pos = offset; pos < offset + length; ) {
       const b = Math.floor(pos / this.grain);
       const n = Math.min(ZERO_MIB.length, offset + length - pos, (b + 1) * this.grain - pos);
       const state = this.layout.bat.states[b];
-      const readsZero = !this.parent && state !== PayloadState.fullyPresent;
+      const readsZero = !this.layout.metadata.hasParent && state !== PayloadState.fullyPresent;
       if (!readsZero) await this.writeAt(ZERO_MIB.subarray(0, n), pos);
       pos += n;
     }
@@ -167,19 +165,18 @@ export class WritableVhdx extends VhdxImage implements WritableDiskImage {
   }
 
   /** Points this differencing VHDX at another VHDX parent (rebase, or re-link after commit). */
-  async setParent(parent: DiskImage): Promise<void> {
+  async setParent(parent: Layer): Promise<void> {
     await this.relink(parent);
   }
 
   /** Accepts `identity` (the DataWriteGuid the parent is about to take) as well as the parent's current one. */
-  async acceptParentIdentity(identity: Uint8Array): Promise<void> {
-    if (!this.parent) throw new DiskImageError('UNSUPPORTED', `${this.path} is not a differencing VHDX`);
-    await this.relink(this.parent, identity);
+  async acceptParentIdentity(identity: Uint8Array, parent: Layer): Promise<void> {
+    await this.relink(parent, identity);
   }
 
-  private async relink(parent: DiskImage, alternate?: Uint8Array): Promise<void> {
+  private async relink(parent: Layer, alternate?: Uint8Array): Promise<void> {
     if (!this.layout.metadata.hasParent) throw new DiskImageError('UNSUPPORTED', `${this.path} is not a differencing VHDX`);
-    if (!(parent instanceof VhdxImage)) throw new DiskImageError('UNSUPPORTED', `a VHDX's parent must be a VHDX, not ${parent.format}`);
+    if (!(parent instanceof VhdxLayer)) throw new DiskImageError('UNSUPPORTED', `a VHDX's parent must be a VHDX, not ${parent.format}`);
     await this.flush();
     await this.begin(false);
     await setParentLocator(this.path, this.layout, parent, alternate);

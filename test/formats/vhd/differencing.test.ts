@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
 import type { Extent, WritableDiskImage } from '../../../src/formats/types.js';
-import { fillPattern } from '../../../src/util/pattern-disk.js';
+import { fillPattern } from '../../helpers/pattern-disk.js';
 import { extentsOf, readAll, same, writeBoth } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { VHD, createPatternVhd, readBytes } from '../../helpers/vhd.js';

@@ -7,7 +7,7 @@ import { openImage } from '../../../src/formats/registry.js';
 import { repairVhd } from '../../../src/formats/vhd/repair.js';
 import { check } from '../../../src/ops/check.js';
 import { convert } from '../../../src/ops/convert.js';
-import { writePatternDisk } from '../../../src/util/pattern-disk.js';
+import { writePatternDisk } from '../../helpers/pattern-disk.js';
 import { guestSha256OfFile } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
 

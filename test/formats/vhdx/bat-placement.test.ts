@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkBatPlacement } from '../../../src/formats/vhdx/bat-placement.js';
-import { batGeometry, type Bat, type Reserved } from '../../../src/formats/vhdx/bat.js';
+import { batGeometry, type Bat, type Reserved } from '../../../src/formats/vhdx/bat-geometry.js';
 import { MiB } from '../../helpers/vhdx.js';
 
 const RESERVED: Reserved[] = [

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ErrorCode } from '../../../src/errors.js';
-import { batGeometry, bitmapEntryIndex, encodeBatEntry, payloadEntryIndex, readBat, type BatGeometry, type Reserved } from '../../../src/formats/vhdx/bat.js';
+import { encodeBatEntry, readBat } from '../../../src/formats/vhdx/bat.js';
+import { batGeometry, bitmapEntryIndex, payloadEntryIndex, type BatGeometry, type Reserved } from '../../../src/formats/vhdx/bat-geometry.js';
 import { BAT_REGION, MAX_BAT_ENTRIES, PayloadState } from '../../../src/formats/vhdx/constants.js';
 import type { Region } from '../../../src/formats/vhdx/region-table.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';

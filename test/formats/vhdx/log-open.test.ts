@@ -8,7 +8,7 @@ import { decodeHeader, encodeHeader } from '../../../src/formats/vhdx/header.js'
 import { encodeLogEntry } from '../../../src/formats/vhdx/log-entry.js';
 import { check } from '../../../src/ops/check.js';
 import { convert } from '../../../src/ops/convert.js';
-import { fillPattern, writePatternDisk } from '../../../src/util/pattern-disk.js';
+import { fillPattern, writePatternDisk } from '../../helpers/pattern-disk.js';
 import { randomUuid } from '../../../src/util/uuid.js';
 import { readAll } from '../../helpers/images.js';
 import { needTools, run } from '../../helpers/oracles.js';
@@ -34,7 +34,7 @@ async function view(path: string): Promise<{ bytes: Buffer; warnings: string[] }
  */
 async function withPendingLog(path: string): Promise<{ guestOffset: number; data: Uint8Array }> {
   const image = await openImage(path);
-  const layout = (image as unknown as { layout: { bat: { offsetsMb: Float64Array }; header: { slot: number } } }).layout;
+  const layout = (image.layer as unknown as { layout: { bat: { offsetsMb: Float64Array }; header: { slot: number } } }).layout;
   const blockAt = layout.bat.offsetsMb[0]! * MiB;
   const slot = layout.header.slot;
   await image.close();

@@ -14,7 +14,8 @@ import { DiskFile } from '../../../src/io/file.js';
 import { decodeHeader, encodeHeader } from '../../../src/formats/vhdx/header.js';
 import { HEADER_OFFSETS } from '../../../src/formats/vhdx/constants.js';
 import { decodeLogEntry, descriptorSectors, encodeLogEntry, logEntryChecksum } from '../../../src/formats/vhdx/log-entry.js';
-import { readActiveLog, type LogReplay, type ReadLogOptions } from '../../../src/formats/vhdx/log.js';
+import { readActiveLog, type ReadLogOptions } from '../../../src/formats/vhdx/log.js';
+import type { LogReplay } from '../../../src/formats/vhdx/log-updates.js';
 import { replayLogInPlace } from '../../../src/formats/vhdx/log-replay.js';
 import { ReplayedFile } from '../../../src/formats/vhdx/replayed-file.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
@@ -96,7 +97,7 @@ async function expectReplay(path: string, expected: Uint8Array, want: { entries:
       assertSame(piece, expected.subarray(offset, offset + piece.length), `ReplayedFile read at ${offset}`);
     }
     let pos = 0;
-    for (const r of [...view.dataRanges(0, view.size), { offset: view.size, length: 0 }]) {
+    for (const r of [...(await view.dataRanges(0, view.size)), { offset: view.size, length: 0 }]) {
       assert.ok(r.offset >= pos, 'data ranges sorted and disjoint');
       assert.ok(expected.subarray(pos, r.offset).every((b) => b === 0), `bytes ${pos}..${r.offset} outside the data ranges are zero`);
       pos = r.offset + r.length;

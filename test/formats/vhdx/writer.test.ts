@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
 import type { DiskImage, Extent } from '../../../src/formats/types.js';
-import { batGeometry } from '../../../src/formats/vhdx/bat.js';
+import { batGeometry } from '../../../src/formats/vhdx/bat-geometry.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { extentsOf, readAll, same, writeBoth } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';

@@ -1,21 +1,22 @@
 import { openDiskFile } from '../../io/file.js';
 import type { FileOpener, ImageFile } from '../../io/image-file.js';
-import { clampRange, fileExtents } from '../extents.js';
-import { assertGuestRange } from '../guest-range.js';
+import type { Range } from '../../io/byte-source.js';
+import type { Run, WritableLayer } from '../layer.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
-import type { Extent, Finding, ImageInfo, WritableDiskImage } from '../types.js';
+import type { Finding, ImageInfo } from '../types.js';
 import { ZERO_MIB } from '../../util/zero.js';
 
 /** Grain reported for raw images: extents are the file's data/hole runs, reported per MiB of granularity. */
 const RAW_GRAIN = 1024 * 1024;
 
 /**
- * A raw image: the file is the disk. Extents come from the file's data/hole
- * map (SEEK_DATA/SEEK_HOLE), so holes are never read.
+ * A raw image: the file is the disk, one sparse stored run, so extents come
+ * from the file's data/hole map (SEEK_DATA/SEEK_HOLE) and holes are never read.
  */
-export class RawImage implements WritableDiskImage {
+export class RawLayer implements WritableLayer {
   readonly format = 'raw' as const;
   readonly grain = RAW_GRAIN;
+  readonly writeUnit = 1;
   readonly warnings: string[] = [];
   virtualSize: number;
 
@@ -28,31 +29,28 @@ export class RawImage implements WritableDiskImage {
   }
 
   /** Opens an existing raw file. */
-  static async open(path: string, writable: boolean, openFile: FileOpener = openDiskFile): Promise<RawImage> {
-    return new RawImage(await openFile(path, writable ? 'write' : 'read'));
+  static async open(path: string, writable: boolean, openFile: FileOpener = openDiskFile): Promise<RawLayer> {
+    return new RawLayer(await openFile(path, writable ? 'write' : 'read'));
   }
 
   /** Creates a sparse raw file of `size` bytes (the file must not exist). */
-  static async create(path: string, size: number, options: Record<string, string>, openFile: FileOpener = openDiskFile): Promise<RawImage> {
+  static async create(path: string, size: number, options: Record<string, string>, openFile: FileOpener = openDiskFile): Promise<RawLayer> {
     const full = wantsPreallocation(options, true, 'raw');
     const file = await openFile(path, 'create');
     await file.truncate(size);
     if (full) await preallocate(file, 0, size);
-    return new RawImage(file);
+    return new RawLayer(file);
   }
 
-  async readAt(buf: Uint8Array, offset: number): Promise<void> {
-    assertGuestRange('read', offset, buf.length, this.virtualSize);
-    await this.file.read(buf, offset);
+  async *map({ offset, length }: Range): AsyncIterable<Run> {
+    yield { kind: 'stored', offset, length, source: this.file, at: offset, sparse: true };
   }
 
-  async *extents(range?: { offset: number; length: number }): AsyncIterable<Extent> {
-    const { start, end } = clampRange(this.virtualSize, range);
-    yield* fileExtents(this.file, start, end);
+  files(): string[] {
+    return [this.path];
   }
 
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    assertGuestRange('write', offset, data.length, this.virtualSize);
     await this.file.write(data, offset);
   }
 
@@ -63,8 +61,7 @@ export class RawImage implements WritableDiskImage {
    * by writing zeros.
    */
   async writeZeroes(offset: number, length: number): Promise<void> {
-    assertGuestRange('write', offset, length, this.virtualSize);
-    for (const r of this.file.dataRanges(offset, length)) {
+    for (const r of await this.file.dataRanges(offset, length)) {
       if (await this.file.zeroRange?.(r.offset, r.length)) continue;
       for (let pos = r.offset; pos < r.offset + r.length; pos += ZERO_MIB.length) {
         await this.file.write(ZERO_MIB.subarray(0, Math.min(ZERO_MIB.length, r.offset + r.length - pos)), pos);

@@ -1,4 +1,4 @@
-import { DiskFile } from '../io/file.js';
+import { DiskFile } from '../../src/io/file.js';
 
 /** How to fill a generated disk: which blocks hold data, and how they are marked. */
 export interface PatternSpec {

@@ -1,0 +1,34 @@
+import type { Span } from '../util/spans.js';
+
+/**
+ * The sequential side of the contract (docs/architecture.md): a format that
+ * can be streamed takes the source's data spans first, then the data in
+ * guest order, and emits its file front to back. What it stores for a piece
+ * of data (compressed, in a grain or cluster whose size is known only then)
+ * and what it writes after the data (tables, a footer) is its own affair.
+ */
+
+/** Where a sequential writer's bytes go, in file order (a pipe, a file written front to back). */
+export interface ByteSink {
+  /** Appends `buf`; the sink is done with it when the promise resolves. */
+  write(buf: Uint8Array): Promise<void>;
+}
+
+/** What a sequential writer is told before any data. */
+export interface StreamLayout {
+  virtualSize: number;
+  /** `-o` options of the output. */
+  options: Record<string, string>;
+  /** The disk's UUID as text (`--keep-uuid`); a new one when absent. */
+  uuid?: string;
+  /** The source's non-zero runs, sorted and merged: all the data `put` will bring. */
+  spans: Span[];
+}
+
+/** A format writing itself to a sink in file order. */
+export interface SequentialWriter {
+  /** Guest data at `offset`: pieces come in increasing guest order, each inside the spans announced. */
+  put(data: Uint8Array, offset: number): Promise<void>;
+  /** Emits whatever follows the last data (padding, tables, a footer). */
+  finish(): Promise<void>;
+}
