@@ -107,7 +107,7 @@ describe('VHDX commit survives a power cut at every flush point', () => {
   });
 });
 
-// Regression: WritableVhdx.flush once wrote a block's PARTIALLY_PRESENT entry and its
+// Regression: WritableVhdxLayer.flush once wrote a block's PARTIALLY_PRESENT entry and its
 // chunk's new sector bitmap entry between the same two fsyncs; a cut that landed only
 // the first left "block N is partially present but its chunk has no sector bitmap".
 describe('VHDX commit into a parent that holds no data yet', () => {

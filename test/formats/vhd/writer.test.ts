@@ -73,7 +73,7 @@ describe('dynamic VHD writer', () => {
   });
 });
 
-// src/formats/vhd/writer.ts WritableVhd.allocate: a new block of a dynamic VHD gets an
+// src/formats/vhd/writer.ts WritableVhdLayer.allocate: a new block of a dynamic VHD gets an
 // all-ones bitmap, but the file is not extended over the block, so before the next
 // flush a read of its unwritten sectors runs past the end of the file (CORRUPT).
 describe('dynamic VHD writer before flush (bug: new block not backed by the file)', () => {
