@@ -5,6 +5,8 @@ import { DiskFile } from '../../src/io/file.js';
 import type { Range } from '../../src/io/byte-source.js';
 import type { FileOpener, ImageFile, OpenMode } from '../../src/io/image-file.js';
 import { prng } from './prng.js';
+import { vhdChecksum } from '../../src/formats/vhd/checksum.js';
+import { FOOTER_CHECKSUM_OFFSET, hasFooterCookie } from '../../src/formats/vhd/footer.js';
 
 /** One thing done to a file through the recording layer. */
 export type FileEvent =
@@ -97,11 +99,31 @@ export interface CrashState {
   files: Map<string, Buffer>;
 }
 
+/** True when `buf` (a VHD file) ends in a footer with its cookie and a valid checksum, as libvhdi, Xen and Hyper-V need. */
+export function endsInVhdFooter(buf: Buffer): boolean {
+  if (buf.length < 512) return false;
+  const footer = buf.subarray(buf.length - 512);
+  return hasFooterCookie(footer) && footer.readUInt32BE(FOOTER_CHECKSUM_OFFSET) === vhdChecksum(footer, FOOTER_CHECKSUM_OFFSET);
+}
+
+/**
+ * Throws naming each VHD file (by its .vhd name) that ended in a valid footer
+ * before the operation but does not at this flush point.
+ */
+function checkVhdFooters(initial: Map<string, Buffer>, files: Map<string, Buffer>, at: string): void {
+  for (const [path, buf] of files) {
+    if (!path.endsWith('.vhd') || !endsInVhdFooter(initial.get(path) ?? Buffer.alloc(0))) continue;
+    if (!endsInVhdFooter(buf)) throw new Error(`${at}: ${path} does not end in a valid footer (libvhdi could not open it)`);
+  }
+}
+
 /**
  * Every state a power cut could leave, cut at each flush point: everything
  * before the cut's fsync is on disk; of the writes after it (up to the next
  * fsync) none, all, random subsets in any order, and each one torn at a
- * sector boundary (a prefix of it on disk) with the earlier ones kept.
+ * sector boundary (a prefix of it on disk) with the earlier ones kept. At
+ * each flush point every VHD that ended in a valid footer before must still
+ * end in one (other readers look only there).
  */
 export function* crashStates(initial: Map<string, Buffer>, events: FileEvent[], subsets = 3): Iterable<CrashState> {
   const syncs = [-1, ...events.flatMap((e, i) => (e.kind === 'sync' ? [i] : []))];
@@ -111,6 +133,7 @@ export function* crashStates(initial: Map<string, Buffer>, events: FileEvent[], 
     const end = s + 1 < syncs.length ? syncs[s + 1]! : events.length;
     const pending = events.slice(syncs[s]! + 1, end).filter((e) => e.kind !== 'sync');
     const at = `after flush ${s} of ${syncs.length - 1}`;
+    checkVhdFooters(initial, durable, at);
     yield { description: `${at}, no later write`, files: durable };
     if (pending.length === 0) continue;
     const all = new Map([...durable].map(([p, b]) => [p, Buffer.from(b)]));

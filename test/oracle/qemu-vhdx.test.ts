@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { openImage } from '../../src/formats/registry.js';
+import { createImage, openImage } from '../../src/formats/registry.js';
+import { info } from '../../src/ops/info.js';
 import { check } from '../../src/ops/check.js';
 import { convert } from '../../src/ops/convert.js';
 import { snapshot } from '../../src/ops/snapshot.js';
@@ -125,6 +126,7 @@ describe('vdisk reads the VHDX qemu-img writes', () => {
           const fs = image.describe().formatSpecific!;
           assert.match(String(fs.creator), /QEMU/);
           assert.equal(fs.leaveBlocksAllocated, sub === 'fixed');
+          assert.equal(image.describe().subformat, sub);
           assert.equal(await guestSha256(image), await sha256OfFile(back), 'vdisk reads what qemu reads');
           assert.equal(await guestSha256(image), await sha256OfFile(src));
           assert.ok((await extentsOf(image)).some((e) => e.kind === 'data'));
@@ -135,6 +137,22 @@ describe('vdisk reads the VHDX qemu-img writes', () => {
       });
     }
   }
+
+  test('fixed or dynamic as made: qemu-img create (fixed blocks all PAYLOAD_BLOCK_ZERO) and vdisk create; check --target hyperv tells', async (t) => {
+    if (!needTools(t, 'qemu-img')) return;
+    for (const sub of ['fixed', 'dynamic']) {
+      const q = join(dir, `qc-${sub}.vhdx`);
+      run('qemu-img', ['create', '-q', '-f', 'vhdx', '-o', `subformat=${sub}`, q, '64M']);
+      const v = join(dir, `vc-${sub}.vhdx`);
+      await (await createImage(v, 'vhdx', { virtualSize: 64 * MiB, options: { subformat: sub } })).close();
+      for (const path of [q, v]) {
+        const [described] = await info(path);
+        assert.equal(described!.subformat, sub, path);
+        const report = await check(path, { target: 'hyperv' });
+        assert.equal(report.target!.ok, sub === 'dynamic', `${path}: ${JSON.stringify(report.target!.rules.filter((r) => !r.ok))}`);
+      }
+    }
+  });
 
   test('qemu-img create -f vhdx 100G: exact size, nothing but zeros; vdisk converts it to a VHDX qemu reads as zeros', async (t) => {
     if (!needTools(t, 'qemu-img', 'qemu-io')) return;

@@ -129,13 +129,20 @@ async function rewriteHeaderSector(file: ImageFile, l: VhdLayout, change: Partia
 
 /**
  * Gives a dynamic VHD a BAT of `entries` entries at `at` (free space: past
- * every structure, or a gap no structure uses): the table (the current
- * entries, unused beyond them) written there, fsync; then the header's first
- * sector switched to it (`rewriteHeaderSector`), fsync. Until the switch the
- * new copy is unreferenced bytes; after it, the old region is.
+ * every structure, or a gap no structure uses): when the table reaches the
+ * end footer's place, the footer first goes past it (fsync), so the file
+ * always ends in a valid footer (docs/chains.md); then the table (the
+ * current entries, unused beyond them) written there, fsync; then the
+ * header's first sector switched to it (`rewriteHeaderSector`), fsync. Until
+ * the switch the new copy is unreferenced bytes; after it, the old region is.
  */
 export async function relocateBat(file: ImageFile, l: VhdLayout, at: number, entries: number): Promise<void> {
-  await file.write(encodeBat(l.bat!, roundUp(entries * 4, SECTOR)), at);
+  const bytes = roundUp(entries * 4, SECTOR);
+  if (at + bytes > file.size - FOOTER_SIZE) {
+    await file.write(encodeFooter(l.footer.fields), at + bytes);
+    await file.sync();
+  }
+  await file.write(encodeBat(l.bat!, bytes), at);
   await file.sync();
   await rewriteHeaderSector(file, l, { tableOffset: BigInt(at), maxTableEntries: entries });
   l.dataEnd = structuresEnd(l);

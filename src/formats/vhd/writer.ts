@@ -23,9 +23,11 @@ import { ZERO_MIB } from '../../util/zero.js';
 const CHILD_WRITE_UNIT = 4096;
 
 /**
- * A VHD open for writing. New blocks are appended where the end footer
- * stood; `flush` then writes sector bitmaps, the BAT, an fsync, and the
- * footers, so the file on disk is a valid image after every flush.
+ * A VHD open for writing. New blocks are appended past the last one; before
+ * any data goes into them the footer moves to the new end of the file, so
+ * the file ends in a valid footer at every moment (libvhdi, Xen and Hyper-V
+ * read only that one; docs/chains.md). `flush` then writes sector bitmaps,
+ * an fsync, the BAT, an fsync, so the file is a valid image after every flush.
  */
 export class WritableVhdLayer extends VhdLayer implements WritableLayer {
   private nextFree: number;
@@ -35,8 +37,10 @@ export class WritableVhdLayer extends VhdLayer implements WritableLayer {
   private readonly newBlocks = new Set<number>();
   /** Where the end footer currently is in the file. */
   private footerAt: number;
-  /** Resolves once bytes past the last structure (a crash's unreferenced blocks, the old footer) are cut off. */
-  private tailCut: Promise<void> | undefined;
+  /** Footer moves, one after the other, so the end of the file only moves forward. */
+  private footerMove: Promise<void> = Promise.resolve();
+  /** The footer moved since the last flush: the copy at offset 0 is rewritten with it. */
+  private footerMoved = false;
 
   /** The file as block data is read from it: new blocks may lie past its end until flushed. */
   private readonly grown: ByteSource;
@@ -67,20 +71,27 @@ export class WritableVhdLayer extends VhdLayer implements WritableLayer {
     return this.differencing ? CHILD_WRITE_UNIT : SECTOR;
   }
 
-  private needsAllocation(offset: number, end: number): boolean {
-    for (let b = Math.floor(offset / this.grain); b * this.grain < end; b++) if (this.layout.bat![b] === BAT_UNUSED) return true;
-    return false;
-  }
-
   /**
-   * Before the first new block, cuts the file back to the end of its last
-   * structure: whatever lies beyond (blocks a crash left unreferenced, the old
-   * end footer) is garbage, and new blocks must start over zeros. Until the
-   * next flush writes the footer, readers use the copy at offset 0.
+   * Puts the footer just past the last block (`nextFree`), unless it is
+   * there: written at the new end first, then the file cut to it, so the
+   * file always ends in a valid footer. The first move also cuts off what lay
+   * past the last structure (blocks a crash left unreferenced), so new blocks
+   * start over zeros; the old footer, now inside the new space before any
+   * block's data, is zeroed.
    */
-  private cutTail(): Promise<void> {
-    this.tailCut ??= this.file.truncate(this.nextFree);
-    return this.tailCut;
+  private placeFooter(): Promise<void> {
+    this.footerMove = this.footerMove.then(async () => {
+      const end = this.nextFree;
+      if (this.footerAt === end && this.file.size === end + FOOTER_SIZE) return;
+      const old = this.footerAt;
+      await this.file.write(encodeFooter(this.layout.footer.fields), end);
+      if (this.file.size > end + FOOTER_SIZE) await this.file.truncate(end + FOOTER_SIZE);
+      // The old footer now lies in the new space, unreferenced: zeroed, so no stale footer is left mid-file.
+      if (old >= this.layout.dataEnd && old < end) await this.file.write(ZERO_MIB.subarray(0, FOOTER_SIZE), old);
+      this.footerAt = end;
+      this.footerMoved = true;
+    });
+    return this.footerMove;
   }
 
   /** Gives block `b` space at the end of the file, its data 4 KiB aligned (synchronously, so concurrent writers never collide). */
@@ -97,12 +108,12 @@ export class WritableVhdLayer extends VhdLayer implements WritableLayer {
   }
 
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    const end = offset + data.length;
     const { bat } = this.layout;
     if (!bat) return this.file.write(data, offset);
-    if (this.file.size > this.nextFree && this.needsAllocation(offset, end)) await this.cutTail();
     const pieces = blockPieces(offset, data.length, this.grain);
     for (const p of pieces) if (bat[p.block] === BAT_UNUSED) this.allocate(p.block);
+    // Blocks allocated since the last flush lie past the old end: the footer goes past them first.
+    if (pieces.some((p) => this.newBlocks.has(p.block))) await this.placeFooter();
     await Promise.all(pieces.map((p) => this.writeInBlock(p.block, p.inBlock, data.subarray(p.at, p.at + p.length))));
   }
 
@@ -128,13 +139,12 @@ export class WritableVhdLayer extends VhdLayer implements WritableLayer {
 
   /**
    * Makes every write durable and the file a complete image, in an order a
-   * power cut cannot turn into wrong data: (1) data and the bitmaps of new
-   * blocks (invisible until the BAT points at them), the file grown over the
-   * last new block, fsync; (2) bitmaps of
-   * blocks that were already in use, and the BAT, fsync; (3) the end footer
-   * after the last block and the copy at offset 0, fsync. Between (1) and (3)
-   * the end footer may be overwritten by a new block; readers then use the
-   * copy at offset 0, which the spec keeps for exactly that.
+   * power cut cannot turn into wrong data: (0) the footer already past the
+   * last new block (placeFooter; also put there if the file did not end in
+   * it); (1) data and the bitmaps of new blocks (invisible until the BAT
+   * points at them), fsync; (2) bitmaps of blocks that were already in use,
+   * and the BAT, fsync; (3) when the footer moved, its copy at offset 0,
+   * fsync. At every point the file ends in a valid footer.
    */
   async flush(): Promise<void> {
     const { bat, header, footer } = this.layout;
@@ -142,13 +152,12 @@ export class WritableVhdLayer extends VhdLayer implements WritableLayer {
       await this.file.sync();
       return;
     }
+    await this.placeFooter();
     const existing: [number, Uint8Array][] = [];
     for (const [b, bitmap] of this.dirtyBitmaps) {
       if (this.newBlocks.has(b)) await this.file.write(bitmap, this.blockOffset(b));
       else existing.push([b, bitmap]);
     }
-    // New blocks must lie inside the file before the BAT points at them, even where nothing was written.
-    if (this.file.size < this.nextFree) await this.file.truncate(this.nextFree);
     await this.file.sync();
     for (const [b, bitmap] of existing) await this.file.write(bitmap, this.blockOffset(b));
     if (this.batDirty) await this.file.write(encodeBat(bat, bat.length * 4), header.tableOffset);
@@ -156,19 +165,17 @@ export class WritableVhdLayer extends VhdLayer implements WritableLayer {
     this.batDirty = false;
     if (this.newBlocks.size > 0 || existing.length > 0) await this.file.sync();
     this.newBlocks.clear();
-    if (this.footerAt !== this.nextFree || this.file.size !== this.nextFree + FOOTER_SIZE) {
-      const encoded = encodeFooter(footer.fields);
-      await this.file.write(encoded, this.nextFree);
-      if (this.file.size > this.nextFree + FOOTER_SIZE) await this.file.truncate(this.nextFree + FOOTER_SIZE);
-      await this.file.write(encoded, 0);
-      this.footerAt = this.nextFree;
+    if (this.footerMoved) {
+      await this.file.write(encodeFooter(footer.fields), 0);
+      this.footerMoved = false;
       await this.file.sync();
     }
   }
 
   /**
-   * Points this differencing child at another VHD parent (rebase). Order: new
-   * locator payloads after the last block, fsync; the header with the new
+   * Points this differencing child at another VHD parent (rebase). Order: the
+   * footer moved past room for the new locator payloads, the payloads there,
+   * fsync; the header with the new
    * parent's UUID, time stamp, name and locators, fsync; the footers, fsync.
    * The header spans two sectors; if a power cut tears it, its name (sector 0,
    * with the UUID) or its locators (sector 1) still lead to a parent whose UUID
@@ -183,8 +190,10 @@ export class WritableVhdLayer extends VhdLayer implements WritableLayer {
     }
     if (!(parent instanceof VhdLayer)) throw new DiskImageError('UNSUPPORTED', `a VHD's parent must be a VHD, not ${parent.format}`);
     await this.flush();
-    const locators = await writeLocators(this.file, this.path, parent.path, this.nextFree);
+    const at = this.nextFree;
     this.nextFree += locatorBytes(this.path, parent.path);
+    await this.placeFooter();
+    const locators = await writeLocators(this.file, this.path, parent.path, at);
     await this.file.sync();
     await this.rewriteHeader({ ...header.fields, ...parentHeaderFields(parent) }, locators);
     await this.flush();

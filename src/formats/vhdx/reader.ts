@@ -96,11 +96,11 @@ export class VhdxLayer implements Layer {
     const { metadata: m, header, bat, creator, replay } = this.layout;
     const counts: Record<string, number> = {};
     for (const s of bat.states) counts[STATE_NAMES[s]!] = (counts[STATE_NAMES[s]!] ?? 0) + 1;
-    const allPresent = (counts.fullyPresent ?? 0) === bat.states.length;
     return {
       filename: this.path,
       format: 'vhdx',
-      subformat: m.hasParent ? 'differencing' : m.leaveBlocksAllocated && allPresent ? 'fixed' : 'dynamic',
+      // LeaveBlocksAllocated (2.6.2.3) marks a fixed VHDX, whatever its block states: qemu-img's fixed VHDX has every block PAYLOAD_BLOCK_ZERO.
+      subformat: m.hasParent ? 'differencing' : m.leaveBlocksAllocated ? 'fixed' : 'dynamic',
       virtualSize: this.virtualSize,
       fileSize: this.layout.file.size,
       clusterSize: m.blockSize,

@@ -1,0 +1,126 @@
+/**
+ * SIGKILL at many points inside real CLI runs of commit, rebase and compact,
+ * judged by vdisk and by the other side: after each kill every file of the
+ * chain opens in libvhdi (vhdiinfo) and in qemu-img (`info -f vpc`), and
+ * libvhdi's guest view of the top image (vhdimount) is the expected one. A
+ * re-run then finishes and leaves a clean image with the same view.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { check } from '../../src/ops/check.js';
+import { buildChain, viewOf, type LayerWrites } from '../helpers/chain.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { needTools, run, vhdiinfo, withVhdimount } from '../helpers/oracles.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+const SIZE = 32 * MiB;
+/** Kill points that must land inside a running operation. */
+const KILLS = 50;
+/** Most runs tried to get them (a run that finishes before its kill counts as a point after the end). */
+const MAX_RUNS = 150;
+
+/** Writes of 64 KiB every 256 KiB (12 MiB in all), over allocated and unallocated blocks below. */
+function spreadWrites(seed: number): LayerWrites {
+  const out: LayerWrites = [];
+  for (let off = 0; off < SIZE; off += 256 * 1024) out.push([off + 4096, 64 * 1024 + (off % 3) * 4096, seed + off / 65536]);
+  return out;
+}
+
+/** Eight 2 MiB runs of data, one every 4 MiB. */
+const BASE: LayerWrites = Array.from({ length: 8 }, (_, i): [number, number, number] => [i * 4 * MiB, 2 * MiB, i + 1]);
+
+/** Zeros written over most of the blocks, so compact has blocks to drop and later ones to move down. */
+const ZEROED: LayerWrites = Array.from({ length: 12 }, (_, i): [number, number, number] => [i * 2 * MiB, 2 * MiB, 0]);
+
+function runCli(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { stdio: 'ignore' });
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, ms: Date.now() - t0 });
+    });
+  });
+}
+
+/** An operation to kill: the chain it runs on (base first), its CLI arguments, and the image whose view must never change. */
+interface KillCase {
+  name: string;
+  layers: LayerWrites[];
+  args(paths: string[]): string[];
+  /** Index in the chain of the image whose guest view is judged. */
+  judged: number;
+  /** Index of an image that must also show that view once the operation has finished (commit: the base). */
+  after?: number;
+}
+
+const CASES: KillCase[] = [
+  { name: 'commit', layers: [BASE, spreadWrites(10)], args: (p) => ['commit', p[1]!], judged: 1, after: 0 },
+  { name: 'rebase', layers: [BASE, spreadWrites(10), spreadWrites(40)], args: (p) => ['rebase', '-b', p[0]!, p[2]!], judged: 2 },
+  { name: 'compact', layers: [[...BASE, ...spreadWrites(10), ...ZEROED]], args: (p) => ['compact', p[0]!], judged: 0 },
+];
+
+/** What other tools make of the chain after a kill: libvhdi and qemu-img open every file, and libvhdi reads the judged image's expected view. */
+async function judgedByOthers(paths: string[], judged: string, expected: Buffer, what: string): Promise<void> {
+  for (const p of paths) {
+    assert.doesNotThrow(() => vhdiinfo(p), `${what}: vhdiinfo ${basename(p)}`);
+    const q = spawnSync('qemu-img', ['info', '-f', 'vpc', p], { encoding: 'utf8' });
+    assert.equal(q.status, 0, `${what}: qemu-img info ${basename(p)}: ${q.stderr}`);
+  }
+  await withVhdimount(judged, async (guest) => assert.ok((await readFile(guest)).equals(expected), `${what}: libvhdi's view of ${basename(judged)}`));
+}
+
+async function killAtManyPoints(t: TestContext, c: KillCase): Promise<void> {
+  if (!needTools(t, 'vhdiinfo', 'vhdimount', 'fusermount3', 'qemu-img')) return;
+  const dir = tempDir();
+  const orig = join(dir, 'orig');
+  mkdirSync(orig);
+  const chain = await buildChain(orig, SIZE, c.layers);
+  const expected = await viewOf(chain[c.judged]!);
+  const work = join(dir, 'run');
+  mkdirSync(work);
+  const paths = chain.map((p) => join(work, basename(p)));
+  const restore = () => chain.forEach((p, i) => copyFileSync(p, paths[i]!));
+  const args = c.args(paths);
+
+  assert.equal(spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), '--version']).status, 0);
+  const full = { ms: Infinity };
+  for (let k = 0; k < 2; k++) {
+    restore();
+    const r = await runCli(args);
+    assert.equal(r.code, 0);
+    full.ms = Math.min(full.ms, r.ms);
+  }
+  let killed = 0;
+  let runs = 0;
+  // Kill points are spread over the shortest full run seen so far; a run that finishes first
+  // (the machine was faster than the estimate) shortens the estimate for the next ones.
+  for (; killed < KILLS && runs < MAX_RUNS; runs++) {
+    restore();
+    const delay = Math.round((full.ms * ((runs % 20) + 1)) / 21);
+    const r = await runCli(args, delay);
+    if (r.signal === 'SIGKILL') killed++;
+    else full.ms = Math.min(full.ms, r.ms);
+    const what = `${c.name}: kill after ${delay} ms (run ${runs}, ${r.signal ?? `exit ${r.code}`})`;
+    assert.ok((await viewOf(paths[c.judged]!)).equals(expected), `${what}: vdisk's view`);
+    for (const p of paths) await viewOf(p);
+    await judgedByOthers(paths, paths[c.judged]!, expected, what);
+    const again = await runCli(args);
+    assert.equal(again.code, 0, `${what}: the re-run`);
+    for (const i of [c.judged, c.after ?? c.judged]) assert.ok((await viewOf(paths[i]!)).equals(expected), `${what}: view of ${basename(paths[i]!)} after the re-run`);
+    const report = await check(paths[c.after ?? c.judged]!);
+    assert.equal(report.result, 'clean', `${what}: ${JSON.stringify(report.findings)}`);
+  }
+  assert.ok(killed >= KILLS, `${c.name}: only ${killed} of ${runs} runs were killed before finishing (a full run takes ${full.ms} ms)`);
+  run('vhdiinfo', [paths[c.judged]!]);
+}
+
+for (const c of CASES) {
+  test(`SIGKILL at ${KILLS} points during ${c.name}: every file opens in vdisk, libvhdi and qemu-img, the view never changes, a re-run finishes`, (t) => killAtManyPoints(t, c));
+}
