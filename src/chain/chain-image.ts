@@ -74,7 +74,7 @@ export class ChainImage implements DiskImage {
 
   /** What shows through where this layer holds nothing: the parent (zeros past its end), or zeros. */
   private readBelow(piece: Uint8Array, offset: number): Promise<void> | undefined {
-    const inParent = this.parent ? Math.max(0, Math.min(piece.length, this.parent.virtualSize - offset)) : 0;
+    const inParent = this.inParent(offset, piece.length);
     piece.fill(0, inParent);
     return inParent > 0 ? this.parent!.readAt(piece.subarray(0, inParent), offset) : undefined;
   }
@@ -96,10 +96,14 @@ export class ChainImage implements DiskImage {
 
   /** The parent's extents over a range, one level deeper; past the parent's end, zeros at its depth. */
   private async *parentExtents(offset: number, length: number): AsyncIterable<Extent> {
-    const parent = this.parent!;
-    const inParent = Math.max(0, Math.min(length, parent.virtualSize - offset));
-    if (inParent > 0) for await (const e of parent.extents({ offset, length: inParent })) yield { ...e, depth: e.depth + 1 };
+    const inParent = this.inParent(offset, length);
+    if (inParent > 0) for await (const e of this.parent!.extents({ offset, length: inParent })) yield { ...e, depth: e.depth + 1 };
     if (inParent < length) yield { offset: offset + inParent, length: length - inParent, kind: 'zero', depth: 1 };
+  }
+
+  /** How much of [offset, offset+length) lies inside the parent (none without one); the rest reads as zeros. */
+  private inParent(offset: number, length: number): number {
+    return this.parent ? Math.max(0, Math.min(length, this.parent.virtualSize - offset)) : 0;
   }
 
   describe(): ImageInfo {
