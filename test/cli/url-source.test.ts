@@ -112,7 +112,8 @@ for (const [name, chain] of [
 
 describe('vdisk over HTTP: servers that cannot serve an image', () => {
   it('a server without Range support: UNSUPPORTED, without downloading the image', async () => {
-    const plain = await startHttpServer(dir, { ranges: false });
+    // The body waits 5 s, so only a client that reads the whole-file reply gets any of it.
+    const plain = await startHttpServer(dir, { ranges: false, bodyDelayMs: 5000 });
     try {
       const r = await vdiskAsync('info', plain.url + 'disk.vhdx');
       assert.equal(r.status, 1);

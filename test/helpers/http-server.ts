@@ -10,6 +10,12 @@ export interface HttpServerOptions {
   ranges?: boolean;
   /** Destroy the connection once this many body bytes have been sent in total over the server's life. */
   dropAfter?: number;
+  /**
+   * Send headers at once but hold each body back this many milliseconds, and
+   * send none when the client hangs up meanwhile: what a client reads of a
+   * reply it means to drop then no longer depends on socket buffer sizes.
+   */
+  bodyDelayMs?: number;
 }
 
 /** A running test server and what it has done so far. */
@@ -79,7 +85,10 @@ export async function startHttpServer(root: string, opts: HttpServerOptions = {}
     if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
     res.writeHead(range ? 206 : 200, headers);
     if (req.method === 'HEAD' || end < start) return void res.end();
-    sendBody(res, path, start, end);
+    if (!opts.bodyDelayMs) return sendBody(res, path, start, end);
+    res.flushHeaders();
+    const timer = setTimeout(() => sendBody(res, path, start, end), opts.bodyDelayMs);
+    res.on('close', () => clearTimeout(timer));
   }
 
   const server = createServer((req, res) => {
