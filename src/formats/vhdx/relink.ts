@@ -31,7 +31,7 @@ function freeSpace(entries: { offset: number; length: number }[], length: number
  * table entry is switched to it (a single sector write), fsync. A crash leaves
  * either the old or the new locator in force.
  */
-export async function setParentLocator(childPath: string, layout: VhdxLayout, parent: VhdxLayer, alternate?: Uint8Array): Promise<void> {
+export async function setParentLocator(childPath: string, layout: VhdxLayout, parent: VhdxLayer, upcoming?: Uint8Array): Promise<void> {
   const { file } = layout;
   const region = layout.regions.metadata;
   const table = new Uint8Array(KiB64);
@@ -39,7 +39,7 @@ export async function setParentLocator(childPath: string, layout: VhdxLayout, pa
   const entries = decodeMetadataTable(table, region);
   const index = entries.findIndex((e) => uuidEqual(e.itemId, Item.parentLocator));
   if (index < 0) throw new DiskImageError('CORRUPT', `${childPath}: differencing VHDX has no parent locator item`);
-  const item = encodeParentLocator(parentLocatorEntries(childPath, parent, alternate));
+  const item = encodeParentLocator(parentLocatorEntries(childPath, parent, upcoming));
   const at = freeSpace(entries, item.length, region.length);
   if (at === undefined) throw new DiskImageError('UNSUPPORTED', `${childPath}: no room left in the VHDX metadata region for a new parent locator`);
   await file.write(item, region.offset + at);

@@ -174,11 +174,11 @@ export class WritableVhdxLayer extends VhdxLayer implements WritableLayer {
     await this.relink(parent, identity);
   }
 
-  private async relink(parent: Layer, alternate?: Uint8Array): Promise<void> {
+  private async relink(parent: Layer, upcoming?: Uint8Array): Promise<void> {
     if (!this.layout.metadata.hasParent) throw new DiskImageError('UNSUPPORTED', `${this.path} is not a differencing VHDX`);
     if (!(parent instanceof VhdxLayer)) throw new DiskImageError('UNSUPPORTED', `a VHDX's parent must be a VHDX, not ${parent.format}`);
     await this.flush();
     await this.begin(false);
-    await setParentLocator(this.path, this.layout, parent, alternate);
+    await setParentLocator(this.path, this.layout, parent, upcoming);
   }
 }

@@ -185,9 +185,10 @@ describe('VHDX headers: sequence numbers, FileWriteGuid and DataWriteGuid', () =
     assert.equal(accepted.seq, before.seq + 1n);
     assert.notEqual(accepted.fileWriteGuid, before.fileWriteGuid);
     assert.equal(accepted.dataWriteGuid, before.dataWriteGuid);
-    assert.equal(accepted.locator!.parent_linkage, `{${baseGuid}}`);
-    assert.equal(accepted.locator!.parent_linkage2, formatGuidBraced(upcoming));
-    assert.ok(same(await viewOf(child), model), 'still linked to the unchanged base');
+    // The upcoming GUID is the primary linkage (what libvhdi reads), the base's current one the alternate.
+    assert.equal(accepted.locator!.parent_linkage, formatGuidBraced(upcoming));
+    assert.equal(accepted.locator!.parent_linkage2, `{${baseGuid}}`);
+    assert.ok(same(await viewOf(child), model), 'still linked to the unchanged base, through parent_linkage2');
 
     await withWritable(child, async (w) => w.setParent!(w.parent!));
     const relinked = await layerInfo(child);
