@@ -32,9 +32,9 @@ const FOOTER_LEAD_BLOCKS = 32;
 
 /**
  * A VHD open for writing. New blocks are appended past the last one; before
- * any data goes into them the footer moves to the new end of the file, so
- * the file ends in a valid footer at every moment (libvhdi, Xen and Hyper-V
- * read only that one; docs/chains.md). `flush` then writes sector bitmaps,
+ * any data goes into them the footer moves past them (placeFooter), so
+ * the file ends in a valid footer at every moment (libvhdi reads only that
+ * one, as Xen's strict libvhd did; docs/chains.md). `flush` then writes sector bitmaps,
  * an fsync, the BAT, an fsync, so the file is a valid image after every flush.
  */
 export class WritableVhdLayer extends VhdLayer implements WritableLayer {
