@@ -6,6 +6,8 @@
  *   --all             run the standard cases: 4 GiB with 30 % data and 64 GiB with 1 %
  *   --runs N          timed runs per command (median is reported), default 5;
  *                     rounded up to whole rotations of the pair's tools
+ *   --cold, --warm    only the cold table (source dropped from the page cache
+ *                     before every run) or only the warm one; default both, cold first
  *   --keep            keep the temporary directory (sources and vdisk outputs)
  *   -h, --help        print this text
  *
@@ -24,10 +26,15 @@ export interface BenchCase {
   fraction: number;
 }
 
+/** Whether each timed run finds its source in the page cache ('warm') or not ('cold'). */
+export type CacheState = 'cold' | 'warm';
+
 /** Parsed options of one benchmark run. */
 export interface BenchOptions {
   cases: BenchCase[];
   runs: number;
+  /** The tables to time on each case, in order. */
+  caches: CacheState[];
   keep: boolean;
   help: boolean;
 }
@@ -39,11 +46,13 @@ export const DEFAULT_CASE: BenchCase = { size: 4 * 1024 ** 3, fraction: 0.3 };
 export const ALL_CASES: readonly BenchCase[] = [DEFAULT_CASE, { size: 64 * 1024 ** 3, fraction: 0.01 }];
 
 /** Usage text printed by --help and after a usage error. */
-export const USAGE = `usage: npm run bench -- [--size SIZE] [--fraction F] [--all] [--runs N] [--keep]
+export const USAGE = `usage: npm run bench -- [--size SIZE] [--fraction F] [--all] [--runs N] [--cold | --warm] [--keep]
   --size SIZE    virtual size of the generated sparse raw disk (default 4G)
   --fraction F   fraction of 2 MiB blocks holding data (default 0.3)
   --all          run 4 GiB / 0.3 and 64 GiB / 0.01 (plus --size/--fraction if given)
   --runs N       timed runs per command, the median is reported (default 5)
+  --cold         only the cold table: each source dropped from the page cache before every run
+  --warm         only the warm table: sources left in the page cache (default: both, cold first)
   --keep         keep the temporary directory (sources, vdisk outputs) instead of deleting it
 environment: VDISK_BENCH_DIR=DIR puts the temporary directory under DIR (default: the OS temp dir)`;
 
@@ -59,6 +68,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       all: { type: 'boolean', default: false },
       runs: { type: 'string', default: '5' },
       keep: { type: 'boolean', default: false },
+      cold: { type: 'boolean', default: false },
+      warm: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -76,5 +87,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   const cases = values.all ? [...ALL_CASES] : [];
   if (custom) cases.push(custom);
   if (cases.length === 0) cases.push(DEFAULT_CASE);
-  return { cases, runs, keep: values.keep, help: values.help };
+  if (values.cold && values.warm) throw new Error('--cold and --warm exclude each other (without either, both tables run)');
+  const caches: CacheState[] = values.cold ? ['cold'] : values.warm ? ['warm'] : ['cold', 'warm'];
+  return { cases, runs, caches, keep: values.keep, help: values.help };
 }

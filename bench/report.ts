@@ -3,6 +3,8 @@
  */
 import { cpus, release, totalmem } from 'node:os';
 import { formatSize } from '../src/util/sizes.js';
+import type { CacheState } from './args.js';
+import type { PairFloor } from './floors.js';
 import { median, runShell, shellQuote } from './timing.js';
 
 /** Which program produced a measurement. */
@@ -41,6 +43,10 @@ export interface PairResult {
   ratioCp?: number;
   /** vdisk best / cp best (raw→raw only). */
   bestRatioCp?: number;
+  /** The machine's floor for this pair (cold table only). */
+  floor?: PairFloor;
+  /** vdisk median / floor seconds (cold table only). */
+  ratioFloor?: number;
   /** Allocated bytes of vdisk's output after the last run. */
   vdiskOutputAllocatedBytes: number;
   /** The `qemu-img compare` that checked vdisk's output against the pair's source. */
@@ -78,6 +84,12 @@ export interface CommitCaseResult {
   verifiedWith: string[];
 }
 
+/** Every pair timed with the source cold (dropped from the page cache before each run) or warm. */
+export interface PairTable {
+  cache: CacheState;
+  pairs: PairResult[];
+}
+
 /** One generated source disk and the pairs timed on it. */
 export interface CaseResult {
   size: number;
@@ -89,7 +101,8 @@ export interface CaseResult {
   /** Allocated bytes of the source file as the filesystem reports them. */
   sourceAllocatedBytes: number;
   generateSeconds: number;
-  pairs: PairResult[];
+  /** One table per cache state, in the order run. */
+  tables: PairTable[];
   /** The commit case on this disk (absent when the disk is too small for it). */
   commit?: CommitCaseResult;
 }
@@ -151,14 +164,21 @@ function toolOf(r: PairResult, tool: Tool): ToolResult | undefined {
   return r.tools.find((t) => t.tool === tool);
 }
 
-/** The table of one case: one row per pair, medians in seconds, ratios of medians and of best runs, vdisk peak RSS. */
+/** The tables of one case: one row per pair, medians in seconds, ratios of medians and of best runs, the floor (cold), vdisk peak RSS. */
 export function formatCase(c: CaseResult, runs: number): string[] {
   const head = [
     `${formatSize(c.size)} sparse raw, ${(c.fraction * 100).toFixed(c.fraction < 0.1 ? 1 : 0)} % of ${formatSize(c.blockSize)} blocks written ` +
       `(${c.dataBlocks} blocks, ${formatSize(c.dataBytes)}); median of ${runs}+ runs (whole rotations of the tools, each first in turn), each including sync; best: ratio of the fastest runs`,
   ];
-  const rows: string[][] = [['pair', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'best', 'cp s', 'vdisk/cp', 'best', 'vdisk RSS MiB']];
-  for (const p of c.pairs) {
+  return [...head, ...c.tables.flatMap((t) => ['', ...formatTableOf(t)])];
+}
+
+/** One table: cold ones carry the floor column (max of the read and write floors) and vdisk's multiple of it. */
+function formatTableOf(t: PairTable): string[] {
+  const cold = t.cache === 'cold';
+  const title = cold ? 'cold: each source dropped from the page cache before every run; floor = max(O_DIRECT read of its data, best write of as many bytes)' : 'warm: sources left in the page cache';
+  const rows: string[][] = [['pair', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'best', 'cp s', 'vdisk/cp', 'best', ...(cold ? ['floor s', 'vdisk/floor'] : []), 'vdisk RSS MiB']];
+  for (const p of t.pairs) {
     const v = toolOf(p, 'vdisk')!;
     const q = toolOf(p, 'qemu-img')!;
     const cp = toolOf(p, 'cp');
@@ -171,10 +191,11 @@ export function formatCase(c: CaseResult, runs: number): string[] {
       cp ? cp.medianSeconds.toFixed(3) : '',
       p.ratioCp !== undefined ? p.ratioCp.toFixed(2) : '',
       p.bestRatioCp !== undefined ? p.bestRatioCp.toFixed(2) : '',
+      ...(cold ? [p.floor ? p.floor.seconds.toFixed(3) : '', p.ratioFloor !== undefined ? p.ratioFloor.toFixed(2) : ''] : []),
       v.maxPeakRssMiB.toFixed(1),
     ]);
   }
-  return [...head, ...formatTable(rows)];
+  return [title, ...formatTable(rows)];
 }
 
 /** Lays out rows (the first is the header) in columns: the first left-aligned, the others right-aligned. */

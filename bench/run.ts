@@ -15,10 +15,17 @@
  * Runs are interleaved and the order rotates each round (vdisk, qemu-img, cp;
  * qemu-img, cp, vdisk; ...), because the first command of a round was measured
  * to pay a penalty whichever tool it was. Each output is
- * deleted (and the deletion synced) before the next timed run, caches are
- * left alone, and the median of --runs runs is reported together with
- * vdisk's peak RSS from GNU time. After timing, vdisk's output of each pair
- * is checked against the pair's source with `qemu-img compare`.
+ * deleted (and the deletion synced) before the next timed run, and the median
+ * of --runs runs is reported together with vdisk's peak RSS from GNU time.
+ * After timing, vdisk's output of each pair is checked against the pair's
+ * source with `qemu-img compare`.
+ *
+ * All pairs run twice, cold first: in the cold table the source is dropped
+ * from the page cache before every timed run (bench/page-cache.ts), and each
+ * pair is also set against the machine's floor, max(time to read the
+ * source's data, time to write as many bytes) by the fastest ways
+ * bench/floor.ts knows; in the warm table the source stays cached from the
+ * previous run. --cold or --warm runs one table only.
  *
  * Then each case times `vdisk commit` of a VHD chain (base from vdisk convert
  * of the raw disk, 512 MiB of child data) against `qemu-img commit` of the
@@ -31,9 +38,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writePatternDisk } from '../test/helpers/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
-import { type BenchCase, type BenchOptions, parseBenchArgs, USAGE } from './args.js';
+import { type BenchCase, type BenchOptions, type CacheState, parseBenchArgs, USAGE } from './args.js';
 import { commitSpaceNeeded, runCommitCase } from './commit.js';
-import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type Tool, type ToolResult, toolResult } from './report.js';
+import { Floors } from './floors.js';
+import { dropFromCache } from './page-cache.js';
+import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type PairTable, type Tool, type ToolResult, toolResult } from './report.js';
 import { requireTools, runChecked, shellJoin, timeRotations } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -124,11 +133,11 @@ function checkFreeSpace(dir: string, c: BenchCase): void {
   if (free < need) throw new Error(`bench: ${dir} has ${formatSize(free)} free, the ${formatSize(c.size)} case needs about ${formatSize(need)}`);
 }
 
-/** Times every tool of one pair `runs` times; leaves vdisk's last output at the returned path. */
-function timePair(pair: PairSpec, src: string, dir: string, runs: number): { results: ToolResult[]; vdiskOutput: string } {
+/** Times every tool of one pair `runs` times (dropping `src` from the page cache before each when cold); leaves vdisk's last output at the returned path. */
+function timePair(pair: PairSpec, src: string, dir: string, runs: number, cache: CacheState): { results: ToolResult[]; vdiskOutput: string } {
   const output = (t: ToolSpec) => join(dir, `out-${t.tool}.${pair.ext}`);
   const { seconds, rss } = timeRotations(runs, join(dir, 'rss.txt'), {
-    label: pair.name,
+    label: `${pair.name} (${cache})`,
     tools: pair.tools,
     log,
     prepare: (i) => {
@@ -136,6 +145,7 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number): { res
       checkInterrupted();
       rmSync(output(t), { force: true });
       runChecked('sync');
+      if (cache === 'cold') dropFromCache(src);
       return t.argv(src, output(t));
     },
     finish: (i, run, rounds) => {
@@ -149,8 +159,45 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number): { res
   return { results, vdiskOutput: join(dir, `out-vdisk.${pair.ext}`) };
 }
 
-/** Generates the source of one case in `dir` (created) and times all pairs on it; removes `dir` unless `keep`. */
-async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): Promise<CaseResult> {
+/**
+ * Times every pair once with the source in `cache` state, in PAIRS order (the
+ * VHD and VHDX sources are vdisk's outputs of the raw→vhd and raw→vhdx
+ * pairs); in the cold table each pair is also set against its floor.
+ */
+function timeTable(cache: CacheState, sources: Record<PairSpec['source'], string>, dir: string, runs: number, keep: boolean, floors: Floors): PairResult[] {
+  const pairs: PairResult[] = [];
+  for (const pair of PAIRS) {
+    const src = sources[pair.source];
+    if (!existsSync(src)) throw new Error(`bench: ${pair.name} needs ${src}, which no earlier pair made`);
+    const floor = cache === 'cold' ? floors.of(src) : undefined;
+    const { results, vdiskOutput } = timePair(pair, src, dir, runs, cache);
+    checkInterrupted();
+    const check = shellJoin(['qemu-img', 'compare', '-f', pair.compare[0], '-F', pair.compare[1], src, vdiskOutput]);
+    log(`  checking: ${check}`);
+    const said = runChecked(check).trim();
+    const byTool = (tool: Tool) => results.find((r) => r.tool === tool);
+    const v = byTool('vdisk')!;
+    const cp = byTool('cp');
+    pairs.push({
+      pair: pair.name,
+      tools: results,
+      ratioQemuImg: v.medianSeconds / byTool('qemu-img')!.medianSeconds,
+      bestRatioQemuImg: v.bestSeconds / byTool('qemu-img')!.bestSeconds,
+      ...(cp ? { ratioCp: v.medianSeconds / cp.medianSeconds, bestRatioCp: v.bestSeconds / cp.bestSeconds } : {}),
+      ...(floor ? { floor, ratioFloor: v.medianSeconds / floor.seconds } : {}),
+      vdiskOutputAllocatedBytes: allocatedBytes(vdiskOutput),
+      verifiedWith: `${check}: ${said}`,
+    });
+    if (pair.name === 'raw→vhd dynamic') renameSync(vdiskOutput, sources.vhd);
+    else if (pair.name === 'raw→vhdx dynamic') renameSync(vdiskOutput, sources.vhdx);
+    else if (keep) renameSync(vdiskOutput, join(dir, `vdisk-${cache}-${pairs.length}.${pair.ext}`));
+    else rmSync(vdiskOutput, { force: true });
+  }
+  return pairs;
+}
+
+/** Generates the source of one case in `dir` (created) and times all pairs on it, one table per cache state; removes `dir` unless `keep`. */
+async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchOptions): Promise<CaseResult> {
   mkdirSync(dir);
   checkFreeSpace(dir, c);
   const raw = join(dir, 'src.raw');
@@ -164,34 +211,11 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
   const sourceAllocatedBytes = allocatedBytes(raw);
   log(`  ${dataBlocks} data blocks, ${formatSize(sourceAllocatedBytes)} allocated, ${generateSeconds.toFixed(1)} s`);
 
-  const pairs: PairResult[] = [];
+  const tables: PairTable[] = [];
   let commit: CommitCaseResult | undefined;
+  const floors = new Floors(dir, dataBytes, log);
   try {
-    for (const pair of PAIRS) {
-      const src = { raw, vhd, vhdx }[pair.source];
-      if (!existsSync(src)) throw new Error(`bench: ${pair.name} needs ${src}, which no earlier pair made`);
-      const { results, vdiskOutput } = timePair(pair, src, dir, runs);
-      checkInterrupted();
-      const check = shellJoin(['qemu-img', 'compare', '-f', pair.compare[0], '-F', pair.compare[1], src, vdiskOutput]);
-      log(`  checking: ${check}`);
-      const said = runChecked(check).trim();
-      const byTool = (tool: Tool) => results.find((r) => r.tool === tool);
-      const v = byTool('vdisk')!;
-      const cp = byTool('cp');
-      pairs.push({
-        pair: pair.name,
-        tools: results,
-        ratioQemuImg: v.medianSeconds / byTool('qemu-img')!.medianSeconds,
-        bestRatioQemuImg: v.bestSeconds / byTool('qemu-img')!.bestSeconds,
-        ...(cp ? { ratioCp: v.medianSeconds / cp.medianSeconds, bestRatioCp: v.bestSeconds / cp.bestSeconds } : {}),
-        vdiskOutputAllocatedBytes: allocatedBytes(vdiskOutput),
-        verifiedWith: `${check}: ${said}`,
-      });
-      if (pair.name === 'raw→vhd dynamic') renameSync(vdiskOutput, vhd);
-      else if (pair.name === 'raw→vhdx dynamic') renameSync(vdiskOutput, vhdx);
-      else if (keep) renameSync(vdiskOutput, join(dir, `vdisk-${pairs.length}.${pair.ext}`));
-      else rmSync(vdiskOutput, { force: true });
-    }
+    for (const cache of caches) tables.push({ cache, pairs: timeTable(cache, { raw, vhd, vhdx }, dir, runs, keep, floors) });
     if (!keep) for (const f of [vhd, vhdx]) rmSync(f, { force: true });
     commit = await runCommitCase({
       raw,
@@ -205,7 +229,7 @@ async function runCase(c: BenchCase, dir: string, runs: number, keep: boolean): 
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
-  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, pairs, ...(commit ? { commit } : {}) };
+  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, ...(commit ? { commit } : {}) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -232,7 +256,7 @@ async function main(argv: string[]): Promise<number> {
   const results: BenchResults = { date: new Date().toISOString(), runs: opts.runs, machine: machineInfo(ROOT, dir, pkg.version), cases: [] };
   for (const line of formatMachine(results.machine)) log(line);
   try {
-    for (const [i, c] of opts.cases.entries()) results.cases.push(await runCase(c, join(dir, `case-${i + 1}`), opts.runs, opts.keep));
+    for (const [i, c] of opts.cases.entries()) results.cases.push(await runCase(c, join(dir, `case-${i + 1}`), opts));
   } finally {
     if (opts.keep) log(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });

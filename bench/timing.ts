@@ -121,5 +121,7 @@ export function requireTools(): void {
   check(`${GNU_TIME} -q -f %M true`, `GNU time at ${GNU_TIME} (package time)`);
   check('cp --sparse=always --version', 'GNU cp with --sparse=always (coreutils)');
   check('command -v sync', 'sync (coreutils)');
+  check('dd if=/dev/null iflag=nocache count=0 status=none', 'GNU dd with iflag=nocache (coreutils)');
+  check('fincore --version', 'fincore (util-linux)');
   if (missing.length) throw new Error(`bench: missing ${missing.join(', ')}`);
 }

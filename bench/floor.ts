@@ -1,0 +1,132 @@
+/**
+ * The machine's floors for a conversion (issue 21): how fast this machine can
+ * read a source's data and write the same number of bytes, by the fastest
+ * ways the bench knows. A conversion cannot beat max(read floor, write floor).
+ *
+ * Run as a child process, so that libuv's thread pool can be sized for the
+ * deepest queue tried (UV_THREADPOOL_SIZE is read when the pool starts):
+ *
+ *   node dist/bench/floor.js read FILE          every data extent of FILE (SEEK_DATA/SEEK_HOLE), O_DIRECT
+ *   node dist/bench/floor.js write DIR BYTES    BYTES to a new file in DIR: O_DIRECT, and buffered then fsync
+ *
+ * Each tries several request sizes and queue depths and prints one JSON line:
+ * the best seconds, how it was done, and every variant's seconds.
+ */
+import { closeSync, constants, fstatSync, openSync, read, rmSync, write, fsync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { alignedBuffer, DIRECT_ALIGN } from '../src/io/aligned-buffer.js';
+import { fileHelper } from '../src/io/native.js';
+
+const MiB = 1024 * 1024;
+const readAsync = promisify(read);
+const writeAsync = promisify(write);
+const fsyncAsync = promisify(fsync);
+
+/** Request sizes and queue depths tried. */
+const REQUEST_SIZES = [2 * MiB, 8 * MiB];
+const QUEUE_DEPTHS = [1, 2, 4, 8];
+
+/** One measured way of doing the transfer. */
+interface Variant {
+  how: string;
+  seconds: number;
+}
+
+/** Byte ranges of the file's data (SEEK_DATA/SEEK_HOLE), widened to O_DIRECT alignment. */
+function dataRanges(fd: number, size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let pos = 0; pos < size; ) {
+    const start = fileHelper.seekData(fd, pos, size);
+    if (start < 0 || start >= size) break;
+    const end = Math.min(fileHelper.seekHole(fd, start, size), size);
+    out.push([Math.floor(start / DIRECT_ALIGN) * DIRECT_ALIGN, Math.ceil(end / DIRECT_ALIGN) * DIRECT_ALIGN]);
+    pos = end;
+  }
+  return out;
+}
+
+/** Cuts ranges into requests of at most `size` bytes. */
+function requests(ranges: [number, number][], size: number): [number, number][] {
+  return ranges.flatMap(([start, end]) => {
+    const out: [number, number][] = [];
+    for (let at = start; at < end; at += size) out.push([at, Math.min(size, end - at)]);
+    return out;
+  });
+}
+
+/** Runs `work` on every request with `depth` of them in flight, each lane with its own aligned buffer; returns seconds. */
+async function inFlight(reqs: [number, number][], depth: number, size: number, work: (buf: Uint8Array, at: number, length: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  const lane = async (): Promise<void> => {
+    const buf = alignedBuffer(size);
+    while (next < reqs.length) {
+      const [at, length] = reqs[next++]!;
+      await work(buf, at, length);
+    }
+  };
+  await Promise.all(Array.from({ length: depth }, lane));
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** The read floor of `path`: its data extents read with O_DIRECT, best of the request sizes and queue depths. */
+async function readFloor(path: string): Promise<{ bytes: number; variants: Variant[] }> {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
+  try {
+    const ranges = dataRanges(fd, fstatSync(fd).size);
+    const bytes = ranges.reduce((n, [s, e]) => n + e - s, 0);
+    const variants: Variant[] = [];
+    for (const size of REQUEST_SIZES) {
+      for (const depth of QUEUE_DEPTHS) {
+        const seconds = await inFlight(requests(ranges, size), depth, size, async (buf, at, length) => {
+          await readAsync(fd, buf, 0, length, at);
+        });
+        variants.push({ how: `O_DIRECT read, ${size / MiB} MiB × ${depth} in flight`, seconds });
+      }
+    }
+    return { bytes, variants };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `bytes` of non-zero data to a new file in `dir` in requests of `size`, `depth` in flight, then fsync; returns seconds. */
+async function timedWrite(dir: string, bytes: number, size: number, depth: number, direct: boolean): Promise<number> {
+  const path = join(dir, `floor-write-${process.pid}.tmp`);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (direct ? constants.O_DIRECT : 0), 0o600);
+  try {
+    const reqs = requests([[0, Math.ceil(bytes / DIRECT_ALIGN) * DIRECT_ALIGN]], size);
+    const t0 = process.hrtime.bigint();
+    await inFlight(reqs, depth, size, async (buf, at, length) => {
+      buf.fill(0x5a);
+      await writeAsync(fd, buf, 0, length, at);
+    });
+    await fsyncAsync(fd);
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
+
+/** The write floor of `bytes` in `dir`: O_DIRECT at several queue depths, and buffered writes then fsync. */
+async function writeFloor(dir: string, bytes: number): Promise<{ bytes: number; variants: Variant[] }> {
+  const variants: Variant[] = [];
+  for (const size of REQUEST_SIZES) {
+    for (const depth of [1, 4]) variants.push({ how: `O_DIRECT write, ${size / MiB} MiB × ${depth} in flight, fsync`, seconds: await timedWrite(dir, bytes, size, depth, true) });
+    variants.push({ how: `buffered write, ${size / MiB} MiB × 2 in flight, fsync`, seconds: await timedWrite(dir, bytes, size, 2, false) });
+  }
+  return { bytes, variants };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [mode, a, b] = argv;
+  if (fileHelper.kind !== 'native') throw new Error('floor: the native helper is needed for SEEK_DATA and aligned buffers (npm ci builds it)');
+  const result = mode === 'read' && a ? await readFloor(a) : mode === 'write' && a && b ? await writeFloor(a, Number(b)) : undefined;
+  if (!result) throw new Error('usage: floor.js read FILE | floor.js write DIR BYTES');
+  const best = result.variants.reduce((x, y) => (y.seconds < x.seconds ? y : x));
+  process.stdout.write(`${JSON.stringify({ bytes: result.bytes, seconds: best.seconds, how: best.how, variants: result.variants })}\n`);
+}
+
+await main(process.argv.slice(2));
