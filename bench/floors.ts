@@ -1,8 +1,10 @@
 /**
  * The machine's floors for each pair of a case, measured once per source by
  * bench/floor.ts in a child process (its thread pool sized for 8 requests in
- * flight): the read floor of the source file and the write floor of the
- * case's data bytes. A pair's floor is the larger of the two.
+ * flight): the read floor of the source file, the write floor of the
+ * case's data bytes, and the copy floor of the source (its data read and
+ * written at once, for devices whose reads and writes share bandwidth). A
+ * pair's floor is the largest of the three.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -17,11 +19,12 @@ export interface FloorPart {
   bytes: number;
 }
 
-/** A pair's floor: max(read, write). */
+/** A pair's floor: max(read, write, copy). */
 export interface PairFloor {
   seconds: number;
   read: FloorPart;
   write: FloorPart;
+  copy: FloorPart;
 }
 
 /** Runs bench/floor.ts with `args` and returns its best result. */
@@ -34,7 +37,7 @@ function measure(args: string[]): FloorPart {
 
 /** Floors of one case, measured when first asked for and kept. */
 export class Floors {
-  private readonly reads = new Map<string, FloorPart>();
+  private readonly reads = new Map<string, { read: FloorPart; copy: FloorPart }>();
   private written?: FloorPart;
 
   constructor(
@@ -45,16 +48,17 @@ export class Floors {
 
   /** The floor of a pair reading `source`. */
   of(source: string): PairFloor {
-    let read = this.reads.get(source);
-    if (!read) {
-      read = measure(['read', source]);
-      this.reads.set(source, read);
-      this.log(`  read floor of ${source}: ${read.seconds.toFixed(3)} s (${read.how})`);
+    let parts = this.reads.get(source);
+    if (!parts) {
+      parts = { read: measure(['read', source]), copy: measure(['copy', source, this.dir]) };
+      this.reads.set(source, parts);
+      this.log(`  read floor of ${source}: ${parts.read.seconds.toFixed(3)} s (${parts.read.how}); copy floor ${parts.copy.seconds.toFixed(3)} s (${parts.copy.how})`);
     }
     if (!this.written) {
       this.written = measure(['write', this.dir, String(this.dataBytes)]);
       this.log(`  write floor of ${this.dataBytes} bytes: ${this.written.seconds.toFixed(3)} s (${this.written.how})`);
     }
-    return { seconds: Math.max(read.seconds, this.written.seconds), read, write: this.written };
+    const { read, copy } = parts;
+    return { seconds: Math.max(read.seconds, this.written.seconds, copy.seconds), read, write: this.written, copy };
   }
 }

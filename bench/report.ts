@@ -176,7 +176,7 @@ export function formatCase(c: CaseResult, runs: number): string[] {
 /** One table: cold ones carry the floor column (max of the read and write floors) and vdisk's multiple of it. */
 function formatTableOf(t: PairTable): string[] {
   const cold = t.cache === 'cold';
-  const title = cold ? 'cold: each source dropped from the page cache before every run; floor = max(O_DIRECT read of its data, best write of as many bytes)' : 'warm: sources left in the page cache';
+  const title = cold ? 'cold: each source dropped from the page cache before every run; floor = max(O_DIRECT read of its data, best write of as many bytes, both at once)' : 'warm: sources left in the page cache';
   const rows: string[][] = [['pair', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'best', 'cp s', 'vdisk/cp', 'best', ...(cold ? ['floor s', 'vdisk/floor'] : []), 'vdisk RSS MiB']];
   for (const p of t.pairs) {
     const v = toolOf(p, 'vdisk')!;

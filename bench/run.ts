@@ -23,8 +23,8 @@
  * All pairs run twice, cold first: in the cold table the source is dropped
  * from the page cache before every timed run (bench/page-cache.ts), and each
  * pair is also set against the machine's floor, max(time to read the
- * source's data, time to write as many bytes) by the fastest ways
- * bench/floor.ts knows; in the warm table the source stays cached from the
+ * source's data, time to write as many bytes, time to do both at once) by
+ * the fastest ways bench/floor.ts knows; in the warm table the source stays cached from the
  * previous run. --cold or --warm runs one table only.
  *
  * Then each case times `vdisk commit` of a VHD chain (base from vdisk convert
