@@ -20,6 +20,8 @@ export interface FileHelper {
   zeroRange(fd: number, offset: number, length: number): boolean;
   /** Where buf's first byte lies within its 4 KiB memory page (0 = aligned for O_DIRECT); -1 when unknown. */
   pageOffset(buf: Uint8Array): number;
+  /** Bytes of a file range in the page cache (cachestat, Linux 6.5+); -1 when the system cannot tell. */
+  cachedBytes(fd: number, offset: number, length: number): number;
 }
 
 interface Addon {
@@ -30,6 +32,7 @@ interface Addon {
   punchHole?(fd: number, off: number, len: number): number;
   zeroRange?(fd: number, off: number, len: number): number;
   pageOffset?(buf: Uint8Array): number;
+  cachedBytes?(fd: number, off: number, len: number): number;
 }
 
 /** Runs an optional fallocate-style call: false when the addon lacks it or the file system does not support it. */
@@ -65,6 +68,16 @@ function loadAddon(): Addon | undefined {
   }
 }
 
+/** cachestat through the addon; -1 when the addon or the kernel (before 6.5: ENOSYS) lacks it, or the file type has no page cache. */
+function cachedOrUnknown(addon: Addon, fd: number, offset: number, length: number): number {
+  if (!addon.cachedBytes) return -1;
+  try {
+    return addon.cachedBytes(fd, offset, length);
+  } catch {
+    return -1;
+  }
+}
+
 function nativeHelper(addon: Addon): FileHelper {
   return {
     kind: 'native',
@@ -75,6 +88,7 @@ function nativeHelper(addon: Addon): FileHelper {
     punchHole: (fd, offset, length) => optionalCall(addon.punchHole, fd, offset, length),
     zeroRange: (fd, offset, length) => optionalCall(addon.zeroRange, fd, offset, length),
     pageOffset: (buf) => (addon.pageOffset ? addon.pageOffset(buf) : -1),
+    cachedBytes: (fd, offset, length) => cachedOrUnknown(addon, fd, offset, length),
   };
 }
 
@@ -88,6 +102,7 @@ const jsHelper: FileHelper = {
   punchHole: () => false,
   zeroRange: () => false,
   pageOffset: () => -1,
+  cachedBytes: () => -1,
 };
 
 const addon = loadAddon();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { alignedBuffer, DIRECT_ALIGN } from '../../src/io/aligned-buffer.js';
@@ -69,4 +70,45 @@ test('direct writes into a sparse file allocate only what they write', { skip: n
   const back = readFileSync(path);
   assert.equal(back[32 * MiB], 0xa5);
   assert.equal(back[32 * MiB - 1], 0);
+});
+
+/** Drops a synced file's pages from the page cache (GNU dd: posix_fadvise DONTNEED over the whole file). */
+function dropFromCache(path: string): void {
+  assert.equal(spawnSync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']).status, 0);
+}
+
+test('large aligned reads of an uncached range go around the page cache; cached ranges and small reads through it; the bytes are the same', { skip: native }, async (t) => {
+  const path = join(tempDir(), 'r.raw');
+  const size = 9 * MiB + 1234;
+  const model = new Uint8Array(size);
+  const next = prng(7);
+  for (let i = 0; i < size; i++) model[i] = Math.floor(next() * 256);
+  writeFileSync(path, model);
+  const fd = openSync(path, 'r');
+  fsyncSync(fd);
+  if (fileHelper.cachedBytes(fd, 0, size) < 0) {
+    closeSync(fd);
+    return t.skip('the kernel has no cachestat (Linux 6.5+), so every read stays buffered');
+  }
+  dropFromCache(path);
+  const file = await DiskFile.open(path, 'read');
+  try {
+    assert.deepEqual(descriptorsOn(path), { direct: 1, buffered: 2 });
+    const buf = alignedBuffer(8 * MiB);
+    assert.equal(await file.readSome(buf, MiB), 8 * MiB);
+    assert.ok(Buffer.from(buf).equals(model.subarray(MiB, 9 * MiB)), 'direct read');
+    assert.ok(fileHelper.cachedBytes(fd, MiB, 8 * MiB) < MiB, 'the range read directly did not enter the page cache');
+    assert.equal(await file.readSome(buf, 8 * MiB), MiB + 1234, 'a direct read across the end is short');
+    assert.ok(Buffer.from(buf.subarray(0, MiB + 1234)).equals(model.subarray(8 * MiB)), 'the tail past the last whole page');
+    const small = new Uint8Array(4096);
+    await file.read(small, 0);
+    assert.ok(Buffer.from(small).equals(model.subarray(0, 4096)));
+    assert.ok(fileHelper.cachedBytes(fd, 0, 4096) === 4096, 'a small read goes through the cache');
+    readFileSync(path);
+    assert.equal(await file.readSome(buf, 0), 8 * MiB);
+    assert.ok(Buffer.from(buf).equals(model.subarray(0, 8 * MiB)), 'read of a cached range');
+  } finally {
+    await file.close();
+    closeSync(fd);
+  }
 });
