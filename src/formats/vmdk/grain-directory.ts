@@ -46,16 +46,30 @@ export class GrainDirectory {
     return this.perTable * ENTRY_SIZE;
   }
 
-  /** The sector of grain table `g` (0: none), from the directory. */
-  async tableSector(g: number): Promise<number> {
-    const chunk = Math.floor(g / GD_CHUNK);
-    const piece = await this.gdCache.get(chunk, async () => {
+  /** Directory entries [chunk·GD_CHUNK, ...) as one cached piece. */
+  private piece(chunk: number): Promise<Uint32Array> {
+    return this.gdCache.get(chunk, async () => {
       const n = Math.min(GD_CHUNK, this.entries - chunk * GD_CHUNK);
       const buf = new Uint8Array(n * ENTRY_SIZE);
       await this.source.read(buf, this.gdSector * SECTOR + chunk * GD_CHUNK * ENTRY_SIZE);
       return littleEndianU32s(buf);
     });
-    return piece[g - chunk * GD_CHUNK]!;
+  }
+
+  /** The sector of grain table `g` (0: none), from the directory. */
+  async tableSector(g: number): Promise<number> {
+    const chunk = Math.floor(g / GD_CHUNK);
+    return (await this.piece(chunk))[g - chunk * GD_CHUNK]!;
+  }
+
+  /** The first table index in [g, limit) whose directory entry is not 0, or `limit`: skips unallocated stretches a piece at a time. */
+  async nextTable(g: number, limit: number): Promise<number> {
+    for (let i = g; i < limit; ) {
+      const chunk = Math.floor(i / GD_CHUNK);
+      const piece = await this.piece(chunk);
+      for (; i < limit && i < (chunk + 1) * GD_CHUNK; i++) if (piece[i - chunk * GD_CHUNK] !== 0) return i;
+    }
+    return limit;
   }
 
   /** Grain table `g`, or undefined when the directory has none for it; CORRUPT when it points into the header or past the end. */
@@ -75,12 +89,6 @@ export class GrainDirectory {
       await this.source.read(buf, at);
       return littleEndianU32s(buf);
     });
-  }
-
-  /** The grain table entry of grain `grain` (0 when its table is absent). */
-  async entry(grain: number): Promise<number> {
-    const table = await this.table(Math.floor(grain / this.perTable));
-    return table ? table[grain % this.perTable]! : 0;
   }
 }
 

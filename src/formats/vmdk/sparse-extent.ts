@@ -105,16 +105,17 @@ export class SparseExtent {
     return buf;
   }
 
-  /** The grain table entry of `grain`: from the primary directory, or the redundant one when the primary's table is damaged. */
-  async entry(grain: number): Promise<number> {
-    if (!this.primary) return this.redundant!.entry(grain);
+  /** The grain table holding `grain`'s entry (undefined: none, all unallocated): the primary directory's, or the redundant one's when the primary's is damaged. */
+  async tableOf(grain: number): Promise<Uint32Array | undefined> {
+    const g = Math.floor(grain / this.header.numGTEsPerGT);
+    if (!this.primary) return this.redundant!.table(g);
     try {
-      return await this.primary.entry(grain);
+      return await this.primary.table(g);
     } catch (err) {
       if (!this.redundant || !(err instanceof DiskImageError) || err.code !== 'CORRUPT') throw err;
       if (!this.redundantWarned) this.warnings.push(`${err.message}; reading the redundant grain directory`);
       this.redundantWarned = true;
-      return this.redundant.entry(grain);
+      return this.redundant.table(g);
     }
   }
 
@@ -137,11 +138,10 @@ export class SparseExtent {
     });
   }
 
-  /** The run of grain `grain` from byte `from` to `to` of the extent, at guest offset `base` + from. */
-  private async grainRun(grain: number, from: number, to: number, base: number): Promise<Run> {
+  /** The run of grain `grain` (entry `gte`) from byte `from` to `to` of the extent, at guest offset `base` + from. */
+  private async grainRun(grain: number, gte: number, from: number, to: number, base: number): Promise<Run> {
     const offset = base + from;
     const length = to - from;
-    const gte = await this.entry(grain);
     if (gte === GTE_UNALLOCATED) return { kind: 'absent', offset, length };
     if (gte === GTE_ZEROED) return { kind: 'zero', offset, length };
     const within = from - grain * this.grainBytes;
@@ -156,13 +156,22 @@ export class SparseExtent {
     return { kind: 'stored', offset, length, source: this.file, at };
   }
 
-  /** The runs of bytes [from, to) of the extent grain by grain, at guest offset `base` + from. */
+  /** The runs of bytes [from, to) of the extent grain by grain (a whole stretch of absent tables at once), at guest offset `base` + from. */
   private async *grainRuns(base: number, from: number, to: number): AsyncIterable<Run> {
     const grainBytes = this.grainBytes;
+    const tableBytes = grainBytes * this.header.numGTEsPerGT;
     for (let pos = from; pos < to; ) {
       const grain = Math.floor(pos / grainBytes);
+      const table = await this.tableOf(grain);
+      if (!table) {
+        const next = await (this.primary ?? this.redundant!).nextTable(Math.floor(pos / tableBytes) + 1, Math.ceil(to / tableBytes));
+        const end = Math.min(to, next * tableBytes);
+        yield { kind: 'absent', offset: base + pos, length: end - pos };
+        pos = end;
+        continue;
+      }
       const end = Math.min(to, (grain + 1) * grainBytes);
-      yield await this.grainRun(grain, pos, end, base);
+      yield await this.grainRun(grain, table[grain % this.header.numGTEsPerGT]!, pos, end, base);
       pos = end;
     }
   }

@@ -147,10 +147,12 @@ describe('hostile descriptor files', () => {
     });
   }
 
-  it('the same descriptor with a sane extent reads its bytes', async () => {
-    const image = await openImage(file(desc('RW 8 FLAT "ok-flat.vmdk" 0')));
+  it('the same descriptor with sane FLAT, VMFS (vmfsThin) and ZERO extents reads their bytes', async () => {
+    const text = desc('RW 4 FLAT "ok-flat.vmdk" 4\nRDONLY 8 ZERO\nRW 8 VMFS "ok-flat.vmdk"').replace('monolithicFlat', 'vmfsThin');
+    const image = await openImage(file(text));
     try {
-      assert.deepEqual(Buffer.from(await readAll(image)), Buffer.alloc(4096, 0x62));
+      assert.equal(image.describe().subformat, 'vmfsThin');
+      assert.deepEqual(Buffer.from(await readAll(image)), Buffer.concat([Buffer.alloc(2048, 0x62), Buffer.alloc(4096), Buffer.alloc(4096, 0x62)]));
     } finally {
       await image.close();
     }

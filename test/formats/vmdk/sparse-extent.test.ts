@@ -91,6 +91,22 @@ describe('scripted sparse VMDK reads', () => {
   });
 });
 
+it('a 1 TiB extent with no grain tables maps as one unallocated run without walking its grains', async () => {
+  const l = buildSparseVmdk({ ...spec(), descriptor: '' });
+  const gdEntries = 2 ** 31 / (8 * 512);
+  l.bytes.writeBigUInt64LE(2n ** 31n, FIELD.capacity);
+  l.bytes.writeBigUInt64LE(21n, FIELD.gdOffset);
+  const path = write(Buffer.concat([l.bytes.subarray(0, 21 * 512), Buffer.alloc(gdEntries * 4)]));
+  const image = await openImage(path);
+  try {
+    const started = Date.now();
+    assert.deepEqual(await extentsOf(image, true), [{ offset: 0, length: 2 ** 40, kind: 'unallocated', depth: 0 }]);
+    assert.ok(Date.now() - started < 5000, 'one run per absent table, not one per grain');
+  } finally {
+    await image.close();
+  }
+});
+
 describe('check findings', () => {
   it('a damaged primary grain table falls back to the redundant one, and check says so', async () => {
     const s = spec({ redundant: true });
