@@ -1,5 +1,5 @@
 import type { Finding } from '../types.js';
-import { ENTRY_SIZE, FLAG_VALID_NEWLINE, GTE_ZEROED, HEADER_SIZE, SECTOR } from './constants.js';
+import { ENTRY_SIZE, FLAG_VALID_NEWLINE, FLAG_ZEROED_GTE, GTE_ZEROED, HEADER_SIZE, SECTOR } from './constants.js';
 import type { GrainDirectory } from './grain-directory.js';
 import type { VmdkParts } from './extents.js';
 import type { SparseExtent } from './sparse-extent.js';
@@ -80,12 +80,16 @@ async function walkDirectory(s: SparseExtent, d: GrainDirectory, metadata: Span[
 async function checkGrains(s: SparseExtent, d: GrainDirectory, bad: Set<number>, metadata: Span[], out: Findings): Promise<void> {
   const size = s.file.size;
   const grainBytes = s.header.compressed ? SECTOR : s.grainBytes;
+  const zeroedAllowed = (s.header.flags & FLAG_ZEROED_GTE) !== 0;
   for (let g = 0; g < d.entries; g++) {
     const table = bad.has(g) ? undefined : await d.table(g);
     if (!table) continue;
     for (const [i, gte] of table.entries()) {
-      if (gte <= GTE_ZEROED) continue;
       const grain = g * d.perTable + i;
+      if (gte === GTE_ZEROED && !zeroedAllowed) {
+        out.add('nonconformance', 'ZEROED_GTE_WITHOUT_FLAG', `${d.name}: grain ${grain} has GTE 1 but flags bit 2 is clear; vdisk reads zeros, qemu-img reads sector 1 (the header area) as its data`);
+      }
+      if (gte <= GTE_ZEROED) continue;
       const start = gte * SECTOR;
       const over = overlapping(metadata, start, start + grainBytes);
       if (start + grainBytes > size) out.add('corruption', 'GRAIN_OUT_OF_RANGE', `${d.name}: grain ${grain} at sector ${gte} ends past the end of the file (${size} bytes)`);

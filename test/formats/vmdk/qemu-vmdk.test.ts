@@ -14,6 +14,7 @@ import { guestSha256 } from '../../helpers/images.js';
 import { needTools, run, sha256OfFile } from '../../helpers/oracles.js';
 import { writePatternDisk } from '../../helpers/pattern-disk.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { FIELD, buildSparseVmdk, grainOf } from '../../helpers/vmdk.js';
 
 const MiB = 1024 * 1024;
 const SUBFORMATS = ['monolithicSparse', 'monolithicFlat', 'twoGbMaxExtentSparse', 'twoGbMaxExtentFlat', 'streamOptimized'];
@@ -91,6 +92,28 @@ describe('vdisk reads what qemu-img convert -O vmdk writes', () => {
   }
 });
 
+test('GTE 1 without the zeroed-grain flag: vdisk reads zeros, qemu-img 7.2 reads sector 1 (the descriptor), check says so', async (t) => {
+  if (!needTools(t, 'qemu-img')) return;
+  const dir = tempDir('vdisk-qemu-vmdk-gte1-');
+  const l = buildSparseVmdk({ capacity: 64, grains: new Map<number, Uint8Array | 'zero'>([[0, grainOf(4096, 1)], [1, 'zero']]) });
+  l.bytes.writeUInt32LE(1, FIELD.flags);
+  const path = join(dir, 'gte1.vmdk');
+  writeFileSync(path, l.bytes);
+  const raw = join(dir, 'gte1.raw');
+  run('qemu-img', ['convert', '-f', 'vmdk', '-O', 'raw', path, raw]);
+  const qemu = readFileSync(raw).subarray(4096, 8192);
+  assert.equal(qemu.subarray(0, 21).toString('latin1'), '# Disk DescriptorFile', 'qemu-img reads sector 1 as grain 1');
+  const image = await openImage(path);
+  try {
+    const ours = new Uint8Array(4096);
+    await image.readAt(ours, 4096);
+    assert.ok(ours.every((b) => b === 0));
+  } finally {
+    await image.close();
+  }
+  assert.deepEqual((await check(path)).findings.map((f) => f.code), ['ZEROED_GTE_WITHOUT_FLAG']);
+});
+
 describe('qemu-made VMDK delta chains', () => {
   const dir = tempDir('vdisk-qemu-vmdk-chain-');
   const src = join(dir, 'src.raw');
@@ -130,9 +153,13 @@ describe('qemu-made VMDK delta chains', () => {
     if (!needTools(t, 'qemu-img')) return;
     const odd = join(dir, 'odd.vmdk');
     run('qemu-img', ['create', '-f', 'vmdk', '-b', 'base.vmdk', '-F', 'vmdk', odd]);
+    // qemu writes CIDs with %x: 7 digits or fewer when they start with 0, so the whole text is rewritten in its NUL-padded area.
     const bytes = readFileSync(odd);
-    const at = bytes.indexOf('parentCID=') + 'parentCID='.length;
-    bytes.write('0badcafe', at, 'latin1');
+    const start = bytes.indexOf('# Disk DescriptorFile');
+    const end = bytes.indexOf(0, start);
+    const text = bytes.subarray(start, end).toString('latin1').replace(/parentCID=[0-9a-f]+/, 'parentCID=0badcafe');
+    bytes.fill(0, start, end);
+    bytes.write(text, start, 'latin1');
     writeFileSync(odd, bytes);
     const err = await rejectsWithCode(openImage(odd), 'PARENT');
     assert.match(err.message, /CID 0badcafe/);
