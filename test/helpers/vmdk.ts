@@ -1,4 +1,20 @@
 import { deflateSync } from 'node:zlib';
+import type { DiskImageError, ErrorCode } from '../../src/errors.js';
+import { openImage } from '../../src/formats/registry.js';
+import { rejectsWithCode } from './assert-error.js';
+import { readAll } from './images.js';
+
+/** Opens `path` and reads the whole disk; the open or the read must fail with `code`. Returns the error. */
+export function openOrReadFails(path: string, code: ErrorCode): Promise<DiskImageError> {
+  return rejectsWithCode(async () => {
+    const image = await openImage(path);
+    try {
+      await readAll(image);
+    } finally {
+      await image.close();
+    }
+  }, code);
+}
 
 /** What a scripted hosted sparse VMDK holds (test/formats/vmdk): grains by index, data or 'zero' (GTE 1). */
 export interface SparseSpec {
@@ -148,4 +164,27 @@ export function expectedGuest(spec: SparseSpec): Uint8Array {
   const out = new Uint8Array(spec.capacity * 512);
   for (const [i, g] of spec.grains) if (g !== 'zero') out.set(g.subarray(0, Math.min(grainBytes, out.length - i * grainBytes)), i * grainBytes);
   return out;
+}
+
+/**
+ * An ESX sparse (COWD) extent in memory ("ESX Server Sparse Extents"): a
+ * 2048-byte header, the GD at sector 4, one 4096-entry GT per GD entry, then
+ * the grains. Returns the bytes and the GD's sector.
+ */
+export function buildCowdExtent(capacity: number, grainSize: number, grains: Map<number, Uint8Array>): { bytes: Buffer; gdSector: number } {
+  const gdEntries = Math.ceil(capacity / (grainSize * 4096));
+  const gdSector = 4;
+  const gtBase = gdSector + Math.ceil((gdEntries * 4) / 512);
+  let next = gtBase + gdEntries * 32;
+  const sorted = [...grains].sort((a, b) => a[0] - b[0]);
+  const file = Buffer.alloc((next + sorted.length * grainSize) * 512);
+  file.write('COWD', 0, 'latin1');
+  for (const [at, v] of [[4, 1], [8, 3], [12, capacity], [16, grainSize], [20, gdSector], [24, gdEntries], [28, next + sorted.length * grainSize]]) file.writeUInt32LE(v!, at!);
+  for (let g = 0; g < gdEntries; g++) file.writeUInt32LE(gtBase + g * 32, gdSector * 512 + g * 4);
+  for (const [i, data] of sorted) {
+    file.writeUInt32LE(next, (gtBase + Math.floor(i / 4096) * 32) * 512 + (i % 4096) * 4);
+    Buffer.from(data).copy(file, next * 512);
+    next += grainSize;
+  }
+  return { bytes: file, gdSector };
 }

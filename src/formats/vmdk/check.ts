@@ -1,5 +1,5 @@
 import type { Finding } from '../types.js';
-import { ENTRY_SIZE, FLAG_VALID_NEWLINE, FLAG_ZEROED_GTE, GTE_ZEROED, HEADER_SIZE, SECTOR } from './constants.js';
+import { ENTRY_SIZE, FLAG_VALID_NEWLINE, FLAG_ZEROED_GTE, GTE_ZEROED, SECTOR } from './constants.js';
 import type { GrainDirectory } from './grain-directory.js';
 import type { VmdkParts } from './extents.js';
 import type { SparseExtent } from './sparse-extent.js';
@@ -52,7 +52,7 @@ function byStart(spans: Span[]): Span[] {
 /** The metadata of a sparse extent: header, embedded descriptor, both directories. */
 function metadataSpans(s: SparseExtent): Span[] {
   const h = s.header;
-  const spans: Span[] = [{ what: 'header', start: 0, end: HEADER_SIZE }];
+  const spans: Span[] = [{ what: 'header', start: 0, end: h.headerBytes }];
   if (h.descriptorOffset && h.descriptorSize) spans.push({ what: 'embedded descriptor', start: h.descriptorOffset * SECTOR, end: (h.descriptorOffset + h.descriptorSize) * SECTOR });
   for (const d of [s.primary, s.redundant]) if (d) spans.push({ what: d.name, start: d.gdSector * SECTOR, end: d.gdSector * SECTOR + d.entries * ENTRY_SIZE });
   return spans;
@@ -80,7 +80,7 @@ async function walkDirectory(s: SparseExtent, d: GrainDirectory, metadata: Span[
 async function checkGrains(s: SparseExtent, d: GrainDirectory, bad: Set<number>, metadata: Span[], out: Findings): Promise<void> {
   const size = s.file.size;
   const grainBytes = s.header.compressed ? SECTOR : s.grainBytes;
-  const zeroedAllowed = (s.header.flags & FLAG_ZEROED_GTE) !== 0;
+  const zeroedAllowed = (s.header.flags & FLAG_ZEROED_GTE) !== 0 || s.header.headerBytes > SECTOR;
   for (let g = 0; g < d.entries; g++) {
     const table = bad.has(g) ? undefined : await d.table(g);
     if (!table) continue;

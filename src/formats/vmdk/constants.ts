@@ -11,11 +11,17 @@ export const SECTOR = 512;
 /** Sparse extent magic number 'KDMV' read as a little-endian u32 ("Hosted Sparse Extent Header", magicNumber). */
 export const SPARSE_MAGIC = 0x564d444b;
 
-/** The sparse header's magic as it appears in the file's first four bytes ("Hosted Sparse Extent Header"). */
-export const SPARSE_MAGIC_TEXT = 'KDMV';
-
-/** Magic of an ESX VMFS sparse (COWD) extent, which vdisk does not read ("ESX Server Sparse Extents"). */
+/** Magic of an ESX VMFS sparse (COWD) extent as it appears in the file ("ESX Server Sparse Extents", magicNumber). */
 export const COWD_MAGIC_TEXT = 'COWD';
+
+/** The COWD magic read as a little-endian u32 ("ESX Server Sparse Extents", magicNumber). */
+export const COWD_MAGIC = 0x44574f43;
+
+/** Size of a COWD header: four sectors ("ESX Server Sparse Extents", COWDisk_Header). */
+export const COWD_HEADER_SIZE = 2048;
+
+/** Entries per COWD grain table ("ESX Server Sparse Extents": 4096 entries per grain table). */
+export const COWD_GTES_PER_GT = 4096;
 
 /** Size of the sparse extent header, and of the footer copy of it ("Hosted Sparse Extent Header": 512 bytes with pad). */
 export const HEADER_SIZE = 512;
@@ -35,9 +41,6 @@ export const FLAG_ZEROED_GTE = 1 << 2;
 /** flags bit 16: grains are compressed ("Stream-Optimized Compressed Sparse Extents"). */
 export const FLAG_COMPRESSED = 1 << 16;
 
-/** flags bit 17: the file holds metadata markers ("Stream-Optimized Compressed Sparse Extents"). */
-export const FLAG_MARKERS = 1 << 17;
-
 /** compressAlgorithm 1: DEFLATE, stored as a zlib (RFC 1950) stream per grain ("Stream-Optimized Compressed Sparse Extents"). */
 export const COMPRESSION_DEFLATE = 1;
 
@@ -50,9 +53,6 @@ export const FOOTER_FROM_END = 1024;
 /** Size of a marker's fixed part in front of a compressed grain: lba (u64) and size (u32) ("Compressed Grain"). */
 export const GRAIN_MARKER_SIZE = 12;
 
-/** Metadata marker types in the u32 after {val, size=0} ("Markers": MARKER_EOS, MARKER_GT, MARKER_GD, MARKER_FOOTER). */
-export const MarkerType = { eos: 0, gt: 1, gd: 2, footer: 3 } as const;
-
 /** A grain table entry of 0: the grain is not allocated here (the parent's, or zeros) ("Grain Table"). */
 export const GTE_UNALLOCATED = 0;
 
@@ -62,16 +62,14 @@ export const GTE_ZEROED = 1;
 /** Bytes in a GD or GT entry: u32 sector offsets ("Grain Directories and Grain Tables"). */
 export const ENTRY_SIZE = 4;
 
-/** numGTEsPerGT as the spec fixes it ("Grain Table": 512 entries per grain table). */
-export const SPEC_GTES_PER_GT = 512;
-
-/** vdisk's cap on numGTEsPerGT (one grain table is at most 16 KiB to read). */
+/** vdisk's cap on numGTEsPerGT: the spec fixes 512 ("Grain Table"), COWD uses 4096; one table is at most 16 KiB to read. */
 export const MAX_GTES_PER_GT = 4096;
 
-/** grainSize in sectors the spec recommends minimum ("Hosted Sparse Extent Header": a power of 2 greater than 8). */
-export const SPEC_MIN_GRAIN_SECTORS = 8;
-
-/** vdisk's cap on grainSize: 16 MiB in sectors, so one grain (the unit of decompression) stays small. */
+/**
+ * vdisk's cap on grainSize: 16 MiB in sectors, so one grain (the unit of
+ * decompression) stays small. The spec asks for a power of two greater than
+ * 8 sectors ("Hosted Sparse Extent Header", grainSize); vdisk accepts 1 up.
+ */
 export const MAX_GRAIN_SECTORS = 32768;
 
 /** parentCID meaning "no parent" ("The Descriptor File", Header: parentCID=ffffffff). */

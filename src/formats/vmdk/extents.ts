@@ -2,7 +2,7 @@ import { resolveBeside } from '../../chain/resolve.js';
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import type { FileOpener } from '../../io/image-file.js';
-import { COWD_MAGIC_TEXT, SECTOR } from './constants.js';
+import { SECTOR } from './constants.js';
 import type { Descriptor, ExtentLine } from './descriptor.js';
 import { SparseExtent } from './sparse-extent.js';
 
@@ -27,7 +27,6 @@ const FLAT_TYPES = new Set(['FLAT', 'VMFS']);
 
 /** Why vdisk does not read an extent type, for the UNSUPPORTED message. */
 const UNSUPPORTED_TYPES: Record<string, string> = {
-  VMFSSPARSE: 'VMFSSPARSE (ESX COWD delta) extents',
   SESPARSE: 'SESPARSE (ESXi space-efficient sparse) extents',
   VMFSRDM: 'VMFSRDM (raw device mapping) extents',
   VMFSRAW: 'VMFSRAW (raw device) extents',
@@ -53,9 +52,6 @@ async function openExtent(descriptorPath: string, line: ExtentLine, start: numbe
       }
       return { kind: 'flat', line, start, length, file, at };
     }
-    const head = new Uint8Array(Math.min(4, file.size));
-    await file.read(head, 0);
-    if (Buffer.from(head).toString('latin1') === COWD_MAGIC_TEXT) throw unsupported(line, 'COWD sparse extents');
     const sparse = await SparseExtent.open(file);
     if (sparse.capacityBytes < length) {
       throw new DiskImageError('CORRUPT', `${file.path}: the descriptor gives this extent ${line.sectors} sectors, its header ${sparse.header.capacity}`, { path: file.path, field: 'capacity', value: sparse.header.capacity });

@@ -1,7 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
-import { ENTRY_SIZE, HEADER_SIZE, SECTOR } from './constants.js';
+import { ENTRY_SIZE, SECTOR } from './constants.js';
 
 /** GD entries read at a time (4 KiB): the directory is read in pieces, never whole. */
 const GD_CHUNK = 1024;
@@ -21,8 +21,9 @@ export class GrainDirectory {
 
   /**
    * `gdSector`: where the directory starts; `entries`: how many it has;
-   * `perTable`: numGTEsPerGT. CORRUPT when the directory does not lie
-   * wholly in the file after the header.
+   * `perTable`: numGTEsPerGT; `headerBytes`: the header nothing may
+   * overlap. CORRUPT when the directory does not lie wholly in the file
+   * after the header.
    */
   constructor(
     readonly source: ByteSource,
@@ -30,9 +31,10 @@ export class GrainDirectory {
     readonly entries: number,
     readonly perTable: number,
     readonly name: string,
+    readonly headerBytes: number,
   ) {
     const at = gdSector * SECTOR;
-    if (at < HEADER_SIZE || at + entries * ENTRY_SIZE > source.size) {
+    if (at < headerBytes || at + entries * ENTRY_SIZE > source.size) {
       throw new DiskImageError('CORRUPT', `VMDK ${name} at sector ${gdSector} (${entries} entries) does not lie in the file after the header (${source.size} bytes)`, {
         field: name,
         value: gdSector,
@@ -78,7 +80,7 @@ export class GrainDirectory {
       const sector = await this.tableSector(g);
       if (sector === 0) return undefined;
       const at = sector * SECTOR;
-      if (at < HEADER_SIZE || at + this.tableBytes > this.source.size) {
+      if (at < this.headerBytes || at + this.tableBytes > this.source.size) {
         throw new DiskImageError('CORRUPT', `VMDK ${this.name} entry ${g} points to a grain table at sector ${sector}, outside the file after the header (${this.source.size} bytes)`, {
           field: `${this.name}[${g}]`,
           value: sector,

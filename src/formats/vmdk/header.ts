@@ -37,6 +37,8 @@ export const SPARSE_HEADER = defineStruct('SparseExtentHeader', HEADER_SIZE, 'le
 
 /** A validated sparse extent header, offsets and sizes in sectors as plain numbers. */
 export interface SparseHeader {
+  /** Bytes of header at the start of the file: nothing else may lie there (512 KDMV, 2048 COWD). */
+  headerBytes: number;
   version: number;
   flags: number;
   /** Sectors of the extent. */
@@ -90,6 +92,7 @@ export function parseSparseHeader(buf: Uint8Array): SparseHeader {
     throw new DiskImageError('UNSUPPORTED', `VMDK compression algorithm ${f.compressAlgorithm} is not supported (1, DEFLATE)`, { field: 'compressAlgorithm', value: f.compressAlgorithm });
   }
   return {
+    headerBytes: HEADER_SIZE,
     version: f.version,
     flags: f.flags,
     capacity: sectors('capacity', f.capacity),

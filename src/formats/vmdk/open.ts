@@ -2,7 +2,7 @@ import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { openSource } from '../../io/open-source.js';
 import type { OpenOptions } from '../types.js';
-import { DESCRIPTOR_SIGNATURE, HEADER_SIZE, MAX_DESCRIPTOR_BYTES } from './constants.js';
+import { COWD_MAGIC_TEXT, DESCRIPTOR_SIGNATURE, HEADER_SIZE, MAX_DESCRIPTOR_BYTES } from './constants.js';
 import { descriptorText, parseDescriptor } from './descriptor.js';
 import { openExtents, type OpenedExtent, type VmdkParts } from './extents.js';
 import { hasSparseMagic } from './header.js';
@@ -55,6 +55,9 @@ export async function openVmdk(path: string, options: OpenOptions): Promise<Vmdk
   try {
     const head = new Uint8Array(Math.min(HEADER_SIZE, file.size));
     await file.read(head, 0);
+    if (Buffer.from(head.subarray(0, 4)).toString('latin1') === COWD_MAGIC_TEXT) {
+      throw new DiskImageError('UNSUPPORTED', `${path}: a COWD (vmfsSparse) extent opened alone; open the descriptor that lists it`, { path });
+    }
     keep = hasSparseMagic(head);
     const parts = keep ? await openSparseFile(path, file) : await openDescriptorFile(path, file, options);
     const last = parts.extents[parts.extents.length - 1]!;

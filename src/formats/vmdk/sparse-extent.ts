@@ -2,7 +2,8 @@ import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
 import type { Run } from '../layer.js';
-import { FOOTER_FROM_END, GRAIN_MARKER_SIZE, GTE_UNALLOCATED, GTE_ZEROED, HEADER_SIZE, MAX_DESCRIPTOR_BYTES, SECTOR } from './constants.js';
+import { COWD_HEADER_SIZE, COWD_MAGIC_TEXT, FOOTER_FROM_END, GRAIN_MARKER_SIZE, GTE_UNALLOCATED, GTE_ZEROED, HEADER_SIZE, MAX_DESCRIPTOR_BYTES, SECTOR } from './constants.js';
+import { parseCowdHeader } from './cowd-header.js';
 import { GrainDirectory } from './grain-directory.js';
 import { gdEntries, hasSparseMagic, parseSparseHeader, type SparseHeader } from './header.js';
 import { coalesce } from './runs.js';
@@ -19,11 +20,21 @@ function maxStoredLength(grainBytes: number): number {
   return grainBytes + grainBytes / 8 + SECTOR;
 }
 
-/** The header and the footer copy read for a GD_AT_END extent ("Stream-Optimized Compressed Sparse Extents", "The Footer"). */
+/**
+ * The header of a hosted sparse (KDMV) or ESX sparse (COWD) extent, and the
+ * footer copy read for a GD_AT_END one ("Stream-Optimized Compressed Sparse
+ * Extents", "The Footer").
+ */
 async function readHeaders(file: ByteSource): Promise<{ header: SparseHeader; footer?: SparseHeader }> {
   const buf = new Uint8Array(HEADER_SIZE);
   if (file.size < HEADER_SIZE) throw new DiskImageError('INVALID_FORMAT', `${file.path}: ${file.size} bytes is too small for a VMDK sparse extent`);
   await file.read(buf, 0);
+  if (Buffer.from(buf.subarray(0, 4)).toString('latin1') === COWD_MAGIC_TEXT) {
+    if (file.size < COWD_HEADER_SIZE) throw new DiskImageError('CORRUPT', `${file.path}: ${file.size} bytes is too small for a COWD extent`, { path: file.path });
+    const cowd = new Uint8Array(COWD_HEADER_SIZE);
+    await file.read(cowd, 0);
+    return { header: parseCowdHeader(cowd) };
+  }
   const header = parseSparseHeader(buf);
   if (header.gdOffset !== undefined) return { header };
   const at = file.size - FOOTER_FROM_END;
@@ -66,7 +77,7 @@ export class SparseExtent {
     const warnings: string[] = [];
     const directory = (sector: number, name: string): GrainDirectory | undefined => {
       try {
-        return new GrainDirectory(file, sector, entries, h.numGTEsPerGT, name);
+        return new GrainDirectory(file, sector, entries, h.numGTEsPerGT, name, h.headerBytes);
       } catch (err) {
         if (!(err instanceof DiskImageError)) throw err;
         warnings.push(err.message);
@@ -97,7 +108,7 @@ export class SparseExtent {
     if (descriptorOffset === 0 || descriptorSize === 0) return undefined;
     const at = descriptorOffset * SECTOR;
     const length = Math.min(descriptorSize * SECTOR, MAX_DESCRIPTOR_BYTES + 1);
-    if (at < HEADER_SIZE || at + length > this.file.size) {
+    if (at < this.header.headerBytes || at + length > this.file.size) {
       throw new DiskImageError('CORRUPT', `${this.file.path}: embedded descriptor at sector ${descriptorOffset} lies outside the file`, { path: this.file.path, field: 'descriptorOffset', value: descriptorOffset });
     }
     const buf = new Uint8Array(length);

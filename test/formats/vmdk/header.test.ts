@@ -19,7 +19,7 @@ describe('parseSparseHeader', () => {
     assert.equal(hasSparseMagic(header()), true);
     assert.deepEqual(
       { ...h },
-      { version: 1, flags: 7, capacity: 8192, grainSize: 8, descriptorOffset: 1, descriptorSize: 20, numGTEsPerGT: 512, rgdOffset: 21, gdOffset: 30, overHead: 39, uncleanShutdown: false, compressed: false, newlinesIntact: true },
+      { headerBytes: 512, version: 1, flags: 7, capacity: 8192, grainSize: 8, descriptorOffset: 1, descriptorSize: 20, numGTEsPerGT: 512, rgdOffset: 21, gdOffset: 30, overHead: 39, uncleanShutdown: false, compressed: false, newlinesIntact: true },
     );
     assert.equal(gdEntries(h), 2);
   });
@@ -69,20 +69,20 @@ function fakeSource(size: number, fill: number): ByteSource & { reads: number[] 
 describe('GrainDirectory', () => {
   it('reads a huge directory in 4 KiB pieces and one table at a time', async () => {
     const src = fakeSource(2 ** 40, 16);
-    const gd = new GrainDirectory(src, 1, 2 ** 26, 512, 'grain directory');
+    const gd = new GrainDirectory(src, 1, 2 ** 26, 512, 'grain directory', 512);
     assert.equal((await gd.table(2 ** 21))![0], 16);
     assert.deepEqual(src.reads, [4096, 2048]);
   });
 
   it('refuses a directory that is not in the file, and a table pointer past the end', async () => {
-    throwsWithCode(() => new GrainDirectory(fakeSource(4096, 0), 0, 1, 512, 'grain directory'), 'CORRUPT');
-    throwsWithCode(() => new GrainDirectory(fakeSource(4096, 0), 1, 2048, 512, 'grain directory'), 'CORRUPT');
-    const gd = new GrainDirectory(fakeSource(4096, 7), 1, 1, 512, 'grain directory');
+    throwsWithCode(() => new GrainDirectory(fakeSource(4096, 0), 0, 1, 512, 'grain directory', 512), 'CORRUPT');
+    throwsWithCode(() => new GrainDirectory(fakeSource(4096, 0), 1, 2048, 512, 'grain directory', 512), 'CORRUPT');
+    const gd = new GrainDirectory(fakeSource(4096, 7), 1, 1, 512, 'grain directory', 512);
     await rejectsWithCode(gd.table(0), 'CORRUPT');
   });
 
   it('a directory entry of 0 is a table of unallocated grains', async () => {
-    const gd = new GrainDirectory(fakeSource(4096, 0), 1, 4, 512, 'grain directory');
+    const gd = new GrainDirectory(fakeSource(4096, 0), 1, 4, 512, 'grain directory', 512);
     assert.equal(await gd.table(3), undefined);
   });
 

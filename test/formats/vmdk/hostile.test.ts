@@ -10,10 +10,9 @@ import { describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import type { ErrorCode } from '../../../src/errors.js';
 import { openImage } from '../../../src/formats/registry.js';
-import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { readAll } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { FIELD, buildSparseVmdk, grainOf, type SparseLayout } from '../../helpers/vmdk.js';
+import { FIELD, buildSparseVmdk, grainOf, openOrReadFails, type SparseLayout } from '../../helpers/vmdk.js';
 
 const dir = tempDir('vdisk-vmdk-hostile-');
 let n = 0;
@@ -28,17 +27,9 @@ function write(bytes: Buffer | string, name = `h${n++}.vmdk`): string {
   return path;
 }
 
-/** Opens and reads the whole disk; the failure must carry `code`. */
+/** Opens and reads the whole disk; the failure must carry `code`. Returns its message. */
 async function failsWith(path: string, code: ErrorCode): Promise<string> {
-  const err = await rejectsWithCode(async () => {
-    const image = await openImage(path);
-    try {
-      await readAll(image);
-    } finally {
-      await image.close();
-    }
-  }, code);
-  return err.message;
+  return (await openOrReadFails(path, code)).message;
 }
 
 describe('hostile sparse headers and tables', () => {
@@ -133,7 +124,7 @@ describe('hostile descriptor files', () => {
     ['a flat extent offset past its file', desc('RW 8 FLAT "ok-flat.vmdk" 9000000000'), 'CORRUPT'],
     ['a missing extent file', desc('RW 8 FLAT "gone-flat.vmdk" 0'), 'IO'],
     ['no extents', desc(''), 'CORRUPT'],
-    ['a VMFSSPARSE extent', desc('RW 8 VMFSSPARSE "ok-flat.vmdk"'), 'UNSUPPORTED'],
+    ['a VMFSSPARSE extent whose file is no COWD', desc('RW 8 VMFSSPARSE "ok-flat.vmdk"'), 'INVALID_FORMAT'],
     ['a SESPARSE extent', desc('RW 8 SESPARSE "ok-flat.vmdk"'), 'UNSUPPORTED'],
     ['a NOACCESS extent', desc('NOACCESS 8 FLAT "ok-flat.vmdk" 0'), 'UNSUPPORTED'],
     ['a sparse extent that is flat bytes', desc('RW 8 SPARSE "ok-flat.vmdk"'), 'INVALID_FORMAT'],
