@@ -2,7 +2,7 @@
 // chains written with qemu-io) read by vdisk byte for byte as qemu-img reads
 // them; vmdkinfo (libvmdk) agrees on size and content IDs.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { openImage } from '../../../src/formats/registry.js';
@@ -10,6 +10,7 @@ import { check } from '../../../src/ops/check.js';
 import { convert } from '../../../src/ops/convert.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { vdisk } from '../../helpers/cli.js';
+import { startHttpServer } from '../../helpers/http-server.js';
 import { guestSha256 } from '../../helpers/images.js';
 import { needTools, run, sha256OfFile } from '../../helpers/oracles.js';
 import { writePatternDisk } from '../../helpers/pattern-disk.js';
@@ -167,6 +168,28 @@ describe('qemu-made VMDK delta chains', () => {
     const image = await openImage(odd, { ignoreParentUuid: true, onWarning: (w) => warnings.push(w) });
     await image.close();
     assert.ok(warnings.some((w) => /opening anyway/.test(w)), warnings.join('|'));
+  });
+
+  test('a split delta over a split base, read over HTTP: descriptor, extents and parent all come from the server', async (t) => {
+    if (!needTools(t, 'qemu-img', 'qemu-io')) return;
+    const web = join(dir, 'web');
+    mkdirSync(web);
+    run('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=twoGbMaxExtentSparse', src, join(web, 'split.vmdk')]);
+    run('qemu-img', ['create', '-f', 'vmdk', '-o', 'subformat=twoGbMaxExtentSparse', '-b', 'split.vmdk', '-F', 'vmdk', join(web, 'delta.vmdk')]);
+    run('qemu-io', ['-f', 'vmdk', '-c', 'write -P 0x5a 1M 192k', join(web, 'delta.vmdk')]);
+    const server = await startHttpServer(web);
+    try {
+      const image = await openImage(`${server.url}delta.vmdk`);
+      try {
+        assert.equal(image.parent?.path, `${server.url}split.vmdk`);
+        assert.ok(image.layer.files().includes(`${server.url}delta-s001.vmdk`), image.layer.files().join());
+        assert.equal(await guestSha256(image), await qemuSha(join(web, 'delta.vmdk'), dir, 'web-delta'));
+      } finally {
+        await image.close();
+      }
+    } finally {
+      await server.close();
+    }
   });
 
   test('the CLI: info, map, check, and convert to VHDX that qemu-img reads back', async (t) => {
