@@ -172,6 +172,7 @@ test('node-vhd fixed.vhd, a footer with no copy at offset 0, is probed as a fixe
     assert.equal(d.formatSpecific?.footerSource, 'end');
     assert.equal(image.virtualSize, row.virtualSize, 'not the file size (virtual size + 512)');
     assert.equal(d.fileSize, row.virtualSize + 512);
+    assert.match(vdisk('info', row.path).stdout, /^geometry: 301\/4\/17 \(cylinders\/heads\/sectors\)$/m, 'info prints the footer geometry');
     const head = Buffer.alloc(8);
     const fd = openSync(row.path, 'r');
     try {

@@ -87,7 +87,7 @@ async function checkGrains(s: SparseExtent, d: GrainDirectory, bad: Set<number>,
     for (const [i, gte] of table.entries()) {
       const grain = g * d.perTable + i;
       if (gte === GTE_ZEROED && !zeroedAllowed) {
-        out.add('nonconformance', 'ZEROED_GTE_WITHOUT_FLAG', `${d.name}: grain ${grain} has GTE 1 but flags bit 2 is clear; vdisk reads zeros, qemu-img reads sector 1 (the header area) as its data`);
+        out.add('warning', 'ZEROED_GTE_WITHOUT_FLAG', `${d.name}: grain ${grain} has GTE 1 but flags bit 2 is clear; vdisk reads zeros, qemu-img reads sector 1 (the header area) as its data`);
       }
       if (gte <= GTE_ZEROED) continue;
       const start = gte * SECTOR;
@@ -133,7 +133,7 @@ async function checkSparse(s: SparseExtent, label: string, out: Findings): Promi
  */
 export async function checkVmdk(parts: VmdkParts): Promise<Finding[]> {
   const out = new Findings();
-  for (const w of parts.warnings) out.add('nonconformance', 'DESCRIPTOR', w);
+  for (const w of parts.warnings) out.add('warning', 'DESCRIPTOR', w);
   for (const e of parts.extents) {
     if (e.kind !== 'sparse') continue;
     const label = e.file.path;
