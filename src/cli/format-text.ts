@@ -19,6 +19,12 @@ export function infoText(layers: ImageInfo[]): string {
       if (fs.creatorApplication !== undefined) lines.push(`creator: '${String(fs.creatorApplication)}' ${String(fs.creatorVersion)} on ${String(fs.creatorHostOs)}`);
       if (fs.sizeRule) lines.push(`size from: ${fs.sizeRule === 'chs' ? 'CHS geometry' : 'footer current size'}`);
       if (fs.parentName !== undefined) lines.push(`parent name: ${String(fs.parentName)}; parent uuid: ${String(fs.parentUuid)}`);
+      if (fs.cid !== undefined) lines.push(`content id: ${String(fs.cid)}; parent content id: ${String(fs.parentCid)}${fs.parentFileNameHint ? ` (${String(fs.parentFileNameHint)})` : ''}`);
+      if (fs.adapterType !== undefined) lines.push(`adapter: ${String(fs.adapterType)}`);
+      const chs = fs.geometry as { cylinders: number; heads: number; sectors?: number; sectorsPerTrack?: number } | undefined;
+      if (chs) lines.push(`geometry: ${chs.cylinders}/${chs.heads}/${chs.sectors ?? chs.sectorsPerTrack} (cylinders/heads/sectors)`);
+      const files = Array.isArray(fs.extents) ? (fs.extents as { access: string; type: string; sectors: number; file?: string }[]) : [];
+      for (const e of files) lines.push(`extent: ${e.access} ${e.type} ${e.sectors} sectors${e.file ? ` ${e.file}` : ''}`);
       for (const w of i.warnings) lines.push(`warning: ${w}`);
       return lines.join('\n');
     })

@@ -10,9 +10,10 @@ import type { Layer, WritableLayer } from './layer.js';
 import type { CreateOptions, DiskImage, FormatDescriptor, OpenOptions, WritableDiskImage } from './types.js';
 import { vhdFormat } from './vhd/index.js';
 import { vhdxFormat } from './vhdx/index.js';
+import { vmdkFormat } from './vmdk/index.js';
 
 /** Formats vdisk reads and writes, in probe order (raw, which matches anything, last). Adding a format is one line here. */
-const FORMATS: readonly FormatDescriptor[] = [vhdxFormat, vhdFormat, rawFormat];
+const FORMATS: readonly FormatDescriptor[] = [vhdxFormat, vhdFormat, vmdkFormat, rawFormat];
 
 /** The descriptors of every format vdisk handles, in probe order. */
 export function formats(): readonly FormatDescriptor[] {
@@ -21,13 +22,11 @@ export function formats(): readonly FormatDescriptor[] {
 
 /**
  * Formats vdisk recognises but does not handle yet, by their magic (qcow2
- * "QFI\xfb" qcow2.txt; VMDK "KDMV" sparse header or a text descriptor; VDI
- * signature 0xbeda107f at offset 64). Recognising them keeps such a file from
+ * "QFI\xfb" qcow2.txt; VDI signature 0xbeda107f at offset 64). Recognising them keeps such a file from
  * being read as raw.
  */
 const RECOGNISED: { name: string; test: (head: Buffer) => boolean }[] = [
   { name: 'qcow2', test: (h) => h.readUInt32BE(0) === 0x514649fb },
-  { name: 'vmdk', test: (h) => h.toString('latin1', 0, 4) === 'KDMV' || h.toString('latin1', 0, 21) === '# Disk DescriptorFile' },
   { name: 'vdi', test: (h) => h.length >= 68 && h.readUInt32LE(64) === 0xbeda107f },
 ];
 

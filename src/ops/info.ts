@@ -10,10 +10,14 @@ export interface InfoOptions extends OpenOptions {
   chain?: boolean;
 }
 
-/** One layer's description; for a local file also the space it takes on disk. */
+/** One layer's description; for a local file also the space its files (a descriptor's extents too) take on disk. */
 async function describeLayer(image: DiskImage): Promise<ImageInfo> {
   const info = image.describe();
-  if (!isUrl(image.path)) info.allocatedSize = (await stat(image.path)).blocks * 512;
+  if (!isUrl(image.path)) {
+    let blocks = 0;
+    for (const f of image.layer.files()) blocks += (await stat(f)).blocks;
+    info.allocatedSize = blocks * 512;
+  }
   return info;
 }
 

@@ -2,7 +2,8 @@
 // scripts/run-tests.mjs; see PROVENANCE.md there): sizes and guest sha256 as
 // EXPECTED.tsv records them, the dfvfs pair with bad checksums (warn, check,
 // repair a copy), formats vdisk recognises but does not read yet, libvhdi's
-// view of every real VHD, and qemu-img's view of vdisk's copies of them.
+// view of every real VHD, and qemu-img's view of vdisk's copies of them. The
+// real VMDKs are read in test/formats/vmdk/real-vmdk.test.ts.
 import assert from 'node:assert/strict';
 import { closeSync, copyFileSync, existsSync, openSync, readSync, realpathSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
@@ -20,7 +21,10 @@ const PARENT = 'dfvfs/test_data/image.vhd';
 const CHILD = 'dfvfs/test_data/image-differential.vhd';
 
 /** Formats vdisk reads; the real images of these must read byte for byte, the others must be refused. */
-const SUPPORTED = ['vhd', 'vhdx'];
+const SUPPORTED = ['vhd', 'vhdx', 'vmdk'];
+
+/** The formats this file reads real images of (libvhdi reads them too). */
+const VHD_FORMATS = ['vhd', 'vhdx'];
 
 /** The restored images, the VHD rows, and a lookup by path as EXPECTED.tsv spells it. */
 function fixtures(t: TestContext): { dir: string; images: RealImage[]; vhds: RealImage[]; row: (p: string) => RealImage } | undefined {
@@ -31,7 +35,7 @@ function fixtures(t: TestContext): { dir: string; images: RealImage[]; vhds: Rea
     assert.ok(r, `EXPECTED.tsv has a row for ${p}`);
     return r;
   };
-  return { ...real, vhds: real.images.filter((x) => SUPPORTED.includes(x.format)), row };
+  return { ...real, vhds: real.images.filter((x) => VHD_FORMATS.includes(x.format)), row };
 }
 
 /** Opens `path` collecting onWarning calls; returns its size, guest sha256, those warnings, image.warnings and the parent's path. */
@@ -139,7 +143,7 @@ test('real images in other formats are recognised and refused as UNSUPPORTED, no
   const real = fixtures(t);
   if (!real) return;
   const others = real.images.filter((x) => !SUPPORTED.includes(x.format));
-  assert.deepEqual([...new Set(others.map((x) => x.format))].sort(), ['qcow2', 'vdi', 'vmdk']);
+  assert.deepEqual([...new Set(others.map((x) => x.format))].sort(), ['qcow2', 'vdi']);
   const dir = tempDir('vdisk-real-refused-');
   for (const [i, img] of others.entries()) {
     await t.test(relative(real.dir, img.path), async () => {
@@ -168,6 +172,7 @@ test('node-vhd fixed.vhd, a footer with no copy at offset 0, is probed as a fixe
     assert.equal(d.formatSpecific?.footerSource, 'end');
     assert.equal(image.virtualSize, row.virtualSize, 'not the file size (virtual size + 512)');
     assert.equal(d.fileSize, row.virtualSize + 512);
+    assert.match(vdisk('info', row.path).stdout, /^geometry: 301\/4\/17 \(cylinders\/heads\/sectors\)$/m, 'info prints the footer geometry');
     const head = Buffer.alloc(8);
     const fd = openSync(row.path, 'r');
     try {

@@ -1,0 +1,85 @@
+import { resolveBeside } from '../../chain/resolve.js';
+import { DiskImageError } from '../../errors.js';
+import type { ByteSource } from '../../io/byte-source.js';
+import type { FileOpener } from '../../io/image-file.js';
+import { SECTOR } from './constants.js';
+import type { Descriptor, ExtentLine } from './descriptor.js';
+import { SparseExtent } from './sparse-extent.js';
+
+/** One extent of the disk, opened: where its guest bytes start and how many, and what holds them. */
+export type OpenedExtent =
+  | { kind: 'flat'; line?: ExtentLine; start: number; length: number; file: ByteSource; at: number }
+  | { kind: 'sparse'; line?: ExtentLine; start: number; length: number; file: ByteSource; sparse: SparseExtent }
+  | { kind: 'zero'; line?: ExtentLine; start: number; length: number };
+
+/** What opening a VMDK found: the descriptor (when there is one), the extents, and the descriptor file's own path and size. */
+export interface VmdkParts {
+  path: string;
+  descriptor?: Descriptor;
+  extents: OpenedExtent[];
+  /** Size of the file the user named (the descriptor file, or the monolithic sparse file). */
+  fileSize: number;
+  warnings: string[];
+}
+
+/** Extent types that are a plain run of sectors in a file ("Extent Descriptions": FLAT, and VMFS for ESX flat disks). */
+const FLAT_TYPES = new Set(['FLAT', 'VMFS']);
+
+/** Why vdisk does not read an extent type, for the UNSUPPORTED message. */
+const UNSUPPORTED_TYPES: Record<string, string> = {
+  SESPARSE: 'SESPARSE (ESXi space-efficient sparse) extents',
+  VMFSRDM: 'VMFSRDM (raw device mapping) extents',
+  VMFSRAW: 'VMFSRAW (raw device) extents',
+};
+
+function unsupported(line: ExtentLine, what: string): DiskImageError {
+  return new DiskImageError('UNSUPPORTED', `VMDK ${what} are not supported (descriptor line ${line.line})`, { field: 'extent type', value: line.type });
+}
+
+/** Opens one extent's file through `openFile`, beside the descriptor, and checks it holds what the line says. */
+async function openExtent(descriptorPath: string, line: ExtentLine, start: number, openFile: FileOpener): Promise<OpenedExtent> {
+  const length = line.sectors * SECTOR;
+  if (line.access === 'NOACCESS') throw unsupported(line, 'NOACCESS');
+  if (line.type === 'ZERO') return { kind: 'zero', line, start, length };
+  const what = UNSUPPORTED_TYPES[line.type];
+  if (what) throw unsupported(line, what);
+  const file = await openFile(resolveBeside(descriptorPath, line.file!), 'read');
+  try {
+    if (FLAT_TYPES.has(line.type)) {
+      const at = line.offset * SECTOR;
+      if (at + length > file.size) {
+        throw new DiskImageError('CORRUPT', `${file.path}: ${line.type} extent of ${length} bytes at byte ${at} runs past the end of the file (${file.size} bytes)`, { path: file.path, value: file.size });
+      }
+      return { kind: 'flat', line, start, length, file, at };
+    }
+    const sparse = await SparseExtent.open(file);
+    if (sparse.capacityBytes < length) {
+      throw new DiskImageError('CORRUPT', `${file.path}: the descriptor gives this extent ${line.sectors} sectors, its header ${sparse.header.capacity}`, { path: file.path, field: 'capacity', value: sparse.header.capacity });
+    }
+    return { kind: 'sparse', line, start, length, file, sparse };
+  } catch (err) {
+    await file.close();
+    throw err;
+  }
+}
+
+/** Opens every extent a descriptor lists, in order; on failure closes those already open. */
+export async function openExtents(descriptorPath: string, lines: ExtentLine[], openFile: FileOpener): Promise<OpenedExtent[]> {
+  const out: OpenedExtent[] = [];
+  let start = 0;
+  try {
+    for (const line of lines) {
+      out.push(await openExtent(descriptorPath, line, start, openFile));
+      start += line.sectors * SECTOR;
+    }
+    return out;
+  } catch (err) {
+    await closeExtents(out);
+    throw err;
+  }
+}
+
+/** Closes the files of `extents`. */
+export async function closeExtents(extents: OpenedExtent[]): Promise<void> {
+  for (const e of extents) if (e.kind !== 'zero') await e.file.close();
+}
