@@ -9,7 +9,8 @@
  *   node dist/bench/floor.js read FILE          every data extent of FILE (SEEK_DATA/SEEK_HOLE), O_DIRECT
  *   node dist/bench/floor.js write DIR BYTES    BYTES to a new file in DIR: O_DIRECT, and buffered then fsync
  *   node dist/bench/floor.js copy FILE DIR      FILE's data extents read and written to a new file in DIR,
- *                                               each lane reading a request then writing it, O_DIRECT, fsync
+ *                                               each lane reading a request (O_DIRECT) then writing it
+ *                                               (O_DIRECT, or buffered with vdisk's writeback window), fsync
  *
  * The copy floor exists because reads and writes may share one device's
  * bandwidth: on this project's VM, reading 625 MB (0.37 s) while writing as
@@ -19,20 +20,25 @@
  * Each tries several request sizes and queue depths and prints one JSON line:
  * the best seconds, how it was done, and every variant's seconds.
  */
-import { closeSync, constants, fstatSync, openSync, read, rmSync, write, fsync } from 'node:fs';
+import { closeSync, constants, fdatasync, fstatSync, openSync, read, rmSync, write, fsync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { alignedBuffer, DIRECT_ALIGN } from '../src/io/aligned-buffer.js';
 import { fileHelper } from '../src/io/native.js';
+import { WritebackWindow } from '../src/io/writeback-window.js';
 
 const MiB = 1024 * 1024;
 const readAsync = promisify(read);
 const writeAsync = promisify(write);
 const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
 
 /** Request sizes and queue depths tried. */
 const REQUEST_SIZES = [2 * MiB, 8 * MiB];
 const QUEUE_DEPTHS = [1, 2, 4, 8];
+
+/** The copy floor's variants: request size, lanes, and how the target is written. */
+const COPY_VARIANTS: [number, number, FloorWrites][] = [2, 8].flatMap((m) => [2, 4].flatMap((lanes) => (['direct', 'window'] as const).map((w): [number, number, FloorWrites] => [m * MiB, lanes, w])));
 
 /** One measured way of doing the transfer. */
 interface Variant {
@@ -98,28 +104,36 @@ async function readFloor(path: string): Promise<{ bytes: number; variants: Varia
   }
 }
 
-/** The copy floor of `path` into `dir`: each lane reads a request of its data and writes it at the same offset of a new file, O_DIRECT both ways, then fsync. */
+/**
+ * The copy floor of `path` into `dir`: each lane reads a request of its data
+ * (O_DIRECT) and writes it at the same offset of a new file, O_DIRECT or
+ * buffered through a writeback window (src/io/writeback-window.ts), then
+ * fsync. The source is read with O_DIRECT, so every variant finds it cold.
+ */
 async function copyFloor(path: string, dir: string): Promise<{ bytes: number; variants: Variant[] }> {
   const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
   const target = join(dir, `floor-copy-${process.pid}.tmp`);
   try {
     const ranges = dataRanges(fd, fstatSync(fd).size);
     const variants: Variant[] = [];
-    for (const size of REQUEST_SIZES) {
-      for (const depth of [2, 4]) {
-        const out = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT, 0o600);
-        try {
-          const t0 = process.hrtime.bigint();
-          await inFlight(requests(ranges, size), depth, size, async (buf, at, length) => {
-            const { bytesRead } = await readAsync(fd, buf, 0, length, at);
-            await writeAsync(out, buf, 0, Math.ceil(bytesRead / DIRECT_ALIGN) * DIRECT_ALIGN, at);
-          });
-          await fsyncAsync(out);
-          variants.push({ how: `O_DIRECT read and write, ${size / MiB} MiB × ${depth} lanes, fsync`, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
-        } finally {
-          closeSync(out);
-          rmSync(target, { force: true });
-        }
+    for (const [size, depth, writes] of COPY_VARIANTS) {
+      const out = openSync(target, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (writes === 'direct' ? constants.O_DIRECT : 0), 0o600);
+      const window = writes === 'window' ? WritebackWindow.for(out, () => fdatasyncAsync(out)) : undefined;
+      try {
+        const t0 = process.hrtime.bigint();
+        await inFlight(requests(ranges, size), depth, size, async (buf, at, length) => {
+          const { bytesRead } = await readAsync(fd, buf, 0, length, at);
+          const written = writes === 'direct' ? Math.ceil(bytesRead / DIRECT_ALIGN) * DIRECT_ALIGN : bytesRead;
+          await writeAsync(out, buf, 0, written, at);
+          await window?.written({ offset: at, length: written });
+        });
+        await window?.drain();
+        await fsyncAsync(out);
+        const how = writes === 'direct' ? 'O_DIRECT read and write' : 'O_DIRECT read, buffered write with writeback window';
+        variants.push({ how: `${how}, ${size / MiB} MiB × ${depth} lanes, fsync`, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+      } finally {
+        closeSync(out);
+        rmSync(target, { force: true });
       }
     }
     return { bytes: ranges.reduce((n, [s, e]) => n + e - s, 0), variants };
@@ -128,17 +142,23 @@ async function copyFloor(path: string, dir: string): Promise<{ bytes: number; va
   }
 }
 
+/** How a floor writes its target: O_DIRECT, the page cache alone, or the page cache with vdisk's writeback window. */
+type FloorWrites = 'direct' | 'buffered' | 'window';
+
 /** Writes `bytes` of non-zero data to a new file in `dir` in requests of `size`, `depth` in flight, then fsync; returns seconds. */
-async function timedWrite(dir: string, bytes: number, size: number, depth: number, direct: boolean): Promise<number> {
+async function timedWrite(dir: string, bytes: number, size: number, depth: number, writes: FloorWrites): Promise<number> {
   const path = join(dir, `floor-write-${process.pid}.tmp`);
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (direct ? constants.O_DIRECT : 0), 0o600);
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (writes === 'direct' ? constants.O_DIRECT : 0), 0o600);
+  const window = writes === 'window' ? WritebackWindow.for(fd, () => fdatasyncAsync(fd)) : undefined;
   try {
     const reqs = requests([[0, Math.ceil(bytes / DIRECT_ALIGN) * DIRECT_ALIGN]], size);
     const t0 = process.hrtime.bigint();
     await inFlight(reqs, depth, size, async (buf, at, length) => {
       buf.fill(0x5a);
       await writeAsync(fd, buf, 0, length, at);
+      await window?.written({ offset: at, length });
     });
+    await window?.drain();
     await fsyncAsync(fd);
     return Number(process.hrtime.bigint() - t0) / 1e9;
   } finally {
@@ -147,12 +167,13 @@ async function timedWrite(dir: string, bytes: number, size: number, depth: numbe
   }
 }
 
-/** The write floor of `bytes` in `dir`: O_DIRECT at several queue depths, and buffered writes then fsync. */
+/** The write floor of `bytes` in `dir`: O_DIRECT at several queue depths, and buffered writes (plain or with the writeback window) then fsync. */
 async function writeFloor(dir: string, bytes: number): Promise<{ bytes: number; variants: Variant[] }> {
   const variants: Variant[] = [];
   for (const size of REQUEST_SIZES) {
-    for (const depth of [1, 4]) variants.push({ how: `O_DIRECT write, ${size / MiB} MiB × ${depth} in flight, fsync`, seconds: await timedWrite(dir, bytes, size, depth, true) });
-    variants.push({ how: `buffered write, ${size / MiB} MiB × 2 in flight, fsync`, seconds: await timedWrite(dir, bytes, size, 2, false) });
+    for (const depth of [1, 4]) variants.push({ how: `O_DIRECT write, ${size / MiB} MiB × ${depth} in flight, fsync`, seconds: await timedWrite(dir, bytes, size, depth, 'direct') });
+    variants.push({ how: `buffered write, ${size / MiB} MiB × 2 in flight, fsync`, seconds: await timedWrite(dir, bytes, size, 2, 'buffered') });
+    variants.push({ how: `buffered write with writeback window, ${size / MiB} MiB × 2 in flight, fsync`, seconds: await timedWrite(dir, bytes, size, 2, 'window') });
   }
   return { bytes, variants };
 }

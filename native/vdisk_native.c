@@ -5,7 +5,9 @@
  * block devices), allocate (fallocate mode 0), ofdLock (fcntl
  * F_OFD_SETLK, the lock qemu takes), pageOffset (a buffer's address
  * within its page, for O_DIRECT alignment) and cachedBytes (cachestat(2):
- * how much of a file range is in the page cache, Linux 6.5+). Every function throws a JS Error whose
+ * how much of a file range is in the page cache, Linux 6.5+), startWriteback
+ * (sync_file_range WRITE: queue a range's dirty pages for writing, without
+ * waiting) and dropCache (posix_fadvise DONTNEED). Every function throws a JS Error whose
  * `code` is the errno name; src/io/native.ts wraps them behind a pure-JS
  * fallback.
  */
@@ -150,6 +152,23 @@ static napi_value cached_bytes(napi_env env, napi_callback_info info) {
   return num(env, (double)cs.nr_cache * (double)sysconf(_SC_PAGESIZE));
 }
 
+/* startWriteback(fd, offset, length): start writing the range's dirty pages to the device (sync_file_range SYNC_FILE_RANGE_WRITE); does not wait for them. */
+static napi_value start_writeback(napi_env env, napi_callback_info info) {
+  int64_t a[3];
+  if (get_args(env, info, 3, a)) return NULL;
+  if (sync_file_range((int)a[0], (off64_t)a[1], (off64_t)a[2], SYNC_FILE_RANGE_WRITE) < 0) return throw_errno(env, errno, "sync_file_range");
+  return num(env, 0);
+}
+
+/* dropCache(fd, offset, length): ask the kernel to drop the range's clean pages from the page cache (posix_fadvise POSIX_FADV_DONTNEED). */
+static napi_value drop_cache(napi_env env, napi_callback_info info) {
+  int64_t a[3];
+  if (get_args(env, info, 3, a)) return NULL;
+  int err = posix_fadvise((int)a[0], (off_t)a[1], (off_t)a[2], POSIX_FADV_DONTNEED);
+  if (err != 0) return throw_errno(env, err, "posix_fadvise");
+  return num(env, 0);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -160,6 +179,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"ofdLock", NULL, ofd_lock, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pageOffset", NULL, page_offset, NULL, NULL, NULL, napi_enumerable, NULL},
     {"cachedBytes", NULL, cached_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"startWriteback", NULL, start_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dropCache", NULL, drop_cache, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -68,7 +68,7 @@ function buildProgram(): Command {
     .option('--spool', 'stdin to stdout into a dynamic format: spool the input to a temporary file first')
     .option('-n, --no-create', 'write into the existing image or block device DST (its format, size and identity kept)')
     .option('--replace', 'replace an existing DST file atomically (written beside it, renamed over it on success)')
-    .option('-t, --cache <mode>', 'how a new DST file is written: none (default; O_DIRECT where possible) or writeback (through the page cache)')
+    .option('-t, --cache <mode>', 'how a new DST file is written: writeback (default; through the page cache, written back at once and dropped behind) or none (O_DIRECT where possible)')
     .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; create: boolean; replace?: boolean; cache?: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
       const cache = cacheMode(o.cache);
       const bar = progressBar(o.progressJson ? 'json' : o.progress);

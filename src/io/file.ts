@@ -5,8 +5,17 @@ import type { Range } from './byte-source.js';
 import type { FileOpener, ImageFile, OpenMode } from './image-file.js';
 import { DIRECT_ALIGN, isPageAligned } from './aligned-buffer.js';
 import { fileHelper } from './native.js';
+import { WritebackWindow } from './writeback-window.js';
 
 const FLAGS: Record<OpenMode, string> = { read: 'r', write: 'r+', create: 'wx+' };
+
+/**
+ * How a writable file's data reaches the device. 'window' (the default for a
+ * file vdisk creates): through the page cache with writeback started at once
+ * and written pages dropped behind (WritebackWindow); 'direct': whole aligned
+ * pages with O_DIRECT, the rest buffered; 'buffered': the page cache alone.
+ */
+export type WritePolicy = 'window' | 'direct' | 'buffered';
 
 /**
  * Largest single pwrite. Linux (6.x, ext4 and tmpfs) sizes page-cache folios
@@ -23,13 +32,17 @@ const WRITE_PIECE = 512 * 1024;
  */
 const DIRECT_READ_MIN = 1024 * 1024;
 
+/** Smallest write the 'window' policy queues for writeback: data chunks, not metadata, which stays cached for the writer's next update. */
+const WINDOWED_MIN = 64 * 1024;
+
 /**
  * An open image file with positioned reads and writes (pread/pwrite), its
  * data/hole map, and an OFD lock on the whole file: shared when read-only,
  * exclusive when writable, so vdisk never changes an image another vdisk or
- * a qemu process has open (qemu holds OFD locks on its images). A file it
- * creates also gets an O_DIRECT descriptor for large aligned writes (see
- * `write`). All errors become `IO` DiskImageErrors naming the path.
+ * a qemu process has open (qemu holds OFD locks on its images). Writes
+ * follow a WritePolicy (see `write`); large aligned reads of uncached ranges
+ * bypass the page cache (see `readSome`). All errors become `IO`
+ * DiskImageErrors naming the path.
  */
 export class DiskFile implements ImageFile {
   private constructor(
@@ -39,14 +52,16 @@ export class DiskFile implements ImageFile {
     readonly writable: boolean,
     private direct: FileHandle | undefined,
     private directRead: FileHandle | undefined,
+    private readonly window: WritebackWindow | undefined,
   ) {}
 
   /**
-   * Opens `path`; `create` makes a new file and refuses to overwrite. With
-   * `direct` (the default for `create`) whole aligned pages are written with
-   * O_DIRECT where the system allows it.
+   * Opens `path`; `create` makes a new file and refuses to overwrite.
+   * `writes` is how a writable file is written (default: 'window' for
+   * `create`, 'buffered' otherwise); where the system lacks what a policy
+   * needs, writes are buffered.
    */
-  static async open(path: string, mode: OpenMode = 'read', direct = mode === 'create'): Promise<DiskFile> {
+  static async open(path: string, mode: OpenMode = 'read', writes: WritePolicy = mode === 'create' ? 'window' : 'buffered'): Promise<DiskFile> {
     let handle: FileHandle;
     try {
       handle = await open(path, FLAGS[mode]);
@@ -73,9 +88,11 @@ export class DiskFile implements ImageFile {
     });
     // O_DIRECT is Linux's (undefined elsewhere in Node's constants), and only the native helper can tell a buffer's alignment.
     const canDirect = constants.O_DIRECT && fileHelper.kind === 'native';
-    const directHandle = direct && mode !== 'read' && canDirect ? await open(path, constants.O_RDWR | constants.O_DIRECT).catch(() => undefined) : undefined;
-    const directRead = mode === 'read' && canDirect ? await open(path, constants.O_RDONLY | constants.O_DIRECT).catch(() => undefined) : undefined;
-    return new DiskFile(path, handle, size, mode !== 'read', directHandle, directRead);
+    const writable = mode !== 'read';
+    const directHandle = writable && writes === 'direct' && canDirect ? await open(path, constants.O_RDWR | constants.O_DIRECT).catch(() => undefined) : undefined;
+    const directRead = !writable && canDirect ? await open(path, constants.O_RDONLY | constants.O_DIRECT).catch(() => undefined) : undefined;
+    const window = writable && writes === 'window' ? WritebackWindow.for(handle.fd, () => handle.datasync()) : undefined;
+    return new DiskFile(path, handle, size, writable, directHandle, directRead, window);
   }
 
   /** The file descriptor, for the native helper. */
@@ -124,12 +141,13 @@ export class DiskFile implements ImageFile {
   }
 
   /**
-   * Writes all of buf at `offset`. On a file vdisk created, the whole pages of
-   * a page-aligned buffer at a page-aligned offset go straight to the device
-   * (O_DIRECT): no copy into the page cache, whose fresh pages were the
-   * slowest and least steady part of a conversion (docs/bench.md), and no
-   * output flooding the cache. The rest goes through the page cache in pieces
-   * of at most WRITE_PIECE bytes.
+   * Writes all of buf at `offset`. Under the 'direct' policy the whole pages
+   * of a page-aligned buffer at a page-aligned offset go straight to the
+   * device (O_DIRECT). The rest goes through the page cache in pieces of at
+   * most WRITE_PIECE bytes; under the 'window' policy a write of at least
+   * WINDOWED_MIN bytes is then queued for writeback and later dropped from
+   * the cache (WritebackWindow), so a conversion's output neither floods
+   * the cache nor waits for the device at the end (docs/bench.md).
    */
   async write(buf: Uint8Array, offset: number): Promise<void> {
     try {
@@ -138,6 +156,7 @@ export class DiskFile implements ImageFile {
         const { bytesWritten } = await this.handle.write(buf, done, Math.min(WRITE_PIECE, buf.length - done), offset + done);
         done += bytesWritten;
       }
+      if (this.window && buf.length >= WINDOWED_MIN) await this.window.written({ offset, length: buf.length });
     } catch (err) {
       throw ioError(err, this.path, 'write');
     }
@@ -209,6 +228,7 @@ export class DiskFile implements ImageFile {
   /** Flushes data and metadata to stable storage (fsync). */
   async sync(): Promise<void> {
     try {
+      await this.window?.drain();
       await this.handle.sync();
     } catch (err) {
       throw ioError(err, this.path, 'flush');
@@ -270,6 +290,7 @@ export class DiskFile implements ImageFile {
 
   /** Closes the file; safe to call twice. */
   async close(): Promise<void> {
+    await this.window?.drain().catch(() => undefined);
     await this.closeDirect();
     try {
       await this.handle.close();
@@ -282,11 +303,8 @@ export class DiskFile implements ImageFile {
 /** The default FileOpener: DiskFile with its locks. */
 export const openDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode);
 
-/** A FileOpener that also writes existing files it opens for writing with O_DIRECT where aligned (`commit` into a base). */
-export const openDirectDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, true);
-
-/** A FileOpener whose new files are written through the page cache only (`convert -t writeback`). */
-export const openBufferedDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, false);
+/** A FileOpener that writes the files it opens for writing with O_DIRECT where aligned (`commit` into a base, `convert -t none`). */
+export const openDirectDiskFile: FileOpener = (path, mode) => DiskFile.open(path, mode, mode === 'read' ? undefined : 'direct');
 
 /**
  * The size of a block device: fstat reports 0 for one, so read the kernel's

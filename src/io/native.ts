@@ -22,6 +22,10 @@ export interface FileHelper {
   pageOffset(buf: Uint8Array): number;
   /** Bytes of a file range in the page cache (cachestat, Linux 6.5+); -1 when the system cannot tell. */
   cachedBytes(fd: number, offset: number, length: number): number;
+  /** Starts writing a range's dirty pages to the device without waiting (sync_file_range WRITE); false when the system cannot. */
+  startWriteback(fd: number, offset: number, length: number): boolean;
+  /** Drops a range's clean pages from the page cache (posix_fadvise DONTNEED); a hint, so failures are ignored. */
+  dropCache(fd: number, offset: number, length: number): void;
 }
 
 interface Addon {
@@ -33,6 +37,8 @@ interface Addon {
   zeroRange?(fd: number, off: number, len: number): number;
   pageOffset?(buf: Uint8Array): number;
   cachedBytes?(fd: number, off: number, len: number): number;
+  startWriteback?(fd: number, off: number, len: number): number;
+  dropCache?(fd: number, off: number, len: number): number;
 }
 
 /** Runs an optional fallocate-style call: false when the addon lacks it or the file system does not support it. */
@@ -55,6 +61,17 @@ function seekOr(seek: () => number, allData: number): number {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EINVAL') return allData;
     throw err;
+  }
+}
+
+/** Runs a page-cache hint: false when the addon lacks it or the call fails (the hint is then not given; data is unaffected). */
+function hintCall(call: ((fd: number, off: number, len: number) => number) | undefined, fd: number, offset: number, length: number): boolean {
+  if (!call) return false;
+  try {
+    call(fd, offset, length);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -89,6 +106,8 @@ function nativeHelper(addon: Addon): FileHelper {
     zeroRange: (fd, offset, length) => optionalCall(addon.zeroRange, fd, offset, length),
     pageOffset: (buf) => (addon.pageOffset ? addon.pageOffset(buf) : -1),
     cachedBytes: (fd, offset, length) => cachedOrUnknown(addon, fd, offset, length),
+    startWriteback: (fd, offset, length) => hintCall(addon.startWriteback, fd, offset, length),
+    dropCache: (fd, offset, length) => void hintCall(addon.dropCache, fd, offset, length),
   };
 }
 
@@ -103,6 +122,8 @@ const jsHelper: FileHelper = {
   zeroRange: () => false,
   pageOffset: () => -1,
   cachedBytes: () => -1,
+  startWriteback: () => false,
+  dropCache: () => undefined,
 };
 
 const addon = loadAddon();

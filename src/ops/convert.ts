@@ -3,7 +3,7 @@ import { createImage, detectFormat, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
 import { checkOutputPath, checkReplaceablePath, commitOutput, discardOutput, refuseInputPath, tempPathFor } from './output-file.js';
 import { DiskImageError } from '../errors.js';
-import { openBufferedDiskFile } from '../io/file.js';
+import { openDirectDiskFile } from '../io/file.js';
 import { outputPlan, type OutputRequest } from './output-plan.js';
 
 /** Options of `vdisk convert`: the output (`-O`, `-o`, `--target`, `--keep-uuid`) and how to open the source. */
@@ -16,7 +16,7 @@ export interface ConvertOptions extends OpenOptions, OutputRequest {
   replace?: boolean;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
-  /** How a new DST is written (`-t`): 'none' (default) bypasses the page cache where it can, 'writeback' goes through it. */
+  /** How a new DST is written (`-t`): 'writeback' (default) through the page cache with writeback started at once and written pages dropped behind; 'none' bypasses the page cache where it can (O_DIRECT). */
   cache?: CacheMode;
 }
 
@@ -47,7 +47,7 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
     if (opts.replace) await checkReplaceablePath(dst, [source]);
     else checkOutputPath(dst, [source]);
     temp = tempPathFor(dst);
-    target = await createImage(temp, format, { virtualSize, options, uuid, ...(opts.cache === 'writeback' ? { openFile: openBufferedDiskFile } : {}) });
+    target = await createImage(temp, format, { virtualSize, options, uuid, ...(opts.cache === 'none' ? { openFile: openDirectDiskFile } : {}) });
     const stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
     await target.flush();
     await target.close();

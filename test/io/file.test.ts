@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { alignedBuffer, DIRECT_ALIGN } from '../../src/io/aligned-buffer.js';
 import { DiskFile } from '../../src/io/file.js';
 import { fileHelper } from '../../src/io/native.js';
+import { WINDOW_BYTES } from '../../src/io/writeback-window.js';
 import { descriptorsOn } from '../helpers/descriptors.js';
 import { prng } from '../helpers/prng.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -14,26 +15,53 @@ const MiB = 1024 * 1024;
 
 const native = fileHelper.kind === 'native' ? false : 'no native helper';
 
-test('a created file gets an O_DIRECT descriptor; an opened one does not', { skip: native }, async () => {
+test('only the direct policy opens an O_DIRECT descriptor for writing', { skip: native }, async () => {
   const path = join(tempDir(), 'a.raw');
   const created = await DiskFile.open(path, 'create');
-  assert.deepEqual(descriptorsOn(path), { direct: 1, buffered: 1 });
+  assert.deepEqual(descriptorsOn(path), { direct: 0, buffered: 1 }, 'create: window policy');
   await created.close();
   assert.deepEqual(descriptorsOn(path), { direct: 0, buffered: 0 });
   const opened = await DiskFile.open(path, 'write');
   assert.deepEqual(descriptorsOn(path), { direct: 0, buffered: 1 });
   await opened.close();
+  const direct = await DiskFile.open(path, 'write', 'direct');
+  assert.deepEqual(descriptorsOn(path), { direct: 1, buffered: 1 }, 'write, direct policy');
+  await direct.close();
   const other = join(dirname(path), 'b.raw');
-  const buffered = await DiskFile.open(other, 'create', false);
-  assert.deepEqual(descriptorsOn(other), { direct: 0, buffered: 1 }, 'create without direct');
-  await buffered.close();
+  const created2 = await DiskFile.open(other, 'create', 'direct');
+  assert.deepEqual(descriptorsOn(other), { direct: 1, buffered: 1 }, 'create, direct policy');
+  await created2.close();
+});
+
+test('the window policy leaves at most about two windows of a large output in the page cache, and the bytes are right', { skip: native }, async () => {
+  const path = join(tempDir(), 'window.raw');
+  const size = 320 * MiB;
+  const f = await DiskFile.open(path, 'create');
+  const buf = alignedBuffer(8 * MiB);
+  for (let at = 0; at < size; at += buf.length) {
+    buf.fill((at / buf.length) & 0xff);
+    buf[0] = 0x5a;
+    await f.write(buf, at);
+  }
+  await f.sync();
+  const cached = fileHelper.cachedBytes(f.fd, 0, size);
+  assert.ok(cached >= 0, 'cachestat answers on this kernel');
+  assert.ok(cached <= 2 * WINDOW_BYTES, `${cached / MiB} MiB of ${size / MiB} MiB still cached`);
+  const back = alignedBuffer(8 * MiB);
+  for (let at = 0; at < size; at += back.length) {
+    await f.read(back, at);
+    assert.equal(back[0], 0x5a);
+    assert.equal(back[1], (at / back.length) & 0xff, `chunk at ${at}`);
+    assert.equal(back[back.length - 1], (at / back.length) & 0xff, `end of chunk at ${at}`);
+  }
+  await f.close();
 });
 
 test('mixed direct and buffered writes, overlapping in pages, read back as a model says', { skip: native }, async () => {
   const path = join(tempDir(), 'mixed.raw');
   const size = 16 * MiB;
   const model = new Uint8Array(size);
-  const f = await DiskFile.open(path, 'create');
+  const f = await DiskFile.open(path, 'create', 'direct');
   await f.truncate(size);
   const rand = prng(7);
   const source = alignedBuffer(2 * MiB);
@@ -58,7 +86,7 @@ test('mixed direct and buffered writes, overlapping in pages, read back as a mod
 
 test('direct writes into a sparse file allocate only what they write', { skip: native }, async () => {
   const path = join(tempDir(), 'sparse.raw');
-  const f = await DiskFile.open(path, 'create');
+  const f = await DiskFile.open(path, 'create', 'direct');
   await f.truncate(64 * MiB);
   const buf = alignedBuffer(MiB).fill(0xa5);
   await f.write(buf, 32 * MiB);
