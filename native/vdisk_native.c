@@ -7,7 +7,7 @@
  * within its page, for O_DIRECT alignment) and cachedBytes (cachestat(2):
  * how much of a file range is in the page cache, Linux 6.5+), startWriteback
  * (sync_file_range WRITE: queue a range's dirty pages for writing, without
- * waiting) and dropCache (posix_fadvise DONTNEED). Every function throws a JS Error whose
+ * waiting) and dropCache (posix_fadvise DONTNEED), both in libuv's pool, return promises. The others throw a JS Error whose
  * `code` is the errno name; src/io/native.ts wraps them behind a pure-JS
  * fallback.
  */
@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -152,22 +153,69 @@ static napi_value cached_bytes(napi_env env, napi_callback_info info) {
   return num(env, (double)cs.nr_cache * (double)sysconf(_SC_PAGESIZE));
 }
 
-/* startWriteback(fd, offset, length): start writing the range's dirty pages to the device (sync_file_range SYNC_FILE_RANGE_WRITE); does not wait for them. */
-static napi_value start_writeback(napi_env env, napi_callback_info info) {
-  int64_t a[3];
-  if (get_args(env, info, 3, a)) return NULL;
-  if (sync_file_range((int)a[0], (off64_t)a[1], (off64_t)a[2], SYNC_FILE_RANGE_WRITE) < 0) return throw_errno(env, errno, "sync_file_range");
-  return num(env, 0);
+/* One page-cache call run in libuv's pool: which call, its range, and the promise it settles. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  bool drop;
+  int fd;
+  int64_t offset, length;
+  int err;
+} writeback_job;
+
+static void writeback_execute(napi_env env, void *data) {
+  (void)env;
+  writeback_job *job = data;
+  if (job->drop)
+    job->err = posix_fadvise(job->fd, (off_t)job->offset, (off_t)job->length, POSIX_FADV_DONTNEED);
+  else
+    job->err = sync_file_range(job->fd, (off64_t)job->offset, (off64_t)job->length, SYNC_FILE_RANGE_WRITE) < 0 ? errno : 0;
 }
 
-/* dropCache(fd, offset, length): ask the kernel to drop the range's clean pages from the page cache (posix_fadvise POSIX_FADV_DONTNEED). */
-static napi_value drop_cache(napi_env env, napi_callback_info info) {
+static void writeback_complete(napi_env env, napi_status status, void *data) {
+  writeback_job *job = data;
+  napi_value result;
+  if (status == napi_ok && job->err == 0) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    napi_value msg;
+    napi_create_string_utf8(env, strerror(job->err ? job->err : EIO), NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &result);
+    napi_reject_deferred(env, job->deferred, result);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/* Queues a page-cache call on a range for libuv's pool; returns its promise. */
+static napi_value queue_page_cache_call(napi_env env, napi_callback_info info, bool drop) {
   int64_t a[3];
   if (get_args(env, info, 3, a)) return NULL;
-  int err = posix_fadvise((int)a[0], (off_t)a[1], (off_t)a[2], POSIX_FADV_DONTNEED);
-  if (err != 0) return throw_errno(env, err, "posix_fadvise");
-  return num(env, 0);
+  writeback_job *job = calloc(1, sizeof *job);
+  if (!job) return throw_errno(env, ENOMEM, drop ? "dropCache" : "startWriteback");
+  job->drop = drop;
+  job->fd = (int)a[0];
+  job->offset = a[1];
+  job->length = a[2];
+  napi_value promise, name;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, drop ? "vdisk:dropCache" : "vdisk:startWriteback", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, writeback_execute, writeback_complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
 }
+
+/*
+ * startWriteback(fd, offset, length): a promise that settles once the range's
+ * dirty pages are queued for writing to the device (sync_file_range
+ * SYNC_FILE_RANGE_WRITE, which does not wait for the device but can block on
+ * a busy queue, hence run in libuv's thread pool).
+ */
+static napi_value start_writeback(napi_env env, napi_callback_info info) { return queue_page_cache_call(env, info, false); }
+
+/* dropCache(fd, offset, length): a promise that settles once the range's clean pages are dropped from the page cache (posix_fadvise POSIX_FADV_DONTNEED, in the pool: on the main thread it took 82 ms of a 1.2 GiB conversion). */
+static napi_value drop_cache(napi_env env, napi_callback_info info) { return queue_page_cache_call(env, info, true); }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {

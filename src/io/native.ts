@@ -22,10 +22,12 @@ export interface FileHelper {
   pageOffset(buf: Uint8Array): number;
   /** Bytes of a file range in the page cache (cachestat, Linux 6.5+); -1 when the system cannot tell. */
   cachedBytes(fd: number, offset: number, length: number): number;
-  /** Starts writing a range's dirty pages to the device without waiting (sync_file_range WRITE); false when the system cannot. */
-  startWriteback(fd: number, offset: number, length: number): boolean;
-  /** Drops a range's clean pages from the page cache (posix_fadvise DONTNEED); a hint, so failures are ignored. */
-  dropCache(fd: number, offset: number, length: number): void;
+  /** True when `startWriteback` can queue writeback (the native helper on Linux). */
+  readonly canStartWriteback: boolean;
+  /** Queues a range's dirty pages for writing to the device, in the thread pool, without waiting for the device (sync_file_range WRITE); resolves false when it could not. */
+  startWriteback(fd: number, offset: number, length: number): Promise<boolean>;
+  /** Drops a range's clean pages from the page cache (posix_fadvise DONTNEED), in the thread pool; a hint, so failures are ignored. */
+  dropCache(fd: number, offset: number, length: number): Promise<void>;
 }
 
 interface Addon {
@@ -37,8 +39,8 @@ interface Addon {
   zeroRange?(fd: number, off: number, len: number): number;
   pageOffset?(buf: Uint8Array): number;
   cachedBytes?(fd: number, off: number, len: number): number;
-  startWriteback?(fd: number, off: number, len: number): number;
-  dropCache?(fd: number, off: number, len: number): number;
+  startWriteback?(fd: number, off: number, len: number): Promise<void>;
+  dropCache?(fd: number, off: number, len: number): Promise<void>;
 }
 
 /** Runs an optional fallocate-style call: false when the addon lacks it or the file system does not support it. */
@@ -61,17 +63,6 @@ function seekOr(seek: () => number, allData: number): number {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EINVAL') return allData;
     throw err;
-  }
-}
-
-/** Runs a page-cache hint: false when the addon lacks it or the call fails (the hint is then not given; data is unaffected). */
-function hintCall(call: ((fd: number, off: number, len: number) => number) | undefined, fd: number, offset: number, length: number): boolean {
-  if (!call) return false;
-  try {
-    call(fd, offset, length);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -106,8 +97,9 @@ function nativeHelper(addon: Addon): FileHelper {
     zeroRange: (fd, offset, length) => optionalCall(addon.zeroRange, fd, offset, length),
     pageOffset: (buf) => (addon.pageOffset ? addon.pageOffset(buf) : -1),
     cachedBytes: (fd, offset, length) => cachedOrUnknown(addon, fd, offset, length),
-    startWriteback: (fd, offset, length) => hintCall(addon.startWriteback, fd, offset, length),
-    dropCache: (fd, offset, length) => void hintCall(addon.dropCache, fd, offset, length),
+    canStartWriteback: addon.startWriteback !== undefined,
+    startWriteback: async (fd, offset, length) => (addon.startWriteback ? addon.startWriteback(fd, offset, length).then(() => true, () => false) : false),
+    dropCache: async (fd, offset, length) => addon.dropCache?.(fd, offset, length).catch(() => undefined),
   };
 }
 
@@ -122,8 +114,9 @@ const jsHelper: FileHelper = {
   zeroRange: () => false,
   pageOffset: () => -1,
   cachedBytes: () => -1,
-  startWriteback: () => false,
-  dropCache: () => undefined,
+  canStartWriteback: false,
+  startWriteback: async () => false,
+  dropCache: async () => undefined,
 };
 
 const addon = loadAddon();

@@ -11,7 +11,8 @@ export const WINDOW_BYTES = 64 * 1024 * 1024;
 
 /**
  * Streams a new file's data through the page cache without letting it pile
- * up: every write is queued for writeback at once (sync_file_range WRITE),
+ * up: every write is queued for writeback at once (sync_file_range WRITE, in
+ * the thread pool),
  * so the device writes while vdisk reads; once a window's worth is queued,
  * an fdatasync in the thread pool waits for it and its pages are dropped
  * (POSIX_FADV_DONTNEED), so later writes reuse warm pages instead of taking
@@ -32,13 +33,13 @@ export class WritebackWindow {
 
   /** A window for `fd`, or undefined where the system cannot start writeback (no native helper, not Linux). */
   static for(fd: number, datasync: () => Promise<void>): WritebackWindow | undefined {
-    return fileHelper.startWriteback(fd, 0, 0) ? new WritebackWindow(fd, datasync) : undefined;
+    return fileHelper.canStartWriteback ? new WritebackWindow(fd, datasync) : undefined;
   }
 
   /** Records a finished write of `range`: starts its writeback and, once a window is queued, settles it. */
   async written(range: Range): Promise<void> {
     this.rethrow();
-    fileHelper.startWriteback(this.fd, range.offset, range.length);
+    void fileHelper.startWriteback(this.fd, range.offset, range.length);
     this.queued.push(range);
     this.queuedBytes += range.length;
     while (this.settling && this.queuedBytes >= WINDOW_BYTES) await this.settling;
@@ -60,7 +61,7 @@ export class WritebackWindow {
   private async settle(batch: Range[]): Promise<void> {
     try {
       await this.datasync();
-      for (const r of batch) fileHelper.dropCache(this.fd, r.offset, r.length);
+      await Promise.all(batch.map((r) => fileHelper.dropCache(this.fd, r.offset, r.length)));
     } catch (err) {
       this.failure ??= err;
     } finally {
