@@ -108,10 +108,12 @@ async function openExport(spec: ExportSpec, opts: ServeOptions, tempBase: string
   }
 }
 
-/** The format of a snapshot child: the base's, when it has differencing images, else the first that does. */
+/** The format of a snapshot child: the base's, which must have differencing images vdisk writes (a child's parent is of its own format). */
 function snapshotFormat(base: DiskImage): FormatDescriptor {
-  const writable = formats().filter((f) => f.differencing && f.create);
-  return writable.find((f) => f.name === base.format) ?? writable[0]!;
+  const can = formats().filter((f) => f.differencing && f.create);
+  const format = can.find((f) => f.name === base.format);
+  if (format) return format;
+  throw new DiskImageError('UNSUPPORTED', `--snapshot needs an image in a format with differencing images (${can.map((f) => f.name).join(', ')}); ${base.path} is ${base.format}`, { path: base.path });
 }
 
 /** The NBD URI of an export (the libnbd/qemu syntax: nbd+unix:///NAME?socket=PATH, nbd://HOST:PORT/NAME). */
