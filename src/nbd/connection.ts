@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { ByteBudget } from './budget.js';
+import type { BufferPool } from './buffer-pool.js';
 import { ByteReader } from './byte-reader.js';
 import type { NbdExport } from './export.js';
 import { negotiate } from './handshake.js';
@@ -10,6 +11,8 @@ export interface ConnectionContext {
   exports: ReadonlyMap<string, NbdExport>;
   /** The server-wide budget of payload bytes in flight. */
   budget: ByteBudget;
+  /** READ buffers shared by every connection. */
+  pool: BufferPool;
   /** Payload bytes one connection may have in flight. */
   connectionBudget: number;
   /** Requests one connection may have in flight. */
@@ -46,6 +49,7 @@ export class NbdConnection {
       if (!session) return;
       this.transmission = new Transmission(socket, reader, session, {
         budgets: [new ByteBudget(context.connectionBudget), context.budget],
+        pool: context.pool,
         maxInFlight: context.maxInFlight,
         stats: context.stats,
         violation,

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { DiskImageError } from '../errors.js';
 import { ByteBudget } from './budget.js';
+import { BufferPool } from './buffer-pool.js';
 import { NbdConnection } from './connection.js';
 import type { NbdExport } from './export.js';
 import type { ServeStats } from './transmission.js';
@@ -11,7 +12,7 @@ export type ListenAddress = { socket: string } | { host: string; port: number };
 
 /** Limits and hooks of a server. */
 export interface NbdServerOptions {
-  /** Payload bytes in flight over all connections (default 48 MiB). */
+  /** Payload bytes in flight over all connections, and READ buffers kept for reuse (default 32 MiB each). */
   budget?: number;
   /** Payload bytes in flight on one connection (default 32 MiB, one largest request). */
   connectionBudget?: number;
@@ -34,9 +35,11 @@ export class NbdServer {
 
   constructor(exports: NbdExport[], options: NbdServerOptions = {}) {
     const table = new Map(exports.map((e) => [e.name, e]));
+    const budget = options.budget ?? 32 * 1024 * 1024;
     const context = {
       exports: table,
-      budget: new ByteBudget(options.budget ?? 48 * 1024 * 1024),
+      budget: new ByteBudget(budget),
+      pool: new BufferPool(budget),
       connectionBudget: options.connectionBudget ?? 32 * 1024 * 1024,
       maxInFlight: options.maxInFlight ?? 64,
       stats: this.stats,

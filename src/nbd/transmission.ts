@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { DiskImageError } from '../errors.js';
 import type { ByteBudget } from './budget.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { ByteReader } from './byte-reader.js';
 import {
   MAX_PAYLOAD,
@@ -39,6 +40,8 @@ export interface ServeStats {
 export interface TransmissionContext {
   /** Budgets a request's payload borrows until its reply has left: the connection's, then the server's. */
   budgets: ByteBudget[];
+  /** Where READ payload buffers come from and go back to once sent. */
+  pool: BufferPool;
   /** Most requests of this connection being handled or replied to at once. */
   maxInFlight: number;
   stats: ServeStats;
@@ -89,7 +92,12 @@ export class Transmission {
         break;
       }
       this.inFlight++;
-      void this.handle(req, payload).then((reply) => this.send(reply, () => this.finish(held)));
+      void this.handle(req, payload).then(({ reply, pooled }) =>
+        this.send(reply, () => {
+          if (pooled) this.context.pool.give(pooled);
+          this.finish(held);
+        }),
+      );
     }
     await this.until(() => this.inFlight === 0);
   }
@@ -135,16 +143,30 @@ export class Transmission {
     this.socket.uncork();
   }
 
-  /** Runs a request and returns its reply. */
-  private async handle(req: NbdRequest, payload: Buffer | undefined): Promise<Buffer[]> {
+  /** Runs a request and returns its reply, and the pool's buffer it carries (back to the pool once sent). */
+  private async handle(req: NbdRequest, payload: Buffer | undefined): Promise<{ reply: Buffer[]; pooled?: Buffer }> {
     const refused = refusal(req, this.session);
-    if (refused) return this.error(req, refused.error, refused.message);
+    if (refused) return { reply: this.error(req, refused.error, refused.message) };
+    if (req.type === NBD_CMD_READ && req.length > 0) {
+      const data = this.context.pool.take(req.length);
+      try {
+        return { reply: await this.read(req, data), pooled: data };
+      } catch (err) {
+        this.context.pool.give(data);
+        return { reply: this.failure(req, err) };
+      }
+    }
+    return { reply: await this.execute(req, payload) };
+  }
+
+  /** Runs a request other than a READ of data, and returns its reply. */
+  private async execute(req: NbdRequest, payload: Buffer | undefined): Promise<Buffer[]> {
     const exp = this.session.export;
     const fua = (req.flags & NBD_CMD_FLAG_FUA) !== 0;
     try {
       switch (req.type) {
         case NBD_CMD_READ:
-          return await this.read(req);
+          return await this.read(req, Buffer.alloc(0));
         case NBD_CMD_WRITE:
           await exp.write(payload!, req.offset, fua);
           this.context.stats.writtenBytes += req.length;
@@ -163,8 +185,13 @@ export class Transmission {
       }
       return [simpleReply(0, req.cookie)];
     } catch (err) {
-      return this.error(req, errorValue(err), err instanceof Error ? err.message : String(err));
+      return this.failure(req, err);
     }
+  }
+
+  /** The error reply for a request that failed while running. */
+  private failure(req: NbdRequest, err: unknown): Buffer[] {
+    return this.error(req, errorValue(err), err instanceof Error ? err.message : String(err));
   }
 
   /**
@@ -172,8 +199,7 @@ export class Transmission {
    * before it is sent, so no error can follow; that also satisfies DF), or a
    * simple reply and the data (proto.md, "Request types").
    */
-  private async read(req: NbdRequest): Promise<Buffer[]> {
-    const data = Buffer.allocUnsafe(req.length);
+  private async read(req: NbdRequest, data: Buffer): Promise<Buffer[]> {
     if (req.length) await this.session.export.read(data, req.offset);
     this.context.stats.readBytes += req.length;
     if (!this.session.structured) return [simpleReply(0, req.cookie), data];

@@ -37,6 +37,8 @@ export interface ServeProcess {
   ready: { exports: { name: string; uri: string; size: number; writable: boolean; snapshot?: string }[]; port?: number };
   /** Sends SIGTERM and resolves to its exit code, its output and the counts it printed at exit. */
   stop(): Promise<{ status: number; stdout: string; stderr: string; stats?: ServeStats }>;
+  /** Its process id. */
+  pid: number;
   /** Kills it with SIGKILL (no clean-up). */
   kill(): void;
   /** Resolves to its exit code once it has exited. */
@@ -66,6 +68,7 @@ export function startServe(...args: string[]): Promise<ServeProcess> {
           const stats = last.startsWith('{"stats"') ? (JSON.parse(last) as { stats: ServeStats }).stats : undefined;
           return { status, stdout, stderr, stats };
         },
+        pid: child.pid!,
         kill: () => void child.kill('SIGKILL'),
         exited,
       });
