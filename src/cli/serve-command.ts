@@ -20,7 +20,10 @@ interface RawServeOptions extends RawOpenOptions {
   json?: boolean;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/** True for an address only this machine reaches (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host === 'localhost';
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -44,7 +47,7 @@ function listenAddress(o: RawServeOptions): ListenAddress {
   const port = o.port === undefined ? NBD_DEFAULT_PORT : Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DiskImageError('USAGE', `--port ${o.port} is not a TCP port`);
   const host = o.bind ?? '127.0.0.1';
-  if (!LOOPBACK.has(host)) warn(`listening on ${host}: NBD has no authentication or encryption, anyone who reaches this address can read${o.writable || o.snapshot || o.snapshotFile ? ' and write' : ''} the exports`);
+  if (!isLoopback(host)) warn(`listening on ${host}: NBD has no authentication or encryption, anyone who reaches this address can read${o.writable || o.snapshot || o.snapshotFile ? ' and write' : ''} the exports`);
   return { host, port };
 }
 

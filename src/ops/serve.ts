@@ -62,6 +62,7 @@ export async function serve(specs: ExportSpec[], opts: ServeOptions): Promise<Se
   const tempDir = opts.snapshot === true ? mkdtempSync(join(tmpdir(), 'vdisk-serve-')) : undefined;
   const opened: Opened[] = [];
   let server: NbdServer | undefined;
+  let served = false;
   try {
     for (const [i, spec] of specs.entries()) opened.push(await openExport(spec, opts, tempDir && join(tempDir, `snapshot-${i}`)));
     server = new NbdServer(opened.map((o) => o.exp), { onWarning: opts.onWarning });
@@ -70,6 +71,7 @@ export async function serve(specs: ExportSpec[], opts: ServeOptions): Promise<Se
       exports: opened.map(({ exp, snapshot }) => ({ name: exp.name, uri: uriOf(opts.listen, port, exp.name), size: exp.size, writable: exp.writable, snapshot })),
       port: 'port' in opts.listen ? port : undefined,
     });
+    served = true;
     await aborted(opts.signal);
     const { stats } = server;
     await server.close();
@@ -80,6 +82,8 @@ export async function serve(specs: ExportSpec[], opts: ServeOptions): Promise<Se
     await server?.close();
     for (const { exp } of opened) await exp.image.close();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    // A --snapshot=FILE child made for a server that never started serving holds nothing: it goes too.
+    if (!served) for (const { snapshot } of opened) if (snapshot) rmSync(snapshot, { force: true });
   }
 }
 

@@ -94,3 +94,25 @@ test('a socket left by a killed server is replaced; one a live server listens on
   const second = await startServe('-s', socket, child!);
   assert.equal((await second.stop()).status, 0);
 });
+
+test('--bind to an address others reach warns that NBD has no authentication; a loopback one does not', async (t) => {
+  if (!needTools(t, 'nbdinfo')) return;
+  const open = await startServe('--bind', '0.0.0.0', '--port', '0', child!);
+  const port = open.ready.port!;
+  assert.equal(JSON.parse(run('nbdinfo', ['--size', `nbd://127.0.0.1:${port}`]).stdout), 16 * MiB);
+  const stopped = await open.stop();
+  assert.match(stopped.stderr, /^vdisk: warning: listening on 0\.0\.0\.0: NBD has no authentication or encryption, anyone who reaches this address can read the exports\n/);
+  const local = await startServe('--bind', '127.0.0.1', '--port', '0', child!);
+  assert.equal((await local.stop()).stderr, '');
+});
+
+test('--snapshot=FILE of a server that cannot listen leaves no FILE behind', async () => {
+  const socket = join(dir, 'taken.sock');
+  const first = await startServe('-s', socket, child!);
+  const kept = join(dir, 'never.vhd');
+  const r = vdisk('serve', '-s', socket, `--snapshot=${kept}`, child!);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /address in use \(USAGE\)/);
+  assert.equal(existsSync(kept), false);
+  assert.equal((await first.stop()).status, 0);
+});
