@@ -24,18 +24,6 @@ export class ByteReader {
     return this.take(n);
   }
 
-  /** Reads and drops `n` bytes, a chunk at a time; false when the stream ended first. */
-  async skip(n: number): Promise<boolean> {
-    let left = n;
-    while (left > 0) {
-      if (this.buffered === 0 && !(await this.pull())) return false;
-      const k = Math.min(left, this.buffered);
-      this.take(k);
-      left -= k;
-    }
-    return true;
-  }
-
   private async pull(): Promise<boolean> {
     if (this.ended) return false;
     try {

@@ -76,8 +76,6 @@ export const NBD_REP_ERR_INVALID = 0x80000003;
 export const NBD_REP_ERR_UNKNOWN = 0x80000006;
 /** Option reply error: the server is shutting down (proto.md, "Option reply types", 2^31 + 7). */
 export const NBD_REP_ERR_SHUTDOWN = 0x80000007;
-/** Option reply error: the request is too large (proto.md, "Option reply types", 2^31 + 9). */
-export const NBD_REP_ERR_TOO_BIG = 0x80000009;
 
 /** NBD_REP_INFO type: size and transmission flags (proto.md, "Option reply types", NBD_INFO_EXPORT). */
 export const NBD_INFO_EXPORT = 0;
@@ -130,8 +128,6 @@ export const NBD_EINVAL = 22;
 export const NBD_ENOSPC = 28;
 /** Error value: value too large (proto.md, "Error values"). */
 export const NBD_EOVERFLOW = 75;
-/** Error value: the server is shutting down (proto.md, "Error values"). */
-export const NBD_ESHUTDOWN = 108;
 
 /** base:allocation flag: not allocated (proto.md, "`base:allocation` metadata context"). */
 export const NBD_STATE_HOLE = 1 << 0;
