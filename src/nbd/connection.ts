@@ -48,7 +48,7 @@ export class NbdConnection {
       const session = await negotiate({ reader, send: (b) => void socket.write(b), violation, shuttingDown: context.shuttingDown }, context.exports);
       if (!session) return;
       this.transmission = new Transmission(socket, reader, session, {
-        budgets: [new ByteBudget(context.connectionBudget), context.budget],
+        budgets: { connection: new ByteBudget(context.connectionBudget), server: context.budget },
         pool: context.pool,
         maxInFlight: context.maxInFlight,
         stats: context.stats,

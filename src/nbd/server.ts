@@ -12,9 +12,9 @@ export type ListenAddress = { socket: string } | { host: string; port: number };
 
 /** Limits and hooks of a server. */
 export interface NbdServerOptions {
-  /** Payload bytes in flight over all connections, and READ buffers kept for reuse (default 32 MiB each). */
+  /** Payload bytes being served over all connections (until their replies are queued), and READ buffers kept for reuse (default 32 MiB each). */
   budget?: number;
-  /** Payload bytes in flight on one connection (default 32 MiB, one largest request). */
+  /** Payload bytes one connection may hold until its replies reach the kernel (default 32 MiB, one largest request). */
   connectionBudget?: number;
   /** Requests in flight on one connection (default 64). */
   maxInFlight?: number;

@@ -38,8 +38,14 @@ export interface ServeStats {
 
 /** What a connection's transmission phase shares with the server. */
 export interface TransmissionContext {
-  /** Budgets a request's payload borrows until its reply has left: the connection's, then the server's. */
-  budgets: ByteBudget[];
+  /**
+   * What a request's payload borrows: from the connection's budget until its
+   * reply has been handed to the kernel (so a client that stops reading its
+   * replies pins that much and no more), and from the server's while it is
+   * being served, until its reply is queued on the socket (so such a client
+   * cannot starve the others).
+   */
+  budgets: { connection: ByteBudget; server: ByteBudget };
   /** Where READ payload buffers come from and go back to once sent. */
   pool: BufferPool;
   /** Most requests of this connection being handled or replied to at once. */
@@ -88,16 +94,20 @@ export class Transmission {
       const held = await this.borrow(req);
       const payload = req.type === NBD_CMD_WRITE ? await this.reader.read(req.length) : undefined;
       if (req.type === NBD_CMD_WRITE && !payload) {
-        this.giveBack(held);
+        this.context.budgets.server.release(held.server);
+        this.context.budgets.connection.release(held.connection);
         break;
       }
       this.inFlight++;
-      void this.handle(req, payload).then(({ reply, pooled }) =>
+      void this.handle(req, payload).then(({ reply, pooled }) => {
         this.send(reply, () => {
           if (pooled) this.context.pool.give(pooled);
-          this.finish(held);
-        }),
-      );
+          this.context.budgets.connection.release(held.connection);
+          this.inFlight--;
+          this.wake();
+        });
+        this.context.budgets.server.release(held.server);
+      });
     }
     await this.until(() => this.inFlight === 0);
   }
@@ -108,22 +118,12 @@ export class Transmission {
     return this.until(() => this.inFlight === 0);
   }
 
-  /** Borrows a READ or WRITE payload's bytes (none for a read that will be refused). */
-  private async borrow(req: NbdRequest): Promise<number[]> {
+  /** Borrows a READ or WRITE payload's bytes, the connection's first (none for a read that will be refused). */
+  private async borrow(req: NbdRequest): Promise<{ connection: number; server: number }> {
     const bytes = req.type === NBD_CMD_WRITE || (req.type === NBD_CMD_READ && req.length <= MAX_PAYLOAD) ? req.length : 0;
-    const held: number[] = [];
-    for (const budget of this.context.budgets) held.push(bytes ? await budget.acquire(bytes) : 0);
-    return held;
-  }
-
-  private giveBack(held: number[]): void {
-    held.forEach((n, i) => n && this.context.budgets[i]!.release(n));
-  }
-
-  private finish(held: number[]): void {
-    this.giveBack(held);
-    this.inFlight--;
-    this.wake();
+    if (!bytes) return { connection: 0, server: 0 };
+    const connection = await this.context.budgets.connection.acquire(bytes);
+    return { connection, server: await this.context.budgets.server.acquire(bytes) };
   }
 
   /** Resolves once `ready()` holds (checked whenever a request finishes). */

@@ -172,21 +172,31 @@ test('several clients at once read and write one export; a flush on one covers t
   await goodClientReads(6 * MiB);
 });
 
-test('a client that pipelines reads and does not read the replies pins no more than its budget', async () => {
+test('a client that pipelines reads and does not read the replies pins its own budget only: the others are served', async () => {
   const budgetDir = tempDir('vdisk-nbd-budget-');
   const [own] = await buildChain(budgetDir, SIZE, [[[0, SIZE, 3]]]);
-  const { socket: small, server } = await startNbdServer(budgetDir, { '': await openImage(own!) }, { connectionBudget: 2 * MiB });
-  const c = await RawNbdClient.connect(small);
-  await c.go();
+  const view = Buffer.alloc(SIZE);
+  const { socket: small, server } = await startNbdServer(budgetDir, { '': await openImage(own!) }, { connectionBudget: 2 * MiB, budget: 2 * MiB });
+  const stalled = await RawNbdClient.connect(small);
+  await stalled.go();
   const N = 100;
-  for (let i = 0; i < N; i++) c.request(0, (i % 8) * MiB, MiB, { cookie: BigInt(i) });
+  for (let i = 0; i < N; i++) stalled.request(0, (i % 8) * MiB, MiB, { cookie: BigInt(i) });
   await new Promise((resolve) => setTimeout(resolve, 500));
   const pinned = server.stats.readBytes;
   assert.ok(pinned <= 8 * MiB, `read ${pinned} bytes for a client that reads nothing`);
+  const other = await RawNbdClient.connect(small);
+  await other.go();
+  other.request(0, 3 * MiB, MiB, { cookie: 1n });
+  const r = await other.reply();
+  assert.ok(r.kind === 'chunk' && r.type === 1, 'served while the whole server budget equals what the stalled client holds');
+  const image = await openImage(own!);
+  await image.readAt(view, 0);
+  await image.close();
+  assert.ok(r.payload.subarray(8).equals(view.subarray(3 * MiB, 4 * MiB)));
+  other.close();
   for (let i = 0; i < N; i++) {
-    const r = await c.reply();
-    assert.ok(r.kind === 'chunk' && r.payload.length === 8 + MiB);
+    const reply = await stalled.reply();
+    assert.ok(reply.kind === 'chunk' && reply.payload.length === 8 + MiB);
   }
-  assert.equal(server.stats.readBytes, N * MiB);
-  c.close();
+  stalled.close();
 });
