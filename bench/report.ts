@@ -5,10 +5,11 @@ import { cpus, release, totalmem } from 'node:os';
 import { formatSize } from '../src/util/sizes.js';
 import type { CacheState } from './args.js';
 import type { PairFloor } from './floors.js';
+import type { ServeCaseResult } from './serve.js';
 import { median, runShell, shellQuote } from './timing.js';
 
 /** Which program produced a measurement. */
-export type Tool = 'vdisk' | 'qemu-img' | 'cp';
+export type Tool = 'vdisk' | 'qemu-img' | 'cp' | 'vdisk serve' | 'qemu-nbd';
 
 /** All runs of one command. */
 export interface ToolResult {
@@ -105,6 +106,8 @@ export interface CaseResult {
   tables: PairTable[];
   /** The commit case on this disk (absent when the disk is too small for it). */
   commit?: CommitCaseResult;
+  /** nbdcopy from vdisk serve and from qemu-nbd (bench/serve.ts), when nbdcopy and qemu-nbd are installed. */
+  serve?: ServeCaseResult;
 }
 
 /** The result of one tool's runs of a command. */
@@ -199,7 +202,7 @@ function formatTableOf(t: PairTable): string[] {
 }
 
 /** Lays out rows (the first is the header) in columns: the first left-aligned, the others right-aligned. */
-function formatTable(rows: string[][]): string[] {
+export function formatTable(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]): string => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];

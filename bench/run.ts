@@ -29,8 +29,11 @@
  *
  * Then each case times `vdisk commit` of a VHD chain (base from vdisk convert
  * of the raw disk, 512 MiB of child data) against `qemu-img commit` of the
- * same qcow2 chain, on fresh copies per run (bench/commit.ts). Results are
- * printed as tables and written to bench-out/results.json.
+ * same qcow2 chain, on fresh copies per run (bench/commit.ts), and
+ * `nbdcopy` from `vdisk serve` against `nbdcopy` from `qemu-nbd -f vpc` on
+ * the case's VHD (bench/serve.ts; skipped, with a line saying so, without
+ * nbdcopy or qemu-nbd). Results are printed as tables and written to
+ * bench-out/results.json.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +46,7 @@ import { commitSpaceNeeded, runCommitCase } from './commit.js';
 import { Floors } from './floors.js';
 import { dropFromCache } from './page-cache.js';
 import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type PairTable, type Tool, type ToolResult, toolResult } from './report.js';
+import { formatServe, runServeCase, serveToolsPresent, type ServeCaseResult } from './serve.js';
 import { requireTools, runChecked, shellJoin, timeRotations } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -213,9 +217,12 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchO
 
   const tables: PairTable[] = [];
   let commit: CommitCaseResult | undefined;
+  let serve: ServeCaseResult | undefined;
   const floors = new Floors(dir, dataBytes, log);
   try {
     for (const cache of caches) tables.push({ cache, pairs: timeTable(cache, { raw, vhd, vhdx }, dir, runs, keep, floors) });
+    if (serveToolsPresent()) serve = await runServeCase({ vhd, dir, vdiskBin: VDISK_BIN, runs, caches, log, checkInterrupted });
+    else log('serve: nbdcopy or qemu-nbd is missing (packages libnbd-bin, qemu-utils); the serve case is skipped');
     if (!keep) for (const f of [vhd, vhdx]) rmSync(f, { force: true });
     commit = await runCommitCase({
       raw,
@@ -229,7 +236,7 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchO
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
-  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, ...(commit ? { commit } : {}) };
+  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, ...(commit ? { commit } : {}), ...(serve ? { serve } : {}) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -270,6 +277,7 @@ async function main(argv: string[]): Promise<number> {
   for (const c of results.cases) {
     lines.push('', ...formatCase(c, opts.runs));
     if (c.commit) lines.push('', ...formatCommit(c.commit, opts.runs));
+    if (c.serve) lines.push('', ...formatServe(c.serve, opts.runs));
   }
   lines.push('', `results: ${outFile}`);
   console.log(lines.join('\n'));

@@ -10,12 +10,14 @@
  * can be read, tested and changed without the ones above it.
  *
  * Rules (paths relative to src/):
- *  1. formats/** must not import engine/, ops/ or cli/.
- *  2. ops/, engine/ and cli/ must not import a file inside a format folder
- *     (formats/<sub>/...); files directly in formats/ (registry.ts, types.ts,
- *     ...) are the allowed way in.
- *  3. util/, io/ and errors.ts must not import formats/, chain/, engine/, ops/
- *     or cli/.
+ *  1. formats/** must not import engine/, nbd/, ops/ or cli/.
+ *  2. ops/, engine/, nbd/ and cli/ must not import a file inside a format
+ *     folder (formats/<sub>/...); files directly in formats/ (registry.ts,
+ *     types.ts, ...) are the allowed way in.
+ *  3. util/, io/ and errors.ts must not import formats/, chain/, engine/,
+ *     nbd/, ops/ or cli/.
+ *  6. engine/ and nbd/ (the machinery ops/ drives: the copy engine, the NBD
+ *     server) must not import ops/ or cli/.
  *  4. No import cycles: every strongly connected component of more than one
  *     file (or a file importing itself) is reported once, with one cycle
  *     through it.
@@ -166,14 +168,17 @@ const inFormatFolder = (path) => path.startsWith('formats/') && path.split('/').
 
 /** The layer rule an import from `from` to `to` (both src-relative) breaks, or undefined. */
 function brokenRule(from, to) {
-  if (under(from, 'formats') && under(to, 'engine', 'ops', 'cli')) {
-    return 'rule 1: formats/ must not import engine/, ops/ or cli/';
+  if (under(from, 'formats') && under(to, 'engine', 'nbd', 'ops', 'cli')) {
+    return 'rule 1: formats/ must not import engine/, nbd/, ops/ or cli/';
   }
-  if (under(from, 'ops', 'engine', 'cli') && inFormatFolder(to)) {
-    return 'rule 2: ops/, engine/ and cli/ reach a format only through files directly in formats/';
+  if (under(from, 'ops', 'engine', 'nbd', 'cli') && inFormatFolder(to)) {
+    return 'rule 2: ops/, engine/, nbd/ and cli/ reach a format only through files directly in formats/';
   }
-  if ((under(from, 'util', 'io') || from === 'errors.ts') && under(to, 'formats', 'chain', 'engine', 'ops', 'cli')) {
-    return 'rule 3: util/, io/ and errors.ts must not import formats/, chain/, engine/, ops/ or cli/';
+  if ((under(from, 'util', 'io') || from === 'errors.ts') && under(to, 'formats', 'chain', 'engine', 'nbd', 'ops', 'cli')) {
+    return 'rule 3: util/, io/ and errors.ts must not import formats/, chain/, engine/, nbd/, ops/ or cli/';
+  }
+  if (under(from, 'engine', 'nbd') && under(to, 'ops', 'cli')) {
+    return 'rule 6: engine/ and nbd/ must not import ops/ or cli/';
   }
   return undefined;
 }

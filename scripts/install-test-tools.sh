@@ -5,12 +5,15 @@
 # test/e2e/boot.test.ts, which boots converted disks: qemu-system-x86, and
 # what scripts/make-boot-disk.sh builds the disk with (syslinux,
 # syslinux-common, mtools, fdisk, dosfstools, busybox-static, cpio, kmod;
-# it fetches the kernel itself with `apt-get download linux-image-amd64`).
+# it fetches the kernel itself with `apt-get download linux-image-amd64`);
+# and for `vdisk serve`, the NBD clients it is tested with: nbdinfo and
+# nbdcopy (libnbd-bin), qemu-io and qemu-nbd (qemu-utils), and nbdkit.
 set -eu
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
   qemu-utils libvhdi-utils libvmdk-utils libqcow-utils fuse3 time \
-  qemu-system-x86 syslinux syslinux-common mtools fdisk dosfstools busybox-static cpio kmod >/dev/null
-echo "install-test-tools: $(qemu-img --version | head -n 1); $(vhdiinfo -V 2>&1 | head -n 1); $(qemu-system-x86_64 --version | head -n 1)"
+  qemu-system-x86 syslinux syslinux-common mtools fdisk dosfstools busybox-static cpio kmod \
+  libnbd-bin nbdkit >/dev/null
+echo "install-test-tools: $(qemu-img --version | head -n 1); $(vhdiinfo -V 2>&1 | head -n 1); $(qemu-system-x86_64 --version | head -n 1); $(nbdinfo --version | head -n 1)"

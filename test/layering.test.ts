@@ -50,3 +50,15 @@ test('the layer check reports an import cycle once, and an import that does not 
   assert.ok(violations.some((v) => v.startsWith('import cycle: util/a.ts -> util/b.ts -> util/a.ts')), violations.join('\n'));
   assert.ok(violations.some((v) => v.startsWith("util/c.ts:1: import './missing.js' does not resolve")), violations.join('\n'));
 });
+
+test('the layer check keeps nbd/ below ops/ and away from format folders', () => {
+  const src = fakeTree({
+    'nbd/server.ts': "import { serve } from '../ops/serve.js';\nimport { v } from '../formats/vhd/index.js';\nexport const s = [serve, v];\n",
+    'ops/serve.ts': 'export const serve = 1;\n',
+    'formats/vhd/index.ts': 'export const v = 1;\n',
+  });
+  const violations = checkLayers(src);
+  assert.equal(violations.length, 2, violations.join('\n'));
+  assert.match(violations[0]!, /^nbd\/server\.ts:1: imports ops\/serve\.ts \(rule 6/);
+  assert.match(violations[1]!, /^nbd\/server\.ts:2: imports formats\/vhd\/index\.ts \(rule 2/);
+});

@@ -20,12 +20,15 @@ import { progressBar } from './progress.js';
 import { printJson, reportError, warn } from './report.js';
 import { profileByName, profileOutput } from '../targets/profiles.js';
 import { formatNames, formatsHelp } from './formats-help.js';
+import { addServeCommand } from './serve-command.js';
 
 /** Exit codes of `vdisk check` (docs/architecture.md, "Errors and exit codes"): clean, corruption, leaks only, could not check. */
 const CHECK_EXIT = { clean: 0, corruption: 2, nonconformant: 2, leaks: 3, error: 1 } as const;
 
 /** Set when an interrupt arrives; long operations stop, clean up and exit 130. */
 const interrupt = new AbortController();
+/** True when the running command ends on SIGINT/SIGTERM by design (serve): its exit code is its own, not 130. */
+let signalEndsCommand = false;
 
 function buildProgram(): Command {
   const program = new Command('vdisk')
@@ -167,6 +170,8 @@ function buildProgram(): Command {
     },
   );
 
+  addServeCommand(program, interrupt.signal, () => (signalEndsCommand = true));
+
   program
     .command('demo')
     .description('a self-contained tour on a generated disk')
@@ -189,10 +194,10 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(
-      argv.map((a) => (a === '--progress=json' ? '--progress-json' : a)),
+      argv.flatMap((a) => (a === '--progress=json' ? ['--progress-json'] : a.startsWith('--snapshot=') ? ['--snapshot-file', a.slice('--snapshot='.length)] : [a])),
       { from: 'user' },
     );
-    return interrupt.signal.aborted ? 130 : Number(process.exitCode ?? 0);
+    return interrupt.signal.aborted && !signalEndsCommand ? 130 : Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? 0 : failureCode(argv[0]);

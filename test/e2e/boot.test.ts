@@ -8,6 +8,9 @@
  * of the disk's last MiB read from the block device; the test checks them
  * against what it wrote. qemu opens every image with snapshot=on.
  *
+ * The dynamic VHDX is booted once more served by `vdisk serve` over NBD
+ * (a Unix socket), from its nbd+unix:// URI.
+ *
  * Not booted: differencing VHD/VHDX, which qemu's vpc and vhdx drivers do
  * not open (vdisk's chains are checked with qemu-img and libvhdi elsewhere).
  */
@@ -16,6 +19,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { bootQemu, buildBootDisk, parseReport, type ExpectedReport } from '../helpers/boot-disk.js';
 import { vdisk } from '../helpers/cli.js';
+import { startServe } from '../helpers/nbd-server.js';
 import { needTools, ORACLES_REQUIRED } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -111,5 +115,14 @@ test('converted disks boot under qemu and the guest reads the same bytes', { tim
       }
     });
   }
+  // Served, not converted: the dynamic VHDX above, exported by `vdisk serve`
+  // and booted from its NBD URI (qemu's nbd driver, format raw).
+  await t.test('vhdx-dynamic served by vdisk serve over NBD, virtio', async (st) => {
+    const served = await startServe('-s', join(dir, 'boot.sock'), join(dir, 'vhdx-dynamic.vhdx'));
+    bootMs += await bootAndCheck(st, served.ready.exports[0]!.uri, 'raw', 'virtio', expected);
+    boots++;
+    const stopped = await served.stop();
+    assert.equal(stopped.status, 0, stopped.stderr);
+  });
   t.diagnostic(`${boots} boots of converted images in ${bootMs} ms; whole test ${Math.round(performance.now() - started)} ms`);
 });
