@@ -45,8 +45,8 @@ export interface StoredRun {
   sparse?: boolean;
 }
 
-/** Codecs of compressed runs: raw deflate (qcow2, windowBits -12), zlib (VMDK streamOptimized grains). */
-export type Codec = 'deflate' | 'zlib';
+/** Codecs of compressed runs: raw deflate (qcow2, windowBits -12), zlib (VMDK streamOptimized grains), one Zstandard frame (qcow2 compression_type 1). */
+export type Codec = 'deflate' | 'zlib' | 'zstd';
 
 /**
  * Guest bytes this layer stores compressed: `storedLength` bytes at `at` in
