@@ -14,6 +14,20 @@ export interface Finding {
   message: string;
 }
 
+/** One internal snapshot an image holds, as `vdisk info` lists it. */
+export interface SnapshotInfo {
+  id: string;
+  name: string;
+  /** The snapshot's virtual disk size in bytes. */
+  virtualSize: number;
+  /** When it was taken, ISO 8601 UTC. */
+  date: string;
+  /** Nanoseconds the guest had run when it was taken. */
+  vmClockNs: number;
+  /** Bytes of saved VM state (0: a disk-only snapshot). */
+  vmStateSize: number;
+}
+
 /** What `vdisk info --json` prints for one layer; format-specific fields go in `formatSpecific`. */
 export interface ImageInfo {
   filename: string;
@@ -26,6 +40,8 @@ export interface ImageInfo {
   clusterSize?: number;
   uuid?: string;
   backingFile?: string;
+  /** Internal snapshots, for formats that hold them; the guest view of one is opened with OpenOptions.snapshot. */
+  snapshots?: SnapshotInfo[];
   formatSpecific?: Record<string, unknown>;
   warnings: string[];
 }
