@@ -13,10 +13,12 @@ const BLOCK_RESERVED = 3;
 /** Block_Type 1: an RLE block stores one byte whatever its Block_Size (RFC 8878, 3.1.1.2.2). */
 const BLOCK_RLE = 1;
 
-/** Where a frame ends, and its Frame_Content_Size when the header gives one. */
+/** Where a frame ends, its Frame_Content_Size when the header gives one, and the window a decoder allocates for it. */
 export interface ZstdFrame {
   end: number;
   contentSize?: number;
+  /** Window_Size (RFC 8878, 3.1.1.1.2), or the content size for a single-segment frame. */
+  windowSize: number;
 }
 
 /** Reads `n` bytes little-endian at `at` as a number (n ≤ 8; values past 2^53 lose precision, which only makes them larger than any limit). */
@@ -42,6 +44,9 @@ export function zstdFrame(buf: Uint8Array): ZstdFrame | string {
   let at = 5 + (single ? 0 : 1) + dictBytes;
   if (at + fcsBytes > buf.length) return 'truncated frame header';
   const contentSize = fcsBytes === 0 ? undefined : readLe(buf, at, fcsBytes) + (fcsBytes === 2 ? 256 : 0);
+  const descriptor = buf[5]!;
+  const base = 2 ** (10 + (descriptor >> 3));
+  const windowSize = single ? (contentSize ?? 0) : base + (base / 8) * (descriptor & 7);
   at += fcsBytes;
   for (;;) {
     if (at + 3 > buf.length) return 'truncated block header';
@@ -54,5 +59,5 @@ export function zstdFrame(buf: Uint8Array): ZstdFrame | string {
   }
   at += checksum * 4;
   if (at > buf.length) return 'truncated checksum';
-  return { end: at, contentSize };
+  return { end: at, contentSize, windowSize };
 }

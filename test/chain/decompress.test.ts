@@ -4,7 +4,7 @@ import { readCompressed } from '../../src/chain/decompress.js';
 import type { CompressedRun } from '../../src/formats/layer.js';
 import { MemoryFile } from '../../src/io/memory-file.js';
 import { rejectsWithCode } from '../helpers/assert-error.js';
-import { rawFrame } from '../helpers/zstd.js';
+import { rawFrame, rleBomb } from '../helpers/zstd.js';
 
 /** A zstd compressed run over `stored` in memory, of a unit of `unit` bytes. */
 async function zstdRun(stored: Uint8Array, unit: number): Promise<CompressedRun> {
@@ -26,5 +26,10 @@ test('a zstd frame whose content size is not the unit, or whose blocks run past 
   await rejectsWithCode(readCompressed(await zstdRun(frame, 255), new Uint8Array(255)), 'CORRUPT');
   const bomb = rawFrame([new Uint8Array(60000), new Uint8Array(60000)], false);
   await rejectsWithCode(readCompressed(await zstdRun(bomb, 4096), new Uint8Array(4096)), 'CORRUPT');
+  const wide = rawFrame([new Uint8Array(4096)], false);
+  wide[5] = 0xf8;
+  assert.match((await rejectsWithCode(readCompressed(await zstdRun(wide, 4096), new Uint8Array(4096)), 'CORRUPT')).message, /window/);
+  const rle = rleBomb(1000);
+  assert.match((await rejectsWithCode(readCompressed(await zstdRun(rle, 65536), new Uint8Array(65536)), 'CORRUPT')).message, /more than 65536/);
   await rejectsWithCode(readCompressed(await zstdRun(Uint8Array.from([1, 2, 3, 4, 5, 6, 7]), 4096), new Uint8Array(4096)), 'CORRUPT');
 });

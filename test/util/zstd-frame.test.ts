@@ -6,9 +6,9 @@ import { rawFrame } from '../helpers/zstd.js';
 test('the end of a frame is found from its block headers; bytes after it are not part of it', () => {
   const frame = rawFrame([new Uint8Array(10).fill(1), new Uint8Array(5).fill(2)], true);
   const withTail = Uint8Array.from([...frame, 0xde, 0xad, 0xbe, 0xef]);
-  assert.deepEqual(zstdFrame(withTail), { end: frame.length, contentSize: 15 });
+  assert.deepEqual(zstdFrame(withTail), { end: frame.length, contentSize: 15, windowSize: 15 });
   const noFcs = rawFrame([new Uint8Array(3)], false, true);
-  assert.deepEqual(zstdFrame(noFcs), { end: noFcs.length, contentSize: undefined });
+  assert.deepEqual(zstdFrame(noFcs), { end: noFcs.length, contentSize: undefined, windowSize: 2 ** 20 }, 'window descriptor 0x50: 2^(10+10)');
 });
 
 test('a frame that is not one: bad magic, reserved bits, reserved block type, truncation', () => {
