@@ -103,6 +103,15 @@ export const SUBCLUSTERS = 32;
 /** Sector unit of a compressed cluster's length field ("Cluster mapping", Compressed Clusters Descriptor). */
 export const COMPRESSED_SECTOR = 512;
 
+/** Bytes of a bitmap directory entry before its extra data and name ("Bitmap directory"). */
+export const BITMAP_ENTRY_FIXED_SIZE = 24;
+
+/** Most bitmaps vdisk reads ("Bitmaps extension": qemu supports up to 65535). */
+export const MAX_BITMAPS = 65535;
+
+/** Longest bitmap directory vdisk reads, in bytes (qemu's QCOW2_MAX_BITMAP_DIRECTORY_SIZE: 1024 × 65535 bytes). */
+export const MAX_BITMAP_DIRECTORY_BYTES = 1024 * 65535;
+
 /** Bytes of a snapshot table entry before its extra data ("Snapshots"). */
 export const SNAPSHOT_FIXED_SIZE = 40;
 

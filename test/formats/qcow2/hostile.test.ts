@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import { openImage } from '../../../src/formats/registry.js';
 import { check } from '../../../src/ops/check.js';
-import { EXT_BACKING_FORMAT } from '../../../src/formats/qcow2/constants.js';
+import { EXT_BACKING_FORMAT, EXT_BITMAPS } from '../../../src/formats/qcow2/constants.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { QFIELD, buildQcow2, clusterOf, type ClusterContent } from '../../helpers/qcow2.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -95,6 +95,20 @@ test('a snapshot table of 10^6 entries, or one running past the end of the file,
   l.bytes.writeUInt32BE(60_000, QFIELD.nbSnapshots);
   l.bytes.writeBigUInt64BE(BigInt(l.bytes.length - CS), QFIELD.snapshotsOffset);
   assert.match((await rejectsWithCode(openImage(put('snaps-end.qcow2', l.bytes)), 'CORRUPT')).message, /past the end/);
+});
+
+test('a bitmap directory of too many bitmaps or past the end is a check finding; reading is unaffected', async () => {
+  for (const [n, size, offset] of [[70000, 24, 4 * CS], [1, 4096, 1000 * CS]]) {
+    const ext = Buffer.alloc(24);
+    ext.writeUInt32BE(n, 0);
+    ext.writeBigUInt64BE(BigInt(size), 8);
+    ext.writeBigUInt64BE(BigInt(offset), 16);
+    const path = put(`bitmaps-${n}.qcow2`, buildQcow2({ size: CS, extensions: [[EXT_BITMAPS, ext]] }).bytes);
+    const report = await check(path);
+    assert.ok(report.findings.some((f) => f.code === 'BITMAP_DIRECTORY'), JSON.stringify(report.findings));
+    const image = await openImage(path);
+    await image.close();
+  }
 });
 
 test('an extension length past the header cluster is CORRUPT', async () => {

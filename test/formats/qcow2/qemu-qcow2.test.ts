@@ -193,6 +193,23 @@ describe('qemu-made chains, snapshots, dirty images and data files', () => {
     }
   });
 
+  test('persistent bitmaps: their directory, tables and data clusters are counted, so check is clean as qemu-img check is', async (t) => {
+    if (!needTools(t, 'qemu-img', 'qemu-io')) return;
+    const path = join(dir, 'bitmaps.qcow2');
+    run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', base, path]);
+    run('qemu-img', ['bitmap', '--add', path, 'bm1']);
+    run('qemu-img', ['bitmap', '--add', '-g', '65536', path, 'bm2']);
+    run('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x44 0 3M', path]);
+    assert.deepEqual(qemuCheck(path), { corruptions: 0, leaks: 0 });
+    assert.deepEqual((await check(path)).findings, []);
+    const image = await openImage(path);
+    try {
+      assert.equal(image.describe().formatSpecific?.bitmaps, 2);
+    } finally {
+      await image.close();
+    }
+  });
+
   test('check: a leaked cluster and a refcount too low are counted as qemu-img check counts them (exit 3, then 2)', async (t) => {
     if (!needTools(t, 'qemu-img')) return;
     const path = join(dir, 'leak.qcow2');
