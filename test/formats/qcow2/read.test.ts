@@ -11,6 +11,7 @@ import { createImage, openImage } from '../../../src/formats/registry.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { readAll } from '../../helpers/images.js';
 import { buildQcow2, clusterOf, type ClusterContent } from '../../helpers/qcow2.js';
+import { startHttpServer } from '../../helpers/http-server.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const CS = 4096;
@@ -50,6 +51,42 @@ test('a raw backing file smaller than the image: unallocated clusters read from 
     assert.equal(image.describe().formatSpecific?.backingFormat, 'raw');
   } finally {
     await image.close();
+  }
+});
+
+test('over HTTP: the backing file and the external data file come from the same server', async () => {
+  const dir = tempDir('vdisk-qcow2-http-');
+  writeFileSync(join(dir, 'base.raw'), Buffer.alloc(4 * CS, 0x42));
+  writeFileSync(join(dir, 'child.qcow2'), buildQcow2({ size: 4 * CS, backing: 'base.raw', clusters: new Map<number, ClusterContent>([[1, clusterOf(CS, 7)]]) }).bytes);
+  const data = Buffer.alloc(4 * CS);
+  data.fill(9, 0, CS);
+  writeFileSync(join(dir, 'd.raw'), data);
+  const l = buildQcow2({ size: 4 * CS, incompatible: 1n << 2n, extensions: [[EXT_DATA_FILE, Buffer.from('d.raw')]] });
+  // One L2 table after the image, whose entry 0 is host offset 0 in the data file (bit 63 set).
+  const bytes = Buffer.concat([l.bytes, Buffer.alloc(CS)]);
+  bytes.writeBigUInt64BE(BigInt(4 * CS), l.l1);
+  bytes.writeBigUInt64BE(1n << 63n, 4 * CS);
+  bytes.writeUInt16BE(1, l.refcountBlock + 8);
+  writeFileSync(join(dir, 'd.qcow2'), bytes);
+  const server = await startHttpServer(dir);
+  try {
+    const child = await openImage(`${server.url}child.qcow2`);
+    try {
+      assert.equal(child.parent?.path, `${server.url}base.raw`);
+      const all = await readAll(child);
+      assert.deepEqual([all[0], all[CS], all[3 * CS]], [0x42, 7, 0x42]);
+    } finally {
+      await child.close();
+    }
+    const withData = await openImage(`${server.url}d.qcow2`);
+    try {
+      const all = await readAll(withData);
+      assert.deepEqual([all[0], all[CS]], [9, 0]);
+    } finally {
+      await withData.close();
+    }
+  } finally {
+    await server.close();
   }
 });
 
