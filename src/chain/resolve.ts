@@ -126,16 +126,17 @@ function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
 }
 
 /**
- * The path of a file a descriptor names beside itself (a VMDK extent), for
+ * The path of a file a descriptor names beside itself (a VMDK extent, a
+ * qcow2 external data file: `what` names it in errors), for
  * the descriptor at `descriptorPath`: a relative name without `..`, resolved
  * in the descriptor's directory (or against its URL), which after resolving
  * symlinks still lies in that directory. Anything else is `CORRUPT`: a
  * descriptor must not reach files elsewhere.
  */
-export function resolveBeside(descriptorPath: string, name: string): string {
+export function resolveBeside(descriptorPath: string, name: string, what = 'extent file'): string {
   const posix = name.replace(/\\/g, '/');
   const refuse = (why: string): DiskImageError =>
-    new DiskImageError('CORRUPT', `${descriptorPath}: extent file '${name}' ${why}`, { path: descriptorPath, field: 'extent file', value: name });
+    new DiskImageError('CORRUPT', `${descriptorPath}: ${what} '${name}' ${why}`, { path: descriptorPath, field: what, value: name });
   if (WINDOWS_ABSOLUTE.test(name) || posix.startsWith('/')) throw refuse('is an absolute path; extents must lie beside the descriptor');
   if (posix.split('/').some((s) => s === '..')) throw refuse("climbs out of the descriptor's directory");
   if (isUrl(descriptorPath)) return new URL(posix.split('/').map(encodeURIComponent).join('/'), descriptorPath).href;

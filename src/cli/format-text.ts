@@ -1,6 +1,19 @@
 import type { CheckReport } from '../ops/check.js';
-import type { Extent, ImageInfo } from '../formats/types.js';
+import type { Extent, ImageInfo, SnapshotInfo } from '../formats/types.js';
 import { formatSize } from '../util/sizes.js';
+
+/** A VM clock in nanoseconds as qemu-img prints it: hours:minutes:seconds.milliseconds. */
+function vmClock(ns: number): string {
+  const ms = Math.floor(ns / 1e6);
+  const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${pad(Math.floor(ms / 3_600_000), 4)}:${pad(Math.floor(ms / 60_000) % 60)}:${pad(Math.floor(ms / 1000) % 60)}.${pad(ms % 1000, 3)}`;
+}
+
+/** The snapshot list of `info`, as qemu-img prints it: ID, name, VM state size, date, VM clock (and the disk size). */
+function snapshotLines(snapshots: SnapshotInfo[]): string[] {
+  const rows = snapshots.map((s) => `${s.id.padEnd(8)} ${s.name.padEnd(16)} ${formatSize(s.vmStateSize).padStart(10)} ${s.date.replace('T', ' ').replace(/\.\d+Z$/, '')} ${vmClock(s.vmClockNs)} ${formatSize(s.virtualSize)}`);
+  return ['snapshots:', `${'ID'.padEnd(8)} ${'TAG'.padEnd(16)} ${'VM SIZE'.padStart(10)} ${'DATE'.padEnd(19)} ${'VM CLOCK'.padEnd(17)} DISK SIZE`, ...rows];
+}
 
 /** `vdisk info` text, in the spirit of qemu-img info. */
 export function infoText(layers: ImageInfo[]): string {
@@ -25,6 +38,7 @@ export function infoText(layers: ImageInfo[]): string {
       if (chs) lines.push(`geometry: ${chs.cylinders}/${chs.heads}/${chs.sectors ?? chs.sectorsPerTrack} (cylinders/heads/sectors)`);
       const files = Array.isArray(fs.extents) ? (fs.extents as { access: string; type: string; sectors: number; file?: string }[]) : [];
       for (const e of files) lines.push(`extent: ${e.access} ${e.type} ${e.sectors} sectors${e.file ? ` ${e.file}` : ''}`);
+      if (i.snapshots?.length) lines.push(...snapshotLines(i.snapshots));
       for (const w of i.warnings) lines.push(`warning: ${w}`);
       return lines.join('\n');
     })

@@ -21,7 +21,7 @@ function collect(value: string, previous: string[]): string[] {
 
 /** Adds the options every command that opens images shares (`-f` for the input format unless `withFormat` is false). */
 export function withOpenOptions(cmd: Command, withFormat = true): Command {
-  if (withFormat) cmd.option('-f, --format <fmt>', 'input format (probed when omitted)');
+  if (withFormat) cmd.option('-f, --format <fmt>', 'input format (probed when omitted)').option('-l, --snapshot <id|name>', "read an internal snapshot's guest view (of the first image)");
   return cmd
     .option('--parent-dir <dir>', 'another directory parents may live in (repeatable)', collect, [])
     .option('--ignore-parent-uuid', 'open a parent whose UUID does not match the child');
@@ -32,9 +32,10 @@ export interface RawOpenOptions {
   format?: string;
   parentDir: string[];
   ignoreParentUuid?: boolean;
+  snapshot?: string;
 }
 
 /** OpenOptions from the shared flags, with warnings going to stderr. */
 export function openOptions(o: RawOpenOptions): OpenOptions & { format?: string } {
-  return { format: o.format, parentDirs: o.parentDir, ignoreParentUuid: o.ignoreParentUuid === true, onWarning: warn };
+  return { format: o.format, parentDirs: o.parentDir, ignoreParentUuid: o.ignoreParentUuid === true, onWarning: warn, snapshot: o.snapshot };
 }

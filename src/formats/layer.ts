@@ -14,6 +14,20 @@ export interface Finding {
   message: string;
 }
 
+/** One internal snapshot an image holds, as `vdisk info` lists it. */
+export interface SnapshotInfo {
+  id: string;
+  name: string;
+  /** The snapshot's virtual disk size in bytes. */
+  virtualSize: number;
+  /** When it was taken, ISO 8601 UTC. */
+  date: string;
+  /** Nanoseconds the guest had run when it was taken. */
+  vmClockNs: number;
+  /** Bytes of saved VM state (0: a disk-only snapshot). */
+  vmStateSize: number;
+}
+
 /** What `vdisk info --json` prints for one layer; format-specific fields go in `formatSpecific`. */
 export interface ImageInfo {
   filename: string;
@@ -26,6 +40,8 @@ export interface ImageInfo {
   clusterSize?: number;
   uuid?: string;
   backingFile?: string;
+  /** Internal snapshots, for formats that hold them; the guest view of one is opened with OpenOptions.snapshot. */
+  snapshots?: SnapshotInfo[];
   formatSpecific?: Record<string, unknown>;
   warnings: string[];
 }
@@ -45,8 +61,8 @@ export interface StoredRun {
   sparse?: boolean;
 }
 
-/** Codecs of compressed runs: raw deflate (qcow2, windowBits -12), zlib (VMDK streamOptimized grains). */
-export type Codec = 'deflate' | 'zlib';
+/** Codecs of compressed runs: raw deflate (qcow2, windowBits -12), zlib (VMDK streamOptimized grains), one Zstandard frame (qcow2 compression_type 1). */
+export type Codec = 'deflate' | 'zlib' | 'zstd';
 
 /**
  * Guest bytes this layer stores compressed: `storedLength` bytes at `at` in

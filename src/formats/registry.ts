@@ -3,6 +3,7 @@ import { DiskImageError, withContext } from '../errors.js';
 import { isUrl } from '../io/http-source.js';
 import type { FileOpener } from '../io/image-file.js';
 import { openSource } from '../io/open-source.js';
+import { qcow2Format } from './qcow2/index.js';
 import { rawFormat } from './raw/index.js';
 import { ChainImage, WritableChainImage } from '../chain/chain-image.js';
 import { openMatchingParent, type ChainContext } from '../chain/open-parent.js';
@@ -13,7 +14,7 @@ import { vhdxFormat } from './vhdx/index.js';
 import { vmdkFormat } from './vmdk/index.js';
 
 /** Formats vdisk reads and writes, in probe order (raw, which matches anything, last). Adding a format is one line here. */
-const FORMATS: readonly FormatDescriptor[] = [vhdxFormat, vhdFormat, vmdkFormat, rawFormat];
+const FORMATS: readonly FormatDescriptor[] = [vhdxFormat, vhdFormat, vmdkFormat, qcow2Format, rawFormat];
 
 /** The descriptors of every format vdisk handles, in probe order. */
 export function formats(): readonly FormatDescriptor[] {
@@ -21,12 +22,11 @@ export function formats(): readonly FormatDescriptor[] {
 }
 
 /**
- * Formats vdisk recognises but does not handle yet, by their magic (qcow2
- * "QFI\xfb" qcow2.txt; VDI signature 0xbeda107f at offset 64). Recognising them keeps such a file from
- * being read as raw.
+ * Formats vdisk recognises but does not handle yet, by their magic (VDI
+ * signature 0xbeda107f at offset 64). Recognising them keeps such a file
+ * from being read as raw.
  */
 const RECOGNISED: { name: string; test: (head: Buffer) => boolean }[] = [
-  { name: 'qcow2', test: (h) => h.readUInt32BE(0) === 0x514649fb },
   { name: 'vdi', test: (h) => h.length >= 68 && h.readUInt32LE(64) === 0xbeda107f },
 ];
 
@@ -64,6 +64,7 @@ async function openAt(path: string, options: OpenOptions & { format?: string }, 
   const name = options.format ?? (await detectFormat(path, openFile));
   const format = formatByName(name);
   if (!format.open) throw new DiskImageError('UNSUPPORTED', `reading ${name} is not supported yet`);
+  if (options.snapshot !== undefined && !format.internalSnapshots) throw new DiskImageError('USAGE', `${path}: ${name} images hold no internal snapshots (snapshot '${options.snapshot}' asked for)`, { path });
   const layer = await format.open(path, { ...options, openFile }).catch((err: unknown) => {
     throw withContext(err, { path, operation: 'open' });
   });
@@ -75,7 +76,7 @@ async function openAt(path: string, options: OpenOptions & { format?: string }, 
       openParent: (parentPath) => {
         visited.add(parentPath);
         const writable = options.writableParents?.includes(parentPath) === true;
-        return openAt(parentPath, { ...options, format: undefined, writable }, depth + 1, visited);
+        return openAt(parentPath, { ...options, format: undefined, snapshot: undefined, writable }, depth + 1, visited);
       },
     };
     const parent = layer.parentRef ? await openMatchingParent(layer, layer.parentRef, options, chain) : undefined;

@@ -2,7 +2,7 @@ import type { FileOpener } from '../io/image-file.js';
 import type { Finding, ImageInfo, Layer, WritableLayer } from './layer.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from './sequential.js';
 
-export type { Finding, ImageInfo } from './layer.js';
+export type { Finding, ImageInfo, SnapshotInfo } from './layer.js';
 
 /**
  * The interfaces generic code sees (docs/architecture.md): the guest view of a chain, and the descriptor each format registers.
@@ -88,6 +88,12 @@ export interface OpenOptions {
   writableParents?: string[];
   /** How files are opened (default: DiskFile with OFD locks; tests inject faults here). */
   openFile?: FileOpener;
+  /**
+   * Open this internal snapshot's guest view (by ID or name) instead of the
+   * current one: the image named only, never its parents; USAGE for a format
+   * without internal snapshots.
+   */
+  snapshot?: string;
 }
 
 /** Options for creating an image: size plus format-specific `-o` options. */
@@ -142,6 +148,8 @@ export interface FormatDescriptor {
    * smallest and the default. Contract tests use the smallest.
    */
   readonly blockSizes?: { readonly min: number; readonly default: number };
+  /** True when its images hold internal snapshots that OpenOptions.snapshot can open. */
+  readonly internalSnapshots?: boolean;
   /** True when stdin can carry it (its bytes in guest order, probed after spooling). */
   readonly pipeInput?: boolean;
   /**

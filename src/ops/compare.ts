@@ -56,7 +56,7 @@ export async function compareImages(a: DiskImage, b: DiskImage, onProgress?: Pro
 export async function compare(pathA: string, pathB: string, opts: OpenOptions & { onProgress?: ProgressFn } = {}): Promise<CompareResult> {
   const a = await openImage(pathA, { ...opts, writable: false });
   try {
-    const b = await openImage(pathB, { ...opts, writable: false });
+    const b = await openImage(pathB, { ...opts, snapshot: undefined, writable: false });
     try {
       return await compareImages(a, b, opts.onProgress);
     } finally {

@@ -1,3 +1,4 @@
+import { Findings } from '../findings.js';
 import type { Finding } from '../types.js';
 import { ENTRY_SIZE, FLAG_VALID_NEWLINE, FLAG_ZEROED_GTE, GTE_ZEROED, SECTOR } from './constants.js';
 import type { GrainDirectory } from './grain-directory.js';
@@ -9,28 +10,6 @@ interface Span {
   what: string;
   start: number;
   end: number;
-}
-
-/** Findings of one code beyond this many are counted, not listed. */
-const MAX_PER_CODE = 8;
-
-/** Collects findings, at most MAX_PER_CODE a code, and says how many more there were. */
-class Findings {
-  readonly list: Finding[] = [];
-  private readonly counts = new Map<string, number>();
-
-  add(severity: Finding['severity'], code: string, message: string): void {
-    const n = (this.counts.get(code) ?? 0) + 1;
-    this.counts.set(code, n);
-    if (n <= MAX_PER_CODE) this.list.push({ severity, code, message });
-  }
-
-  done(): Finding[] {
-    for (const [code, n] of this.counts) {
-      if (n > MAX_PER_CODE) this.list.push({ severity: 'warning', code, message: `${n - MAX_PER_CODE} more ${code} findings not listed` });
-    }
-    return this.list;
-  }
 }
 
 /** The span of `sorted` (by start) that [start, end) overlaps, if any: looks at the two starting last before `end` (metadata spans do not nest deeper). */

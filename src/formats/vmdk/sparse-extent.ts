@@ -6,7 +6,7 @@ import { COWD_HEADER_SIZE, COWD_MAGIC_TEXT, FOOTER_FROM_END, GRAIN_MARKER_SIZE, 
 import { parseCowdHeader } from './cowd-header.js';
 import { GrainDirectory } from './grain-directory.js';
 import { gdEntries, hasSparseMagic, parseSparseHeader, type SparseHeader } from './header.js';
-import { coalesce } from './runs.js';
+import { coalesce } from '../runs.js';
 
 /** Most grain markers (compressed lengths) kept in memory. */
 const MARKER_CACHE_LIMIT = 65536;

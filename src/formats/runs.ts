@@ -1,4 +1,4 @@
-import type { Run } from '../layer.js';
+import type { Run } from './layer.js';
 
 /** True when `b` continues `a`: both absent, both zero, or stored contiguously in one source. */
 function continues(a: Run, b: Run): boolean {

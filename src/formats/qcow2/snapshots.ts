@@ -1,0 +1,101 @@
+import { DiskImageError } from '../../errors.js';
+import type { ByteSource } from '../../io/byte-source.js';
+import { decodeStruct, defineStruct } from '../../util/struct.js';
+import { MAX_SNAPSHOT_EXTRA, MAX_SNAPSHOT_TABLE_BYTES, MAX_SNAPSHOTS, SNAPSHOT_FIXED_SIZE } from './constants.js';
+import type { Qcow2Header } from './header.js';
+
+/** The fixed part of a snapshot table entry ("Snapshots", bytes 0-39). */
+export const SNAPSHOT_ENTRY = defineStruct('QCowSnapshotHeader', SNAPSHOT_FIXED_SIZE, 'be', {
+  l1TableOffset: { offset: 0, type: 'u64' },
+  l1Size: { offset: 8, type: 'u32' },
+  idStrSize: { offset: 12, type: 'u16' },
+  nameSize: { offset: 14, type: 'u16' },
+  dateSec: { offset: 16, type: 'u32' },
+  dateNsec: { offset: 20, type: 'u32' },
+  vmClockNsec: { offset: 24, type: 'u64' },
+  vmStateSize: { offset: 32, type: 'u32' },
+  extraDataSize: { offset: 36, type: 'u32' },
+});
+
+/** Extra data offsets, relative to the end of the fixed part ("Snapshots": bytes 40-47 VM state size, 48-55 disk size). */
+const EXTRA_VM_STATE = 0;
+/** See EXTRA_VM_STATE. */
+const EXTRA_DISK_SIZE = 8;
+
+/** One internal snapshot ("Snapshots"). */
+export interface Snapshot {
+  id: string;
+  name: string;
+  l1Offset: number;
+  l1Size: number;
+  /** Seconds since the Epoch, and the nanoseconds past them. */
+  dateSec: number;
+  dateNsec: number;
+  /** Nanoseconds the guest had run when the snapshot was taken. */
+  vmClockNsec: number;
+  vmStateSize: number;
+  /** The snapshot's virtual disk size (the image's when the entry does not say). */
+  diskSize: number;
+}
+
+function corrupt(path: string, why: string, value: number): DiskImageError {
+  return new DiskImageError('CORRUPT', `${path}: qcow2 snapshot table: ${why}`, { path, field: 'snapshot table', value });
+}
+
+function safe(path: string, v: bigint, what: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(path, `${what} ${v} is too large`, 0);
+  return Number(v);
+}
+
+/**
+ * Reads the snapshot table ("Snapshots"): nb_snapshots entries of variable
+ * length from snapshots_offset, each padded to 8 bytes. More than
+ * MAX_SNAPSHOTS entries, a table longer than MAX_SNAPSHOT_TABLE_BYTES, extra
+ * data past MAX_SNAPSHOT_EXTRA or an entry past the end of the file is CORRUPT.
+ * Returns the entries and the table's length in bytes.
+ */
+export async function readSnapshots(file: ByteSource, h: Qcow2Header): Promise<{ snapshots: Snapshot[]; tableBytes: number }> {
+  const path = file.path;
+  if (h.nbSnapshots === 0) return { snapshots: [], tableBytes: 0 };
+  if (h.nbSnapshots > MAX_SNAPSHOTS) throw corrupt(path, `${h.nbSnapshots} snapshots, more than the ${MAX_SNAPSHOTS} vdisk and qemu read`, h.nbSnapshots);
+  if (h.snapshotsOffset % h.clusterSize !== 0 || h.snapshotsOffset < h.clusterSize) throw corrupt(path, `offset ${h.snapshotsOffset} is not a cluster boundary after the header`, h.snapshotsOffset);
+  const out: Snapshot[] = [];
+  let at = h.snapshotsOffset;
+  const read = async (n: number): Promise<Uint8Array> => {
+    if (at + n > file.size) throw corrupt(path, `entry ${out.length} runs past the end of the file (${file.size} bytes)`, at);
+    if (at + n - h.snapshotsOffset > MAX_SNAPSHOT_TABLE_BYTES) throw corrupt(path, `longer than ${MAX_SNAPSHOT_TABLE_BYTES} bytes`, at);
+    const buf = new Uint8Array(n);
+    await file.read(buf, at);
+    at += n;
+    return buf;
+  };
+  for (let i = 0; i < h.nbSnapshots; i++) {
+    const start = at;
+    const f = decodeStruct(SNAPSHOT_ENTRY, await read(SNAPSHOT_FIXED_SIZE));
+    if (f.extraDataSize > MAX_SNAPSHOT_EXTRA) throw corrupt(path, `entry ${i} has ${f.extraDataSize} bytes of extra data, more than ${MAX_SNAPSHOT_EXTRA}`, f.extraDataSize);
+    const rest = await read(f.extraDataSize + f.idStrSize + f.nameSize);
+    const extra = new DataView(rest.buffer, 0, f.extraDataSize);
+    const text = (from: number, n: number): string => Buffer.from(rest.subarray(from, from + n)).toString('utf8');
+    out.push({
+      id: text(f.extraDataSize, f.idStrSize),
+      name: text(f.extraDataSize + f.idStrSize, f.nameSize),
+      l1Offset: safe(path, f.l1TableOffset, 'l1_table_offset'),
+      l1Size: f.l1Size,
+      dateSec: f.dateSec,
+      dateNsec: f.dateNsec,
+      vmClockNsec: safe(path, f.vmClockNsec, 'vm_clock_nsec'),
+      vmStateSize: f.extraDataSize >= EXTRA_VM_STATE + 8 ? safe(path, extra.getBigUint64(EXTRA_VM_STATE, false), 'vm_state_size') : f.vmStateSize,
+      diskSize: f.extraDataSize >= EXTRA_DISK_SIZE + 8 ? safe(path, extra.getBigUint64(EXTRA_DISK_SIZE, false), 'disk_size') : h.size,
+    });
+    at = start + Math.ceil((at - start) / 8) * 8;
+  }
+  return { snapshots: out, tableBytes: at - h.snapshotsOffset };
+}
+
+/** The snapshot whose ID or name is `which` (an ID first, as qemu-img does), or USAGE listing them. */
+export function findSnapshot(snapshots: Snapshot[], which: string, path: string): Snapshot {
+  const s = snapshots.find((x) => x.id === which) ?? snapshots.find((x) => x.name === which);
+  if (s) return s;
+  const known = snapshots.map((x) => `${x.id} '${x.name}'`).join(', ') || 'none';
+  throw new DiskImageError('USAGE', `${path}: no snapshot with ID or name '${which}' (snapshots: ${known})`, { path, value: which });
+}
