@@ -101,6 +101,12 @@ export interface CreateOptions {
   openFile?: FileOpener;
   /** The disk's UUID as text (`--keep-uuid`); a new random one when absent. */
   uuid?: string;
+  /**
+   * The path the image will have when done, when it is created under
+   * another (convert writes a temporary file and renames it): formats that
+   * record their own file name record this one.
+   */
+  finalPath?: string;
 }
 
 /** Options of an in-place resize (`vdisk resize`). */

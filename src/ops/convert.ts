@@ -47,7 +47,7 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
     if (opts.replace) await checkReplaceablePath(dst, [source]);
     else checkOutputPath(dst, [source]);
     temp = tempPathFor(dst);
-    target = await createImage(temp, format, { virtualSize, options, uuid, ...(opts.cache === 'writeback' ? { openFile: openBufferedDiskFile } : {}) });
+    target = await createImage(temp, format, { virtualSize, options, uuid, finalPath: dst, ...(opts.cache === 'writeback' ? { openFile: openBufferedDiskFile } : {}) });
     const stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
     await target.flush();
     await target.close();

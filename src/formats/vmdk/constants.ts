@@ -90,3 +90,23 @@ export const DESCRIPTOR_SIGNATURE = '# Disk DescriptorFile';
 
 /** vdisk's cap on a virtual disk: 2^53 bytes, the largest size a JavaScript number holds exactly. */
 export const MAX_VIRTUAL_BYTES = Number.MAX_SAFE_INTEGER - (Number.MAX_SAFE_INTEGER % SECTOR);
+
+/** Header version vdisk writes for hosted sparse extents: 1, the 1.1 spec's ("Hosted Sparse Extent Header", version). */
+export const SPARSE_VERSION = 1;
+
+/** Sectors per grain vdisk writes: 128, 64 KiB, as VMware and qemu-img do ("Hosted Sparse Extent Header", grainSize: "default 128"). */
+export const WRITE_GRAIN_SECTORS = 128;
+
+/** Entries per grain table vdisk writes: 512, the only value the spec allows ("Grain Table": numGTEsPerGT "is always 512"). */
+export const WRITE_GTES_PER_GT = 512;
+
+/** Sectors kept for an embedded descriptor: 20, as VMware Workstation and qemu-img reserve, so it can grow in place ("The Descriptor File"). */
+export const EMBEDDED_DESCRIPTOR_SECTORS = 20;
+
+/**
+ * The largest offset a u32 sector pointer reaches (GD and GT entries are u32
+ * sectors, "Grain Directories and Grain Tables"): a sparse extent file vdisk
+ * writes stays below 2 TiB.
+ */
+export const MAX_SPARSE_FILE_SECTORS = 2 ** 32;
+

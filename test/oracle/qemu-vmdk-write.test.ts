@@ -1,0 +1,113 @@
+// Oracle: the VMDKs vdisk writes, read by qemu-img 7.2 (check: no errors and
+// no leaks; compare against the source) and opened by vmdkinfo (libvmdk):
+// conversions, unaligned in-place writes across a reopen, and a snapshot
+// chain whose child qemu-img reads through to its base.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { createImage, openImage } from '../../src/formats/registry.js';
+import type { WritableDiskImage } from '../../src/formats/types.js';
+import { snapshot } from '../../src/ops/snapshot.js';
+import { vdisk } from '../helpers/cli.js';
+import { readAll, writeBoth } from '../helpers/images.js';
+import { needTools, qemuCheckClean, run, vmdkinfo } from '../helpers/oracles.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+/** Not a whole number of grains: the last grain is partial. */
+const SIZE = 40 * MiB + 1536;
+
+/** What `vdisk info --json` says of an image. */
+function vdiskInfo(path: string): { formatSpecific: Record<string, unknown> & { geometry: { heads: number } } } {
+  const r = vdisk('info', '--json', path);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+describe('qemu-img and vmdkinfo read the VMDKs vdisk writes', () => {
+  const dir = tempDir('vdisk-vmdk-write-');
+  const src = join(dir, 'src.raw');
+
+  before(async () => {
+    await writePatternDisk(src, { size: SIZE, blockSize: 64 * 1024, fraction: 0.3, seed: 0x91 });
+  });
+
+  for (const adapter of ['lsilogic', 'ide', 'pvscsi']) {
+    test(`convert raw → monolithicSparse, adapter_type=${adapter}`, (t) => {
+      if (!needTools(t, 'qemu-img', 'vmdkinfo')) return;
+      const out = join(dir, `conv-${adapter}.vmdk`);
+      const r = vdisk('convert', '-O', 'vmdk', '-o', `adapter_type=${adapter}`, src, out);
+      assert.equal(r.status, 0, r.stderr);
+      qemuCheckClean(out, 'vmdk');
+      run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', src, out]);
+      const info = vmdkinfo(out);
+      assert.equal(info.size, SIZE);
+      assert.match(info.text, /Disk type:\s*Monolithic sparse/);
+      const ours = vdiskInfo(out);
+      assert.equal(ours.formatSpecific.cid, info.cid);
+      assert.equal(ours.formatSpecific.adapterType, adapter);
+      assert.equal(ours.formatSpecific.virtualHWVersion, adapter === 'pvscsi' ? '7' : '4');
+      assert.equal(ours.formatSpecific.geometry.heads, adapter === 'ide' ? 16 : 255);
+      assert.equal(String(ours.formatSpecific.longContentID).slice(-8), info.cid);
+      assert.equal(vdisk('check', out).status, 0);
+    });
+  }
+
+  test('unaligned writes through the library, a reopen between them', async (t) => {
+    const path = join(dir, 'inplace.vmdk');
+    const model = new Uint8Array(SIZE);
+    let image = await createImage(path, 'vmdk', { virtualSize: SIZE, options: {} });
+    const writes: [number, number][] = [[777, 1000], [2 * MiB - 300, 700], [SIZE - 100, 100], [3 * MiB + 5, 1], [600 * 1024, MiB + 17], [64 * 1024 - 1, 2]];
+    for (const [i, [offset, length]] of writes.entries()) {
+      await writeBoth(image, model, offset, length, 0x300 + i);
+      if (i === 2) {
+        await image.flush();
+        await image.close();
+        image = (await openImage(path, { writable: true })) as WritableDiskImage;
+      }
+    }
+    await image.flush();
+    await image.close();
+    const again = await openImage(path);
+    try {
+      assert.ok(Buffer.from(await readAll(again)).equals(Buffer.from(model)));
+    } finally {
+      await again.close();
+    }
+    if (!needTools(t, 'qemu-img', 'vmdkinfo')) return;
+    const expected = join(dir, 'inplace.expected.raw');
+    writeFileSync(expected, model);
+    qemuCheckClean(path, 'vmdk');
+    run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', expected, path]);
+    assert.equal(vmdkinfo(path).size, SIZE);
+  });
+
+  test('vdisk snapshot: a delta qemu-img reads through to its base, vmdkinfo names the parent CID', async (t) => {
+    const base = join(dir, 'base.vmdk');
+    const child = join(dir, 'child.vmdk');
+    assert.equal(vdisk('convert', '-O', 'vmdk', src, base).status, 0);
+    await snapshot(base, child);
+    const model = new Uint8Array(SIZE);
+    const b = await openImage(base);
+    try {
+      model.set(await readAll(b));
+    } finally {
+      await b.close();
+    }
+    const image = (await openImage(child, { writable: true })) as WritableDiskImage;
+    for (const [i, [offset, length]] of [[100, 5000], [5 * MiB + 3, 70000], [SIZE - 9, 9]].entries()) await writeBoth(image, model, offset!, length!, 0x400 + i);
+    await image.flush();
+    await image.close();
+    const d = vdiskInfo(child);
+    assert.equal(d.formatSpecific.parentFileNameHint, 'base.vmdk');
+    if (!needTools(t, 'qemu-img', 'vmdkinfo')) return;
+    const expected = join(dir, 'child.expected.raw');
+    writeFileSync(expected, model);
+    qemuCheckClean(child, 'vmdk');
+    run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', expected, child]);
+    const info = vmdkinfo(child);
+    assert.equal(info.parentCid, vmdkinfo(base).cid);
+  });
+});
