@@ -175,6 +175,12 @@ export interface FormatDescriptor {
    */
   sequentialWriter?(sink: ByteSink, layout: StreamLayout): Promise<SequentialWriter>;
   /**
+   * True when, with these options, the format can only be written front to
+   * back (its grains compressed as they come): convert then writes the file
+   * through `sequentialWriter`, and `create` refuses it.
+   */
+  frontToBackOnly?(options: Record<string, string>): boolean;
+  /**
    * Changes the virtual size in place (`vdisk resize`); the size is rounded up
    * to the format's unit. Crash-safe: every intermediate state opens with the
    * old or the new contents.

@@ -1,15 +1,17 @@
 // Oracle: the VMDKs vdisk writes, read by qemu-img 7.2 (check: no errors and
 // no leaks; compare against the source) and opened by vmdkinfo (libvmdk):
-// conversions, unaligned in-place writes across a reopen, and a snapshot
-// chain whose child qemu-img reads through to its base.
+// conversions, unaligned in-place writes across a reopen, a snapshot chain
+// whose child qemu-img reads through to its base, stream-optimized files and
+// VMDKs piped to stdout.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { createImage, openImage } from '../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../src/formats/types.js';
 import { snapshot } from '../../src/ops/snapshot.js';
-import { vdisk } from '../helpers/cli.js';
+import { REPO_ROOT, vdisk } from '../helpers/cli.js';
 import { readAll, writeBoth } from '../helpers/images.js';
 import { needTools, qemuCheckClean, run, vmdkinfo } from '../helpers/oracles.js';
 import { writePatternDisk } from '../helpers/pattern-disk.js';
@@ -110,4 +112,51 @@ describe('qemu-img and vmdkinfo read the VMDKs vdisk writes', () => {
     const info = vmdkinfo(child);
     assert.equal(info.parentCid, vmdkinfo(base).cid);
   });
+});
+
+describe('qemu-img and vmdkinfo read the stream-optimized and piped VMDKs vdisk writes', () => {
+  const dir = tempDir('vdisk-vmdk-stream-');
+  const src = join(dir, 'src.raw');
+  const vhdx = join(dir, 'src.vhdx');
+
+  before(async () => {
+    await writePatternDisk(src, { size: SIZE, blockSize: 64 * 1024, fraction: 0.3, seed: 0x92 });
+    assert.equal(vdisk('convert', '-O', 'vhdx', src, vhdx).status, 0);
+  });
+
+  test('convert raw → streamOptimized file: version 3, markers, footer and EOS last, GD_AT_END in the header', (t) => {
+    const out = join(dir, 'so.vmdk');
+    const r = vdisk('convert', '-O', 'vmdk', '-o', 'subformat=streamOptimized', src, out);
+    assert.equal(r.status, 0, r.stderr);
+    const bytes = readFileSync(out);
+    assert.equal(bytes.readUInt32LE(4), 3, 'version 3');
+    assert.equal(bytes.readUInt32LE(8), 0x30001, 'flags: newline characters valid, compressed, markers');
+    assert.equal(bytes.readBigUInt64LE(56), 0xffffffffffffffffn, 'gdOffset GD_AT_END');
+    assert.equal(bytes.readUInt16LE(77), 1, 'compressAlgorithm DEFLATE');
+    const end = bytes.length;
+    assert.equal(bytes.readUInt32LE(end - 1536 + 12), 3, 'footer marker');
+    assert.equal(bytes.subarray(end - 1024, end - 1020).toString('latin1'), 'KDMV', 'footer');
+    const gd = Number(bytes.readBigUInt64LE(end - 1024 + 56));
+    assert.equal(bytes.readUInt32LE((gd - 1) * 512 + 12), 2, 'a GD marker in front of the GD');
+    assert.ok(bytes.subarray(end - 512).every((b) => b === 0), 'end-of-stream marker');
+    if (!needTools(t, 'qemu-img', 'vmdkinfo')) return;
+    qemuCheckClean(out, 'vmdk');
+    run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', src, out]);
+    const info = vmdkinfo(out);
+    assert.match(info.text, /Disk type:\s*Stream optimized/);
+    assert.equal(info.size, SIZE);
+  });
+
+  for (const subformat of ['streamOptimized', 'monolithicSparse']) {
+    test(`convert vhdx → ${subformat} on stdout`, (t) => {
+      const out = join(dir, `piped-${subformat}.vmdk`);
+      const r = spawnSync('sh', ['-c', `node "${join(REPO_ROOT, 'bin', 'vdisk.js')}" convert -O vmdk -o subformat=${subformat} "${vhdx}" - > "${out}"`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(vdisk('compare', src, out).status, 0);
+      if (!needTools(t, 'qemu-img', 'vmdkinfo')) return;
+      qemuCheckClean(out, 'vmdk');
+      run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', src, out]);
+      assert.equal(vmdkinfo(out).size, SIZE);
+    });
+  }
 });

@@ -110,3 +110,12 @@ export const EMBEDDED_DESCRIPTOR_SECTORS = 20;
  */
 export const MAX_SPARSE_FILE_SECTORS = 2 ** 32;
 
+
+/** flags bit 17: the extent holds markers in front of grains and metadata ("Stream-Optimized Compressed Sparse Extents"; qemu and ESXi read markers only with it set). */
+export const FLAG_MARKERS = 1 << 17;
+
+/** Header version vdisk writes for stream-optimized extents: ESXi refuses lower ones as "sparse VMDK version too old" (docs/formats/vmdk.md). */
+export const STREAM_VERSION = 3;
+
+/** Marker types of a stream-optimized extent ("Stream-Optimized Compressed Sparse Extents", "Markers": MARKER_EOS..MARKER_FOOTER). */
+export const MARKER = { eos: 0, gt: 1, gd: 2, footer: 3 } as const;

@@ -26,7 +26,7 @@ export const MIN_GRAIN = 64 * 1024;
 const MAX_GRAIN = 1024 * 1024;
 
 /** The `block_size` option as sectors per grain. */
-function grainOption(text: string | undefined): number {
+export function grainOption(text: string | undefined): number {
   if (text === undefined) return WRITE_GRAIN_SECTORS;
   const bytes = parseSize(text);
   if (!isPowerOfTwo(bytes) || bytes < MIN_GRAIN || bytes > MAX_GRAIN) throw new DiskImageError('USAGE', `VMDK block_size (grain) must be a power of two from 64K to 1M, not ${text}`, { value: text });

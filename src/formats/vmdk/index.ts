@@ -3,11 +3,12 @@ import { COWD_MAGIC_TEXT, DESCRIPTOR_SIGNATURE, WRITE_GRAIN_SECTORS, SECTOR } fr
 import { MIN_GRAIN, VMDK_CREATE_OPTIONS, createVmdk } from './create.js';
 import { hasSparseMagic } from './header.js';
 import { openVmdk } from './open.js';
+import { vmdkSequentialWriter } from './sequential.js';
 
-/** The VMDK format (VMware): reads monolithic and split, sparse, flat and stream-optimized disks with delta chains; writes monolithic sparse disks and deltas. */
+/** The VMDK format (VMware): reads monolithic and split, sparse, flat and stream-optimized disks with delta chains; writes monolithic sparse disks and deltas, and stream-optimized ones front to back. */
 export const vmdkFormat: FormatDescriptor = {
   name: 'vmdk',
-  summary: 'VMware Virtual Machine Disk: Workstation, ESXi, OVF/OVA (reads sparse, flat, split, streamOptimized, vmfsSparse, deltas; writes monolithicSparse and deltas)',
+  summary: 'VMware Virtual Machine Disk: Workstation, ESXi, OVF/OVA (reads sparse, flat, split, streamOptimized, vmfsSparse, deltas; writes monolithicSparse, deltas and streamOptimized)',
   extension: 'vmdk',
   differencing: true,
   blockSizes: { min: MIN_GRAIN, default: WRITE_GRAIN_SECTORS * SECTOR },
@@ -18,5 +19,7 @@ export const vmdkFormat: FormatDescriptor = {
   },
   open: openVmdk,
   create: createVmdk,
+  sequentialWriter: vmdkSequentialWriter,
+  frontToBackOnly: (options) => options.subformat === 'streamOptimized',
   createOptions: VMDK_CREATE_OPTIONS,
 };
