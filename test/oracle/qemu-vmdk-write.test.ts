@@ -1,8 +1,8 @@
 // Oracle: the VMDKs vdisk writes, read by qemu-img 7.2 (check: no errors and
 // no leaks; compare against the source) and opened by vmdkinfo (libvmdk):
 // conversions, unaligned in-place writes across a reopen, a snapshot chain
-// whose child qemu-img reads through to its base, stream-optimized files and
-// VMDKs piped to stdout.
+// whose child qemu-img reads through to its base, rebase and commit of a
+// chain, stream-optimized files and VMDKs piped to stdout.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { createImage, openImage } from '../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../src/formats/types.js';
 import { snapshot } from '../../src/ops/snapshot.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
+import { buildChain, viewOf, type LayerWrites } from '../helpers/chain.js';
 import { readAll, writeBoth } from '../helpers/images.js';
 import { needTools, qemuCheckClean, run, vmdkinfo } from '../helpers/oracles.js';
 import { writePatternDisk } from '../helpers/pattern-disk.js';
@@ -159,4 +160,36 @@ describe('qemu-img and vmdkinfo read the stream-optimized and piped VMDKs vdisk 
       assert.equal(vmdkinfo(out).size, SIZE);
     });
   }
+});
+
+describe('rebase and commit of a VMDK chain through the generic chain code', () => {
+  const LAYERS: LayerWrites[] = [
+    [[0, 3 * MiB, 1], [8 * MiB, 2 * MiB, 2]],
+    [[MiB + 4096, 8192, 3], [5 * MiB, MiB, 4], [9 * MiB, 4096, 0]],
+    [[100, 3000, 5], [8 * MiB + 12345, 70000, 6], [16 * MiB - 4096, 4096, 7]],
+  ];
+
+  test('rebase onto the grandparent keeps the view; commit then merges the delta into the base', async (t) => {
+    const dir = tempDir('vdisk-vmdk-chain-');
+    const [base, , top] = await buildChain(dir, 16 * MiB, LAYERS, 'vmdk');
+    const expected = await viewOf(top!);
+    const r = vdisk('rebase', '-b', base!, top!);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(await viewOf(top!), expected);
+    const chain = JSON.parse(vdisk('info', '--chain', '--json', top!).stdout) as { filename: string; formatSpecific: { parentFileNameHint?: string } }[];
+    assert.deepEqual(chain.map((l) => l.filename), [top, base]);
+    assert.equal(chain[0]!.formatSpecific.parentFileNameHint, 'base.vmdk');
+    const c = vdisk('commit', top!);
+    assert.equal(c.status, 0, c.stderr);
+    assert.deepEqual(await viewOf(base!), expected, 'the base now holds the view');
+    assert.deepEqual(await viewOf(top!), expected, 'the delta still reads the same');
+    assert.equal(vdisk('check', base!).status, 0);
+    if (!needTools(t, 'qemu-img')) return;
+    const raw = join(dir, 'expected.raw');
+    writeFileSync(raw, expected);
+    for (const path of [top!, base!]) {
+      qemuCheckClean(path, 'vmdk');
+      run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', raw, path]);
+    }
+  });
 });

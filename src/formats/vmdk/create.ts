@@ -1,11 +1,11 @@
-import { basename, dirname, relative, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import { isPowerOfTwo } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import type { CreateOptions } from '../types.js';
 import { EMBEDDED_DESCRIPTOR_SECTORS, SECTOR, WRITE_GRAIN_SECTORS } from './constants.js';
-import { descriptorSectors, newDescriptor, type DescriptorFields } from './descriptor-writer.js';
+import { descriptorSectors, newDescriptor, parentHint, type DescriptorFields } from './descriptor-writer.js';
 import { openVmdk } from './open.js';
 import { VmdkLayer } from './reader.js';
 import { writeEmptySparse } from './sparse-layout.js';
@@ -44,7 +44,7 @@ export function subformatOption(options: Record<string, string>): (typeof WRITTE
 /** The delta fields of a child of `parent`: its CID, and its path relative to the child's directory ("The Descriptor File", parentCID, parentFileNameHint). */
 function parentFields(childPath: string, parent: VmdkLayer): Pick<DescriptorFields, 'parentCid' | 'parentFileNameHint'> {
   if (parent.cid === undefined) throw new DiskImageError('UNSUPPORTED', `${parent.path} has no descriptor (no CID) for a VMDK delta to name`, { path: parent.path });
-  return { parentCid: parent.cid, parentFileNameHint: relative(dirname(resolve(childPath)), resolve(parent.path)) };
+  return { parentCid: parent.cid, parentFileNameHint: parentHint(childPath, parent.path) };
 }
 
 /**

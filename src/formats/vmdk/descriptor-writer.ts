@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { dirname, relative, resolve } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { parseUuid, randomUuid } from '../../util/uuid.js';
 import { DESCRIPTOR_SIGNATURE, NO_PARENT_CID, SECTOR } from './constants.js';
@@ -167,4 +168,18 @@ export function descriptorSectors(d: DescriptorFields, minSectors: number): Uint
   const out = new Uint8Array(Math.max(minSectors * SECTOR, Math.ceil(text.length / SECTOR) * SECTOR));
   out.set(text);
   return out;
+}
+
+/** A delta's parentFileNameHint: the parent's path relative to the child's directory ("The Descriptor File", parentFileNameHint). */
+export function parentHint(childPath: string, parentPath: string): string {
+  return relative(dirname(resolve(childPath)), resolve(parentPath));
+}
+
+/** A descriptor's text with its parentCID and parentFileNameHint replaced (the hint goes right after parentCID); CORRUPT without a parentCID line. */
+export function withParent(text: string, parentCid: number, hint: string): string {
+  const lines = text.split('\n').filter((l) => !/^\s*parentFileNameHint\s*=/.test(l));
+  const at = lines.findIndex((l) => /^\s*parentCID\s*=/.test(l));
+  if (at < 0) throw new DiskImageError('CORRUPT', 'VMDK descriptor: no parentCID line to rewrite');
+  lines.splice(at, 1, `parentCID=${cidText(parentCid)}`, `parentFileNameHint=${quoted(hint)}`);
+  return lines.join('\n');
 }

@@ -3,8 +3,10 @@ import type { ImageFile } from '../../io/image-file.js';
 import { roundUp } from '../../util/checked.js';
 import { ZERO_MIB } from '../../util/zero.js';
 import { blockPieces } from '../guest-range.js';
-import type { ParentRef, WritableLayer } from '../layer.js';
+import type { Layer, ParentRef, WritableLayer } from '../layer.js';
 import { GTE_ZEROED, SECTOR } from './constants.js';
+import { descriptorText } from './descriptor.js';
+import { parentHint, withParent } from './descriptor-writer.js';
 import type { VmdkParts } from './extents.js';
 import { encodeTable, type GrainDirectory } from './grain-directory.js';
 import { VmdkLayer } from './reader.js';
@@ -105,6 +107,26 @@ export class WritableVmdkLayer extends VmdkLayer implements WritableLayer {
       for (const d of this.directories) d.remember(g, table);
       this.sparse.pendingTables.delete(g);
     }
+  }
+
+  /**
+   * Points this delta at another VMDK (rebase): the embedded descriptor is
+   * rewritten in its area with the new parent's CID as parentCID and its
+   * path as parentFileNameHint, after a flush, then fsync. Callers make
+   * both parents' views equal under this child first (safe rebase).
+   */
+  async setParent(parent: Layer): Promise<void> {
+    if (!this.parentRef) throw new DiskImageError('UNSUPPORTED', `${this.path} is not a VMDK delta; only a delta has a parent`, { path: this.path });
+    if (!(parent instanceof VmdkLayer) || parent.cid === undefined) throw new DiskImageError('UNSUPPORTED', `a VMDK delta's parent must be a VMDK with a descriptor, not ${parent.path}`, { path: parent.path });
+    await this.flush();
+    const h = this.sparse.header;
+    const old = await this.sparse.embeddedDescriptor();
+    const text = Buffer.from(withParent(old ? descriptorText(old) : '', parent.cid, parentHint(this.path, parent.path)), 'utf8');
+    const area = new Uint8Array(h.descriptorSize * SECTOR);
+    if (text.length > area.length) throw new DiskImageError('UNSUPPORTED', `${this.path}: the new parent's name does not fit the ${area.length}-byte descriptor area`, { path: this.path });
+    area.set(text);
+    await this.file.write(area, h.descriptorOffset * SECTOR);
+    await this.file.sync();
   }
 }
 
