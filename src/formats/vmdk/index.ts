@@ -3,6 +3,7 @@ import { COWD_MAGIC_TEXT, DESCRIPTOR_SIGNATURE, WRITE_GRAIN_SECTORS, SECTOR } fr
 import { MIN_GRAIN, VMDK_CREATE_OPTIONS, createVmdk } from './create.js';
 import { hasSparseMagic } from './header.js';
 import { openVmdk } from './open.js';
+import { repairVmdk } from './repair.js';
 import { vmdkSequentialWriter } from './sequential.js';
 
 /** The VMDK format (VMware): reads monolithic and split, sparse, flat and stream-optimized disks with delta chains; writes monolithic sparse disks and deltas, and stream-optimized ones front to back. */
@@ -19,6 +20,7 @@ export const vmdkFormat: FormatDescriptor = {
   },
   open: openVmdk,
   create: createVmdk,
+  repair: repairVmdk,
   sequentialWriter: vmdkSequentialWriter,
   frontToBackOnly: (options) => options.subformat === 'streamOptimized',
   createOptions: VMDK_CREATE_OPTIONS,
