@@ -2,6 +2,7 @@ import { copyImage, type CopyStats, type ProgressFn } from '../engine/copy.js';
 import { createImage, detectFormat, formatByName, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
 import { checkOutputPath, checkReplaceablePath, commitOutput, discardOutput, refuseInputPath, tempPathFor } from './output-file.js';
+import { resolve } from 'node:path';
 import { DiskImageError } from '../errors.js';
 import { openBufferedDiskFile, openDiskFile } from '../io/file.js';
 import type { FileOpener } from '../io/image-file.js';
@@ -64,8 +65,10 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
     temp = undefined;
     return { virtualSize, ...stats };
   } finally {
+    // A format may have made more files beside the temporary one (a VMDK's extents): a failed output loses them all.
+    const others = temp && target ? target.layer.files().filter((f) => resolve(f) !== resolve(temp!)) : [];
     await target?.close();
-    if (temp) await discardOutput(temp);
+    if (temp) for (const f of [temp, ...others]) await discardOutput(f);
     await source.close();
   }
 }

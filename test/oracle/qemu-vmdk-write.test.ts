@@ -5,7 +5,7 @@
 // chain, stream-optimized files and VMDKs piped to stdout.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { createImage, openImage } from '../../src/formats/registry.js';
@@ -193,3 +193,54 @@ describe('rebase and commit of a VMDK chain through the generic chain code', () 
     }
   });
 });
+
+describe('qemu-img and vmdkinfo read the descriptor-and-extents VMDKs vdisk writes', () => {
+  const dir = tempDir('vdisk-vmdk-extents-');
+  const src = join(dir, 'src.raw');
+  /** Past one 2047 MiB extent, so a split disk has two. */
+  const BIG = 2048 * MiB + 6 * MiB + 512;
+
+  before(async () => {
+    await writePatternDisk(src, { size: BIG, blockSize: 64 * 1024, fraction: 0.002, seed: 0x93 });
+  });
+
+  for (const [subformat, files, type] of [['monolithicFlat', ['d-monolithicFlat-flat.vmdk'], /Monolithic flat/], ['twoGbMaxExtentSparse', ['d-twoGbMaxExtentSparse-s001.vmdk', 'd-twoGbMaxExtentSparse-s002.vmdk'], /2GB extent sparse/]] as const) {
+    test(`convert raw → ${subformat}, then unaligned writes in place across the extents`, async (t) => {
+      const out = join(dir, `d-${subformat}.vmdk`);
+      const r = vdisk('convert', '-O', 'vmdk', '-o', `subformat=${subformat}`, src, out);
+      assert.equal(r.status, 0, r.stderr);
+      const image = (await openImage(out, { writable: true })) as WritableDiskImage;
+      const edge = 4192256 * 512;
+      const model = new Uint8Array(4 * MiB);
+      const base = edge - 2 * MiB;
+      await image.readAt(model, base);
+      for (const [i, [offset, length]] of [[edge - 700, 1500], [edge + 3, 9], [base + 17, 70000]].entries()) {
+        const data = grainPattern(length!, i);
+        await image.writeAt(data, offset!);
+        model.set(data, offset! - base);
+      }
+      await image.flush();
+      assert.deepEqual(image.layer.files().slice(1).map((f) => f.slice(dir.length + 1)), files);
+      await image.close();
+      if (!needTools(t, 'qemu-img', 'vmdkinfo')) return;
+      qemuCheckClean(out, 'vmdk');
+      const whole = join(dir, `${subformat}.qemu.raw`);
+      run('qemu-img', ['convert', '-f', 'vmdk', '-O', 'raw', out, whole]);
+      const piece = Buffer.alloc(model.length);
+      const fd = openSync(whole, 'r');
+      readSync(fd, piece, 0, piece.length, base);
+      closeSync(fd);
+      assert.ok(piece.equals(Buffer.from(model)), 'qemu-img reads the writes across the extents');
+      const info = vmdkinfo(out);
+      assert.match(info.text, new RegExp(`Disk type:\\s*${type.source}`));
+      assert.equal(info.size, BIG);
+    });
+  }
+});
+
+/** `length` bytes that differ per `seed` and per byte. */
+function grainPattern(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed * 7 + 1) & 0xff;
+  return out;
+}

@@ -6,6 +6,7 @@ import { parseSize } from '../../util/sizes.js';
 import type { CreateOptions } from '../types.js';
 import { EMBEDDED_DESCRIPTOR_SECTORS, SECTOR, WRITE_GRAIN_SECTORS } from './constants.js';
 import { descriptorSectors, newDescriptor, parentHint, type DescriptorFields } from './descriptor-writer.js';
+import { createExtentFiles } from './create-extents.js';
 import { openVmdk } from './open.js';
 import { VmdkLayer } from './reader.js';
 import { writeEmptySparse } from './sparse-layout.js';
@@ -15,7 +16,7 @@ import type { WritableVmdkLayer } from './writer.js';
 export const VMDK_CREATE_OPTIONS = ['subformat', 'adapter_type', 'hwversion', 'block_size'] as const;
 
 /** Subformats (createType values, "The Descriptor File") vdisk writes; the first is the default. */
-export const WRITTEN_SUBFORMATS = ['monolithicSparse', 'streamOptimized'] as const;
+export const WRITTEN_SUBFORMATS = ['monolithicSparse', 'streamOptimized', 'monolithicFlat', 'twoGbMaxExtentSparse'] as const;
 
 /**
  * Grain sizes vdisk writes: powers of two from 64 KiB, what VMware writes
@@ -48,27 +49,33 @@ function parentFields(childPath: string, parent: VmdkLayer): Pick<DescriptorFiel
 }
 
 /**
- * Creates a new monolithic sparse VMDK at `path` (which must not exist):
- * header, embedded descriptor, both directories with every grain table,
- * then reopens it for writing. With a parent it is a delta ("monolithicSparse"
- * with parentCID and parentFileNameHint) of the parent's size.
+ * Creates a new VMDK at `path` (which must not exist) and reopens it for
+ * writing: monolithicSparse (header, embedded descriptor, both directories
+ * with every grain table; with a parent, a delta with parentCID and
+ * parentFileNameHint of the parent's size), or a descriptor file with
+ * monolithicFlat's or twoGbMaxExtentSparse's extent files beside it.
  * streamOptimized is written front to back only (convert).
  */
 export async function createVmdk(path: string, opts: CreateOptions): Promise<WritableVmdkLayer> {
   const sub = subformatOption(opts.options);
-  if (sub !== 'monolithicSparse') {
+  if (sub === 'streamOptimized') {
     throw new DiskImageError('USAGE', `a ${sub} VMDK is written front to back: make it with vdisk convert -O vmdk -o subformat=${sub}`, { value: sub });
   }
   const parent = opts.parent?.layer;
+  if (parent && sub !== 'monolithicSparse') throw new DiskImageError('USAGE', `vdisk writes VMDK deltas as monolithicSparse, not ${sub}`, { value: sub });
   if (parent && !(parent instanceof VmdkLayer)) throw new DiskImageError('UNSUPPORTED', `a VMDK delta needs a VMDK parent, not ${parent.format}`);
   if (parent && parent.virtualSize !== opts.virtualSize) throw new DiskImageError('USAGE', `a VMDK delta has its parent's size (${parent.virtualSize}), not ${opts.virtualSize}`);
   const sectors = Math.ceil(opts.virtualSize / SECTOR);
   if (sectors <= 0) throw new DiskImageError('USAGE', 'VMDK size must be positive');
   const grainSize = grainOption(opts.options.block_size);
+  const openFile = opts.openFile ?? openDiskFile;
+  if (sub !== 'monolithicSparse') {
+    await createExtentFiles(path, opts.finalPath ?? path, sub, sectors, grainSize, opts.options, openFile, opts.uuid);
+    return (await openVmdk(path, { writable: true, openFile })) as WritableVmdkLayer;
+  }
   const name = basename(opts.finalPath ?? path);
   const fields = newDescriptor(sub, sectors, [{ sectors, type: 'SPARSE', file: name }], opts.options, opts.uuid);
   const descriptor = { ...fields, ...(parent && parentFields(opts.finalPath ?? path, parent)) };
-  const openFile = opts.openFile ?? openDiskFile;
   const file = await openFile(path, 'create');
   try {
     await writeEmptySparse(file, sectors, grainSize, descriptorSectors(descriptor, EMBEDDED_DESCRIPTOR_SECTORS));

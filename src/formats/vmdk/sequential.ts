@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { DiskImageError } from '../../errors.js';
 import { MemoryFile } from '../../io/memory-file.js';
 import { blocksWithData } from '../../util/spans.js';
 import { BlockStreamWriter } from '../block-stream.js';
@@ -37,8 +38,11 @@ async function monolithicSparseStream(sink: ByteSink, l: StreamLayout, name: str
   return BlockStreamWriter.start(sink, { virtualSize: sectors * SECTOR, blockSize: grainBytes, prefix, blocks });
 }
 
-/** A VMDK written front to back in the subformat the options name: streamOptimized (compressed, workers) or monolithicSparse. */
-export function vmdkSequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
+/** A VMDK written front to back in the subformat the options name: streamOptimized (compressed, workers) or monolithicSparse; UNSUPPORTED for the subformats that are several files. */
+export async function vmdkSequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
   const name = l.path ? basename(l.path) : PIPE_NAME;
-  return subformatOption(l.options) === 'streamOptimized' ? StreamOptimizedWriter.start(sink, l, name) : monolithicSparseStream(sink, l, name);
+  const sub = subformatOption(l.options);
+  if (sub === 'streamOptimized') return StreamOptimizedWriter.start(sink, l, name);
+  if (sub === 'monolithicSparse') return monolithicSparseStream(sink, l, name);
+  throw new DiskImageError('UNSUPPORTED', `a ${sub} VMDK is several files: it cannot be written to a pipe (monolithicSparse or streamOptimized can)`, { value: sub });
 }

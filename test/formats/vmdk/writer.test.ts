@@ -5,10 +5,10 @@
  * what it refuses to open for writing.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createImage, openImage } from '../../../src/formats/registry.js';
+import { createImage, formatByName, openImage } from '../../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../../src/formats/types.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { readAll, writeBoth } from '../../helpers/images.js';
@@ -88,7 +88,7 @@ describe('a new monolithic sparse VMDK', () => {
   });
 
   it('refuses options it cannot honour with USAGE, and more than 2 TiB with OUT_OF_RANGE', async () => {
-    for (const options of <Record<string, string>[]>[{ subformat: 'vmfs' }, { adapter_type: 'scsi' }, { hwversion: '3' }, { hwversion: 'x' }, { block_size: '4K' }, { block_size: '96K' }, { subformat: 'streamOptimized' }]) {
+    for (const options of <Record<string, string>[]>[{ subformat: 'vmfs' }, { subformat: 'twoGbMaxExtentFlat' }, { adapter_type: 'scsi' }, { hwversion: '3' }, { hwversion: 'x' }, { block_size: '4K' }, { block_size: '96K' }, { subformat: 'streamOptimized' }]) {
       await rejectsWithCode(create(MiB, options), 'USAGE');
     }
     await rejectsWithCode(create(2 * 1024 * 1024 * MiB), 'OUT_OF_RANGE');
@@ -119,14 +119,18 @@ describe('a new monolithic sparse VMDK', () => {
 });
 
 describe('opening a VMDK for writing', () => {
-  it('refuses compressed grains and descriptor files with UNSUPPORTED, a damaged directory with CORRUPT', async () => {
+  it('writes a flat extent in place; refuses compressed grains with UNSUPPORTED, a damaged directory with CORRUPT', async () => {
     const stream = join(dir, 'stream.vmdk');
     writeFileSync(stream, buildSparseVmdk({ capacity: 4096, compressed: true, grains: new Map([[0, grainOf(4096, 1)]]) }).bytes);
     await rejectsWithCode(openImage(stream, { writable: true }), 'UNSUPPORTED');
     const flat = join(dir, 'flat.vmdk');
-    writeFileSync(join(dir, 'flat-flat.vmdk'), Buffer.alloc(MiB));
-    writeFileSync(flat, '# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\ncreateType="monolithicFlat"\nRW 2048 FLAT "flat-flat.vmdk" 0\n');
-    await rejectsWithCode(openImage(flat, { writable: true }), 'UNSUPPORTED');
+    writeFileSync(join(dir, 'flat-flat.vmdk'), Buffer.alloc(MiB + 512));
+    writeFileSync(flat, '# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\ncreateType="monolithicFlat"\nRW 2048 FLAT "flat-flat.vmdk" 1\n');
+    const w = (await openImage(flat, { writable: true })) as WritableDiskImage;
+    await w.writeAt(grainOf(1000, 9), 100);
+    await w.flush();
+    await w.close();
+    assert.deepEqual(readFileSync(join(dir, 'flat-flat.vmdk')).subarray(612, 1612), Buffer.from(grainOf(1000, 9)), 'at the extent line\'s offset (one sector in)');
     const l = buildSparseVmdk({ capacity: 4096, redundant: true, grains: new Map([[0, grainOf(4096, 1)]]) });
     l.bytes.writeBigUInt64LE(10n ** 9n, FIELD.gdOffset);
     const damaged = join(dir, 'damaged.vmdk');
@@ -137,5 +141,24 @@ describe('opening a VMDK for writing', () => {
     const noTables = join(dir, 'notables.vmdk');
     writeFileSync(noTables, holes.bytes);
     await rejectsWithCode(openImage(noTables, { writable: true }), 'UNSUPPORTED');
+  });
+});
+
+describe('a VMDK of a descriptor and extent files', () => {
+  it('is made by create too, refuses to be a delta or to go to a pipe, and leaves nothing when an extent name is taken', async () => {
+    const split = await createImage(join(dir, 'split.vmdk'), 'vmdk', { virtualSize: 5000 * MiB, options: { subformat: 'twoGbMaxExtentSparse' } });
+    try {
+      assert.deepEqual(split.layer.files().map((f) => f.slice(dir.length + 1)), ['split.vmdk', 'split-s001.vmdk', 'split-s002.vmdk', 'split-s003.vmdk']);
+      await rejectsWithCode(createImage(join(dir, 'child.vmdk'), 'vmdk', { virtualSize: 5000 * MiB, options: { subformat: 'monolithicFlat' }, parent: split }), 'USAGE');
+    } finally {
+      await split.close();
+    }
+    const sink = { write: async () => undefined };
+    await rejectsWithCode(formatByName('vmdk').sequentialWriter!(sink, { virtualSize: MiB, options: { subformat: 'monolithicFlat' }, spans: [] }), 'UNSUPPORTED');
+    writeFileSync(join(dir, 'taken-s002.vmdk'), 'not mine');
+    await rejectsWithCode(createImage(join(dir, 'taken.vmdk'), 'vmdk', { virtualSize: 5000 * MiB, options: { subformat: 'twoGbMaxExtentSparse' } }), 'IO');
+    assert.equal(existsSync(join(dir, 'taken.vmdk')), false);
+    assert.equal(existsSync(join(dir, 'taken-s001.vmdk')), false);
+    assert.equal(readFileSync(join(dir, 'taken-s002.vmdk'), 'utf8'), 'not mine');
   });
 });
