@@ -4,11 +4,11 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 
 /**
- * A young-generation collection: the compressed batches a pool hands back
- * are external memory, which V8 reclaims by itself only after 64 MiB of it
- * per thread; collecting each batch's garbage as it goes keeps a
- * conversion's peak RSS under 100 MiB (docs/bench.md). Needs --expose-gc,
- * which is set for the process (new contexts then see `gc`).
+ * A young-generation collection of the calling thread, run after each
+ * result: the job objects and result views a batch leaves are freed at
+ * once instead of piling up (measured: peak RSS 95-98 MiB with it, 100-106
+ * without, docs/bench.md). Needs --expose-gc, which is set for the process
+ * (new contexts then see `gc`).
  */
 function youngCollector(): () => void {
   setFlagsFromString('--expose-gc');
@@ -19,12 +19,13 @@ function youngCollector(): () => void {
 /**
  * The worker's code, run with `eval` so it needs no file of its own next to
  * the bundled CLI. It compresses each unit of a batch with zlib (RFC 1950,
- * default level) and frames it: a 12-byte marker (the unit's `lba` as u64 LE
- * and the compressed length as u32 LE), the compressed bytes, zeros up to a
- * whole sector. It returns the framed batch and where each unit starts, in
- * sectors from the batch's start. Then it collects its young garbage: each
- * batch leaves a MiB or more of zlib output buffers, which V8 frees only
- * after 64 MiB of them by itself (external memory), per worker.
+ * default level), then frames them back to back in the batch's own buffer
+ * (a larger one only if they would not fit): a 12-byte marker (the unit's
+ * `lba` as u64 LE and the compressed length as u32 LE), the compressed
+ * bytes, zeros up to a whole sector. It hands the buffer back with the
+ * framed length and where each unit starts, in sectors. Then it collects
+ * its young garbage: V8 frees zlib's output buffers only after 64 MiB of
+ * them by itself (external memory).
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -32,23 +33,22 @@ const { deflateSync } = require('node:zlib');
 require('node:v8').setFlagsFromString('--expose-gc');
 const collect = require('node:vm').runInNewContext('gc');
 parentPort.on('message', ({ data, unitBytes, lbas }) => {
-  const parts = [];
+  const zs = lbas.map((_, k) => deflateSync(new Uint8Array(data, k * unitBytes, unitBytes)));
+  const need = zs.reduce((n, z) => n + Math.ceil((12 + z.length) / 512) * 512, 0);
+  const buffer = need <= data.byteLength ? data : new ArrayBuffer(need);
+  const out = new Uint8Array(buffer);
+  const view = new DataView(buffer);
+  out.fill(0, 0, need);
   const starts = [];
-  let sectors = 0;
-  for (let k = 0; k < lbas.length; k++) {
-    const z = deflateSync(new Uint8Array(data, k * unitBytes, unitBytes));
-    const framed = Buffer.alloc(Math.ceil((12 + z.length) / 512) * 512);
-    framed.writeBigUInt64LE(BigInt(lbas[k]), 0);
-    framed.writeUInt32LE(z.length, 8);
-    z.copy(framed, 12);
-    starts.push(sectors);
-    sectors += framed.length / 512;
-    parts.push(framed);
-  }
-  const out = new Uint8Array(sectors * 512);
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  parentPort.postMessage({ out, starts }, [out.buffer]);
+  zs.forEach((z, k) => {
+    view.setBigUint64(at, BigInt(lbas[k]), true);
+    view.setUint32(at + 8, z.length, true);
+    out.set(z, at + 12);
+    starts.push(at / 512);
+    at += Math.ceil((12 + z.length) / 512) * 512;
+  });
+  parentPort.postMessage({ buffer, length: need, starts }, [buffer]);
   collect({ type: 'minor' });
 });
 `;
@@ -56,7 +56,11 @@ parentPort.on('message', ({ data, unitBytes, lbas }) => {
 /** Heap limits of a worker: it holds a batch or two, never more. */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 };
 
-/** A batch of equal-sized units to compress: `data` holds `lbas.length` units of `unitBytes` each. */
+/**
+ * A batch of equal-sized units to compress: `data` starts with
+ * `lbas.length` units of `unitBytes` each; a buffer a sector per unit
+ * larger lets the results come back in it.
+ */
 export interface DeflateJob {
   data: Uint8Array;
   unitBytes: number;
@@ -64,7 +68,7 @@ export interface DeflateJob {
   lbas: number[];
 }
 
-/** A compressed batch: the framed units back to back, and the sector each starts at within `out`. */
+/** A compressed batch: the framed units back to back (in the job's buffer when they fit), and the sector each starts at within `out`. */
 export interface DeflateResult {
   out: Uint8Array;
   starts: number[];
@@ -93,7 +97,7 @@ export class DeflatePool {
   constructor(readonly size = availableParallelism()) {
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: WORKER_LIMITS });
-      w.on('message', (r: DeflateResult) => this.done(w, r));
+      w.on('message', (r: { buffer: ArrayBuffer; length: number; starts: number[] }) => this.done(w, { out: new Uint8Array(r.buffer, 0, r.length), starts: r.starts }));
       w.on('error', (err) => this.fail(w, err));
       // Idle workers hold no reference (after the listeners, which would take one again).
       w.unref();
@@ -133,7 +137,7 @@ export class DeflatePool {
     this.busy.delete(w);
     w.unref();
     this.idle.push(w);
-    p.resolve({ out: r.out, starts: r.starts });
+    p.resolve(r);
     this.dispatch();
     this.collect();
   }

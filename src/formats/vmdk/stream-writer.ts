@@ -69,6 +69,8 @@ export class StreamOptimizedWriter implements SequentialWriter {
   private current = -1;
   /** Table of the last grain placed in a batch (-1: none yet). */
   private lastTable = -1;
+  /** Batch buffers the workers handed back, written out, to fill again. */
+  private readonly spare: Uint8Array[] = [];
 
   private constructor(
     private readonly sink: ByteSink,
@@ -110,8 +112,14 @@ export class StreamOptimizedWriter implements SequentialWriter {
     return this.header.grainSize * SECTOR;
   }
 
+  /** Bytes of a batch buffer: its grains, and a sector more per grain so the compressed batch comes back in it. */
+  private get batchBytes(): number {
+    return BATCH_GRAINS * (this.grainBytes + SECTOR);
+  }
+
+  /** An all-zero batch buffer: a spare one when there is one (the main thread then allocates nothing per batch). */
   private newBatch(): Uint8Array {
-    return new Uint8Array(BATCH_GRAINS * this.grainBytes);
+    return this.spare.pop()?.fill(0) ?? new Uint8Array(this.batchBytes);
   }
 
   async put(data: Uint8Array, offset: number): Promise<void> {
@@ -155,7 +163,7 @@ export class StreamOptimizedWriter implements SequentialWriter {
     this.batch = this.newBatch();
     if (grains.length < BATCH_GRAINS) this.batch.set(full.subarray(grains.length * gb, (grains.length + 1) * gb), 0);
     this.batchGrains = [];
-    const result = this.pool.run({ data: full.subarray(0, grains.length * gb), unitBytes: gb, lbas: grains.map((g) => g * this.header.grainSize) });
+    const result = this.pool.run({ data: full, unitBytes: gb, lbas: grains.map((g) => g * this.header.grainSize) });
     this.items.push({ kind: 'grains', grains, result });
   }
 
@@ -172,6 +180,8 @@ export class StreamOptimizedWriter implements SequentialWriter {
     const first = this.pos / SECTOR;
     grains.forEach((g, k) => this.tableFor(Math.floor(g / WRITE_GTES_PER_GT))[g % WRITE_GTES_PER_GT] = first + r.starts[k]!);
     await this.emit(r.out);
+    // The sink is done with it: the buffer takes the next batch.
+    if (r.out.buffer.byteLength === this.batchBytes && this.spare.length < IN_FLIGHT_PER_WORKER) this.spare.push(new Uint8Array(r.out.buffer));
   }
 
   private tableFor(t: number): Uint32Array {
