@@ -23,6 +23,8 @@ export interface StreamLayout {
   uuid?: string;
   /** The source's non-zero runs, sorted and merged: all the data `put` will bring. */
   spans: Span[];
+  /** The output's file path when it is a file (formats that record their own file name record its name). */
+  path?: string;
 }
 
 /** A format writing itself to a sink in file order. */

@@ -107,6 +107,12 @@ export interface CreateOptions {
   openFile?: FileOpener;
   /** The disk's UUID as text (`--keep-uuid`); a new random one when absent. */
   uuid?: string;
+  /**
+   * The path the image will have when done, when it is created under
+   * another (convert writes a temporary file and renames it): formats that
+   * record their own file name record this one.
+   */
+  finalPath?: string;
 }
 
 /** Options of an in-place resize (`vdisk resize`). */
@@ -176,6 +182,12 @@ export interface FormatDescriptor {
    * the data in guest order. Formats without it cannot be streamed.
    */
   sequentialWriter?(sink: ByteSink, layout: StreamLayout): Promise<SequentialWriter>;
+  /**
+   * True when, with these options, the format can only be written front to
+   * back (its grains compressed as they come): convert then writes the file
+   * through `sequentialWriter`, and `create` refuses it.
+   */
+  frontToBackOnly?(options: Record<string, string>): boolean;
   /**
    * Changes the virtual size in place (`vdisk resize`); the size is rounded up
    * to the format's unit. Crash-safe: every intermediate state opens with the

@@ -1,10 +1,13 @@
-import { copyImage, type ProgressFn } from '../engine/copy.js';
-import { createImage, detectFormat, openImage } from '../formats/registry.js';
+import { copyImage, type CopyStats, type ProgressFn } from '../engine/copy.js';
+import { createImage, detectFormat, formatByName, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
 import { checkOutputPath, checkReplaceablePath, commitOutput, discardOutput, refuseInputPath, tempPathFor } from './output-file.js';
+import { resolve } from 'node:path';
 import { DiskImageError } from '../errors.js';
-import { openDirectDiskFile } from '../io/file.js';
-import { outputPlan, type OutputRequest } from './output-plan.js';
+import { openDirectDiskFile, openDiskFile } from '../io/file.js';
+import type { FileOpener } from '../io/image-file.js';
+import { fileSink, streamImage } from './stream.js';
+import { outputPlan, type OutputPlan, type OutputRequest } from './output-plan.js';
 
 /** Options of `vdisk convert`: the output (`-O`, `-o`, `--target`, `--keep-uuid`) and how to open the source. */
 export interface ConvertOptions extends OpenOptions, OutputRequest {
@@ -47,18 +50,43 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
     if (opts.replace) await checkReplaceablePath(dst, [source]);
     else checkOutputPath(dst, [source]);
     temp = tempPathFor(dst);
-    target = await createImage(temp, format, { virtualSize, options, uuid, ...(opts.cache === 'none' ? { openFile: openDirectDiskFile } : {}) });
-    const stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
-    await target.flush();
-    await target.close();
-    target = undefined;
+    const openFile = opts.cache === 'none' ? openDirectDiskFile : openDiskFile;
+    let stats: CopyStats;
+    if (formatByName(format).frontToBackOnly?.(options)) {
+      stats = await writeFrontToBack(source, { format, virtualSize, options, uuid }, temp, dst, openFile, opts);
+    } else {
+      target = await createImage(temp, format, { virtualSize, options, uuid, finalPath: dst, openFile });
+      stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
+      await target.flush();
+      await target.close();
+      target = undefined;
+    }
     await commitOutput(temp, dst);
     temp = undefined;
     return { virtualSize, ...stats };
   } finally {
+    // A format may have made more files beside the temporary one (a VMDK's extents): a failed output loses them all.
+    const others = temp && target ? target.layer.files().filter((f) => resolve(f) !== resolve(temp!)) : [];
     await target?.close();
-    if (temp) await discardOutput(temp);
+    if (temp) for (const f of [temp, ...others]) await discardOutput(f);
     await source.close();
+  }
+}
+
+/**
+ * Writes `source` to a new file `temp` through its format's sequential
+ * writer (a format that can only be written front to back with these
+ * options), fsyncs it, and returns the bytes of data handed over and the
+ * file's size.
+ */
+async function writeFrontToBack(source: DiskImage, plan: OutputPlan, temp: string, dst: string, openFile: FileOpener, opts: ConvertOptions): Promise<CopyStats> {
+  const file = await openFile(temp, 'create');
+  try {
+    const dataBytes = await streamImage(source, plan, fileSink(file), opts.onProgress, dst);
+    await file.sync();
+    return { dataBytes, writtenBytes: file.size };
+  } finally {
+    await file.close();
   }
 }
 

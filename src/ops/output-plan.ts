@@ -39,7 +39,7 @@ export function resolveOutput(req: OutputRequest): { format: string; options: Re
   for (const [k, v] of Object.entries(options)) {
     if (out.options[k] !== undefined && out.options[k] !== v) throw new DiskImageError('USAGE', `--target ${p.name} needs ${k}=${out.options[k]}, not ${v}`);
   }
-  return { format: out.format, options: { ...out.options, ...options }, sizeMultiple: p.sizeMultiple };
+  return { format: out.format, options: { ...out.defaults, ...out.options, ...options }, sizeMultiple: p.sizeMultiple };
 }
 
 /**

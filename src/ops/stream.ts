@@ -9,9 +9,11 @@ import type { ProgressFn } from '../engine/copy.js';
 import { DiskImageError } from '../errors.js';
 import { DiskFile } from '../io/file.js';
 import { formatByName, formats, openImage } from '../formats/registry.js';
-import type { OpenOptions } from '../formats/types.js';
+import type { DiskImage, OpenOptions } from '../formats/types.js';
+import type { ByteSink } from '../formats/sequential.js';
+import type { ImageFile } from '../io/image-file.js';
 import { isAllZero } from '../util/zero.js';
-import { outputPlan, type OutputRequest } from './output-plan.js';
+import { outputPlan, type OutputPlan, type OutputRequest } from './output-plan.js';
 
 const PIPE_CLOSED = 'the output pipe was closed before the image was complete (EPIPE)';
 
@@ -67,33 +69,51 @@ export interface StreamOptions extends OpenOptions, OutputRequest {
   onProgress?: ProgressFn;
 }
 
+/** A sink writing a file front to back from its start. */
+export function fileSink(file: ImageFile): ByteSink {
+  let pos = 0;
+  return {
+    async write(buf) {
+      await file.write(buf, pos);
+      pos += buf.length;
+    },
+  };
+}
+
 /**
- * Writes SRC (seekable, any format, its whole chain) to a stream in
- * `outputFormat`, in file order, through the format's sequential writer: the
- * source's data is scanned for non-zero runs first (as measure does), the
- * writer is told them, then the data is read again and handed over in guest
- * order. Memory stays bounded.
+ * Writes the guest view of `src` as `plan` says to `sink`, in file order,
+ * through the format's sequential writer: the source's data is scanned for
+ * non-zero runs first (as measure does), the writer is told them, then the
+ * data is read again and handed over in guest order. Memory stays bounded.
+ * Returns the bytes of data handed over. `path`: the output file's, when it
+ * is one.
  */
+export async function streamImage(src: DiskImage, plan: OutputPlan, sink: ByteSink, onProgress?: ProgressFn, path?: string): Promise<number> {
+  const { format, virtualSize, options, uuid } = plan;
+  const f = formatByName(format);
+  if (!f.sequentialWriter) throw new DiskImageError('UNSUPPORTED', `${format} cannot be written to a pipe`);
+  const spans = await nonZeroSpans(src);
+  const writer = await f.sequentialWriter(sink, { virtualSize, options, uuid, spans, path });
+  const total = spanBytes(spans);
+  const buf = new Uint8Array(CHUNK);
+  let done = 0;
+  for (const s of chunkSpans(spans, CHUNK)) {
+    const piece = buf.subarray(0, s.end - s.start);
+    await src.readAt(piece, s.start);
+    await writer.put(piece, s.start);
+    done += piece.length;
+    onProgress?.(done, total);
+  }
+  await writer.finish();
+  return total;
+}
+
+/** Writes SRC (seekable, any format, its whole chain) to a stream in `outputFormat`, in file order (streamImage). */
 export async function convertToStream(srcPath: string, stream: Writable, opts: StreamOptions): Promise<void> {
   const out = new PipeOut(stream);
   const src = await openImage(srcPath, { ...opts, writable: false });
   try {
-    const { format, virtualSize, options, uuid } = outputPlan(srcPath, src, opts);
-    const f = formatByName(format);
-    if (!f.sequentialWriter) throw new DiskImageError('UNSUPPORTED', `${format} cannot be written to a pipe`);
-    const spans = await nonZeroSpans(src);
-    const writer = await f.sequentialWriter({ write: (buf) => out.put(new Uint8Array(buf)) }, { virtualSize, options, uuid, spans });
-    const total = spanBytes(spans);
-    const buf = new Uint8Array(CHUNK);
-    let done = 0;
-    for (const s of chunkSpans(spans, CHUNK)) {
-      const piece = buf.subarray(0, s.end - s.start);
-      await src.readAt(piece, s.start);
-      await writer.put(piece, s.start);
-      done += piece.length;
-      opts.onProgress?.(done, total);
-    }
-    await writer.finish();
+    await streamImage(src, outputPlan(srcPath, src, opts), { write: (buf) => out.put(new Uint8Array(buf)) }, opts.onProgress);
     await out.end();
   } finally {
     await src.close();

@@ -22,6 +22,8 @@ export interface TargetOutput {
   options: Record<string, string>;
   /** Said when this output is a stand-in for one vdisk does not write (yet). */
   note?: string;
+  /** Options the profile sets unless `-o` names them otherwise (a switch between a hypervisor's products). */
+  defaults?: Record<string, string>;
 }
 
 /** A hypervisor profile: what `convert --target` writes, and the rules `check --target` applies. */
@@ -145,17 +147,27 @@ export const PROFILES: TargetProfile[] = [
   },
   {
     name: 'vmware',
-    outputs: [
-      { format: 'vmdk', options: { subformat: 'streamOptimized' } },
-      { format: 'raw', options: {}, note: 'vdisk does not write VMDK yet: a raw disk is the best it can give; import it with vmkfstools -i or qemu-img convert -O vmdk -o subformat=streamOptimized' },
-    ],
+    outputs: [{ format: 'vmdk', options: {}, defaults: { subformat: 'streamOptimized' } }],
     sizeMultiple: MiB,
     rules: [
+      isFormat('vmdk', 'streamOptimized', 'https://github.com/vmware/govmomi/blob/v0.28.0/vmdk/import.go (govc import.vmdk: "invalid format (must be streamOptimized)"); INTEROP-NOTES 8-9'),
       {
-        id: 'raw',
-        text: 'a raw (flat) disk, until vdisk writes VMDK',
-        source: 'INTEROP-NOTES 8-9 (ESXi wants streamOptimized VMDK or vmkfstools-imported disks)',
-        violation: ({ info }) => (info.format === 'raw' ? undefined : `it is ${info.format}`),
+        id: 'sparse-version-3',
+        text: 'the sparse extent header is version 3',
+        source: 'https://github.com/glennmatthews/cot/issues/65 (ESXi: "Not a supported disk format (sparse VMDK version too old)" below version 3)',
+        violation: ({ info }) => {
+          const versions = ((fs({ info }).extents as { version?: number }[] | undefined) ?? []).map((e) => e.version);
+          return versions.length > 0 && versions.every((v) => v === 3) ? undefined : `extent versions ${versions.join(', ') || 'none'}`;
+        },
+      },
+      {
+        id: 'footer-eos',
+        text: 'the grain directory is found through the footer in the sectors before the last (the end-of-stream marker)',
+        source: 'https://gitlab.com/qemu-project/qemu/-/issues/1357 (ESXi refuses an OVF disk whose footer is not followed by the EOS marker; VMware Virtual Disk Format 1.1, "The Footer")',
+        violation: ({ info }) => {
+          const extents = (fs({ info }).extents as { footer?: boolean }[] | undefined) ?? [];
+          return extents.length > 0 && extents.every((e) => e.footer === true) ? undefined : 'no footer';
+        },
       },
     ],
   },

@@ -18,4 +18,10 @@ export class BoundedCache<K, V> {
     }
     return p;
   }
+
+  /** Replaces the cached value for `key` (a writer that just stored it). */
+  set(key: K, value: V): void {
+    if (!this.map.has(key) && this.map.size >= this.limit) this.map.clear();
+    this.map.set(key, Promise.resolve(value));
+  }
 }

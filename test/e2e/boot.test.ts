@@ -12,7 +12,8 @@
  * (a Unix socket), from its nbd+unix:// URI.
  *
  * Not booted: differencing VHD/VHDX, which qemu's vpc and vhdx drivers do
- * not open (vdisk's chains are checked with qemu-img and libvhdi elsewhere).
+ * not open (vdisk's chains are checked with qemu-img and libvhdi elsewhere),
+ * and VMDK deltas (checked with qemu-img in test/oracle/qemu-vmdk-write).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ interface Target {
   /** vdisk convert options after `convert`, before SRC DST. */
   convert: string[];
   /** qemu's format name. */
-  qemuFormat: 'raw' | 'vpc' | 'vhdx';
+  qemuFormat: 'raw' | 'vpc' | 'vhdx' | 'vmdk';
   ext: string;
 }
 
@@ -39,6 +40,8 @@ const TARGETS: Target[] = [
   { name: 'vhd-dynamic', convert: ['-O', 'vhd', '-o', 'subformat=dynamic'], qemuFormat: 'vpc', ext: 'vhd' },
   { name: 'vhdx-fixed', convert: ['-O', 'vhdx', '-o', 'subformat=fixed'], qemuFormat: 'vhdx', ext: 'vhdx' },
   { name: 'vhdx-dynamic', convert: ['-O', 'vhdx', '-o', 'subformat=dynamic'], qemuFormat: 'vhdx', ext: 'vhdx' },
+  { name: 'vmdk-monolithicSparse', convert: ['-O', 'vmdk'], qemuFormat: 'vmdk', ext: 'vmdk' },
+  { name: 'vmdk-streamOptimized', convert: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'], qemuFormat: 'vmdk', ext: 'vmdk' },
 ];
 
 const INTERFACES = ['ide', 'virtio'] as const;

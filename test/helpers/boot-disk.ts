@@ -82,7 +82,7 @@ export interface BootResult {
 }
 
 /**
- * Boots `file` as the only disk (`format`: qemu's name, raw | vpc | vhdx;
+ * Boots `file` as the only disk (`format`: qemu's name, raw | vpc | vhdx | vmdk;
  * `iface`: ide | virtio) under TCG with the serial console on stdout and
  * snapshot=on, so the image is never written. qemu is killed (SIGKILL) after
  * `timeoutMs`; the guest powers off by itself when its /init is done, and

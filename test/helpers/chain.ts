@@ -8,15 +8,15 @@ import { readAll } from './images.js';
 export type LayerWrites = [number, number, number][];
 
 /** Formats buildChain can make chains of. */
-export type ChainFormat = 'vhd' | 'vhdx';
+export type ChainFormat = 'vhd' | 'vhdx' | 'vmdk';
 
-/** Block size of each chain format's layers: VHD 512 KiB, VHDX 1 MiB (the smallest it allows). */
-export const CHAIN_BLOCK_SIZE: Record<ChainFormat, number> = { vhd: 512 * 1024, vhdx: 1024 * 1024 };
+/** Block size of each chain format's layers: VHD 512 KiB, VHDX 1 MiB (the smallest it allows), VMDK 64 KiB grains. */
+export const CHAIN_BLOCK_SIZE: Record<ChainFormat, number> = { vhd: 512 * 1024, vhdx: 1024 * 1024, vmdk: 64 * 1024 };
 
 /**
  * Builds base.FMT and a differencing child per entry of `layers` in `dir`
  * (FMT: `format`, VHD by default with 512 KiB blocks, VHDX with 1 MiB
- * blocks), applying each layer's writes; returns the paths, base first.
+ * blocks, VMDK with 64 KiB grains), applying each layer's writes; returns the paths, base first.
  */
 export async function buildChain(dir: string, size: number, layers: LayerWrites[], format: ChainFormat = 'vhd'): Promise<string[]> {
   const paths: string[] = [];

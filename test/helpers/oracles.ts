@@ -90,6 +90,23 @@ export function vhdiinfo(path: string): { mediaSize: number; text: string } {
   return { mediaSize: Number(m[1]), text };
 }
 
+/** What `vmdkinfo` (libvmdk) says of a VMDK: its media size and content identifiers (CIDs as 8 hex digits). */
+export function vmdkinfo(path: string): { size: number; cid: string; parentCid?: string; text: string } {
+  const text = run('vmdkinfo', [path]).stdout;
+  const size = /Media size\s*:.*\((\d+) bytes\)/.exec(text);
+  const cid = /Content identifier:\s*0x([0-9a-f]+)/.exec(text);
+  if (!size || !cid) throw new Error(`vmdkinfo ${path} printed no media size or content identifier:\n${text}`);
+  const parentCid = /Parent content identifier:\s*0x([0-9a-f]+)/.exec(text)?.[1]?.padStart(8, '0');
+  return { size: Number(size[1]), cid: cid[1]!.padStart(8, '0'), parentCid, text };
+}
+
+/** Runs `qemu-img check` on an image and fails unless it reports no errors and no leaks. */
+export function qemuCheckClean(path: string, format: string): void {
+  const r = run('qemu-img', ['check', '-f', format, path], true);
+  const out = r.stdout + r.stderr;
+  if (r.status !== 0 || !/No errors were found/.test(out) || /leak/i.test(out)) throw new Error(`qemu-img check ${path} exited ${r.status}:\n${out}`);
+}
+
 /** True when `dir` is a mount point now (per /proc/self/mounts, where a space is written as \040). */
 function isMounted(dir: string): boolean {
   const lines = readFileSync('/proc/self/mounts', 'utf8').split('\n');

@@ -70,3 +70,20 @@ test('a profile writes the first of its outputs that a registered format can wri
   }
   assert.throws(() => profileOutput({ ...PROFILES[0]!, outputs: [{ format: 'nothing', options: {} }] }), { code: 'UNSUPPORTED' });
 });
+
+test('--target vmware writes streamOptimized unless -o subformat=monolithicSparse asks for Workstation\'s format', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 3 * MiB, blockSize: 64 * 1024, fraction: 0.5 });
+  for (const [options, subformat] of [[{}, 'streamOptimized'], [{ subformat: 'monolithicSparse' }, 'monolithicSparse']] as const) {
+    const out = join(dir, `${subformat}.vmdk`);
+    await convert(raw, out, { target: 'vmware', options });
+    const image = await openImage(out);
+    try {
+      assert.equal(image.describe().subformat, subformat);
+    } finally {
+      await image.close();
+    }
+    assert.equal((await check(out, { target: 'vmware' })).result, subformat === 'streamOptimized' ? 'clean' : 'nonconformant');
+  }
+});

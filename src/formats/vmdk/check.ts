@@ -4,6 +4,7 @@ import { ENTRY_SIZE, FLAG_VALID_NEWLINE, FLAG_ZEROED_GTE, GTE_ZEROED, SECTOR } f
 import type { GrainDirectory } from './grain-directory.js';
 import type { VmdkParts } from './extents.js';
 import type { SparseExtent } from './sparse-extent.js';
+import { structuresEnd } from './repair.js';
 
 /** A byte range of an extent file that holds metadata. */
 interface Span {
@@ -102,6 +103,8 @@ async function checkSparse(s: SparseExtent, label: string, out: Findings): Promi
   const all = byStart([...metadata, ...walks.flatMap((w) => w.tables)]);
   for (const [i, d] of directories.entries()) await checkGrains(s, d, walks[i]!.bad, all, out);
   await compareDirectories(s, out);
+  const end = h.compressed ? s.file.size : await structuresEnd(s);
+  if (s.file.size > end) out.add('leak', 'LEAKED_SPACE', `${label}: ${s.file.size - end} bytes after the last structure (byte ${end}) belong to nothing (check --repair cuts them)`);
 }
 
 /**

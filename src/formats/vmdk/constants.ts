@@ -90,3 +90,35 @@ export const DESCRIPTOR_SIGNATURE = '# Disk DescriptorFile';
 
 /** vdisk's cap on a virtual disk: 2^53 bytes, the largest size a JavaScript number holds exactly. */
 export const MAX_VIRTUAL_BYTES = Number.MAX_SAFE_INTEGER - (Number.MAX_SAFE_INTEGER % SECTOR);
+
+/** Header version vdisk writes for hosted sparse extents: 1, the 1.1 spec's ("Hosted Sparse Extent Header", version). */
+export const SPARSE_VERSION = 1;
+
+/** Sectors per grain vdisk writes: 128, 64 KiB, as VMware and qemu-img do ("Hosted Sparse Extent Header", grainSize: "default 128"). */
+export const WRITE_GRAIN_SECTORS = 128;
+
+/** Entries per grain table vdisk writes: 512, the only value the spec allows ("Grain Table": numGTEsPerGT "is always 512"). */
+export const WRITE_GTES_PER_GT = 512;
+
+/** Sectors kept for an embedded descriptor: 20, as VMware Workstation and qemu-img reserve, so it can grow in place ("The Descriptor File"). */
+export const EMBEDDED_DESCRIPTOR_SECTORS = 20;
+
+/**
+ * The largest offset a u32 sector pointer reaches (GD and GT entries are u32
+ * sectors, "Grain Directories and Grain Tables"): a sparse extent file vdisk
+ * writes stays below 2 TiB.
+ */
+export const MAX_SPARSE_FILE_SECTORS = 2 ** 32;
+
+
+/** flags bit 17: the extent holds markers in front of grains and metadata ("Stream-Optimized Compressed Sparse Extents"; qemu and ESXi read markers only with it set). */
+export const FLAG_MARKERS = 1 << 17;
+
+/** Header version vdisk writes for stream-optimized extents: ESXi refuses lower ones as "sparse VMDK version too old" (docs/formats/vmdk.md). */
+export const STREAM_VERSION = 3;
+
+/** Marker types of a stream-optimized extent ("Stream-Optimized Compressed Sparse Extents", "Markers": MARKER_EOS..MARKER_FOOTER). */
+export const MARKER = { eos: 0, gt: 1, gd: 2, footer: 3 } as const;
+
+/** Sectors of each extent of a twoGbMaxExtentSparse disk vdisk writes but the last: 4192256 (2047 MiB), as VMware Workstation splits them ("The Descriptor File", twoGbMaxExtentSparse: extents of at most 2 GB). */
+export const SPLIT_EXTENT_SECTORS = 4192256;

@@ -1,16 +1,40 @@
 import { resolveBeside } from '../../chain/resolve.js';
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
-import type { FileOpener } from '../../io/image-file.js';
+import type { FileOpener, ImageFile } from '../../io/image-file.js';
+import { zeroPastEnd } from '../../io/zero-past-end.js';
+import { roundUp } from '../../util/checked.js';
 import { SECTOR } from './constants.js';
 import type { Descriptor, ExtentLine } from './descriptor.js';
 import { SparseExtent } from './sparse-extent.js';
 
-/** One extent of the disk, opened: where its guest bytes start and how many, and what holds them. */
+/** An extent file open for writing, and how far its writer has allocated (sparse extents append grains). */
+export interface ExtentTarget {
+  file: ImageFile;
+  reach: Reach;
+}
+
+/** One extent of the disk, opened: where its guest bytes start and how many, and what holds them (`target` when opened for writing). */
 export type OpenedExtent =
-  | { kind: 'flat'; line?: ExtentLine; start: number; length: number; file: ByteSource; at: number }
-  | { kind: 'sparse'; line?: ExtentLine; start: number; length: number; file: ByteSource; sparse: SparseExtent }
+  | { kind: 'flat'; line?: ExtentLine; start: number; length: number; file: ByteSource; at: number; target?: ExtentTarget }
+  | { kind: 'sparse'; line?: ExtentLine; start: number; length: number; file: ByteSource; sparse: SparseExtent; target?: ExtentTarget }
   | { kind: 'zero'; line?: ExtentLine; start: number; length: number };
+
+/** How far a writer has allocated its file, shared with the source the extent reads through (zeroPastEnd). */
+export interface Reach {
+  bytes: number;
+}
+
+/**
+ * The file as an extent is read through while it is written: bytes past its
+ * end, up to where the writer has allocated, read as zeros; and the target
+ * to write it. Read-only files are read as they are.
+ */
+export function extentSource(file: ImageFile, writable: boolean): { source: ByteSource; target?: ExtentTarget } {
+  if (!writable) return { source: file };
+  const reach = { bytes: roundUp(file.size, SECTOR) };
+  return { source: zeroPastEnd(file, () => reach.bytes), target: { file, reach } };
+}
 
 /** What opening a VMDK found: the descriptor (when there is one), the extents, and the descriptor file's own path and size. */
 export interface VmdkParts {
@@ -36,40 +60,41 @@ function unsupported(line: ExtentLine, what: string): DiskImageError {
   return new DiskImageError('UNSUPPORTED', `VMDK ${what} are not supported (descriptor line ${line.line})`, { field: 'extent type', value: line.type });
 }
 
-/** Opens one extent's file through `openFile`, beside the descriptor, and checks it holds what the line says. */
-async function openExtent(descriptorPath: string, line: ExtentLine, start: number, openFile: FileOpener): Promise<OpenedExtent> {
+/** Opens one extent's file through `openFile`, beside the descriptor (for writing when `writable`), and checks it holds what the line says. */
+async function openExtent(descriptorPath: string, line: ExtentLine, start: number, openFile: FileOpener, writable: boolean): Promise<OpenedExtent> {
   const length = line.sectors * SECTOR;
   if (line.access === 'NOACCESS') throw unsupported(line, 'NOACCESS');
   if (line.type === 'ZERO') return { kind: 'zero', line, start, length };
   const what = UNSUPPORTED_TYPES[line.type];
   if (what) throw unsupported(line, what);
-  const file = await openFile(resolveBeside(descriptorPath, line.file!), 'read');
+  const file = await openFile(resolveBeside(descriptorPath, line.file!), writable ? 'write' : 'read');
+  const { source, target } = extentSource(file, writable);
   try {
     if (FLAT_TYPES.has(line.type)) {
       const at = line.offset * SECTOR;
       if (at + length > file.size) {
         throw new DiskImageError('CORRUPT', `${file.path}: ${line.type} extent of ${length} bytes at byte ${at} runs past the end of the file (${file.size} bytes)`, { path: file.path, value: file.size });
       }
-      return { kind: 'flat', line, start, length, file, at };
+      return { kind: 'flat', line, start, length, file, at, target };
     }
-    const sparse = await SparseExtent.open(file);
+    const sparse = await SparseExtent.open(source);
     if (sparse.capacityBytes < length) {
       throw new DiskImageError('CORRUPT', `${file.path}: the descriptor gives this extent ${line.sectors} sectors, its header ${sparse.header.capacity}`, { path: file.path, field: 'capacity', value: sparse.header.capacity });
     }
-    return { kind: 'sparse', line, start, length, file, sparse };
+    return { kind: 'sparse', line, start, length, file: source, sparse, target };
   } catch (err) {
     await file.close();
     throw err;
   }
 }
 
-/** Opens every extent a descriptor lists, in order; on failure closes those already open. */
-export async function openExtents(descriptorPath: string, lines: ExtentLine[], openFile: FileOpener): Promise<OpenedExtent[]> {
+/** Opens every extent a descriptor lists, in order (for writing when `writable`); on failure closes those already open. */
+export async function openExtents(descriptorPath: string, lines: ExtentLine[], openFile: FileOpener, writable = false): Promise<OpenedExtent[]> {
   const out: OpenedExtent[] = [];
   let start = 0;
   try {
     for (const line of lines) {
-      out.push(await openExtent(descriptorPath, line, start, openFile));
+      out.push(await openExtent(descriptorPath, line, start, openFile, writable));
       start += line.sectors * SECTOR;
     }
     return out;

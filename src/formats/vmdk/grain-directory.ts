@@ -92,6 +92,11 @@ export class GrainDirectory {
       return littleEndianU32s(buf);
     });
   }
+
+  /** Remembers `table` as grain table `g` once a writer has stored it, so reads see it without reading it back. */
+  remember(g: number, table: Uint32Array): void {
+    this.gtCache.set(g, table);
+  }
 }
 
 /** The u32 little-endian values of `buf` (whose length is a multiple of 4). */
@@ -100,4 +105,12 @@ export function littleEndianU32s(buf: Uint8Array): Uint32Array {
   const out = new Uint32Array(buf.length / ENTRY_SIZE);
   for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * ENTRY_SIZE, true);
   return out;
+}
+
+/** `table` as u32 little-endian bytes, as a grain table is stored. */
+export function encodeTable(table: Uint32Array): Uint8Array {
+  const buf = new Uint8Array(table.length * ENTRY_SIZE);
+  const view = new DataView(buf.buffer);
+  for (let i = 0; i < table.length; i++) view.setUint32(i * ENTRY_SIZE, table[i]!, true);
+  return buf;
 }

@@ -1,5 +1,5 @@
 import { DiskImageError } from '../../errors.js';
-import { decodeStruct, defineStruct } from '../../util/struct.js';
+import { decodeStruct, defineStruct, encodeStruct } from '../../util/struct.js';
 import {
   COMPRESSION_DEFLATE,
   FLAG_COMPRESSED,
@@ -112,4 +112,43 @@ export function parseSparseHeader(buf: Uint8Array): SparseHeader {
 /** Entries in one grain directory: one per numGTEsPerGT grains of the capacity ("Grain Directories and Grain Tables"). */
 export function gdEntries(h: SparseHeader): number {
   return Math.ceil(h.capacity / (h.grainSize * h.numGTEsPerGT));
+}
+
+/** The header fields vdisk writes for a new extent: those it reads, with gdOffset a sector or GD_AT_END, and the compression algorithm. */
+export type HeaderFields = Pick<SparseHeader, 'version' | 'flags' | 'capacity' | 'grainSize' | 'descriptorOffset' | 'descriptorSize' | 'numGTEsPerGT' | 'rgdOffset' | 'overHead'> & {
+  gdOffset: bigint;
+  compressAlgorithm: number;
+};
+
+/**
+ * Encodes a SparseExtentHeader ("Hosted Sparse Extent Header"): the magic,
+ * `h`, a clean uncleanShutdown and the newline-detection characters '\n',
+ * ' ', '\r', '\n' the spec fixes (flags bit 0 says they are valid).
+ */
+export function encodeSparseHeader(h: HeaderFields): Uint8Array {
+  const buf = new Uint8Array(HEADER_SIZE);
+  encodeStruct(
+    SPARSE_HEADER,
+    {
+      magicNumber: SPARSE_MAGIC,
+      version: h.version,
+      flags: h.flags,
+      capacity: BigInt(h.capacity),
+      grainSize: BigInt(h.grainSize),
+      descriptorOffset: BigInt(h.descriptorOffset),
+      descriptorSize: BigInt(h.descriptorSize),
+      numGTEsPerGT: h.numGTEsPerGT,
+      rgdOffset: BigInt(h.rgdOffset),
+      gdOffset: h.gdOffset,
+      overHead: BigInt(h.overHead),
+      uncleanShutdown: 0,
+      singleEndLineChar: 0x0a,
+      nonEndLineChar: 0x20,
+      doubleEndLineChar1: 0x0d,
+      doubleEndLineChar2: 0x0a,
+      compressAlgorithm: h.compressAlgorithm,
+    },
+    buf,
+  );
+  return buf;
 }

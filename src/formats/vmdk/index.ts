@@ -1,17 +1,27 @@
 import type { FormatDescriptor } from '../types.js';
-import { COWD_MAGIC_TEXT, DESCRIPTOR_SIGNATURE } from './constants.js';
+import { COWD_MAGIC_TEXT, DESCRIPTOR_SIGNATURE, WRITE_GRAIN_SECTORS, SECTOR } from './constants.js';
+import { MIN_GRAIN, VMDK_CREATE_OPTIONS, createVmdk } from './create.js';
 import { hasSparseMagic } from './header.js';
 import { openVmdk } from './open.js';
+import { repairVmdk } from './repair.js';
+import { vmdkSequentialWriter } from './sequential.js';
 
-/** The VMDK format (VMware): read only, monolithic and split, sparse, flat and stream-optimized, with delta chains. */
+/** The VMDK format (VMware): reads monolithic and split, sparse, flat and stream-optimized disks with delta chains; writes monolithic sparse disks and deltas, and stream-optimized ones front to back. */
 export const vmdkFormat: FormatDescriptor = {
   name: 'vmdk',
-  summary: 'VMware Virtual Machine Disk: Workstation, ESXi, OVF/OVA (read only: sparse, flat, split, streamOptimized, vmfsSparse, deltas)',
+  summary: 'VMware Virtual Machine Disk: Workstation, ESXi, OVF/OVA (reads sparse, flat, split, streamOptimized, vmfsSparse, deltas; writes monolithicSparse, deltas and streamOptimized)',
   extension: 'vmdk',
-  differencing: false,
+  differencing: true,
+  blockSizes: { min: MIN_GRAIN, default: WRITE_GRAIN_SECTORS * SECTOR },
+  layoutFollowsData: () => true,
   probe: (head) => {
     const text = Buffer.from(head.subarray(0, DESCRIPTOR_SIGNATURE.length)).toString('latin1');
     return hasSparseMagic(head) || text.startsWith(COWD_MAGIC_TEXT) || text === DESCRIPTOR_SIGNATURE;
   },
   open: openVmdk,
+  create: createVmdk,
+  repair: repairVmdk,
+  sequentialWriter: vmdkSequentialWriter,
+  frontToBackOnly: (options) => options.subformat === 'streamOptimized',
+  createOptions: VMDK_CREATE_OPTIONS,
 };

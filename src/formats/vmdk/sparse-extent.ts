@@ -58,6 +58,8 @@ async function readHeaders(file: ByteSource): Promise<{ header: SparseHeader; fo
 export class SparseExtent {
   readonly warnings: string[] = [];
   private readonly markers = new BoundedCache<number, number>(MARKER_CACHE_LIMIT);
+  /** Grain tables a writer changed and has not stored yet, by index: they take precedence over the directories'. */
+  readonly pendingTables = new Map<number, Uint32Array>();
   private redundantWarned = false;
 
   private constructor(
@@ -119,6 +121,8 @@ export class SparseExtent {
   /** The grain table holding `grain`'s entry (undefined: none, all unallocated): the primary directory's, or the redundant one's when the primary's is damaged. */
   async tableOf(grain: number): Promise<Uint32Array | undefined> {
     const g = Math.floor(grain / this.header.numGTEsPerGT);
+    const pending = this.pendingTables.get(g);
+    if (pending) return pending;
     if (!this.primary) return this.redundant!.table(g);
     try {
       return await this.primary.table(g);

@@ -12,7 +12,7 @@ import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { vdisk } from '../../helpers/cli.js';
 import { startHttpServer } from '../../helpers/http-server.js';
 import { guestSha256 } from '../../helpers/images.js';
-import { needTools, run, sha256OfFile } from '../../helpers/oracles.js';
+import { needTools, run, sha256OfFile, vmdkinfo } from '../../helpers/oracles.js';
 import { writePatternDisk } from '../../helpers/pattern-disk.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { FIELD, buildSparseVmdk, grainOf } from '../../helpers/vmdk.js';
@@ -34,15 +34,6 @@ async function vdiskSha(path: string): Promise<{ sha: string; size: number }> {
   } finally {
     await image.close();
   }
-}
-
-/** vmdkinfo's media size and content identifiers. */
-function vmdkinfo(path: string): { size: number; cid: string; parentCid?: string } {
-  const text = run('vmdkinfo', [path]).stdout;
-  const size = /Media size\s*:.*\((\d+) bytes\)/.exec(text);
-  const cid = /Content identifier:\s*0x([0-9a-f]+)/.exec(text);
-  assert.ok(size && cid, `vmdkinfo ${path}:\n${text}`);
-  return { size: Number(size[1]), cid: cid[1]!.padStart(8, '0'), parentCid: /Parent content identifier:\s*0x([0-9a-f]+)/.exec(text)?.[1]?.padStart(8, '0') };
 }
 
 describe('vdisk reads what qemu-img convert -O vmdk writes', () => {
@@ -212,8 +203,8 @@ describe('qemu-made VMDK delta chains', () => {
     const raw = join(dir, 'mid.vhdx.raw');
     run('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', vhdx, raw]);
     assert.equal(await sha256OfFile(raw), await qemuSha(mid, dir, 'mid2'));
-    const refused = vdisk('convert', '-O', 'vmdk', src, join(dir, 'out.vmdk'));
+    const refused = vdisk('convert', '-O', 'vmdk', '-o', 'adapter_type=scsi', src, join(dir, 'out.vmdk'));
     assert.equal(refused.status, 1);
-    assert.match(refused.stderr, /writing vmdk is not supported yet \(UNSUPPORTED\)/);
+    assert.match(refused.stderr, /adapter_type must be ide, buslogic, lsilogic, legacyESX, pvscsi, not 'scsi' \(USAGE\)/);
   });
 });

@@ -1,0 +1,103 @@
+import { DiskImageError } from '../../errors.js';
+import { openDiskFile } from '../../io/file.js';
+import type { FileOpener, ImageFile } from '../../io/image-file.js';
+import { roundUp } from '../../util/checked.js';
+import { ENTRY_SIZE, GTE_ZEROED, HEADER_SIZE, SECTOR } from './constants.js';
+import { encodeTable, type GrainDirectory } from './grain-directory.js';
+import { SPARSE_HEADER, hasSparseMagic } from './header.js';
+import { SparseExtent } from './sparse-extent.js';
+
+/**
+ * Where the last structure of an uncompressed sparse extent ends: the
+ * header, the descriptor, both directories, every grain table they point
+ * to and every grain those tables point to. Bytes past it belong to
+ * nothing (a grain appended by a run that crashed before its table was
+ * stored). Damaged pointers are skipped (check reports them).
+ */
+export async function structuresEnd(s: SparseExtent): Promise<number> {
+  const h = s.header;
+  let end = Math.max(h.headerBytes, (h.descriptorOffset + h.descriptorSize) * SECTOR, h.overHead * SECTOR);
+  for (const d of [s.primary, s.redundant]) {
+    if (!d) continue;
+    end = Math.max(end, d.gdSector * SECTOR + d.entries * ENTRY_SIZE);
+    for (let g = 0; g < d.entries; g++) {
+      const table = await d.table(g).catch(() => undefined);
+      if (!table) continue;
+      end = Math.max(end, (await d.tableSector(g)) * SECTOR + d.tableBytes);
+      for (const gte of table) if (gte > GTE_ZEROED) end = Math.max(end, gte * SECTOR + s.grainBytes);
+    }
+  }
+  return roundUp(end, SECTOR);
+}
+
+/** True when directory `d` and every table it points to can be read. */
+async function readable(d: GrainDirectory | undefined): Promise<boolean> {
+  if (!d) return false;
+  for (let g = 0; g < d.entries; g++) if ((await d.table(g).catch(() => null)) === null) return false;
+  return true;
+}
+
+/**
+ * Writes a new primary directory and copies of the redundant directory's
+ * tables at `at` (the end of the file), fsync, then points the header's
+ * gdOffset at it, fsync: a crash before the header write leaves the file
+ * as it was, with unreferenced bytes at its end. Returns where the copy ends.
+ */
+async function rebuildPrimary(file: ImageFile, s: SparseExtent, at: number): Promise<number> {
+  const redundant = s.redundant!;
+  const gdBytes = roundUp(redundant.entries * ENTRY_SIZE, SECTOR);
+  const gd = new Uint32Array(redundant.entries);
+  let next = at + gdBytes;
+  for (let g = 0; g < redundant.entries; g++) {
+    const table = await redundant.table(g);
+    if (!table) continue;
+    gd[g] = next / SECTOR;
+    await file.write(encodeTable(table), next);
+    next += roundUp(redundant.tableBytes, SECTOR);
+  }
+  const gdArea = new Uint8Array(gdBytes);
+  gdArea.set(encodeTable(gd));
+  await file.write(gdArea, at);
+  await file.sync();
+  const header = new Uint8Array(HEADER_SIZE);
+  await file.read(header, 0);
+  new DataView(header.buffer).setBigUint64(SPARSE_HEADER.fields.gdOffset.offset, BigInt(at / SECTOR), true);
+  await file.write(header, 0);
+  await file.sync();
+  return next;
+}
+
+/**
+ * `check --repair` of a monolithic sparse VMDK, fixing only what needs no
+ * guess: a damaged primary grain directory (it, or a table it points to,
+ * cannot be read) is rebuilt from an intact redundant one at the end of the
+ * file; bytes past the last structure are cut off. Compressed
+ * (streamOptimized) files and descriptor files are left alone. Returns what
+ * it changed; CORRUPT when both directories are damaged.
+ */
+export async function repairVmdk(path: string, openFile: FileOpener = openDiskFile): Promise<string[]> {
+  const file = await openFile(path, 'write');
+  try {
+    const head = new Uint8Array(Math.min(HEADER_SIZE, file.size));
+    await file.read(head, 0);
+    if (!hasSparseMagic(head)) return [];
+    const s = await SparseExtent.open(file);
+    if (s.header.compressed) return [];
+    const changes: string[] = [];
+    let end = await structuresEnd(s);
+    if (!(await readable(s.primary))) {
+      if (!(await readable(s.redundant))) throw new DiskImageError('CORRUPT', `${path}: both grain directories are damaged; rebuilding one would be a guess`, { path });
+      const at = end;
+      end = await rebuildPrimary(file, s, at);
+      changes.push(`rebuilt the grain directory from the redundant one at byte ${at}`);
+    }
+    if (file.size > end) {
+      changes.push(`cut ${file.size - end} unreferenced bytes after byte ${end}`);
+      await file.truncate(end);
+      await file.sync();
+    }
+    return changes;
+  } finally {
+    await file.close();
+  }
+}

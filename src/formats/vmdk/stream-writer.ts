@@ -1,0 +1,226 @@
+import { DiskImageError } from '../../errors.js';
+import { roundUp } from '../../util/checked.js';
+import { DeflatePool, type DeflateResult } from '../../util/deflate-pool.js';
+import { isAllZero } from '../../util/zero.js';
+import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
+import {
+  COMPRESSION_DEFLATE,
+  ENTRY_SIZE,
+  FLAG_COMPRESSED,
+  FLAG_MARKERS,
+  FLAG_VALID_NEWLINE,
+  GD_AT_END,
+  HEADER_SIZE,
+  MARKER,
+  MAX_SPARSE_FILE_SECTORS,
+  SECTOR,
+  STREAM_VERSION,
+  WRITE_GRAIN_SECTORS,
+  WRITE_GTES_PER_GT,
+} from './constants.js';
+import { descriptorSectors, newDescriptor } from './descriptor-writer.js';
+import { encodeTable } from './grain-directory.js';
+import { encodeSparseHeader, type HeaderFields } from './header.js';
+
+/** Grains sent to a worker at once (1 MiB of 64 KiB grains): few enough messages, small enough batches. */
+const BATCH_GRAINS = 16;
+
+/** Batches compressing or waiting to be written, per worker: bounds memory (a few MiB) while every core stays busy. */
+const IN_FLIGHT_PER_WORKER = 3;
+
+/** What the writer emits, in file order: compressed grains (a batch), or grain table `t` once its grains are written. */
+type Item = { kind: 'grains'; grains: number[]; result: Promise<DeflateResult> } | { kind: 'gt'; table: number };
+
+/**
+ * A metadata marker ("Stream-Optimized Compressed Sparse Extents", Markers):
+ * numSectors (u64) of metadata following it, size 0 (u32), type (u32), the
+ * rest of the sector zero.
+ */
+function marker(numSectors: number, type: number): Uint8Array {
+  const buf = new Uint8Array(SECTOR);
+  const view = new DataView(buf.buffer);
+  view.setBigUint64(0, BigInt(numSectors), true);
+  view.setUint32(12, type, true);
+  return buf;
+}
+
+/**
+ * A stream-optimized VMDK written front to back ("Stream-Optimized
+ * Compressed Sparse Extents"), as ESXi imports it: header (version 3,
+ * flags: valid newline characters, compressed grains, markers;
+ * compressAlgorithm 1; gdOffset GD_AT_END) and embedded descriptor up to
+ * overHead; then each non-zero grain in guest order, deflated (zlib) by a
+ * worker pool behind its grain marker and padded to a sector, each grain
+ * table that holds a grain after its grains, behind a GT marker; then the
+ * GD behind a GD marker, the footer (the header with the GD's real offset)
+ * behind a footer marker, and the end-of-stream marker. Grain tables
+ * without grains are not written (their GD entry is 0).
+ */
+export class StreamOptimizedWriter implements SequentialWriter {
+  private pos = 0;
+  private readonly items: Item[] = [];
+  /** Tables being filled as grains are emitted, by index. */
+  private readonly tables = new Map<number, Uint32Array>();
+  private readonly gd: Uint32Array;
+  /** The batch being filled: slot k holds grain `batchGrains[k]`; the slot after them the grain being assembled. */
+  private batch: Uint8Array;
+  private batchGrains: number[] = [];
+  /** Grain in the assembly slot (-1: none yet). */
+  private current = -1;
+  /** Table of the last grain placed in a batch (-1: none yet). */
+  private lastTable = -1;
+  /** Batch buffers the workers handed back, written out, to fill again. */
+  private readonly spare: Uint8Array[] = [];
+
+  private constructor(
+    private readonly sink: ByteSink,
+    private readonly header: HeaderFields,
+    private readonly pool: DeflatePool,
+  ) {
+    this.gd = new Uint32Array(Math.ceil(header.capacity / (header.grainSize * WRITE_GTES_PER_GT)));
+    this.batch = this.newBatch();
+  }
+
+  /** Emits the header and descriptor of a stream of `l.virtualSize` bytes and returns the writer. */
+  static async start(sink: ByteSink, l: StreamLayout, name: string): Promise<StreamOptimizedWriter> {
+    const capacity = Math.ceil(l.virtualSize / SECTOR);
+    if (capacity <= 0) throw new DiskImageError('USAGE', 'VMDK size must be positive');
+    if (capacity >= MAX_SPARSE_FILE_SECTORS) throw new DiskImageError('OUT_OF_RANGE', `a VMDK sparse extent holds less than 2 TiB (its pointers are 32-bit sectors), not ${l.virtualSize} bytes`, { value: l.virtualSize });
+    const descriptor = descriptorSectors(newDescriptor('streamOptimized', capacity, [{ sectors: capacity, type: 'SPARSE', file: name }], l.options, l.uuid), 1);
+    const header: HeaderFields = {
+      version: STREAM_VERSION,
+      flags: FLAG_VALID_NEWLINE | FLAG_COMPRESSED | FLAG_MARKERS,
+      capacity,
+      grainSize: WRITE_GRAIN_SECTORS,
+      descriptorOffset: 1,
+      descriptorSize: descriptor.length / SECTOR,
+      numGTEsPerGT: WRITE_GTES_PER_GT,
+      rgdOffset: 0,
+      gdOffset: GD_AT_END,
+      overHead: roundUp(1 + descriptor.length / SECTOR, WRITE_GRAIN_SECTORS),
+      compressAlgorithm: COMPRESSION_DEFLATE,
+    };
+    const writer = new StreamOptimizedWriter(sink, header, new DeflatePool());
+    const head = new Uint8Array(header.overHead * SECTOR);
+    head.set(encodeSparseHeader(header));
+    head.set(descriptor, HEADER_SIZE);
+    await writer.emit(head);
+    return writer;
+  }
+
+  private get grainBytes(): number {
+    return this.header.grainSize * SECTOR;
+  }
+
+  /** Bytes of a batch buffer: its grains, and a sector more per grain so the compressed batch comes back in it. */
+  private get batchBytes(): number {
+    return BATCH_GRAINS * (this.grainBytes + SECTOR);
+  }
+
+  /** An all-zero batch buffer: a spare one when there is one (the main thread then allocates nothing per batch). */
+  private newBatch(): Uint8Array {
+    return this.spare.pop()?.fill(0) ?? new Uint8Array(this.batchBytes);
+  }
+
+  async put(data: Uint8Array, offset: number): Promise<void> {
+    const gb = this.grainBytes;
+    for (let at = 0; at < data.length; ) {
+      const grain = Math.floor((offset + at) / gb);
+      if (grain < this.current) throw new DiskImageError('USAGE', `stream data at ${offset + at} comes after grain ${this.current}: data must come in guest order`, { offset: offset + at });
+      if (grain !== this.current) await this.closeGrain(grain);
+      const within = offset + at - grain * gb;
+      const n = Math.min(data.length - at, gb - within);
+      this.batch.set(data.subarray(at, at + n), this.batchGrains.length * gb + within);
+      at += n;
+    }
+  }
+
+  /** Keeps the assembled grain when it holds a non-zero byte (an all-zero one leaves its slot zero for the next), and starts `next`. */
+  private async closeGrain(next: number): Promise<void> {
+    const gb = this.grainBytes;
+    const k = this.batchGrains.length;
+    const grain = this.current;
+    this.current = next;
+    if (grain < 0 || isAllZero(this.batch.subarray(k * gb, (k + 1) * gb))) return;
+    const table = Math.floor(grain / WRITE_GTES_PER_GT);
+    if (table !== this.lastTable && this.lastTable >= 0) {
+      // The last table's grains go out first (the grain just kept moves to a new batch), then the table itself.
+      this.submit();
+      this.items.push({ kind: 'gt', table: this.lastTable });
+    }
+    this.lastTable = table;
+    this.batchGrains.push(grain);
+    if (this.batchGrains.length === BATCH_GRAINS) this.submit();
+    await this.drain(this.pool.size * IN_FLIGHT_PER_WORKER);
+  }
+
+  /** Hands the filled slots of the batch to the pool; the assembly slot's bytes move to a new batch. */
+  private submit(): void {
+    const grains = this.batchGrains;
+    if (grains.length === 0) return;
+    const gb = this.grainBytes;
+    const full = this.batch;
+    this.batch = this.newBatch();
+    if (grains.length < BATCH_GRAINS) this.batch.set(full.subarray(grains.length * gb, (grains.length + 1) * gb), 0);
+    this.batchGrains = [];
+    const result = this.pool.run({ data: full, unitBytes: gb, lbas: grains.map((g) => g * this.header.grainSize) });
+    this.items.push({ kind: 'grains', grains, result });
+  }
+
+  /** Writes items, oldest first, until at most `keep` are left. */
+  private async drain(keep: number): Promise<void> {
+    while (this.items.length > keep) {
+      const item = this.items.shift()!;
+      if (item.kind === 'gt') await this.emitTable(item.table);
+      else await this.emitGrains(item.grains, await item.result);
+    }
+  }
+
+  private async emitGrains(grains: number[], r: DeflateResult): Promise<void> {
+    const first = this.pos / SECTOR;
+    grains.forEach((g, k) => this.tableFor(Math.floor(g / WRITE_GTES_PER_GT))[g % WRITE_GTES_PER_GT] = first + r.starts[k]!);
+    await this.emit(r.out);
+    // The sink is done with it: the buffer takes the next batch.
+    if (r.out.buffer.byteLength === this.batchBytes && this.spare.length < IN_FLIGHT_PER_WORKER) this.spare.push(new Uint8Array(r.out.buffer));
+  }
+
+  private tableFor(t: number): Uint32Array {
+    let table = this.tables.get(t);
+    if (!table) this.tables.set(t, (table = new Uint32Array(WRITE_GTES_PER_GT)));
+    return table;
+  }
+
+  private async emitTable(t: number): Promise<void> {
+    const bytes = encodeTable(this.tableFor(t));
+    this.tables.delete(t);
+    await this.emit(marker(bytes.length / SECTOR, MARKER.gt));
+    this.gd[t] = this.pos / SECTOR;
+    await this.emit(bytes);
+  }
+
+  /** Appends `bytes` (whole sectors) to the stream; OUT_OF_RANGE once u32 sector pointers could not reach past it. */
+  private async emit(bytes: Uint8Array): Promise<void> {
+    if ((this.pos + bytes.length) / SECTOR > MAX_SPARSE_FILE_SECTORS) throw new DiskImageError('OUT_OF_RANGE', 'the stream-optimized VMDK would pass 2 TiB, past what its 32-bit sector pointers reach');
+    await this.sink.write(bytes);
+    this.pos += bytes.length;
+  }
+
+  async finish(): Promise<void> {
+    try {
+      await this.closeGrain(-1);
+      this.submit();
+      if (this.lastTable >= 0) this.items.push({ kind: 'gt', table: this.lastTable });
+      await this.drain(0);
+      const gd = new Uint8Array(roundUp(this.gd.length * ENTRY_SIZE, SECTOR));
+      gd.set(encodeTable(this.gd));
+      await this.emit(marker(gd.length / SECTOR, MARKER.gd));
+      const gdOffset = this.pos / SECTOR;
+      await this.emit(gd);
+      await this.emit(marker(1, MARKER.footer));
+      await this.emit(encodeSparseHeader({ ...this.header, gdOffset: BigInt(gdOffset) }));
+      await this.emit(marker(0, MARKER.eos));
+    } finally {
+      await this.pool.close();
+    }
+  }
+}
