@@ -9,7 +9,9 @@ import { openOptions, withOpenOptions, type RawOpenOptions } from './options.js'
 import { warn } from './report.js';
 
 /** Raw options of `vdisk serve`. */
-interface RawServeOptions extends RawOpenOptions {
+interface RawServeOptions extends Omit<RawOpenOptions, 'snapshot'> {
+  /** `-l`: the internal snapshot to serve (`--snapshot` is serve's own flag). */
+  internalSnapshot?: string;
   export: string[];
   socket?: string;
   port?: string;
@@ -63,7 +65,9 @@ function printReady(ready: ServeReady, json: boolean | undefined): void {
  * treat that signal as an interruption.
  */
 export function addServeCommand(program: Command, signal: AbortSignal, onSignalStop: () => void): void {
-  withOpenOptions(program.command('serve').description('serve images over NBD until SIGINT/SIGTERM (docs/serve.md)').argument('[image]'))
+  withOpenOptions(program.command('serve').description('serve images over NBD until SIGINT/SIGTERM (docs/serve.md)').argument('[image]'), false)
+    .option('-f, --format <fmt>', 'input format (probed when omitted)')
+    .option('-l, --internal-snapshot <id|name>', "serve an internal snapshot's guest view (read-only)")
     .option('--export <name=path>', 'serve PATH under export NAME (repeatable)', collect, [])
     .option('-s, --socket <path>', 'listen on this Unix socket (default: one in the temporary directory)')
     .option('--port <n>', `listen on TCP, 127.0.0.1 unless --bind (default port ${NBD_DEFAULT_PORT})`)
@@ -76,7 +80,7 @@ export function addServeCommand(program: Command, signal: AbortSignal, onSignalS
       const specs = exportSpecs(image, o.export);
       const listen = listenAddress(o);
       onSignalStop();
-      const stats = await serve(specs, { ...openOptions(o), listen, writable: o.writable, snapshot: o.snapshotFile ?? o.snapshot, signal, onReady: (ready) => printReady(ready, o.json) });
+      const stats = await serve(specs, { ...openOptions({ ...o, snapshot: o.internalSnapshot }), listen, writable: o.writable, overlay: o.snapshotFile ?? o.snapshot, signal, onReady: (ready) => printReady(ready, o.json) });
       if (o.json) process.stdout.write(`${JSON.stringify({ stats })}\n`);
       else process.stdout.write(`Served ${stats.connections} connection(s): ${stats.readBytes} bytes read, ${stats.writtenBytes} written.\n`);
     });

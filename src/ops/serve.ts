@@ -24,11 +24,12 @@ export interface ServeOptions extends OpenOptions {
   /** `--writable`: writes go into each image's top layer (opened with its exclusive lock). */
   writable?: boolean;
   /**
-   * `--snapshot`: writes go into a new differencing child of each image,
-   * deleted at exit; `--snapshot=FILE` (one export only) creates it at FILE
-   * and keeps it.
+   * `--snapshot` (true): writes go into a new differencing child of each
+   * image, deleted at exit; `--snapshot=FILE` (one export only) creates it
+   * at FILE and keeps it. (OpenOptions.snapshot is another thing: the
+   * internal snapshot to read, `-l`.)
    */
-  snapshot?: boolean | string;
+  overlay?: boolean | string;
   /** Told where the server listens once it accepts connections. */
   onReady?: (ready: ServeReady) => void;
   /** Serving stops (in-flight requests answered, writes flushed) when this aborts. */
@@ -57,9 +58,9 @@ interface Opened {
 export async function serve(specs: ExportSpec[], opts: ServeOptions): Promise<ServeStats> {
   if (specs.length === 0) throw new DiskImageError('USAGE', 'serve needs an image (or --export NAME=PATH)');
   if (new Set(specs.map((s) => s.name)).size !== specs.length) throw new DiskImageError('USAGE', 'two exports have the same name');
-  if (opts.writable && opts.snapshot) throw new DiskImageError('USAGE', '--writable and --snapshot exclude each other');
-  if (typeof opts.snapshot === 'string' && specs.length > 1) throw new DiskImageError('USAGE', '--snapshot=FILE keeps one child: serve one image with it, or use --snapshot');
-  const tempDir = opts.snapshot === true ? mkdtempSync(join(tmpdir(), 'vdisk-serve-')) : undefined;
+  if (opts.writable && opts.overlay) throw new DiskImageError('USAGE', '--writable and --snapshot exclude each other');
+  if (typeof opts.overlay === 'string' && specs.length > 1) throw new DiskImageError('USAGE', '--snapshot=FILE keeps one child: serve one image with it, or use --snapshot');
+  const tempDir = opts.overlay === true ? mkdtempSync(join(tmpdir(), 'vdisk-serve-')) : undefined;
   const opened: Opened[] = [];
   let server: NbdServer | undefined;
   let served = false;
@@ -99,10 +100,10 @@ async function openExport(spec: ExportSpec, opts: ServeOptions, tempBase: string
     return { exp: new NbdExport(spec.name, image, image as WritableDiskImage) };
   }
   const base = await openImage(spec.path, { ...opts, writable: false });
-  if (!opts.snapshot) return { exp: new NbdExport(spec.name, base) };
+  if (!opts.overlay) return { exp: new NbdExport(spec.name, base) };
   try {
     const format = snapshotFormat(base);
-    const child = tempBase ? `${tempBase}.${format.extension}` : (opts.snapshot as string);
+    const child = tempBase ? `${tempBase}.${format.extension}` : (opts.overlay as string);
     checkOutputPath(child, [base]);
     const image = await createImage(child, format.name, { virtualSize: base.virtualSize, options: {}, parent: base });
     return { exp: new NbdExport(spec.name, image, image), snapshot: child };
