@@ -32,8 +32,8 @@
  * Then each case times `vdisk commit` of a VHD chain (base from vdisk convert
  * of the raw disk, 512 MiB of child data) against `qemu-img commit` of the
  * same qcow2 chain, on fresh copies per run (bench/commit.ts), and
- * `nbdcopy` from `vdisk serve` against `nbdcopy` from `qemu-nbd -f vpc` on
- * the case's VHD (bench/serve.ts; skipped, with a line saying so, without
+ * `nbdcopy` from `vdisk serve` against `nbdcopy` from `qemu-nbd` on the
+ * case's VHD and on a qcow2 of it made by qemu-img (bench/serve.ts; skipped, with a line saying so, without
  * nbdcopy or qemu-nbd). Results are printed as tables and written to
  * bench-out/results.json.
  */
@@ -151,7 +151,7 @@ function allocatedBytes(path: string): number {
  */
 function checkFreeSpace(dir: string, c: BenchCase): void {
   const data = Math.ceil(c.size / BLOCK_SIZE) * c.fraction * BLOCK_SIZE;
-  const need = Math.max(4 * data + 256 * 1024 ** 2, data + commitSpaceNeeded({ size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction }));
+  const need = Math.max(5 * data + 256 * 1024 ** 2, data + commitSpaceNeeded({ size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction }));
   const st = statfsSync(dir);
   const free = st.bavail * st.bsize;
   if (free < need) throw new Error(`bench: ${dir} has ${formatSize(free)} free, the ${formatSize(c.size)} case needs about ${formatSize(need)}`);
@@ -221,6 +221,13 @@ function timeTable(cache: CacheState, sources: Record<PairSpec['source'], string
   return pairs;
 }
 
+/** A qcow2 of the raw source written by qemu-img (vdisk does not write qcow2 yet), synced, for the serve case. */
+function qcow2Of(raw: string, dir: string): string {
+  const path = join(dir, 'src.qcow2');
+  runChecked(`${shellJoin(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, path])} && sync`);
+  return path;
+}
+
 /** Generates the source of one case in `dir` (created) and times all pairs on it, one table per cache state; removes `dir` unless `keep`. */
 async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchOptions): Promise<CaseResult> {
   mkdirSync(dir);
@@ -243,7 +250,7 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchO
   const floors = new Floors(dir, dataBytes, log);
   try {
     for (const cache of caches) tables.push({ cache, pairs: timeTable(cache, { raw, vhd, vhdx, vmdk }, dir, runs, keep, floors) });
-    if (serveToolsPresent()) serve = await runServeCase({ vhd, dir, vdiskBin: VDISK_BIN, runs, caches, log, checkInterrupted });
+    if (serveToolsPresent()) serve = await runServeCase({ sources: [{ name: 'vhd', path: vhd, driver: 'vpc' }, { name: 'qcow2', path: qcow2Of(raw, dir), driver: 'qcow2' }], dir, vdiskBin: VDISK_BIN, runs, caches, log, checkInterrupted });
     else log('serve: nbdcopy or qemu-nbd is missing (packages libnbd-bin, qemu-utils); the serve case is skipped');
     if (!keep) for (const f of [vhd, vhdx, vmdk]) rmSync(f, { force: true });
     commit = await runCommitCase({

@@ -1,7 +1,9 @@
 /**
  * NBD serving case of the benchmark (issue 17): `nbdcopy` from `vdisk serve`
- * against `nbdcopy` from `qemu-nbd -f vpc`, both serving the same dynamic VHD
- * (vdisk's output of the raw→vhd dynamic pair) read-only on a Unix socket.
+ * against `nbdcopy` from `qemu-nbd`, both serving the same image read-only
+ * on a Unix socket: the dynamic VHD (vdisk's output of the raw→vhd dynamic
+ * pair, qemu-nbd -f vpc) and a qcow2 of the same disk (written by
+ * `qemu-img convert -O qcow2`, qemu-nbd -f qcow2).
  *
  * Both servers start once, before the runs, and stay up across them (qemu-nbd
  * with -t, persistent, and -e 16 so that nbdcopy's parallel connections are
@@ -22,8 +24,10 @@ import { dropFromCache } from './page-cache.js';
 import { formatTable, type ToolResult, toolResult } from './report.js';
 import { runChecked, runShell, shellJoin, timeRotations } from './timing.js';
 
-/** One table of the serve case: nbdcopy from each server, with one cache state. */
+/** One table of the serve case: nbdcopy from each server, one source, one cache state. */
 export interface ServeTable {
+  /** The served image's format ('vhd', 'qcow2'). */
+  source: string;
   cache: CacheState;
   tools: ToolResult[];
   /** vdisk serve median / qemu-nbd median. */
@@ -37,13 +41,20 @@ export interface ServeTable {
 /** The serve case's results. */
 export interface ServeCaseResult {
   tables: ServeTable[];
-  /** The qemu-img compare of the two exports, and what it said. */
-  verifiedWith: string;
+  /** Per source, the qemu-img compare of the two exports, and what it said. */
+  verifiedWith: string[];
+}
+
+/** An image both servers serve: its name in the table, its path, and qemu's driver for it. */
+export interface ServeSource {
+  name: string;
+  path: string;
+  driver: string;
 }
 
 /** What the serve case needs from run.ts. */
 export interface ServeCaseInput {
-  vhd: string;
+  sources: ServeSource[];
   dir: string;
   vdiskBin: string;
   runs: number;
@@ -84,35 +95,47 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Times nbdcopy from vdisk serve and from qemu-nbd on the same VHD, one table per cache state. */
+/** Times nbdcopy from vdisk serve and from qemu-nbd on each source, one table per source and cache state. */
 export async function runServeCase(input: ServeCaseInput): Promise<ServeCaseResult> {
-  const { vhd, dir, vdiskBin, runs, caches, log, checkInterrupted } = input;
+  const result: ServeCaseResult = { tables: [], verifiedWith: [] };
+  for (const source of input.sources) {
+    const { tables, verifiedWith } = await serveOne(source, input);
+    result.tables.push(...tables);
+    result.verifiedWith.push(verifiedWith);
+  }
+  return result;
+}
+
+/** Starts both servers on one source, times nbdcopy from each per cache state, compares the two exports, stops them. */
+async function serveOne(source: ServeSource, input: ServeCaseInput): Promise<{ tables: ServeTable[]; verifiedWith: string }> {
+  const { dir, vdiskBin, runs, caches, log, checkInterrupted } = input;
   const vdiskSocket = join(dir, 'vdisk.sock');
   const qemuSocket = join(dir, 'qemu-nbd.sock');
   const servers = [
     { tool: 'vdisk serve' as const, uri: `nbd+unix:///?socket=${vdiskSocket}` },
     { tool: 'qemu-nbd' as const, uri: `nbd+unix:///?socket=${qemuSocket}` },
   ];
-  log(`serve: starting vdisk serve and qemu-nbd -f vpc on ${vhd}`);
-  const vdisk = await startServer(process.execPath, [vdiskBin, 'serve', '-s', vdiskSocket, vhd], vdiskSocket);
+  log(`serve: starting vdisk serve and qemu-nbd -f ${source.driver} on ${source.path}`);
+  const vdisk = await startServer(process.execPath, [vdiskBin, 'serve', '-s', vdiskSocket, source.path], vdiskSocket);
   let qemu: ChildProcess | undefined;
   try {
-    const image = `driver=vpc,file.driver=file,file.filename=${vhd.replaceAll(',', ',,')},file.locking=off`;
+    const image = `driver=${source.driver},file.driver=file,file.filename=${source.path.replaceAll(',', ',,')},file.locking=off`;
     qemu = await startServer('qemu-nbd', ['-r', '-t', '-e', '16', '-k', qemuSocket, '--image-opts', image], qemuSocket);
     const tables: ServeTable[] = [];
     for (const cache of caches) {
       const { seconds, rss } = timeRotations(runs, join(dir, 'rss.txt'), {
-        label: `nbdcopy (${cache})`,
+        label: `nbdcopy ${source.name} (${cache})`,
         tools: servers,
         log,
         prepare: (i) => {
           checkInterrupted();
-          if (cache === 'cold') dropFromCache(vhd);
+          if (cache === 'cold') dropFromCache(source.path);
           return ['nbdcopy', servers[i]!.uri, 'null:'];
         },
       });
       const tools = servers.map((s, i) => toolResult(s.tool, shellJoin(['nbdcopy', s.uri, 'null:']), seconds[i]!, rss[i]!));
       tables.push({
+        source: source.name,
         cache,
         tools,
         ratioQemuNbd: tools[0]!.medianSeconds / tools[1]!.medianSeconds,
@@ -122,7 +145,7 @@ export async function runServeCase(input: ServeCaseInput): Promise<ServeCaseResu
     }
     const check = shellJoin(['qemu-img', 'compare', '-f', 'raw', '-F', 'raw', servers[0]!.uri, servers[1]!.uri]);
     log(`  checking: ${check}`);
-    return { tables, verifiedWith: `${check}: ${runChecked(check).trim()}` };
+    return { tables, verifiedWith: `${source.name}: ${check}: ${runChecked(check).trim()}` };
   } finally {
     if (qemu) await stopServer(qemu);
     await stopServer(vdisk);
@@ -133,7 +156,7 @@ export async function runServeCase(input: ServeCaseInput): Promise<ServeCaseResu
 export function formatServe(c: ServeCaseResult, runs: number): string[] {
   const rows = [['serve (nbdcopy URI null:)', 'vdisk serve s', 'qemu-nbd s', 'vdisk/qemu-nbd', 'best', 'vdisk serve RSS MiB']];
   for (const t of c.tables) {
-    rows.push([`vhd, ${t.cache}`, t.tools[0]!.medianSeconds.toFixed(3), t.tools[1]!.medianSeconds.toFixed(3), t.ratioQemuNbd.toFixed(2), t.bestRatioQemuNbd.toFixed(2), t.serverPeakRssMiB.toFixed(1)]);
+    rows.push([`${t.source}, ${t.cache}`, t.tools[0]!.medianSeconds.toFixed(3), t.tools[1]!.medianSeconds.toFixed(3), t.ratioQemuNbd.toFixed(2), t.bestRatioQemuNbd.toFixed(2), t.serverPeakRssMiB.toFixed(1)]);
   }
-  return [`serve: nbdcopy from vdisk serve vs from qemu-nbd -r -f vpc, the same VHD on a Unix socket, median of ${runs}+ runs in rotation`, ...formatTable(rows)];
+  return [`serve: nbdcopy from vdisk serve vs from qemu-nbd -r (-f vpc, -f qcow2), the same image on a Unix socket, median of ${runs}+ runs in rotation`, ...formatTable(rows)];
 }

@@ -10,7 +10,8 @@ export const ORACLES_REQUIRED = process.env.VDISK_REQUIRE_ORACLES === '1';
 
 const missing = new Set((process.env.VDISK_ORACLES_MISSING ?? '').split(',').filter(Boolean));
 
-function toolExists(tool: string): boolean {
+/** True when `tool` is on PATH and not named in VDISK_ORACLES_MISSING (which tests use to play a machine without it). */
+export function toolExists(tool: string): boolean {
   if (missing.has(tool)) return false;
   return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 }

@@ -1,7 +1,8 @@
 /**
  * base:allocation over NBD (proto.md, "Metadata querying", "`base:allocation`
- * metadata context"): nbdinfo --map of a served VHD chain and a VHDX with a
- * zero block shows the runs vdisk map shows; a test client checks context
+ * metadata context"): nbdinfo --map of a served VHD chain, a VHDX with a
+ * zero block and a qcow2 that qemu wrote (data, a zero cluster, unallocated
+ * clusters) shows the runs vdisk map shows; a test client checks context
  * negotiation and NBD_CMD_FLAG_REQ_ONE.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { buildChain } from '../helpers/chain.js';
 import { vdisk } from '../helpers/cli.js';
 import { RawNbdClient, str32, u32 } from '../helpers/nbd-client.js';
 import { startNbdServer, startServe } from '../helpers/nbd-server.js';
-import { needTools, run } from '../helpers/oracles.js';
+import { needTools, run, toolExists } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
 import { setBatEntry } from '../helpers/vhdx.js';
 
@@ -35,12 +36,23 @@ function expectedMap(image: string): [number, number, number][] {
   return out;
 }
 
+/** A qcow2 v3 made and written by qemu: data at 0 and 5 MiB, a zero cluster range at 2 MiB (write -z), the rest unallocated; undefined when qemu's tools are missing. */
+function qemuQcow2(): string | undefined {
+  if (!toolExists('qemu-img') || !toolExists('qemu-io')) return undefined;
+  const path = join(dir, 'qemu.qcow2');
+  run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=1.1', path, '8M']);
+  run('qemu-io', ['-f', 'qcow2', '-c', 'write -P 1 0 1M', '-c', 'write -z 2M 1M', '-c', 'write -P 2 5M 512k', path]);
+  return path;
+}
+const qcow2 = qemuQcow2();
+
 for (const [name, image] of [
   ['a dynamic VHD chain', vhdChild!],
   ['a VHDX child with a zero block', vhdxChild!],
+  ['a qcow2 written by qemu-io, with a zero cluster range', qcow2],
 ] as const) {
   test(`nbdinfo --map of ${name} shows the runs of vdisk map`, async (t) => {
-    if (!needTools(t, 'nbdinfo')) return;
+    if (!needTools(t, 'nbdinfo', 'qemu-img', 'qemu-io') || !image) return;
     const expected = expectedMap(image);
     assert.ok(expected.some((r) => r[2] === 0) && expected.some((r) => r[2] !== 0), 'the image mixes data and zeros');
     const served = await startServe('-s', join(dir, `map-${expected.length}.sock`), image);
