@@ -181,10 +181,10 @@ export const PROFILES: TargetProfile[] = [
     rules: [
       {
         id: 'qemu-readable',
-        text: 'a format qemu 7.2 opens read-write at the same size (raw, VHD, or 512-byte-sector non-differencing VHDX)',
+        text: 'a format qemu 7.2 opens read-write at the same size (raw, qcow2, VHD, or 512-byte-sector non-differencing VHDX)',
         source: 'INTEROP-NOTES 1-2, 16-17',
         violation: ({ info }) => {
-          if (info.format === 'raw') return undefined;
+          if (info.format === 'raw' || info.format === 'qcow2') return undefined;
           if (info.format === 'vhd') return info.formatSpecific?.qemu72VirtualSize === info.virtualSize ? undefined : 'qemu 7.2 sizes this VHD differently';
           if (info.format === 'vhdx') return info.subformat !== 'differencing' && info.formatSpecific?.logicalSectorSize === 512 ? undefined : 'qemu refuses differencing and 4K-sector VHDX';
           return `qemu cannot open ${info.format} here`;

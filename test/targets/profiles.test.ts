@@ -9,6 +9,7 @@ import { convert } from '../../src/ops/convert.js';
 import { profileOutput, PROFILES } from '../../src/targets/profiles.js';
 import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
+import { needTools, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -50,6 +51,22 @@ test('check --target names each rule an image breaks and exits 2', async () => {
   assert.equal(conflict.status, 1);
   assert.match(conflict.stderr, /--target azure writes vhd, not vhdx .*\(USAGE\)/);
   assert.equal(vdisk('convert', '--target', 'nope', raw, join(dir, 'y')).status, 1);
+});
+
+test('check --target qemu accepts a qcow2 that qemu-img wrote and refuses a VMDK', async (t) => {
+  if (!needTools(t, 'qemu-img')) return;
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 8 * MiB, blockSize: 256 * 1024, fraction: 0.4 });
+  const qcow2 = join(dir, 'q.qcow2');
+  run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
+  const ok = vdisk('check', '--json', '--target', 'qemu', qcow2);
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  const vmdk = join(dir, 'v.vmdk');
+  await convert(raw, vmdk, { outputFormat: 'vmdk' });
+  const refused = vdisk('check', '--json', '--target', 'qemu', vmdk);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stdout, /qemu cannot open vmdk here/);
 });
 
 test('docs/targets.md records every rule of every profile with its source', () => {
