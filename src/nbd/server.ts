@@ -12,9 +12,9 @@ export type ListenAddress = { socket: string } | { host: string; port: number };
 
 /** Limits and hooks of a server. */
 export interface NbdServerOptions {
-  /** Payload bytes being served over all connections (until their replies are queued), and READ buffers kept for reuse (default 32 MiB each). */
+  /** Payload bytes in flight over all connections (until their replies reach the kernel), and READ buffers kept for reuse (default 32 MiB each). */
   budget?: number;
-  /** Payload bytes one connection may hold until its replies reach the kernel (default 32 MiB, one largest request). */
+  /** Payload bytes in flight on one connection (default 8 MiB, a quarter of the server's; a larger request takes all of it). */
   connectionBudget?: number;
   /** Requests in flight on one connection (default 64). */
   maxInFlight?: number;
@@ -40,7 +40,7 @@ export class NbdServer {
       exports: table,
       budget: new ByteBudget(budget),
       pool: new BufferPool(budget),
-      connectionBudget: options.connectionBudget ?? 32 * 1024 * 1024,
+      connectionBudget: options.connectionBudget ?? 8 * 1024 * 1024,
       maxInFlight: options.maxInFlight ?? 64,
       stats: this.stats,
       shuttingDown: () => this.closing,

@@ -39,11 +39,10 @@ export interface ServeStats {
 /** What a connection's transmission phase shares with the server. */
 export interface TransmissionContext {
   /**
-   * What a request's payload borrows: from the connection's budget until its
-   * reply has been handed to the kernel (so a client that stops reading its
-   * replies pins that much and no more), and from the server's while it is
-   * being served, until its reply is queued on the socket (so such a client
-   * cannot starve the others).
+   * What a request's payload borrows until its reply has been handed to the
+   * kernel: the connection's budget (smaller than the server's, so a client
+   * that stops reading its replies pins that much and the others are still
+   * served), then the server's (which bounds the whole server's memory).
    */
   budgets: { connection: ByteBudget; server: ByteBudget };
   /** Where READ payload buffers come from and go back to once sent. */
@@ -99,15 +98,15 @@ export class Transmission {
         break;
       }
       this.inFlight++;
-      void this.handle(req, payload).then(({ reply, pooled }) => {
+      void this.handle(req, payload).then(({ reply, pooled }) =>
         this.send(reply, () => {
           if (pooled) this.context.pool.give(pooled);
+          this.context.budgets.server.release(held.server);
           this.context.budgets.connection.release(held.connection);
           this.inFlight--;
           this.wake();
-        });
-        this.context.budgets.server.release(held.server);
-      });
+        }),
+      );
     }
     await this.until(() => this.inFlight === 0);
   }

@@ -176,7 +176,7 @@ test('a client that pipelines reads and does not read the replies pins its own b
   const budgetDir = tempDir('vdisk-nbd-budget-');
   const [own] = await buildChain(budgetDir, SIZE, [[[0, SIZE, 3]]]);
   const view = Buffer.alloc(SIZE);
-  const { socket: small, server } = await startNbdServer(budgetDir, { '': await openImage(own!) }, { connectionBudget: 2 * MiB, budget: 2 * MiB });
+  const { socket: small, server } = await startNbdServer(budgetDir, { '': await openImage(own!) }, { connectionBudget: 2 * MiB, budget: 4 * MiB });
   const stalled = await RawNbdClient.connect(small);
   await stalled.go();
   const N = 100;
@@ -188,7 +188,7 @@ test('a client that pipelines reads and does not read the replies pins its own b
   await other.go();
   other.request(0, 3 * MiB, MiB, { cookie: 1n });
   const r = await other.reply();
-  assert.ok(r.kind === 'chunk' && r.type === 1, 'served while the whole server budget equals what the stalled client holds');
+  assert.ok(r.kind === 'chunk' && r.type === 1, 'served while the stalled client holds its share of the server budget');
   const image = await openImage(own!);
   await image.readAt(view, 0);
   await image.close();
