@@ -117,8 +117,7 @@ async function copyFloor(path: string, dir: string): Promise<{ bytes: number; va
     const ranges = dataRanges(fd, fstatSync(fd).size);
     const variants: Variant[] = [];
     for (const [size, depth, writes] of COPY_VARIANTS) {
-      const out = openSync(target, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (writes === 'direct' ? constants.O_DIRECT : 0), 0o600);
-      const window = writes === 'window' ? WritebackWindow.for(out, () => fdatasyncAsync(out)) : undefined;
+      const { fd: out, window } = openTarget(target, writes);
       try {
         const t0 = process.hrtime.bigint();
         await inFlight(requests(ranges, size), depth, size, async (buf, at, length) => {
@@ -127,8 +126,7 @@ async function copyFloor(path: string, dir: string): Promise<{ bytes: number; va
           await writeAsync(out, buf, 0, written, at);
           await window?.written({ offset: at, length: written });
         });
-        await window?.drain();
-        await fsyncAsync(out);
+        await settle(out, window);
         const how = writes === 'direct' ? 'O_DIRECT read and write' : 'O_DIRECT read, buffered write with writeback window';
         variants.push({ how: `${how}, ${size / MiB} MiB × ${depth} lanes, fsync`, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
       } finally {
@@ -145,11 +143,22 @@ async function copyFloor(path: string, dir: string): Promise<{ bytes: number; va
 /** How a floor writes its target: O_DIRECT, the page cache alone, or the page cache with vdisk's writeback window. */
 type FloorWrites = 'direct' | 'buffered' | 'window';
 
+/** Opens (creates or truncates) a floor's target for writing as `writes` says, with its writeback window under 'window'. */
+function openTarget(path: string, writes: FloorWrites): { fd: number; window: WritebackWindow | undefined } {
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (writes === 'direct' ? constants.O_DIRECT : 0), 0o600);
+  return { fd, window: writes === 'window' ? WritebackWindow.for(fd, () => fdatasyncAsync(fd)) : undefined };
+}
+
+/** Waits for a target's window, then fsyncs it: the end of every timed write. */
+async function settle(fd: number, window: WritebackWindow | undefined): Promise<void> {
+  await window?.drain();
+  await fsyncAsync(fd);
+}
+
 /** Writes `bytes` of non-zero data to a new file in `dir` in requests of `size`, `depth` in flight, then fsync; returns seconds. */
 async function timedWrite(dir: string, bytes: number, size: number, depth: number, writes: FloorWrites): Promise<number> {
   const path = join(dir, `floor-write-${process.pid}.tmp`);
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (writes === 'direct' ? constants.O_DIRECT : 0), 0o600);
-  const window = writes === 'window' ? WritebackWindow.for(fd, () => fdatasyncAsync(fd)) : undefined;
+  const { fd, window } = openTarget(path, writes);
   try {
     const reqs = requests([[0, Math.ceil(bytes / DIRECT_ALIGN) * DIRECT_ALIGN]], size);
     const t0 = process.hrtime.bigint();
@@ -158,8 +167,7 @@ async function timedWrite(dir: string, bytes: number, size: number, depth: numbe
       await writeAsync(fd, buf, 0, length, at);
       await window?.written({ offset: at, length });
     });
-    await window?.drain();
-    await fsyncAsync(fd);
+    await settle(fd, window);
     return Number(process.hrtime.bigint() - t0) / 1e9;
   } finally {
     closeSync(fd);
