@@ -1,6 +1,7 @@
 import { DiskImageError } from '../errors.js';
 import type { Layer, ParentRef } from '../formats/layer.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
+import { openSource } from '../io/open-source.js';
 import { resolveParent } from './resolve.js';
 
 /** Where a layer sits in the chain being opened, and how to open the next one down. */
@@ -20,6 +21,24 @@ async function checkSize(child: Layer, ref: ParentRef, parent: DiskImage, found:
   throw new DiskImageError('PARENT', `${child.path}: parent ${found} ${refusal}`, { path: found });
 }
 
+/** Bytes of a candidate parent given to ParentRef.headMatches. */
+const HEAD_BYTES = 4096;
+
+/** Whether the first bytes of `path` pass `ref.headMatches`; a file that cannot be read does not. */
+async function headMatches(ref: ParentRef, path: string, options: OpenOptions): Promise<boolean> {
+  const file = await (options.openFile ?? openSource)(path, 'read').catch(() => undefined);
+  if (!file) return false;
+  try {
+    const head = new Uint8Array(Math.min(HEAD_BYTES, file.size));
+    await file.read(head, 0);
+    return ref.headMatches!(head);
+  } catch {
+    return false;
+  } finally {
+    await file.close();
+  }
+}
+
 /**
  * Opens the parent of a differencing layer from what it says of it (`ref`):
  * every candidate file the sandboxed resolver finds is opened in turn, and
@@ -34,6 +53,10 @@ export async function openMatchingParent(child: Layer, ref: ParentRef, options: 
   const ctx = { childPath: child.path, parentDirs: options.parentDirs ?? [], visited: chain.visited, depth: chain.depth + 1, expected: ref.expected };
   const mismatched: string[] = [];
   for (const found of resolveParent(ref.candidates, ctx)) {
+    if (ref.headMatches && !(await headMatches(ref, found, options))) {
+      mismatched.push(`${found} (not it by its header)`);
+      continue;
+    }
     let parent: DiskImage;
     try {
       parent = await chain.openParent(found);

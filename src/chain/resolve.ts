@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DiskImageError } from '../errors.js';
 import type { ParentCandidate } from '../formats/layer.js';
@@ -21,8 +21,24 @@ export interface ResolveContext {
 
 const WINDOWS_ABSOLUTE = /^(?:[a-zA-Z]:[\\/]|\\\\)/;
 
+/** Most files one directory contributes to an `anyWithExtension` candidate: each is opened to read its identity. */
+export const MAX_SCANNED_FILES = 256;
+
+/** The files of `dir` whose name ends in `.ext` (any case), sorted, at most MAX_SCANNED_FILES; none when it cannot be listed. */
+function filesWithExtension(dir: string, ext: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const suffix = `.${ext.toLowerCase()}`;
+  return names.filter((n) => n.toLowerCase().endsWith(suffix)).sort().slice(0, MAX_SCANNED_FILES).map((n) => join(dir, n));
+}
+
 /** Turns a stored path into the POSIX paths to try, relative to the child's directory. */
 function pathsFor(c: ParentCandidate, childDir: string, dirs: string[]): string[] {
+  if (c.anyWithExtension) return dirs.flatMap((d) => filesWithExtension(d, c.anyWithExtension!));
   if (c.nameOnly) return dirs.map((d) => join(d, basename(c.path.replace(/\\/g, '/'))));
   const posix = c.path.replace(/\\/g, '/');
   if (WINDOWS_ABSOLUTE.test(c.path)) {
@@ -102,6 +118,10 @@ function resolveUrlParent(candidates: ParentCandidate[], ctx: ResolveContext): s
   const tried: string[] = [];
   const found: string[] = [];
   for (const c of candidates) {
+    if (c.anyWithExtension) {
+      tried.push(`${c.path} (${c.source}: a directory cannot be listed over HTTP; download the chain)`);
+      continue;
+    }
     const posix = c.path.replace(/\\/g, '/');
     const absolute = c.nameOnly || WINDOWS_ABSOLUTE.test(c.path) || posix.startsWith('/');
     const urls = absolute ? dirs.map((d) => new URL(encodeURIComponent(basename(posix)), d).href) : [new URL(posix.split('/').map(encodeURIComponent).join('/'), ctx.childPath).href];

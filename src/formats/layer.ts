@@ -110,7 +110,15 @@ export interface ParentRef {
   matches(parent: Layer): boolean;
   /** Why a parent of `size` bytes cannot be this child's parent, or undefined when it can. */
   refuseSize(size: number): string | undefined;
+  /**
+   * A cheap first test on a candidate's first 4 KiB (or all of a shorter file), before it is
+   * opened with its own chain: false passes it over. Formats whose
+   * candidates are every file of a kind (anyWithExtension) need it, so a
+   * directory of siblings is not opened chain by chain.
+   */
+  headMatches?(head: Uint8Array): boolean;
 }
+
 
 /** One place a child says its parent is, as the format stores it. */
 export interface ParentCandidate {
@@ -120,6 +128,12 @@ export interface ParentCandidate {
   path: string;
   /** Only a file name: look for it in the allowed directories. */
   nameOnly?: boolean;
+  /**
+   * No name at all: every file with this extension (no dot) in the allowed
+   * directories is a candidate, and the parent's identity decides (a
+   * differencing VDI records only its parent's UUID).
+   */
+  anyWithExtension?: string;
 }
 
 /** One opened layer of a disk: its own contents, no parent logic. */

@@ -5,6 +5,7 @@ import type { FileOpener } from '../io/image-file.js';
 import { openSource } from '../io/open-source.js';
 import { qcow2Format } from './qcow2/index.js';
 import { rawFormat } from './raw/index.js';
+import { vdiFormat } from './vdi/index.js';
 import { ChainImage, WritableChainImage } from '../chain/chain-image.js';
 import { openMatchingParent, type ChainContext } from '../chain/open-parent.js';
 import type { Layer, WritableLayer } from './layer.js';
@@ -14,27 +15,17 @@ import { vhdxFormat } from './vhdx/index.js';
 import { vmdkFormat } from './vmdk/index.js';
 
 /** Formats vdisk reads and writes, in probe order (raw, which matches anything, last). Adding a format is one line here. */
-const FORMATS: readonly FormatDescriptor[] = [vhdxFormat, vhdFormat, vmdkFormat, qcow2Format, rawFormat];
+const FORMATS: readonly FormatDescriptor[] = [vhdxFormat, vhdFormat, vmdkFormat, qcow2Format, vdiFormat, rawFormat];
 
 /** The descriptors of every format vdisk handles, in probe order. */
 export function formats(): readonly FormatDescriptor[] {
   return FORMATS;
 }
 
-/**
- * Formats vdisk recognises but does not handle yet, by their magic (VDI
- * signature 0xbeda107f at offset 64). Recognising them keeps such a file
- * from being read as raw.
- */
-const RECOGNISED: { name: string; test: (head: Buffer) => boolean }[] = [
-  { name: 'vdi', test: (h) => h.length >= 68 && h.readUInt32LE(64) === 0xbeda107f },
-];
-
 /** The descriptor of a format vdisk handles, or a USAGE/UNSUPPORTED error. */
 export function formatByName(name: string): FormatDescriptor {
   const f = FORMATS.find((x) => x.name === name);
   if (f) return f;
-  if (RECOGNISED.some((r) => r.name === name)) throw new DiskImageError('UNSUPPORTED', `format ${name} is not supported yet`, { format: name });
   throw new DiskImageError('USAGE', `unknown format '${name}' (known: ${FORMATS.map((x) => x.name).join(', ')})`, { format: name });
 }
 
@@ -46,8 +37,6 @@ export async function detectFormat(path: string, openFile: FileOpener = openSour
     await file.read(head, 0);
     const tail = Buffer.alloc(Math.min(512, file.size));
     await file.read(tail, file.size - tail.length);
-    const known = RECOGNISED.find((r) => head.length >= 8 && r.test(head));
-    if (known) return known.name;
     return FORMATS.find((f) => f.probe(head, tail, file.size))!.name;
   } finally {
     await file.close();

@@ -138,12 +138,16 @@ export const PROFILES: TargetProfile[] = [
   },
   {
     name: 'virtualbox',
-    outputs: [
-      { format: 'vdi', options: { subformat: 'dynamic' } },
-      { format: 'vhd', options: { subformat: 'dynamic' }, note: 'VirtualBox reads and writes VHD natively (VDI lands later); VHDX it opens read-only' },
-    ],
+    outputs: [{ format: 'vdi', options: { subformat: 'dynamic' } }],
     sizeMultiple: MiB,
-    rules: [isFormat('vhd', 'dynamic', 'https://www.virtualbox.org/manual/ch05.html#vdidetails (VHD: full read/write support; VHDX: read-only)')],
+    rules: [
+      {
+        id: 'virtualbox-native',
+        text: 'a VDI, or a dynamic VHD',
+        source: 'https://www.virtualbox.org/manual/ch05.html#vdidetails (VDI is its own format; VHD: full read/write support; VHDX: read-only)',
+        violation: ({ info }) => (info.format === 'vdi' || (info.format === 'vhd' && info.subformat === 'dynamic') ? undefined : `it is ${info.subformat ?? ''} ${info.format}`.trim()),
+      },
+    ],
   },
   {
     name: 'vmware',
@@ -181,12 +185,13 @@ export const PROFILES: TargetProfile[] = [
     rules: [
       {
         id: 'qemu-readable',
-        text: 'a format qemu 7.2 opens read-write at the same size (raw, qcow2, VHD, or 512-byte-sector non-differencing VHDX)',
-        source: 'INTEROP-NOTES 1-2, 16-17',
+        text: 'a format qemu 7.2 opens read-write at the same size (raw, qcow2, VHD, 512-byte-sector non-differencing VHDX, or dynamic/fixed VDI with 1 MiB blocks)',
+        source: 'INTEROP-NOTES 1-2, 16-17; qemu block/vdi.c vdi_open (image types 1 and 2 only, block size 1 MiB) and docs/formats/vdi.md (qemu ignores block_extra)',
         violation: ({ info }) => {
           if (info.format === 'raw' || info.format === 'qcow2') return undefined;
           if (info.format === 'vhd') return info.formatSpecific?.qemu72VirtualSize === info.virtualSize ? undefined : 'qemu 7.2 sizes this VHD differently';
           if (info.format === 'vhdx') return info.subformat !== 'differencing' && info.formatSpecific?.logicalSectorSize === 512 ? undefined : 'qemu refuses differencing and 4K-sector VHDX';
+          if (info.format === 'vdi') return info.subformat !== 'diff' && info.clusterSize === MiB && info.formatSpecific?.blockExtra === 0 ? undefined : 'qemu opens only dynamic and fixed VDIs with 1 MiB blocks, and misreads a block extra area as guest data (docs/formats/vdi.md)';
           return `qemu cannot open ${info.format} here`;
         },
       },

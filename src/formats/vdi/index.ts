@@ -1,0 +1,18 @@
+import type { FormatDescriptor } from '../types.js';
+import { MIN_WRITE_BLOCK, VDI_CREATE_OPTIONS, createVdi } from './create.js';
+import { DEFAULT_BLOCK_SIZE } from './constants.js';
+import { hasVdiSignature } from './header.js';
+import { openVdi } from './open.js';
+
+/** The VDI format (VirtualBox): dynamic, fixed and differencing images; reads versions 0.x and 1.1, writes 1.1. */
+export const vdiFormat: FormatDescriptor = {
+  name: 'vdi',
+  summary: 'VirtualBox Disk Image: dynamic, fixed and differencing',
+  extension: 'vdi',
+  differencing: true,
+  blockSizes: { min: MIN_WRITE_BLOCK, default: DEFAULT_BLOCK_SIZE },
+  probe: (head) => hasVdiSignature(head),
+  open: openVdi,
+  create: createVdi,
+  createOptions: VDI_CREATE_OPTIONS,
+};

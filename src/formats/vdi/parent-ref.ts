@@ -1,0 +1,39 @@
+import type { Layer, ParentRef } from '../layer.js';
+import { formatVdiUuid, parseVdiHeader, type VdiHeader } from './header.js';
+
+/** The creation UUID of a layer, as its describe() gives it (VDI: uuidCreate). */
+function uuidOf(layer: Layer): string | undefined {
+  return layer.describe().uuid?.toLowerCase();
+}
+
+/**
+ * How a differencing VDI names its parent: only by identity. Its header
+ * holds uuidLinkage, the parent's uuidCreate (VDICore.h: "UUID of previous
+ * image"), and no file name: VirtualBox finds the parent in its media
+ * registry. So every .vdi file in the child's directory and in each
+ * --parent-dir is a candidate, and the one whose UUID is uuidLinkage is the
+ * parent; the parent must be as large as the child. Candidates are first
+ * judged by their header alone, so a folder of sibling snapshots is not
+ * opened chain by chain.
+ */
+export function vdiParentRef(header: VdiHeader): ParentRef {
+  const want = formatVdiUuid(header.uuidLinkage);
+  return {
+    candidates: [{ source: 'a .vdi file in the allowed directories', path: '*.vdi', anyWithExtension: 'vdi' }],
+    expected: `UUID ${want} (uuidLinkage)`,
+    identityOf: (p) => {
+      const got = uuidOf(p);
+      return got && `UUID ${got}`;
+    },
+    matches: (p) => uuidOf(p) === want,
+    headMatches: (head) => {
+      try {
+        return formatVdiUuid(parseVdiHeader('candidate', head).uuidCreate) === want;
+      } catch {
+        return false;
+      }
+    },
+    refuseSize: (size) => (size === header.diskSize ? undefined : `is ${size} bytes, the child ${header.diskSize}`),
+  };
+}
+
