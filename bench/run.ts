@@ -13,6 +13,7 @@
  *   raw→raw           vdisk convert -O raw          qemu-img convert -f raw -O raw   cp --sparse=always
  *   raw→vmdk, vmdk→raw, vhd→vmdk, vmdk→vhdx: monolithicSparse VMDK, -O vmdk / -f vmdk (from vdisk's VMDK)
  *   raw→vmdk streamOptimized  vdisk ... -o subformat=streamOptimized  qemu-img ... -o subformat=streamOptimized
+ *   raw→vdi, vdi→vhd: dynamic VDI (from vdisk's VDI)
  *
  * Runs are interleaved and the order rotates each round (vdisk, qemu-img, cp;
  * qemu-img, cp, vdisk; ...), because the first command of a round was measured
@@ -64,8 +65,10 @@ interface ToolSpec {
 /** One conversion timed with several tools. */
 interface PairSpec {
   name: string;
-  /** Which file of the case is the source (the VHD, VHDX and VMDK are vdisk's own outputs of earlier pairs). */
-  source: 'raw' | 'vhd' | 'vhdx' | 'vmdk';
+  /** Which file of the case is the source (all but the raw disk are vdisk's own outputs of earlier pairs). */
+  source: BenchFormat;
+  /** The case's file of this format is vdisk's output of this pair, for later pairs to read. */
+  produces?: BenchFormat;
   /** Output file extension. */
   ext: string;
   /** qemu-img format names of source and vdisk output, for the check. */
@@ -77,20 +80,22 @@ const vdisk = (...args: string[]) => (src: string, dst: string) => [process.exec
 const qemu = (...args: string[]) => (src: string, dst: string) => ['qemu-img', 'convert', ...args, src, dst];
 
 /** qemu-img's name of each format the bench converts. */
-const QEMU_FORMAT = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx', vmdk: 'vmdk' } as const;
+const QEMU_FORMAT = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx', vmdk: 'vmdk', vdi: 'vdi' } as const;
 type BenchFormat = keyof typeof QEMU_FORMAT;
 
 /**
  * A conversion timed with vdisk and qemu-img. `fixed` asks both for a fixed
  * VHD; other VHD and VHDX outputs are dynamic (vdisk's default, named to
  * qemu-img), raw outputs take no options, VMDK outputs are monolithicSparse
- * (both tools' default).
+ * and VDI outputs dynamic (both tools' default). `produces` makes the
+ * output the case's source of its format.
  */
-function conversion(name: string, source: BenchFormat, target: BenchFormat, fixed = false): PairSpec {
-  const subformat = target === 'raw' || target === 'vmdk' ? [] : ['-o', `subformat=${fixed ? 'fixed' : 'dynamic'}`];
+function conversion(name: string, source: BenchFormat, target: BenchFormat, { fixed = false, produces = false } = {}): PairSpec {
+  const subformat = target === 'raw' || target === 'vmdk' || target === 'vdi' ? [] : ['-o', `subformat=${fixed ? 'fixed' : 'dynamic'}`];
   return {
     name,
     source,
+    ...(produces && { produces: target }),
     ext: target,
     compare: [QEMU_FORMAT[source], QEMU_FORMAT[target]],
     tools: [
@@ -114,20 +119,22 @@ const streamOptimized: PairSpec = {
   ],
 };
 
-/** The pairs, in the order they run; vhd…, vhdx… and vmdk… pairs read the VHD, VHDX and VMDK that the raw→vhd dynamic, raw→vhdx dynamic and raw→vmdk pairs' last vdisk runs made. */
+/** The pairs, in the order they run; a pair from another format than raw reads what the last vdisk run of the pair that `produces` it made. */
 const PAIRS: PairSpec[] = [
-  conversion('raw→vhd dynamic', 'raw', 'vhd'),
+  conversion('raw→vhd dynamic', 'raw', 'vhd', { produces: true }),
   conversion('vhd→raw', 'vhd', 'raw'),
-  conversion('raw→vhd fixed', 'raw', 'vhd', true),
-  conversion('raw→vhdx dynamic', 'raw', 'vhdx'),
+  conversion('raw→vhd fixed', 'raw', 'vhd', { fixed: true }),
+  conversion('raw→vhdx dynamic', 'raw', 'vhdx', { produces: true }),
   conversion('vhdx→raw', 'vhdx', 'raw'),
   conversion('vhd→vhdx', 'vhd', 'vhdx'),
   conversion('vhdx→vhd', 'vhdx', 'vhd'),
-  conversion('raw→vmdk', 'raw', 'vmdk'),
+  conversion('raw→vmdk', 'raw', 'vmdk', { produces: true }),
   conversion('vmdk→raw', 'vmdk', 'raw'),
   conversion('vhd→vmdk', 'vhd', 'vmdk'),
   conversion('vmdk→vhdx', 'vmdk', 'vhdx'),
   streamOptimized,
+  conversion('raw→vdi', 'raw', 'vdi', { produces: true }),
+  conversion('vdi→vhd', 'vdi', 'vhd'),
   { ...rawToRaw, tools: [...rawToRaw.tools, { tool: 'cp', argv: (src, dst) => ['cp', '--sparse=always', src, dst] }] },
 ];
 
@@ -188,7 +195,7 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number, cache:
  * VHD and VHDX sources are vdisk's outputs of the raw→vhd and raw→vhdx
  * pairs); in the cold table each pair is also set against its floor.
  */
-function timeTable(cache: CacheState, sources: Record<PairSpec['source'], string>, dir: string, runs: number, keep: boolean, floors: Floors): PairResult[] {
+function timeTable(cache: CacheState, sources: Record<BenchFormat, string>, dir: string, runs: number, keep: boolean, floors: Floors): PairResult[] {
   const pairs: PairResult[] = [];
   for (const pair of PAIRS) {
     const src = sources[pair.source];
@@ -212,9 +219,7 @@ function timeTable(cache: CacheState, sources: Record<PairSpec['source'], string
       vdiskOutputAllocatedBytes: allocatedBytes(vdiskOutput),
       verifiedWith: `${check}: ${said}`,
     });
-    if (pair.name === 'raw→vhd dynamic') renameSync(vdiskOutput, sources.vhd);
-    else if (pair.name === 'raw→vhdx dynamic') renameSync(vdiskOutput, sources.vhdx);
-    else if (pair.name === 'raw→vmdk') renameSync(vdiskOutput, sources.vmdk);
+    if (pair.produces) renameSync(vdiskOutput, sources[pair.produces]);
     else if (keep) renameSync(vdiskOutput, join(dir, `vdisk-${cache}-${pairs.length}.${pair.ext}`));
     else rmSync(vdiskOutput, { force: true });
   }
@@ -232,10 +237,8 @@ function qcow2Of(raw: string, dir: string): string {
 async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchOptions): Promise<CaseResult> {
   mkdirSync(dir);
   checkFreeSpace(dir, c);
-  const raw = join(dir, 'src.raw');
-  const vhd = join(dir, 'src.vhd');
-  const vhdx = join(dir, 'src.vhdx');
-  const vmdk = join(dir, 'src.vmdk');
+  const sources = Object.fromEntries(Object.keys(QEMU_FORMAT).map((f) => [f, join(dir, `src.${f}`)])) as Record<BenchFormat, string>;
+  const { raw, vhd } = sources;
   log(`generating ${formatSize(c.size)} sparse raw disk, fraction ${c.fraction} of ${formatSize(BLOCK_SIZE)} blocks ...`);
   const t0 = process.hrtime.bigint();
   const dataBlocks = await writePatternDisk(raw, { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction });
@@ -249,10 +252,10 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchO
   let serve: ServeCaseResult | undefined;
   const floors = new Floors(dir, dataBytes, log);
   try {
-    for (const cache of caches) tables.push({ cache, pairs: timeTable(cache, { raw, vhd, vhdx, vmdk }, dir, runs, keep, floors) });
+    for (const cache of caches) tables.push({ cache, pairs: timeTable(cache, sources, dir, runs, keep, floors) });
     if (serveToolsPresent()) serve = await runServeCase({ sources: [{ name: 'vhd', path: vhd, driver: 'vpc' }, { name: 'qcow2', path: qcow2Of(raw, dir), driver: 'qcow2' }], dir, vdiskBin: VDISK_BIN, runs, caches, log, checkInterrupted });
     else log('serve: nbdcopy or qemu-nbd is missing (packages libnbd-bin, qemu-utils); the serve case is skipped');
-    if (!keep) for (const f of [vhd, vhdx, vmdk]) rmSync(f, { force: true });
+    if (!keep) for (const f of Object.values(sources)) if (f !== raw) rmSync(f, { force: true });
     commit = await runCommitCase({
       raw,
       spec: { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction },

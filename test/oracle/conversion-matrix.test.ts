@@ -6,12 +6,12 @@
  * the disk it came from (vdisk), `qemu-img compare` must agree where qemu
  * reads the format, and the libyal tool of the format must open it. The
  * formats come from the registry, so a format gains its rows by gaining a
- * writer.
+ * writer. The pairs that held are printed as a table at the end.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import { createImage, formats, openImage } from '../../src/formats/registry.js';
 import type { FormatDescriptor, WritableDiskImage } from '../../src/formats/types.js';
 import { convert } from '../../src/ops/convert.js';
@@ -76,13 +76,29 @@ async function writeDisk(image: WritableDiskImage, model: Uint8Array, seed: numb
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Checks `out` (format `f`) against the guest view `model` (kept as raw at `raw`): vdisk, qemu-img compare, the libyal tool. */
-async function confirm(t: TestContext, f: FormatDescriptor, out: string, raw: string, model: Uint8Array): Promise<void> {
+async function confirm(t: TestContext, row: string, f: FormatDescriptor, out: string, raw: string, model: Uint8Array): Promise<void> {
   assert.equal(await guestSha256OfFile(out), sha(model));
+  const by = ['vdisk'];
   const qemu = QEMU_NAME[f.name];
-  if (qemu && needTools(t, 'qemu-img')) run('qemu-img', ['compare', '-f', 'raw', '-F', qemu, raw, out]);
+  if (qemu && needTools(t, 'qemu-img')) {
+    run('qemu-img', ['compare', '-f', 'raw', '-F', qemu, raw, out]);
+    by.push('qemu');
+  }
   const tool = LIBYAL[f.name];
-  if (tool && needTools(t, tool)) run(tool, [out]);
+  if (tool && needTools(t, tool)) {
+    run(tool, [out]);
+    by.push(tool);
+  }
+  table.push(`${row.padEnd(40)} ${by.join(', ')}`);
 }
+
+/** Rows of the table the matrix prints: source, output, what confirmed it. */
+const table: string[] = [];
+
+/** Prints the pairs that held, one line each, once every test has run. */
+after(() => {
+  console.log(['conversion matrix (vdisk = guest view equal; qemu = qemu-img compare; libyal = its tool opened it):', ...table].join('\n  '));
+});
 
 describe('every format into every subformat', () => {
   for (const src of writers.filter((f) => !f.frontToBackOnly?.({}))) {
@@ -100,7 +116,7 @@ describe('every format into every subformat', () => {
           await t.test(`${src.name} → ${label(dst, options)}`, async (t2) => {
             const out = join(dir, `out-${dst.name}-${k}.${dst.extension}`);
             await convert(source, out, { outputFormat: dst.name, options });
-            await confirm(t2, dst, out, raw, model);
+            await confirm(t2, `${src.name} → ${label(dst, options)}`, dst, out, raw, model);
           });
         }
       }
@@ -131,7 +147,7 @@ describe('every chain into one flat image of every format', () => {
         await t.test(`${src.name} chain → ${dst.name}`, async (t2) => {
           const out = join(dir, `flat-${dst.name}.${dst.extension}`);
           await convert(childPath, out, { outputFormat: dst.name, options: {} });
-          await confirm(t2, dst, out, raw, model);
+          await confirm(t2, `${src.name} chain → ${dst.name}`, dst, out, raw, model);
         });
       }
     });

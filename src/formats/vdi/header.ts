@@ -180,18 +180,19 @@ function checkSizes(path: string, h: Common & { blockExtra: number }): void {
 
 /**
  * Parses and validates the pre-header and header in `buf` (at least
- * headerBytesNeeded bytes, or the whole file when shorter). Throws
+ * headerBytesNeeded bytes, or the whole file when shorter) of a file of
+ * `fileSize` bytes (default: `buf` is the whole file). Throws
  * INVALID_FORMAT without the signature, UNSUPPORTED for a version other
  * than 0.x or 1.1 and for undo images, CORRUPT for sizes and offsets that
  * cannot describe an image.
  */
-export function parseVdiHeader(path: string, buf: Uint8Array): VdiHeader {
+export function parseVdiHeader(path: string, buf: Uint8Array, fileSize = buf.length): VdiHeader {
   if (!hasVdiSignature(buf)) throw new DiskImageError('INVALID_FORMAT', `${path}: not a VDI image (no signature 0xbeda107f at byte 64)`, { path });
   const pre = decodeStruct(PRE_HEADER, buf);
   const major = pre.version >>> 16;
   const minor = pre.version & 0xffff;
   if (major > 1 || (major === 1 && minor !== 1)) throw new DiskImageError('UNSUPPORTED', `${path}: VDI version ${major}.${minor} is not supported (0.x and 1.1 are)`, { path, field: 'u32Version', value: pre.version });
-  return major === 0 ? parseVersion0(path, buf, pre.version) : parseVersion1(path, buf, pre.version);
+  return major === 0 ? parseVersion0(path, buf, pre.version) : parseVersion1(path, buf, pre.version, fileSize);
 }
 
 function need(path: string, buf: Uint8Array, bytes: number): void {
@@ -207,7 +208,7 @@ function parseVersion0(path: string, buf: Uint8Array, version: number): VdiHeade
   return { ...h, ...shared(path, f), version, headerEnd, blocksOffset: headerEnd, dataOffset: headerEnd + f.blocks * 4 };
 }
 
-function parseVersion1(path: string, buf: Uint8Array, version: number): VdiHeader {
+function parseVersion1(path: string, buf: Uint8Array, version: number, fileSize: number): VdiHeader {
   need(path, buf, PRE_HEADER_SIZE + HEADER1_SIZE);
   const full = new Uint8Array(PRE_HEADER_SIZE + HEADER1PLUS_SIZE);
   full.set(buf.subarray(0, full.length));
@@ -216,6 +217,7 @@ function parseVersion1(path: string, buf: Uint8Array, version: number): VdiHeade
   const h = { diskSize: Number(f.diskSize), blockSize: f.blockSize, blocks: f.blocks, blockExtra: f.blockExtra };
   checkSizes(path, h);
   const headerEnd = PRE_HEADER_SIZE + f.headerSize;
+  if (headerEnd > fileSize) throw corrupt(path, 'cbHeader', f.headerSize, `the header would end at ${headerEnd}, past the end of the file (${fileSize} bytes)`);
   if (f.blocksOffset < headerEnd) throw corrupt(path, 'offBlocks', f.blocksOffset, `inside the header (which ends at ${headerEnd})`);
   if (f.dataOffset < f.blocksOffset + f.blocks * 4 && f.blocks > 0) throw corrupt(path, 'offData', f.dataOffset, `inside the block array (${f.blocksOffset} + ${f.blocks} × 4)`);
   const plus = f.headerSize >= HEADER1PLUS_SIZE;

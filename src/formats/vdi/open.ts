@@ -16,7 +16,7 @@ async function readHeader(file: ImageFile): Promise<VdiHeader> {
   await file.read(pre, 0);
   const buf = new Uint8Array(Math.min(pre.length < PRE_HEADER_SIZE ? pre.length : headerBytesNeeded(pre), file.size));
   await file.read(buf, 0);
-  return parseVdiHeader(file.path, buf);
+  return parseVdiHeader(file.path, buf, file.size);
 }
 
 /** Opens one VDI layer (writable when `options.writable`, version 1.1 only); chain/ opens a differencing image's parent from the layer's parentRef. */

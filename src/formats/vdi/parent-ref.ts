@@ -28,7 +28,7 @@ export function vdiParentRef(header: VdiHeader): ParentRef {
     matches: (p) => uuidOf(p) === want,
     headMatches: (head) => {
       try {
-        return formatVdiUuid(parseVdiHeader('candidate', head).uuidCreate) === want;
+        return formatVdiUuid(parseVdiHeader('candidate', head, Infinity).uuidCreate) === want;
       } catch {
         return false;
       }

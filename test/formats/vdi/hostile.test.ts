@@ -39,6 +39,7 @@ const CASES: { name: string; bytes: () => Uint8Array; code: 'CORRUPT' | 'UNSUPPO
   { name: 'an undo image (type 3)', bytes: () => buildVdi(spec({ type: 3 })), code: 'UNSUPPORTED' },
   { name: 'an unknown image type', bytes: () => buildVdi(spec({ type: 77 })), code: 'CORRUPT' },
   { name: 'version 2.0', bytes: () => { const b = buildVdi(spec()); new DataView(b.buffer).setUint32(68, 0x00020000, true); return b; }, code: 'UNSUPPORTED' },
+  { name: 'a header size past the end of the file', bytes: () => buildVdi(spec({ blocks: new Map(), patch: { headerSize: 1000 } })).slice(0, 1024 + 512), code: 'CORRUPT' },
   { name: 'a file cut inside the header', bytes: () => buildVdi(spec()).slice(0, 200), code: 'CORRUPT' },
 ];
 
@@ -67,4 +68,16 @@ test('hostile VDI: a data block cut short by the end of the file reads zeros pas
   } finally {
     await image.close();
   }
+});
+
+test('hostile VDI: differencing images whose parent UUIDs form a loop, or name themselves, are PARENT errors', async () => {
+  const loop = tempDir();
+  const a = randomUuid();
+  const b = randomUuid();
+  writeFileSync(join(loop, 'a.vdi'), buildVdi({ diskSize: MiB, uuidCreate: a, uuidLinkage: b }));
+  writeFileSync(join(loop, 'b.vdi'), buildVdi({ diskSize: MiB, uuidCreate: b, uuidLinkage: a }));
+  await rejectsWithCode(openImage(join(loop, 'a.vdi')), 'PARENT');
+  const self = tempDir();
+  writeFileSync(join(self, 's.vdi'), buildVdi({ diskSize: MiB, uuidCreate: a, uuidLinkage: a }));
+  await rejectsWithCode(openImage(join(self, 's.vdi')), 'PARENT');
 });
