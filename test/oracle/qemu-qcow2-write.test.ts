@@ -6,7 +6,7 @@
 // through, rebase and commit of a chain, and qcow2 piped to stdout.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { openImage } from '../../src/formats/registry.js';
@@ -17,7 +17,7 @@ import { rebaseThenCommit } from '../helpers/chain-oracle.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
 import { writeAcrossReopen, writeBoth } from '../helpers/images.js';
 import { needTools, qemuCheckClean, run } from '../helpers/oracles.js';
-import { writePatternDisk } from '../helpers/pattern-disk.js';
+import { fillPattern, writePatternDisk } from '../helpers/pattern-disk.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -111,6 +111,39 @@ describe('qemu-img and qcowinfo read the qcow2 images vdisk writes', () => {
     const expected = join(dir, 'child.expected.raw');
     writeFileSync(expected, model);
     oracles(child, expected);
+  });
+
+  test('resize: grow past what the L1 table maps (it moves), write at the new end, then shrink back with --shrink', async (t) => {
+    const path = join(dir, 'resized.qcow2');
+    assert.equal(vdisk('convert', '-O', 'qcow2', '-o', 'cluster_size=4K', src, path).status, 0);
+    const grown = 3 * 1024 * MiB;
+    const r = vdisk('resize', path, String(grown));
+    assert.equal(r.status, 0, r.stderr);
+    const image = (await openImage(path, { writable: true })) as WritableDiskImage;
+    const tail = new Uint8Array(5000);
+    fillPattern(tail, grown - 5000, 0x77);
+    await image.writeAt(tail, grown - 5000);
+    await image.flush();
+    await image.close();
+    assert.equal(vdisk('check', path).status, 0);
+    assert.equal(vdisk('resize', path, String(SIZE)).status, 1, 'shrinking needs --shrink');
+    assert.equal(vdisk('resize', '--shrink', path, String(SIZE)).status, 1, 'the cut range holds data');
+    if (!needTools(t, 'qemu-img', 'qcowinfo')) return;
+    const raw = join(dir, 'resized.expected.raw');
+    run('cp', ['--sparse=always', src, raw]);
+    run('truncate', ['-s', String(grown), raw]);
+    const fd = openSync(raw, 'r+');
+    writeSync(fd, tail, 0, 5000, grown - 5000);
+    closeSync(fd);
+    qemuCheckClean(path, 'qcow2');
+    run('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, path]);
+    const zeroed = await openImage(path, { writable: true });
+    await (zeroed as WritableDiskImage).writeZeroes(grown - 8192, 8192);
+    await (zeroed as WritableDiskImage).flush();
+    await zeroed.close();
+    const shrunk = vdisk('resize', '--shrink', path, String(SIZE));
+    assert.equal(shrunk.status, 0, shrunk.stderr);
+    oracles(path, src);
   });
 
   test('convert raw → qcow2 on stdout', (t) => {

@@ -18,6 +18,15 @@ export const WRITTEN_V3_HEADER_LENGTH = 112;
 /** Byte offset of the incompatible features field ("Header", bytes 72-79). */
 export const INCOMPATIBLE_OFFSET = 72;
 
+/** Byte offset of the size field ("Header", bytes 24-31); crypt_method, l1_size and l1_table_offset follow up to byte 47. */
+export const SIZE_OFFSET = 24;
+/** Byte offset of l1_size ("Header", bytes 36-39). */
+export const L1_SIZE_OFFSET = 36;
+/** Byte offset of l1_table_offset ("Header", bytes 40-47). */
+export const L1_TABLE_OFFSET_OFFSET = 40;
+/** End of l1_table_offset: size to here is rewritten in one write by a resize ("Header", bytes 24-47). */
+export const SIZE_FIELDS_END = 48;
+
 /** Byte offset of the autoclear features field ("Header", bytes 88-95). */
 export const AUTOCLEAR_OFFSET = 88;
 

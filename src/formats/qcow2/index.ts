@@ -3,6 +3,7 @@ import { DEFAULT_CLUSTER_SIZE, MIN_CLUSTER_SIZE, QCOW2_CREATE_OPTIONS, createQco
 import { compactQcow2 } from './compact.js';
 import { hasQcow2Magic } from './header.js';
 import { openQcow2 } from './open.js';
+import { resizeQcow2 } from './resize.js';
 import { qcow2SequentialWriter } from './stream.js';
 
 /** The qcow2 format (QEMU, KVM, OpenStack, Proxmox): versions 2 and 3, with backing chains; reads compressed clusters, extended L2, data files and internal snapshots; writes uncompressed images. */
@@ -18,6 +19,7 @@ export const qcow2Format: FormatDescriptor = {
   probe: (head) => hasQcow2Magic(head),
   open: openQcow2,
   create: createQcow2,
+  resize: resizeQcow2,
   compact: compactQcow2,
   sequentialWriter: qcow2SequentialWriter,
   createOptions: QCOW2_CREATE_OPTIONS,

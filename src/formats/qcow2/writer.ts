@@ -5,7 +5,7 @@ import { ZERO_MIB, isAllZero } from '../../util/zero.js';
 import { blockPieces } from '../guest-range.js';
 import type { Layer, ParentRef, WritableLayer } from '../layer.js';
 import type { ClusterMap } from './cluster-map.js';
-import { AUTOCLEAR_OFFSET, COMPAT_LAZY_REFCOUNTS, INCOMPAT_DIRTY, INCOMPAT_EXTENDED_L2, INCOMPATIBLE_OFFSET } from './constants.js';
+import { AUTOCLEAR_OFFSET, COMPAT_LAZY_REFCOUNTS, ENTRY_BYTES, INCOMPAT_DIRTY, INCOMPAT_EXTENDED_L2, INCOMPATIBLE_OFFSET, L1_SIZE_OFFSET, L1_TABLE_OFFSET_OFFSET, SIZE_FIELDS_END, SIZE_OFFSET } from './constants.js';
 import { encodeHeaderCluster, encodeU64, rawExtensions } from './header-writer.js';
 import { hasBit } from './header.js';
 import { ALL_ALLOCATED, ALL_ZERO, ZERO_ENTRY, copiedEntry, isCopied, setEntryWords, tableOffset, wordsToBytes, type ClusterEntry, type SubclusterBits } from './l2-entry.js';
@@ -275,6 +275,52 @@ export class WritableQcow2Layer extends Qcow2Layer implements WritableLayer {
     }
     await this.flush();
     return dropped;
+  }
+
+  /**
+   * Changes the virtual size (`vdisk resize`; the caller checked that a cut
+   * range reads as zeros). Shrinking first empties the entries past the new
+   * end (their clusters freed) and flushes; growing past what the L1 table
+   * maps moves it to new clusters at the end, refcounts first, fsync. Then
+   * size, l1_size and l1_table_offset change in one write inside the first
+   * sector, fsync, and the old L1 clusters are freed: a crash leaves the old
+   * or the new size, and leaks at worst.
+   */
+  async setSize(size: number): Promise<void> {
+    const h = this.parts.header;
+    const m = this.clusters;
+    const file = this.parts.file;
+    const first = Math.ceil(size / this.grain);
+    for (let i = Math.floor(first / m.perTable); i < h.l1Size && size < h.size; i++) {
+      const table = await m.table(i);
+      for (let j = Math.max(0, first - i * m.perTable); table && j < m.perTable; j++) {
+        if (m.entry(table, j).type === 'unallocated') continue;
+        const { words } = await this.place(i * m.perTable + j);
+        this.release(words, j, m.entry(words, j));
+        this.setEntry(words, j, 0n, { alloc: 0, zero: 0 });
+      }
+    }
+    await this.flush();
+    const needed = Math.ceil(size / (this.grain * m.perTable));
+    let l1 = { at: h.l1TableOffset, size: h.l1Size };
+    if (needed > h.l1Size) {
+      const clusters = Math.ceil((needed * ENTRY_BYTES) / this.grain);
+      const table = new Uint32Array((clusters * this.grain) / 4);
+      table.set(m.l1.subarray(0, 2 * h.l1Size));
+      l1 = { at: this.refs.take(clusters), size: needed };
+      await this.refs.commitTaken();
+      await file.write(wordsToBytes(table), l1.at);
+      await file.sync();
+      this.refs.free(h.l1TableOffset, Math.ceil((h.l1Size * ENTRY_BYTES) / this.grain) * this.grain);
+    }
+    const fields = new DataView(new ArrayBuffer(SIZE_FIELDS_END - SIZE_OFFSET));
+    fields.setBigUint64(0, BigInt(size), false);
+    fields.setUint32(L1_SIZE_OFFSET - SIZE_OFFSET, l1.size, false);
+    fields.setBigUint64(L1_TABLE_OFFSET_OFFSET - SIZE_OFFSET, BigInt(l1.at), false);
+    await file.write(new Uint8Array(fields.buffer), SIZE_OFFSET);
+    await file.sync();
+    Object.assign(h, { size, l1Size: l1.size, l1TableOffset: l1.at });
+    for (const [at, n] of await this.refs.commitFreed()) await file.punchHole?.(at * this.grain, n * this.grain);
   }
 
   /**
