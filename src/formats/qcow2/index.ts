@@ -3,6 +3,7 @@ import { DEFAULT_CLUSTER_SIZE, MIN_CLUSTER_SIZE, QCOW2_CREATE_OPTIONS, createQco
 import { compactQcow2 } from './compact.js';
 import { hasQcow2Magic } from './header.js';
 import { openQcow2 } from './open.js';
+import { repairQcow2 } from './repair.js';
 import { resizeQcow2 } from './resize.js';
 import { qcow2SequentialWriter } from './stream.js';
 
@@ -19,6 +20,7 @@ export const qcow2Format: FormatDescriptor = {
   probe: (head) => hasQcow2Magic(head),
   open: openQcow2,
   create: createQcow2,
+  repair: repairQcow2,
   resize: resizeQcow2,
   compact: compactQcow2,
   sequentialWriter: qcow2SequentialWriter,

@@ -69,7 +69,7 @@ function featureWarnings(h: Qcow2Header, ext: HeaderExtensions, backing: string 
  * read and the snapshot asked for found. Throws UNSUPPORTED for encryption
  * and unknown incompatible bits.
  */
-async function openParts(path: string, file: ImageFile, options: OpenOptions): Promise<Qcow2Parts> {
+export async function openParts(path: string, file: ImageFile, options: OpenOptions): Promise<Qcow2Parts> {
   const { header, cluster } = await readHeader(file);
   const extensions = parseExtensions(cluster, header.headerLength);
   refuseUnknownFeatures(header, extensions.featureNames);

@@ -10,12 +10,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
+import { check } from '../../../src/ops/check.js';
 import { compact } from '../../../src/ops/compact.js';
 import type { DiskImage, WritableDiskImage } from '../../../src/formats/types.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { Recorder, crashStates, materialise, snapshot } from '../../helpers/fault-file.js';
 import { extentsOf, readAll, same, writeBoth } from '../../helpers/images.js';
 import { QFIELD, buildQcow2, clusterOf, type ClusterContent } from '../../helpers/qcow2.js';
+import { needTools, qemuCheckClean } from '../../helpers/oracles.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const KiB = 1024;
@@ -217,5 +219,41 @@ describe('qcow2 compact', () => {
       assert.deepEqual(await problems(again), []);
     });
     assert.equal((await compact(path, {})).blocksDropped, 0);
+  });
+});
+
+describe('qcow2 check --repair', () => {
+  it('rebuilds refcounts that leak or are too low and clears the dirty bit; the view stays; damaged tables are refused', async (t) => {
+    const dir = tempDir();
+    const path = join(dir, 'r.qcow2');
+    const model = new Uint8Array(2 * MiB);
+    const image = await createImage(path, 'qcow2', { virtualSize: 2 * MiB, options: { cluster_size: '4K', lazy_refcounts: 'on' } });
+    await writeBoth(image, model, 0, MiB, 4);
+    await image.flush();
+    await image.close();
+    const bytes = readFileSync(path);
+    const block = Number(bytes.readBigUInt64BE(Number(bytes.readBigUInt64BE(QFIELD.refcountTable))));
+    bytes.writeUInt16BE(0, block + 2 * 10);
+    bytes.writeUInt16BE(3, block + 2 * 11);
+    bytes.writeBigUInt64BE(1n, QFIELD.incompatible);
+    writeFileSync(path, bytes);
+    const before = await check(path);
+    assert.equal(before.result, 'corruption');
+    await rejectsWithCode(openImage(path, { writable: true }), 'UNSUPPORTED');
+    const fixed = await check(path, { repair: true });
+    assert.equal(fixed.result, 'clean', JSON.stringify(fixed.findings));
+    assert.match(fixed.repaired.join('|'), /1 leaked cluster\(s\) freed, 1 refcount\(s\) raised.*\|cleared the dirty bit/);
+    await reopened(path, async (again) => assert.ok(same(await readAll(again), model)));
+    await (await openImage(path, { writable: true })).close();
+    assert.deepEqual((await check(path, { repair: true })).repaired, [], 'nothing left to repair');
+    if (needTools(t, 'qemu-img')) qemuCheckClean(path, 'qcow2');
+    const damaged = join(dir, 'd.qcow2');
+    const layout = buildQcow2({ size: 8 * 4096, clusters: new Map([[1, clusterOf(4096, 1)]]) });
+    layout.bytes.writeBigUInt64BE((1n << 63n) | BigInt(layout.l1), layout.l2.get(0)! + 8);
+    writeFileSync(damaged, layout.bytes);
+    const refused = await check(damaged, { repair: true });
+    assert.equal(refused.result, 'corruption');
+    assert.match(refused.findings.map((f) => f.message).join('|'), /rebuilds qcow2 refcounts only, and this image's tables are damaged/);
+    assert.deepEqual(readFileSync(damaged), layout.bytes, 'a refused repair changes nothing');
   });
 });
