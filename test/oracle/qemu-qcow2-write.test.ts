@@ -92,6 +92,22 @@ describe('qemu-img and qcowinfo read the qcow2 images vdisk writes', () => {
     oracles(theirs, src);
   });
 
+  for (const [name, options, writes] of [
+    ['extended L2 with partly allocated and zero subclusters', 'extended_l2=on,cluster_size=64K', ['write -P 0x11 4k 4k', 'write -P 0x22 1M 8k', 'write -z 2M 64k']],
+    ['lazy refcounts and 2 MiB clusters', 'lazy_refcounts=on,cluster_size=2M', ['write -P 0x33 0 3M', 'write -z 8M 2M']],
+  ] as const) {
+    test(`convert -n into a qcow2 qemu-io wrote: ${name}`, (t) => {
+      if (!needTools(t, 'qemu-img', 'qemu-io')) return;
+      const theirs = join(dir, `theirs-${options.replace(/[=,]/g, '-')}.qcow2`);
+      run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', options, theirs, String(SIZE)]);
+      run('qemu-io', [...writes.flatMap((w) => ['-c', w]), theirs]);
+      const r = vdisk('convert', '-n', '-O', 'qcow2', src, theirs);
+      assert.equal(r.status, 0, r.stderr);
+      qemuCheckClean(theirs, 'qcow2');
+      run('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', src, theirs]);
+    });
+  }
+
   test('vdisk snapshot: a child qemu-img reads through to its base, backing format recorded', async (t) => {
     const base = join(dir, 'base.qcow2');
     const child = join(dir, 'child.qcow2');

@@ -148,32 +148,63 @@ export class WritableQcow2Layer extends Qcow2Layer implements WritableLayer {
     return Math.min(this.grain, this.virtualSize - c * this.grain);
   }
 
+  /**
+   * Writes each cluster's piece in place or into a new cluster; pieces that
+   * land next to each other in the file (new clusters are taken in order)
+   * go out in one write.
+   */
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
     await this.begin();
-    await Promise.all(blockPieces(offset, data.length, this.grain).map((p) => this.writeInCluster(p.block, data.subarray(p.at, p.at + p.length), p.inBlock)));
+    const runs: { at: number; from: number; to: number }[] = [];
+    const jobs: Promise<void>[] = [];
+    for (const p of blockPieces(offset, data.length, this.grain)) {
+      const host = await this.hostFor(p.block, data.subarray(p.at, p.at + p.length), p.inBlock, jobs);
+      if (host === undefined) continue;
+      const last = runs[runs.length - 1];
+      if (last && last.to === p.at && last.at + (last.to - last.from) === host + p.inBlock) last.to = p.at + p.length;
+      else runs.push({ at: host + p.inBlock, from: p.at, to: p.at + p.length });
+    }
+    await Promise.all([...jobs, ...runs.map((r) => this.parts.file.write(data.subarray(r.from, r.to), r.at))]);
   }
 
   /** Writes `piece` at `inCluster` of guest cluster `c`: in place, or into a new cluster. */
   private async writeInCluster(c: number, piece: Uint8Array, inCluster: number): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    const host = await this.hostFor(c, piece, inCluster, jobs);
+    if (host !== undefined) jobs.push(this.parts.file.write(piece, host + inCluster));
+    await Promise.all(jobs);
+  }
+
+  /**
+   * Where `piece` (at `inCluster` of guest cluster `c`) goes: the host
+   * cluster to write it into (the image's own, or a new one taken at the
+   * end when nothing around the write must be kept), or undefined when a job
+   * pushed on `jobs` writes it: after the cluster's pending move, or as part
+   * of moving the cluster's old contents to a new one.
+   */
+  private async hostFor(c: number, piece: Uint8Array, inCluster: number, jobs: Promise<void>[]): Promise<number | undefined> {
     const { words, j } = await this.place(c);
     const e = this.clusters.entry(words, j);
     if (this.inPlace(e)) {
-      await this.filling.get(c);
-      return this.parts.file.write(piece, e.host + inCluster);
+      const moving = this.filling.get(c);
+      if (!moving) return e.host;
+      jobs.push(moving.then(() => this.parts.file.write(piece, e.host + inCluster)));
+      return undefined;
     }
     const host = this.refs.take();
     this.release(words, j, e);
     this.setEntry(words, j, copiedEntry(host), ALL_ALLOCATED);
     const whole = inCluster === 0 && piece.length === this.clusterLength(c);
     const blank = e.type === 'zero' || (e.type === 'unallocated' && !this.parentRef);
-    if (whole || blank) return this.parts.file.write(piece, host + inCluster);
+    if (whole || blank) return host;
     const fill = this.moveCluster(e, c, host, piece, inCluster);
     this.filling.set(c, fill);
-    try {
-      await fill;
-    } finally {
-      if (this.filling.get(c) === fill) this.filling.delete(c);
-    }
+    jobs.push(
+      fill.finally(() => {
+        if (this.filling.get(c) === fill) this.filling.delete(c);
+      }),
+    );
+    return undefined;
   }
 
   /** Writes guest cluster `c` whole to `host`: its old contents (entry `e`) with `piece` over them at `inCluster`. */
