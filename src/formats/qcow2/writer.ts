@@ -13,6 +13,10 @@ import { qemuFormatName } from './parent-ref.js';
 import type { Qcow2Parts } from './parts.js';
 import { Qcow2Layer } from './reader.js';
 import type { RefcountWriter } from './refcount-writer.js';
+import { WriteGate } from './write-gate.js';
+
+/** Default WritableQcow2Layer.pinnedLimit: 16 MiB of changed L2 tables (a 512-byte-cluster image holds one per 32 KiB written). */
+const PINNED_LIMIT = 16 * 1024 * 1024;
 
 /** Sector: the write unit of an image whose clusters need no parent bytes around a write. */
 const SECTOR = 512;
@@ -42,6 +46,9 @@ export class WritableQcow2Layer extends Qcow2Layer implements WritableLayer {
   private readonly filling = new Map<number, Promise<void>>();
   /** The first change's header update, until the next flush. */
   private beginning?: Promise<void>;
+  private readonly gate = new WriteGate();
+  /** Bytes of changed L2 tables held in memory past which a write flushes them. */
+  pinnedLimit = PINNED_LIMIT;
 
   constructor(
     parts: Qcow2Parts,
@@ -154,6 +161,11 @@ export class WritableQcow2Layer extends Qcow2Layer implements WritableLayer {
    * go out in one write.
    */
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
+    await this.gate.shared(() => this.writePieces(data, offset));
+    await this.flushWhenLarge();
+  }
+
+  private async writePieces(data: Uint8Array, offset: number): Promise<void> {
     await this.begin();
     const runs: { at: number; from: number; to: number }[] = [];
     const jobs: Promise<void>[] = [];
@@ -230,6 +242,11 @@ export class WritableQcow2Layer extends Qcow2Layer implements WritableLayer {
    * Clusters that read as zeros already are left alone, their tables too.
    */
   async writeZeroes(offset: number, length: number): Promise<void> {
+    await this.gate.shared(() => this.zeroPieces(offset, length));
+    await this.flushWhenLarge();
+  }
+
+  private async zeroPieces(offset: number, length: number): Promise<void> {
     await this.begin();
     const v3 = this.parts.header.version === 3;
     for (const p of blockPieces(offset, length, this.grain)) {
@@ -253,8 +270,17 @@ export class WritableQcow2Layer extends Qcow2Layer implements WritableLayer {
     return e.type === 'normal' && e.alloc === 0 && (e.zero === ALL_ZERO.zero || !this.parentRef);
   }
 
-  /** See the class comment for the order of writes. */
-  async flush(): Promise<void> {
+  /** Flushes when the L2 tables held in memory pass `pinnedLimit` bytes, so memory stays bounded however much is written between flushes. */
+  private async flushWhenLarge(): Promise<void> {
+    if (this.clusters.pinned.size * this.grain > this.pinnedLimit) await this.flush();
+  }
+
+  /** See the class comment for the order of writes; waits for the writes in progress and holds new ones back. */
+  flush(): Promise<void> {
+    return this.gate.exclusive(() => this.flushNow());
+  }
+
+  private async flushNow(): Promise<void> {
     await this.beginning;
     await Promise.all(this.filling.values());
     const file = this.parts.file;

@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
+import type { WritableQcow2Layer } from '../../../src/formats/qcow2/writer.js';
 import { check } from '../../../src/ops/check.js';
 import { compact } from '../../../src/ops/compact.js';
 import type { DiskImage, WritableDiskImage } from '../../../src/formats/types.js';
@@ -52,6 +53,27 @@ describe('qcow2 writer', () => {
       assert.ok(same(await readAll(again), model));
       assert.deepEqual(await problems(again), []);
       assert.ok(readFileSync(path).readUInt32BE(QFIELD.refcountClusters) > 1, 'the refcount table grew past one cluster');
+    });
+  });
+
+  it('changed L2 tables held in memory stay under pinnedLimit: writes flush them when they pass it', async () => {
+    const path = join(tempDir(), 'bounded.qcow2');
+    const model = new Uint8Array(4 * MiB);
+    const image = await createImage(path, 'qcow2', { virtualSize: 4 * MiB, options: { cluster_size: '512' } });
+    const layer = image.layer as WritableQcow2Layer;
+    layer.pinnedLimit = 8 * 512;
+    let flushed = 0;
+    for (let at = 0; at < 4 * MiB; at += 64 * KiB) {
+      await writeBoth(image, model, at + 100, 64 * KiB - 200, at / KiB + 1);
+      if (layer.clusters.pinned.size === 0) flushed++;
+      assert.ok(layer.clusters.pinned.size * 512 <= layer.pinnedLimit, `${layer.clusters.pinned.size} tables held after the write at ${at}`);
+    }
+    assert.ok(flushed >= 10, `only ${flushed} writes flushed`);
+    await image.flush();
+    await image.close();
+    await reopened(path, async (again) => {
+      assert.ok(same(await readAll(again), model));
+      assert.deepEqual(await problems(again), []);
     });
   });
 
