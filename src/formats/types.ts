@@ -150,10 +150,12 @@ export interface FormatDescriptor {
   /** True when it can be a differencing child of a parent (snapshot, commit, rebase). */
   readonly differencing: boolean;
   /**
-   * The `-o block_size` values it takes (bytes), when it has blocks: the
+   * The block size values it takes (bytes), when it has blocks: the
    * smallest and the default. Contract tests use the smallest.
    */
   readonly blockSizes?: { readonly min: number; readonly default: number };
+  /** The `-o` option that sets the block size, when not `block_size` (qcow2: `cluster_size`). */
+  readonly blockSizeOption?: string;
   /** True when its images hold internal snapshots that OpenOptions.snapshot can open. */
   readonly internalSnapshots?: boolean;
   /** True when stdin can carry it (its bytes in guest order, probed after spooling). */

@@ -178,8 +178,8 @@ export const PROFILES: TargetProfile[] = [
   {
     name: 'qemu',
     outputs: [
-      { format: 'qcow2', options: {} },
-      { format: 'raw', options: {}, note: 'vdisk does not write qcow2 yet: a sparse raw disk is what qemu runs fastest meanwhile' },
+      { format: 'qcow2', options: { compat: '1.1', compression_type: 'zlib', extended_l2: 'off' } },
+      { format: 'raw', options: {} },
     ],
     sizeMultiple: 512,
     rules: [

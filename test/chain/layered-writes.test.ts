@@ -20,7 +20,8 @@ const MID: Writes = (B) => [[100, 700], [B - 512, 2048], [2 * B + 4096, 512], [6
 const TOP: Writes = (B, size) => [[0, 512], [B + 7, 1], [2 * B, B], [5 * B + 333, 70000], [size - 5, 5]];
 
 for (const f of formats().filter((x) => x.differencing && x.blockSizes)) {
-  const B = f.blockSizes!.min;
+  // At least 64 KiB: the writes below reach 4 KiB and more into a block.
+  const B = Math.max(f.blockSizes!.min, 64 * 1024);
   // Block 4 is written in the base only and block 8 in the middle layer only, so every depth shows
   // even in formats whose children copy whole blocks up (VMDK grains).
   const SIZE = 10 * B;
@@ -29,7 +30,7 @@ for (const f of formats().filter((x) => x.differencing && x.blockSizes)) {
     it('reads like the model of its layered writes, whole and across block boundaries', async () => {
       const dir = tempDir();
       const model = new Uint8Array(SIZE);
-      const options = { block_size: String(B) };
+      const options = { [f.blockSizeOption ?? 'block_size']: String(B) };
       const base = await createImage(join(dir, `base.${f.extension}`), f.name, { virtualSize: SIZE, options });
       await writeBoth(base, model, 0, SIZE / 2, 1);
       await writeBoth(base, model, 3 * B + 1000, 5000, 2);

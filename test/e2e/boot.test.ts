@@ -30,7 +30,7 @@ interface Target {
   /** vdisk convert options after `convert`, before SRC DST. */
   convert: string[];
   /** qemu's format name. */
-  qemuFormat: 'raw' | 'vpc' | 'vhdx' | 'vmdk';
+  qemuFormat: 'raw' | 'vpc' | 'vhdx' | 'vmdk' | 'qcow2';
   ext: string;
 }
 
@@ -42,6 +42,7 @@ const TARGETS: Target[] = [
   { name: 'vhdx-dynamic', convert: ['-O', 'vhdx', '-o', 'subformat=dynamic'], qemuFormat: 'vhdx', ext: 'vhdx' },
   { name: 'vmdk-monolithicSparse', convert: ['-O', 'vmdk'], qemuFormat: 'vmdk', ext: 'vmdk' },
   { name: 'vmdk-streamOptimized', convert: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'], qemuFormat: 'vmdk', ext: 'vmdk' },
+  { name: 'qcow2', convert: ['-O', 'qcow2'], qemuFormat: 'qcow2', ext: 'qcow2' },
 ];
 
 const INTERFACES = ['ide', 'virtio'] as const;

@@ -8,15 +8,18 @@ import { readAll } from './images.js';
 export type LayerWrites = [number, number, number][];
 
 /** Formats buildChain can make chains of. */
-export type ChainFormat = 'vhd' | 'vhdx' | 'vmdk';
+export type ChainFormat = 'vhd' | 'vhdx' | 'vmdk' | 'qcow2';
 
-/** Block size of each chain format's layers: VHD 512 KiB, VHDX 1 MiB (the smallest it allows), VMDK 64 KiB grains. */
-export const CHAIN_BLOCK_SIZE: Record<ChainFormat, number> = { vhd: 512 * 1024, vhdx: 1024 * 1024, vmdk: 64 * 1024 };
+/** Block size of each chain format's layers: VHD 512 KiB, VHDX 1 MiB (the smallest it allows), VMDK 64 KiB grains, qcow2 64 KiB clusters. */
+export const CHAIN_BLOCK_SIZE: Record<ChainFormat, number> = { vhd: 512 * 1024, vhdx: 1024 * 1024, vmdk: 64 * 1024, qcow2: 64 * 1024 };
+
+/** The `-o` option that sets each chain format's block size. */
+const BLOCK_OPTION: Record<ChainFormat, string> = { vhd: 'block_size', vhdx: 'block_size', vmdk: 'block_size', qcow2: 'cluster_size' };
 
 /**
  * Builds base.FMT and a differencing child per entry of `layers` in `dir`
  * (FMT: `format`, VHD by default with 512 KiB blocks, VHDX with 1 MiB
- * blocks, VMDK with 64 KiB grains), applying each layer's writes; returns the paths, base first.
+ * blocks, VMDK with 64 KiB grains, qcow2 with 64 KiB clusters), applying each layer's writes; returns the paths, base first.
  */
 export async function buildChain(dir: string, size: number, layers: LayerWrites[], format: ChainFormat = 'vhd'): Promise<string[]> {
   const paths: string[] = [];
@@ -24,7 +27,7 @@ export async function buildChain(dir: string, size: number, layers: LayerWrites[
   for (let i = 0; i < layers.length; i++) {
     const path = join(dir, i === 0 ? `base.${format}` : `layer${i}.${format}`);
     const parent = i === 0 ? undefined : await openImage(paths[i - 1]!);
-    const image = await createImage(path, format, { virtualSize: size, options: { block_size: blockSize }, parent });
+    const image = await createImage(path, format, { virtualSize: size, options: { [BLOCK_OPTION[format]]: blockSize }, parent });
     await image.close();
     const w = (await openImage(path, { writable: true })) as WritableDiskImage;
     for (const [offset, length, seed] of layers[i]!) {

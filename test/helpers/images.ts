@@ -56,3 +56,35 @@ export async function writeBoth(image: WritableDiskImage, model: Uint8Array, off
   await image.writeAt(piece, offset);
   model.set(piece, offset);
 }
+
+const MiB = 1024 * 1024;
+
+/**
+ * Unaligned writes into `image` (a new image of `size` bytes at `path`,
+ * at least 4 MiB): six of them, the image flushed, closed and reopened
+ * writable after the third; `last` may change it further before the final
+ * flush. Checks that the reopened image reads what was written and returns
+ * that model of its guest view.
+ */
+export async function writeAcrossReopen(image: WritableDiskImage, path: string, size: number, last?: (image: WritableDiskImage, model: Uint8Array) => Promise<void>): Promise<Uint8Array> {
+  const model = new Uint8Array(size);
+  const writes: [number, number][] = [[777, 1000], [2 * MiB - 300, 700], [size - 100, 100], [3 * MiB + 5, 1], [600 * 1024, MiB + 17], [64 * 1024 - 1, 2]];
+  for (const [i, [offset, length]] of writes.entries()) {
+    await writeBoth(image, model, offset, length, 0x300 + i);
+    if (i === 2) {
+      await image.flush();
+      await image.close();
+      image = (await openImage(path, { writable: true })) as WritableDiskImage;
+    }
+  }
+  await last?.(image, model);
+  await image.flush();
+  await image.close();
+  const again = await openImage(path);
+  try {
+    if (!Buffer.from(await readAll(again)).equals(Buffer.from(model))) throw new Error(`${path} does not read what was written`);
+  } finally {
+    await again.close();
+  }
+  return model;
+}

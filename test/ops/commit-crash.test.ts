@@ -20,9 +20,10 @@ const LAYERS: LayerWrites[] = [
   [[100, 3000, 6], [2 * B - 4096, 12 * KiB, 7], [4 * B + 8192, 64 * KiB, 0], [7 * B, B, 8], [14 * B + 512, 512, 9], [SIZE - 4096, 4096, 10]],
 ];
 
-async function crashTest(baseIndex: number): Promise<number> {
+/** Commits into layer `baseIndex` of a VHD (512 KiB blocks) or qcow2 (64 KiB clusters) chain and replays every power cut of it. */
+async function crashTest(baseIndex: number, format: 'vhd' | 'qcow2' = 'vhd'): Promise<number> {
   const dir = tempDir();
-  const paths = await buildChain(dir, SIZE, LAYERS);
+  const paths = await buildChain(dir, SIZE, LAYERS, format);
   const top = paths[paths.length - 1]!;
   const expected = await viewOf(top);
   const initial = snapshot(paths);
@@ -45,7 +46,9 @@ async function crashTest(baseIndex: number): Promise<number> {
     assert.deepEqual(await viewOf(base), expected, `re-run commit finishes the job (${state.description})`);
     assert.deepEqual(await viewOf(stateTop), expected);
     const report = await check(base);
-    assert.equal(report.result, 'clean', `${state.description}: ${JSON.stringify(report.findings)}`);
+    // A qcow2 cut leaves leaked clusters at worst (refcounts raised before the entries that use them).
+    const fine = report.result === 'clean' || (format === 'qcow2' && report.result === 'leaks');
+    assert.ok(fine, `${state.description}: ${report.result} ${JSON.stringify(report.findings)}`);
   }
   return n;
 }
@@ -58,6 +61,13 @@ test('commit into the parent survives a power cut at every flush point', async (
 test('commit -b down to the base survives a power cut at every flush point', async () => {
   const states = await crashTest(0);
   assert.ok(states >= 10, `only ${states} crash states`);
+});
+
+test('qcow2: commit into the parent and down to the base survive a power cut at every flush point', async () => {
+  for (const baseIndex of [1, 0]) {
+    const states = await crashTest(baseIndex, 'qcow2');
+    assert.ok(states >= 10, `only ${states} crash states`);
+  }
 });
 
 test('commit re-records the base\'s modification time in the layer above it (VHD Parent Time Stamp)', async () => {

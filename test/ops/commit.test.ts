@@ -7,7 +7,7 @@ import { buildChain, CHAIN_BLOCK_SIZE, viewOf } from '../helpers/chain.js';
 import { descriptorsOn } from '../helpers/descriptors.js';
 import { tempDir } from '../helpers/tmp.js';
 
-for (const format of ['vhd', 'vhdx'] as const) {
+for (const format of ['vhd', 'vhdx', 'qcow2'] as const) {
   test(`${format}: commit opens the base for direct writes and the child's view becomes the base's`, { skip: fileHelper.kind !== 'native' && 'no native helper' }, async () => {
     const B = CHAIN_BLOCK_SIZE[format];
     const [base, top] = await buildChain(tempDir(), 16 * B, [[[0, 2 * B, 1], [5 * B, B, 2]], [[B, 3 * B, 3], [12 * B + 4096, 8192, 4]]], format);

@@ -1,6 +1,7 @@
 /**
- * rebase of VHD chains (512 KiB blocks) and VHDX chains (1 MiB blocks): a
- * safe rebase keeps the guest view, and a power cut at any flush point leaves
+ * rebase of VHD chains (512 KiB blocks), VHDX chains (1 MiB blocks) and qcow2
+ * chains (64 KiB clusters): a safe rebase keeps the guest view, and a power
+ * cut at any flush point leaves
  * a child that opens over its old or its new parent with the same view; a
  * re-run finishes. Also the unsafe re-link and, for VHDX, the DataWriteGuid.
  */
@@ -77,7 +78,7 @@ async function crashTest(format: ChainFormat, size: number, layers: LayerWrites[
   return n;
 }
 
-for (const format of ['vhd', 'vhdx'] as const) {
+for (const format of ['vhd', 'vhdx', 'qcow2'] as const) {
   const B = CHAIN_BLOCK_SIZE[format];
   const SIZE = 16 * B;
   const LAYERS = layersFor(B);

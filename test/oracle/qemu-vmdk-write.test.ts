@@ -11,9 +11,9 @@ import { before, describe, test } from 'node:test';
 import { createImage, openImage } from '../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../src/formats/types.js';
 import { snapshot } from '../../src/ops/snapshot.js';
+import { rebaseThenCommit } from '../helpers/chain-oracle.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
-import { buildChain, viewOf, type LayerWrites } from '../helpers/chain.js';
-import { readAll, writeBoth } from '../helpers/images.js';
+import { readAll, writeAcrossReopen, writeBoth } from '../helpers/images.js';
 import { needTools, qemuCheckClean, run, vmdkinfo } from '../helpers/oracles.js';
 import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -60,25 +60,7 @@ describe('qemu-img and vmdkinfo read the VMDKs vdisk writes', () => {
 
   test('unaligned writes through the library, a reopen between them', async (t) => {
     const path = join(dir, 'inplace.vmdk');
-    const model = new Uint8Array(SIZE);
-    let image = await createImage(path, 'vmdk', { virtualSize: SIZE, options: {} });
-    const writes: [number, number][] = [[777, 1000], [2 * MiB - 300, 700], [SIZE - 100, 100], [3 * MiB + 5, 1], [600 * 1024, MiB + 17], [64 * 1024 - 1, 2]];
-    for (const [i, [offset, length]] of writes.entries()) {
-      await writeBoth(image, model, offset, length, 0x300 + i);
-      if (i === 2) {
-        await image.flush();
-        await image.close();
-        image = (await openImage(path, { writable: true })) as WritableDiskImage;
-      }
-    }
-    await image.flush();
-    await image.close();
-    const again = await openImage(path);
-    try {
-      assert.ok(Buffer.from(await readAll(again)).equals(Buffer.from(model)));
-    } finally {
-      await again.close();
-    }
+    const model = await writeAcrossReopen(await createImage(path, 'vmdk', { virtualSize: SIZE, options: {} }), path, SIZE);
     if (!needTools(t, 'qemu-img', 'vmdkinfo')) return;
     const expected = join(dir, 'inplace.expected.raw');
     writeFileSync(expected, model);
@@ -163,35 +145,7 @@ describe('qemu-img and vmdkinfo read the stream-optimized and piped VMDKs vdisk 
 });
 
 describe('rebase and commit of a VMDK chain through the generic chain code', () => {
-  const LAYERS: LayerWrites[] = [
-    [[0, 3 * MiB, 1], [8 * MiB, 2 * MiB, 2]],
-    [[MiB + 4096, 8192, 3], [5 * MiB, MiB, 4], [9 * MiB, 4096, 0]],
-    [[100, 3000, 5], [8 * MiB + 12345, 70000, 6], [16 * MiB - 4096, 4096, 7]],
-  ];
-
-  test('rebase onto the grandparent keeps the view; commit then merges the delta into the base', async (t) => {
-    const dir = tempDir('vdisk-vmdk-chain-');
-    const [base, , top] = await buildChain(dir, 16 * MiB, LAYERS, 'vmdk');
-    const expected = await viewOf(top!);
-    const r = vdisk('rebase', '-b', base!, top!);
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(await viewOf(top!), expected);
-    const chain = JSON.parse(vdisk('info', '--chain', '--json', top!).stdout) as { filename: string; formatSpecific: { parentFileNameHint?: string } }[];
-    assert.deepEqual(chain.map((l) => l.filename), [top, base]);
-    assert.equal(chain[0]!.formatSpecific.parentFileNameHint, 'base.vmdk');
-    const c = vdisk('commit', top!);
-    assert.equal(c.status, 0, c.stderr);
-    assert.deepEqual(await viewOf(base!), expected, 'the base now holds the view');
-    assert.deepEqual(await viewOf(top!), expected, 'the delta still reads the same');
-    assert.equal(vdisk('check', base!).status, 0);
-    if (!needTools(t, 'qemu-img')) return;
-    const raw = join(dir, 'expected.raw');
-    writeFileSync(raw, expected);
-    for (const path of [top!, base!]) {
-      qemuCheckClean(path, 'vmdk');
-      run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', raw, path]);
-    }
-  });
+  test('rebase onto the grandparent keeps the view; commit then merges the delta into the base', (t) => rebaseThenCommit(t, 'vmdk', 'parentFileNameHint'));
 });
 
 describe('qemu-img and vmdkinfo read the descriptor-and-extents VMDKs vdisk writes', () => {

@@ -9,7 +9,7 @@ import { convert } from '../../src/ops/convert.js';
 import { profileOutput, PROFILES } from '../../src/targets/profiles.js';
 import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
-import { needTools, run } from '../helpers/oracles.js';
+import { needTools, qemuCheckClean, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -53,7 +53,7 @@ test('check --target names each rule an image breaks and exits 2', async () => {
   assert.equal(vdisk('convert', '--target', 'nope', raw, join(dir, 'y')).status, 1);
 });
 
-test('check --target qemu accepts a qcow2 that qemu-img wrote and refuses a VMDK', async (t) => {
+test('check --target qemu accepts a qcow2 that qemu-img wrote and refuses a VMDK; convert --target qemu writes a qcow2 qemu-img checks clean', async (t) => {
   if (!needTools(t, 'qemu-img')) return;
   const dir = tempDir();
   const raw = join(dir, 'src.raw');
@@ -67,6 +67,10 @@ test('check --target qemu accepts a qcow2 that qemu-img wrote and refuses a VMDK
   const refused = vdisk('check', '--json', '--target', 'qemu', vmdk);
   assert.equal(refused.status, 2);
   assert.match(refused.stdout, /qemu cannot open vmdk here/);
+  const ours = join(dir, 'ours.img');
+  await convert(raw, ours, { target: 'qemu' });
+  qemuCheckClean(ours, 'qcow2');
+  run('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, ours]);
 });
 
 test('docs/targets.md records every rule of every profile with its source', () => {

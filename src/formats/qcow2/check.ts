@@ -175,25 +175,31 @@ async function compareRefcounts(w: Walk, blocks: number[]): Promise<void> {
   }
 }
 
+/** The references counted by walking an image's structures, and the refcount blocks it names. */
+export interface ReferenceWalk {
+  /** References to each cluster of the file (saturated at 65535). */
+  counts: Uint16Array;
+  /** The refcount table's entries; undefined when it could not be read (a finding says why). */
+  blocks?: number[];
+  /** Structural findings of the walk (refcounts not compared yet). */
+  findings: Finding[];
+}
+
 /**
- * Read-only check of a qcow2 image, as `qemu-img check` does it
- * ("Host cluster management", "Cluster mapping"): counts the references to
- * every cluster (header, refcount table and blocks, snapshot table, L1 and
- * L2 tables, data and compressed clusters, the bitmap directory, tables and
- * data) and compares them with the
- * stored refcounts. More references than the refcount is corruption; fewer
- * is a leak. L1/L2 entries past the end, unaligned, in the header or in
- * metadata are corruption, as are OFLAG_COPIED bits that disagree with a
- * refcount of one.
+ * Walks every structure of the image ("Host cluster management", "Cluster
+ * mapping") and counts the references to each cluster: header, encryption
+ * header, refcount table and blocks, snapshot table, L1 and L2 tables, data
+ * and compressed clusters, the bitmap directory, tables and data. Entries
+ * past the end, unaligned, in the header or in metadata are corruption.
  */
-export async function checkQcow2(parts: Qcow2Parts): Promise<Finding[]> {
+async function walkImage(parts: Qcow2Parts): Promise<{ w: Walk; blocks?: number[] }> {
   const h = parts.header;
   const w = new Walk(parts);
   if (hasBit(h.incompatible, INCOMPAT_DIRTY)) w.out.add('warning', 'DIRTY', 'the dirty bit is set: refcounts may be stale until qemu repairs them');
   if (hasBit(h.incompatible, INCOMPAT_CORRUPT)) w.out.add('warning', 'CORRUPT_BIT', 'the corrupt bit is set');
   if (w.counts.length > MAX_CHECKED_CLUSTERS) {
     w.out.add('warning', 'TOO_LARGE', `${w.counts.length} clusters: more than the ${MAX_CHECKED_CLUSTERS} vdisk checks`);
-    return w.out.done();
+    return { w };
   }
   w.meta(0, w.cs, 'header');
   if (parts.extensions.fde) w.meta(parts.extensions.fde.offset, parts.extensions.fde.length, 'encryption header');
@@ -203,12 +209,29 @@ export async function checkQcow2(parts: Qcow2Parts): Promise<Finding[]> {
   } catch (err) {
     if (!(err instanceof DiskImageError)) throw err;
     w.out.add('corruption', 'REFCOUNT_TABLE', err.message);
-    return w.out.done();
+    return { w };
   }
   w.meta(h.refcountTableOffset, h.refcountTableClusters * w.cs, 'refcount table');
   for (const [i, at] of blocks.entries()) if (at !== 0) w.meta(at, w.cs, `refcount block ${i}`);
   await bitmaps(w);
   await walkData(w, await l2Tables(w));
-  await compareRefcounts(w, blocks);
+  return { w, blocks };
+}
+
+/** The references of every cluster and the structural findings, for `check --repair` to rebuild refcounts from. */
+export async function referenceWalk(parts: Qcow2Parts): Promise<ReferenceWalk> {
+  const { w, blocks } = await walkImage(parts);
+  return { counts: w.counts, blocks, findings: w.out.done() };
+}
+
+/**
+ * Read-only check of a qcow2 image, as `qemu-img check` does it: walks the
+ * references (walkImage) and compares them with the stored refcounts. More
+ * references than the refcount is corruption; fewer is a leak. OFLAG_COPIED
+ * bits that disagree with a refcount of one are corruption.
+ */
+export async function checkQcow2(parts: Qcow2Parts): Promise<Finding[]> {
+  const { w, blocks } = await walkImage(parts);
+  if (blocks && w.counts.length <= MAX_CHECKED_CLUSTERS) await compareRefcounts(w, blocks);
   return w.out.done();
 }

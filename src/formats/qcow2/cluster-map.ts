@@ -68,6 +68,8 @@ export class ClusterMap {
   readonly clusterSize: number;
   readonly perTable: number;
   private readonly l2Cache: BoundedCache<number, Uint32Array>;
+  /** L2 tables a writer holds in memory until it flushes them, by L1 index: read in preference to the file. */
+  readonly pinned = new Map<number, Uint32Array>();
 
   private constructor(
     readonly o: ClusterMapOptions,
@@ -98,6 +100,8 @@ export class ClusterMap {
 
   /** L2 table `i` as big-endian words, or undefined when L1 entry `i` is 0. */
   async table(i: number): Promise<Uint32Array | undefined> {
+    const pinned = this.pinned.get(i);
+    if (pinned) return pinned;
     const at = this.l2Offset(i);
     if (at === 0) return undefined;
     return this.l2Cache.get(at, async () => {
@@ -146,8 +150,8 @@ export class ClusterMap {
     return { kind: 'compressed', offset: from, length: to - from, source: this.o.file, at: e.host, storedLength: e.storedLength - Math.max(0, past), codec: this.o.codec, unitLength: this.clusterSize, within: from - base };
   }
 
-  /** The runs of guest cluster `c` over guest bytes [from, to): whole, or subcluster by subcluster. */
-  private *clusterRuns(e: ClusterEntry, c: number, from: number, to: number): Iterable<Run> {
+  /** The runs of guest cluster `c` (whose entry is `e`) over guest bytes [from, to): whole, or subcluster by subcluster. */
+  *clusterRuns(e: ClusterEntry, c: number, from: number, to: number): Iterable<Run> {
     if (e.type === 'unallocated') yield { kind: 'absent', offset: from, length: to - from };
     else if (e.type === 'zero') yield { kind: 'zero', offset: from, length: to - from };
     else if (e.type === 'compressed') yield this.compressedRun(e, c, from, to);

@@ -12,6 +12,33 @@ export const V2_HEADER_SIZE = 72;
 /** Smallest version 3 header: every field through header_length ("Header", bytes 72-103). */
 export const V3_HEADER_SIZE = 104;
 
+/** header_length of the version 3 headers vdisk writes: through compression_type, padded to 8 bytes (as qemu writes them; "Additional fields"). */
+export const WRITTEN_V3_HEADER_LENGTH = 112;
+
+/** Byte offset of the incompatible features field ("Header", bytes 72-79). */
+export const INCOMPATIBLE_OFFSET = 72;
+
+/** Byte offset of the size field ("Header", bytes 24-31); crypt_method, l1_size and l1_table_offset follow up to byte 47. */
+export const SIZE_OFFSET = 24;
+/** Byte offset of l1_size ("Header", bytes 36-39). */
+export const L1_SIZE_OFFSET = 36;
+/** Byte offset of l1_table_offset ("Header", bytes 40-47). */
+export const L1_TABLE_OFFSET_OFFSET = 40;
+/** End of l1_table_offset: size to here is rewritten in one write by a resize ("Header", bytes 24-47). */
+export const SIZE_FIELDS_END = 48;
+
+/** Byte offset of the autoclear features field ("Header", bytes 88-95). */
+export const AUTOCLEAR_OFFSET = 88;
+
+/** Byte offset of refcount_table_offset; refcount_table_clusters follows at 56 ("Header", bytes 48-59). */
+export const REFCOUNT_TABLE_FIELDS_OFFSET = 48;
+
+/** cluster_bits vdisk writes by default: 64 KiB clusters, qemu's default ("Header", bytes 20-23). */
+export const DEFAULT_CLUSTER_BITS = 16;
+
+/** refcount_order vdisk writes and the only one it updates: 16-bit refcounts, qemu's default ("Header", bytes 96-99). */
+export const WRITTEN_REFCOUNT_ORDER = 4;
+
 /** End of the compression_type field: a header_length past it holds the field ("Additional fields", byte 104). */
 export const COMPRESSION_TYPE_END = 105;
 

@@ -1,14 +1,28 @@
 import type { FormatDescriptor } from '../types.js';
+import { DEFAULT_CLUSTER_SIZE, MIN_CLUSTER_SIZE, QCOW2_CREATE_OPTIONS, createQcow2 } from './create.js';
+import { compactQcow2 } from './compact.js';
 import { hasQcow2Magic } from './header.js';
 import { openQcow2 } from './open.js';
+import { repairQcow2 } from './repair.js';
+import { resizeQcow2 } from './resize.js';
+import { qcow2SequentialWriter } from './stream.js';
 
-/** The qcow2 format (QEMU, KVM, OpenStack, Proxmox): read only for now, versions 2 and 3, with backing chains and external data files. */
+/** The qcow2 format (QEMU, KVM, OpenStack, Proxmox): versions 2 and 3, with backing chains; reads compressed clusters, extended L2, data files and internal snapshots; writes uncompressed images. */
 export const qcow2Format: FormatDescriptor = {
   name: 'qcow2',
-  summary: 'QEMU copy-on-write v2/v3: KVM, OpenStack, Proxmox, cloud images (read only: compressed, extended L2, backing files, data files)',
+  summary: 'QEMU copy-on-write v2/v3: KVM, OpenStack, Proxmox, cloud images (reads compressed, extended L2, data files, snapshots; writes uncompressed, backing files)',
   extension: 'qcow2',
-  differencing: false,
+  differencing: true,
   internalSnapshots: true,
+  blockSizes: { min: MIN_CLUSTER_SIZE, default: DEFAULT_CLUSTER_SIZE },
+  blockSizeOption: 'cluster_size',
+  layoutFollowsData: () => true,
   probe: (head) => hasQcow2Magic(head),
   open: openQcow2,
+  create: createQcow2,
+  repair: repairQcow2,
+  resize: resizeQcow2,
+  compact: compactQcow2,
+  sequentialWriter: qcow2SequentialWriter,
+  createOptions: QCOW2_CREATE_OPTIONS,
 };

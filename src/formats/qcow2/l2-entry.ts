@@ -75,3 +75,46 @@ export function decodeL2Entry(hi: number, lo: number, o: { clusterBits: number; 
   if (!allocated) return { type: 'unallocated' };
   return { type: 'normal', host, copied, alloc: ALL_SUBCLUSTERS, zero: 0 };
 }
+
+/** Bit 63 of a 64-bit entry, OFLAG_COPIED ("Cluster mapping"), as a bigint. */
+const COPIED_BIT = 1n << 63n;
+/** Bit 0 of an L2 entry, the zero flag of a version 3 standard descriptor ("Standard Cluster Descriptor"). */
+const ZERO_BIT = 1n;
+
+/**
+ * An L1 entry or a standard L2 descriptor pointing at `host` (a cluster
+ * boundary), with OFLAG_COPIED set: every table and cluster vdisk writes has
+ * refcount one ("Cluster mapping"). 0 for none.
+ */
+export function copiedEntry(host: number): bigint {
+  return host === 0 ? 0n : BigInt(host) | COPIED_BIT;
+}
+
+/** A version 3 standard L2 descriptor that reads as zeros and holds no cluster ("Standard Cluster Descriptor", bit 0). */
+export const ZERO_ENTRY = ZERO_BIT;
+
+/** Both words of an extended L2 entry's subcluster bitmap: allocation bits low, zero bits high ("Extended L2 Entries"). */
+export interface SubclusterBits {
+  alloc: number;
+  zero: number;
+}
+
+/** Every subcluster allocated: what an extended entry vdisk writes for a whole cluster of data. */
+export const ALL_ALLOCATED: SubclusterBits = { alloc: ALL_SUBCLUSTERS, zero: 0 };
+
+/** Every subcluster zero and none allocated: an extended entry that reads as zeros. */
+export const ALL_ZERO: SubclusterBits = { alloc: 0, zero: ALL_SUBCLUSTERS };
+
+/** Stores a 64-bit entry into big-endian word pairs at word `w` (the form ClusterMap keeps tables in). */
+export function setEntryWords(words: Uint32Array, w: number, entry: bigint): void {
+  words[w] = Number(entry >> 32n);
+  words[w + 1] = Number(entry & 0xffffffffn);
+}
+
+/** The big-endian bytes of a table held as big-endian words. */
+export function wordsToBytes(words: Uint32Array): Uint8Array {
+  const out = new Uint8Array(words.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < words.length; i++) view.setUint32(i * 4, words[i]!, false);
+  return out;
+}

@@ -12,6 +12,8 @@ import { hasBit, parseHeader, refuseUnknownFeatures, type Qcow2Header } from './
 import { qcow2ParentRef } from './parent-ref.js';
 import type { Qcow2Parts } from './parts.js';
 import { Qcow2Layer } from './reader.js';
+import { RefcountWriter } from './refcount-writer.js';
+import { WritableQcow2Layer } from './writer.js';
 import { findSnapshot, readSnapshots } from './snapshots.js';
 
 /**
@@ -67,7 +69,7 @@ function featureWarnings(h: Qcow2Header, ext: HeaderExtensions, backing: string 
  * read and the snapshot asked for found. Throws UNSUPPORTED for encryption
  * and unknown incompatible bits.
  */
-async function openParts(path: string, file: ImageFile, options: OpenOptions): Promise<Qcow2Parts> {
+export async function openParts(path: string, file: ImageFile, options: OpenOptions): Promise<Qcow2Parts> {
   const { header, cluster } = await readHeader(file);
   const extensions = parseExtensions(cluster, header.headerLength);
   refuseUnknownFeatures(header, extensions.featureNames);
@@ -79,13 +81,17 @@ async function openParts(path: string, file: ImageFile, options: OpenOptions): P
   return { path, file, header, extensions, backingFile, dataFile, snapshots, snapshot, warnings };
 }
 
-/** The cluster map of the L1 table opened: the snapshot's when one was asked for, else the active one. */
-export function openMap(parts: Qcow2Parts): Promise<ClusterMap> {
+/**
+ * The cluster map of the L1 table opened: the snapshot's when one was asked
+ * for, else the active one. `reach` is how far a writer has allocated: data
+ * clusters up to there read as zeros until the file grows over them.
+ */
+export function openMap(parts: Qcow2Parts, reach?: () => number): Promise<ClusterMap> {
   const h = parts.header;
   const s = parts.snapshot;
   return ClusterMap.open({
     file: parts.file,
-    data: zeroPastEnd(parts.dataFile ?? parts.file),
+    data: zeroPastEnd(parts.dataFile ?? parts.file, reach),
     dataFile: parts.dataFile !== undefined,
     clusterBits: h.clusterBits,
     v3: h.version === 3,
@@ -98,16 +104,33 @@ export function openMap(parts: Qcow2Parts): Promise<ClusterMap> {
   });
 }
 
-/** Opens one qcow2 layer, read-only; chain/ opens its backing file from the layer's parentRef. */
+/**
+ * Why vdisk will not write this image, or undefined when it will: the
+ * corrupt bit, the dirty bit (refcounts stale until repaired), internal
+ * snapshots (their clusters are shared), an external data file, a snapshot
+ * opened instead of the active L1 table.
+ */
+function writeRefusal(parts: Qcow2Parts): string | undefined {
+  const h = parts.header;
+  if (hasBit(h.incompatible, INCOMPAT_CORRUPT)) return 'its corrupt bit is set (repair it with qemu-img check -r all first)';
+  if (hasBit(h.incompatible, INCOMPAT_DIRTY)) return 'its dirty bit is set: its refcounts may be stale (repair them with qemu-img check -r all first)';
+  if (h.nbSnapshots > 0 || parts.snapshot) return `it holds ${h.nbSnapshots} internal snapshot(s), whose clusters it shares; vdisk does not write such images`;
+  if (parts.dataFile) return 'it keeps its data in an external data file, which vdisk does not write';
+  return undefined;
+}
+
+/** Opens one qcow2 layer (writable when `options.writable`); chain/ opens its backing file from the layer's parentRef. */
 export async function openQcow2(path: string, options: OpenOptions): Promise<Qcow2Layer> {
-  if (options.writable) throw new DiskImageError('UNSUPPORTED', 'writing qcow2 is not supported yet (vdisk reads qcow2 only)', { path });
-  const file = await (options.openFile ?? openSource)(path, 'read');
+  const file = await (options.openFile ?? openSource)(path, options.writable ? 'write' : 'read');
   let parts: Qcow2Parts | undefined;
   try {
     parts = await openParts(path, file, options);
-    const map = await openMap(parts);
     const ref = parts.backingFile === undefined ? undefined : qcow2ParentRef(parts.backingFile, parts.extensions.backingFormat);
-    return new Qcow2Layer(parts, map, ref);
+    if (!options.writable) return new Qcow2Layer(parts, await openMap(parts), ref);
+    const refused = writeRefusal(parts);
+    if (refused) throw new DiskImageError('UNSUPPORTED', `${path}: vdisk will not write this qcow2 image: ${refused}`, { path });
+    const refs = await RefcountWriter.open(file, parts.header);
+    return new WritableQcow2Layer(parts, await openMap(parts, () => refs.end), ref, refs);
   } catch (err) {
     await parts?.dataFile?.close();
     await file.close();

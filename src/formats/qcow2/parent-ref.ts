@@ -3,6 +3,11 @@ import type { ParentRef } from '../layer.js';
 /** qemu's names of backing formats where vdisk's differ (qemu calls VHD "vpc"). */
 const QEMU_FORMAT_NAMES: Record<string, string> = { vpc: 'vhd' };
 
+/** The name qemu gives vdisk's format `format` in a backing file format extension (VHD is "vpc"). */
+export function qemuFormatName(format: string): string {
+  return Object.entries(QEMU_FORMAT_NAMES).find(([, ours]) => ours === format)?.[0] ?? format;
+}
+
 /**
  * How a qcow2 image names its backing file ("Header", bytes 8-19; "Header
  * extensions", backing file format name): the name is the one candidate
