@@ -1,6 +1,7 @@
 /**
- * Commit-throughput case of the benchmark: `vdisk commit` of a VHD chain
- * against `qemu-img commit` of the equivalent qcow2 chain.
+ * Commit-throughput case of the benchmark: `vdisk commit` of a VHD chain,
+ * or of the very qcow2 chain qemu-img commits, against `qemu-img commit` of
+ * that qcow2 chain.
  *
  * From the case's sparse raw pattern disk it builds, once, outside any timing:
  *
@@ -17,6 +18,9 @@
  * over empty ones. The two top views are checked to be identical
  * (`qemu-img compare` of vdisk's raw view of top.vhd against top.qcow2).
  *
+ * With `vdiskChain: 'qcow2'` no VHD chain is built: vdisk commits copies of
+ * the same base.qcow2 and top.qcow2 as qemu-img.
+ *
  * Each timed run copies the pristine chain of the tool (cp --sparse=always,
  * then sync, untimed) into a fresh directory and times `CMD && sync` there;
  * vdisk and qemu-img runs are interleaved and the median of --runs runs is
@@ -27,7 +31,7 @@
  * for qemu-img's base.qcow2.
  */
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { openImage } from '../src/formats/registry.js';
 import type { WritableDiskImage } from '../src/formats/types.js';
 import { blockHasData, fillPattern, type PatternSpec } from '../test/helpers/pattern-disk.js';
@@ -116,6 +120,8 @@ export interface CommitContext {
   log: (text: string) => void;
   /** Throws when the user interrupted the benchmark. */
   checkInterrupted: () => void;
+  /** Which chain vdisk commits: its own VHD chain, or qemu-img's qcow2 chain. */
+  vdiskChain: 'vhd' | 'qcow2';
 }
 
 /** The two files of one chain. */
@@ -204,15 +210,18 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
       `every ${formatSize(plan.stride)} (${piecesOverData} over base data, ${plan.pieces.length - piecesOverData} over empty blocks) ...`,
   );
   const t0 = process.hrtime.bigint();
-  runChecked(shellJoin(vdisk('convert', '-O', 'vhd', ctx.raw, vhd.base)));
-  runChecked(shellJoin(vdisk('snapshot', vhd.base, vhd.top)));
-  await writeVhdChild(vhd.top, plan);
-  ctx.checkInterrupted();
+  const ours = ctx.vdiskChain === 'vhd' ? vhd : qcow2;
+  if (ours === vhd) {
+    runChecked(shellJoin(vdisk('convert', '-O', 'vhd', ctx.raw, vhd.base)));
+    runChecked(shellJoin(vdisk('snapshot', vhd.base, vhd.top)));
+    await writeVhdChild(vhd.top, plan);
+    ctx.checkInterrupted();
+  }
   runChecked(shellJoin(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', ctx.raw, qcow2.base]));
   runChecked(shellJoin(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', qcow2.top]));
   writeQcow2Child(qcow2.top, plan, join(ctx.dir, 'pieces'));
   ctx.checkInterrupted();
-  runChecked(shellJoin(vdisk('convert', '-O', 'raw', vhd.top, view)));
+  runChecked(shellJoin(vdisk('convert', '-O', 'raw', ours.top, view)));
   const chainCheck = shellJoin(['qemu-img', 'compare', '-f', 'raw', '-F', 'qcow2', view, qcow2.top]);
   ctx.log(`  checking: ${chainCheck}`);
   const chainSaid = runChecked(chainCheck).trim();
@@ -221,11 +230,11 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
   ctx.log(`  chains built in ${setupSeconds.toFixed(1)} s`);
 
   const tools: CommitTool[] = [
-    { tool: 'vdisk', chain: vhd, argv: (top) => vdisk('commit', top) },
+    { tool: 'vdisk', chain: ours, argv: (top) => vdisk('commit', top) },
     { tool: 'qemu-img', chain: qcow2, argv: (top) => ['qemu-img', 'commit', '-f', 'qcow2', top] },
   ];
   const runDir = (t: CommitTool): string => join(ctx.dir, `run-${t.tool}`);
-  const runTop = (t: CommitTool): string => join(runDir(t), t.tool === 'vdisk' ? 'top.vhd' : 'top.qcow2');
+  const runTop = (t: CommitTool): string => join(runDir(t), basename(t.chain.top));
   const { seconds, rss } = timeRotations(ctx.runs, join(ctx.dir, 'rss.txt'), {
     label: 'commit',
     tools,
@@ -243,7 +252,7 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
   ctx.checkInterrupted();
 
   const verifiedWith: string[] = [];
-  const vdiskCheck = shellJoin(vdisk('compare', join(runDir(tools[0]!), 'base.vhd'), view));
+  const vdiskCheck = shellJoin(vdisk('compare', join(runDir(tools[0]!), basename(ours.base)), view));
   ctx.log(`  checking: ${vdiskCheck}`);
   const vr = runShell(vdiskCheck);
   if (vr.status !== 0) throw new Error(`bench: vdisk's committed base differs from the original top (exit ${vr.status}): ${vdiskCheck}\n${vr.stderr}${vr.stdout}`.trimEnd());
@@ -263,9 +272,9 @@ export async function runCommitCase(ctx: CommitContext): Promise<CommitCaseResul
     piecesOverEmpty: plan.pieces.length - piecesOverData,
     strideBytes: plan.stride,
     setupSeconds,
+    vdiskChain: ctx.vdiskChain,
     allocatedBytes: {
-      baseVhd: allocatedBytes(vhd.base),
-      topVhd: allocatedBytes(vhd.top),
+      ...(ours === vhd && { baseVhd: allocatedBytes(vhd.base), topVhd: allocatedBytes(vhd.top) }),
       baseQcow2: allocatedBytes(qcow2.base),
       topQcow2: allocatedBytes(qcow2.top),
     },

@@ -69,9 +69,11 @@ export interface CommitCaseResult {
   strideBytes: number;
   /** Seconds to build both pristine chains and check them (untimed for the comparison). */
   setupSeconds: number;
-  /** Allocated bytes of the pristine chain files. */
-  allocatedBytes: { baseVhd: number; topVhd: number; baseQcow2: number; topQcow2: number };
-  /** vdisk commit top.vhd, then qemu-img commit -f qcow2 top.qcow2. */
+  /** The chain vdisk committed: its own VHD chain, or qemu-img's qcow2 chain. */
+  vdiskChain: 'vhd' | 'qcow2';
+  /** Allocated bytes of the pristine chain files (the VHD chain's only when it was built). */
+  allocatedBytes: { baseVhd?: number; topVhd?: number; baseQcow2: number; topQcow2: number };
+  /** vdisk commit of its chain's top, then qemu-img commit -f qcow2 top.qcow2. */
   tools: ToolResult[];
   /** vdisk median / qemu-img median. */
   ratioQemuImg: number;
@@ -104,8 +106,8 @@ export interface CaseResult {
   generateSeconds: number;
   /** One table per cache state, in the order run. */
   tables: PairTable[];
-  /** The commit case on this disk (absent when the disk is too small for it). */
-  commit?: CommitCaseResult;
+  /** The commit cases on this disk, one per chain vdisk commits (none when the disk is too small for them). */
+  commits: CommitCaseResult[];
   /** nbdcopy from vdisk serve and from qemu-nbd (bench/serve.ts), when nbdcopy and qemu-nbd are installed. */
   serve?: ServeCaseResult;
 }
@@ -208,19 +210,19 @@ export function formatTable(rows: string[][]): string[] {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
 }
 
-/** The commit table of one case: medians, throughput of child data, the ratio, vdisk peak RSS. */
-export function formatCommit(c: CommitCaseResult, runs: number): string[] {
-  const v = c.tools.find((t) => t.tool === 'vdisk')!;
-  const q = c.tools.find((t) => t.tool === 'qemu-img')!;
+/** The commit table of one case, a row per chain vdisk committed: medians, throughput of child data, the ratio, vdisk peak RSS. */
+export function formatCommit(commits: CommitCaseResult[], runs: number): string[] {
+  const c = commits[0]!;
   const head = [
     `commit: ${formatSize(c.childBytes)} of child data in ${c.pieces} × ${formatSize(c.pieceBytes)} pieces every ${formatSize(c.strideBytes)} ` +
       `(${c.piecesOverData} over base data, ${c.piecesOverEmpty} over empty blocks);`,
-    `vdisk commit top.vhd vs qemu-img commit -f qcow2 top.qcow2 on fresh copies of the chains, median of ${runs}+ runs in rotation, each including sync`,
+    `vdisk commit of its VHD chain or of qemu-img's qcow2 chain vs qemu-img commit -f qcow2 top.qcow2 on fresh copies of the chains, median of ${runs}+ runs in rotation, each including sync`,
   ];
-  const rows = [
-    ['case', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'best', 'vdisk MiB/s', 'qemu-img MiB/s', 'vdisk RSS MiB'],
-    [
-      'commit vhd / qcow2',
+  const row = (c: CommitCaseResult): string[] => {
+    const v = c.tools.find((t) => t.tool === 'vdisk')!;
+    const q = c.tools.find((t) => t.tool === 'qemu-img')!;
+    return [
+      `commit ${c.vdiskChain} / qcow2`,
       v.medianSeconds.toFixed(3),
       q.medianSeconds.toFixed(3),
       c.ratioQemuImg.toFixed(2),
@@ -228,7 +230,8 @@ export function formatCommit(c: CommitCaseResult, runs: number): string[] {
       c.vdiskMiBPerSecond.toFixed(1),
       c.qemuImgMiBPerSecond.toFixed(1),
       v.maxPeakRssMiB.toFixed(1),
-    ],
-  ];
+    ];
+  };
+  const rows = [['case', 'vdisk s', 'qemu-img s', 'vdisk/qemu-img', 'best', 'vdisk MiB/s', 'qemu-img MiB/s', 'vdisk RSS MiB'], ...commits.map(row)];
   return [...head, ...formatTable(rows)];
 }

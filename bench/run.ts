@@ -14,6 +14,7 @@
  *   raw→vmdk, vmdk→raw, vhd→vmdk, vmdk→vhdx: monolithicSparse VMDK, -O vmdk / -f vmdk (from vdisk's VMDK)
  *   raw→vmdk streamOptimized  vdisk ... -o subformat=streamOptimized  qemu-img ... -o subformat=streamOptimized
  *   raw→vdi, vdi→vhd: dynamic VDI (from vdisk's VDI)
+ *   raw→qcow2, qcow2→raw, qcow2→vhd, vhdx→qcow2: qcow2 v3, 64 KiB clusters (from vdisk's qcow2)
  *
  * Runs are interleaved and the order rotates each round (vdisk, qemu-img, cp;
  * qemu-img, cp, vdisk; ...), because the first command of a round was measured
@@ -31,8 +32,8 @@
  * previous run. --cold or --warm runs one table only.
  *
  * Then each case times `vdisk commit` of a VHD chain (base from vdisk convert
- * of the raw disk, 512 MiB of child data) against `qemu-img commit` of the
- * same qcow2 chain, on fresh copies per run (bench/commit.ts), and
+ * of the raw disk, 512 MiB of child data), and of qemu-img's qcow2 chain,
+ * against `qemu-img commit` of that qcow2 chain, on fresh copies per run (bench/commit.ts), and
  * `nbdcopy` from `vdisk serve` against `nbdcopy` from `qemu-nbd` on the
  * case's VHD and on a qcow2 of it made by qemu-img (bench/serve.ts; skipped, with a line saying so, without
  * nbdcopy or qemu-nbd). Results are printed as tables and written to
@@ -80,18 +81,18 @@ const vdisk = (...args: string[]) => (src: string, dst: string) => [process.exec
 const qemu = (...args: string[]) => (src: string, dst: string) => ['qemu-img', 'convert', ...args, src, dst];
 
 /** qemu-img's name of each format the bench converts. */
-const QEMU_FORMAT = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx', vmdk: 'vmdk', vdi: 'vdi' } as const;
+const QEMU_FORMAT = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx', vmdk: 'vmdk', vdi: 'vdi', qcow2: 'qcow2' } as const;
 type BenchFormat = keyof typeof QEMU_FORMAT;
 
 /**
  * A conversion timed with vdisk and qemu-img. `fixed` asks both for a fixed
  * VHD; other VHD and VHDX outputs are dynamic (vdisk's default, named to
- * qemu-img), raw outputs take no options, VMDK outputs are monolithicSparse
- * and VDI outputs dynamic (both tools' default). `produces` makes the
+ * qemu-img); other outputs take no options: VMDK is monolithicSparse, VDI
+ * dynamic, qcow2 version 3 with 64 KiB clusters (both tools' defaults). `produces` makes the
  * output the case's source of its format.
  */
 function conversion(name: string, source: BenchFormat, target: BenchFormat, { fixed = false, produces = false } = {}): PairSpec {
-  const subformat = target === 'raw' || target === 'vmdk' || target === 'vdi' ? [] : ['-o', `subformat=${fixed ? 'fixed' : 'dynamic'}`];
+  const subformat = target === 'vhd' || target === 'vhdx' ? ['-o', `subformat=${fixed ? 'fixed' : 'dynamic'}`] : [];
   return {
     name,
     source,
@@ -135,6 +136,10 @@ const PAIRS: PairSpec[] = [
   streamOptimized,
   conversion('raw→vdi', 'raw', 'vdi', { produces: true }),
   conversion('vdi→vhd', 'vdi', 'vhd'),
+  conversion('raw→qcow2', 'raw', 'qcow2', { produces: true }),
+  conversion('qcow2→raw', 'qcow2', 'raw'),
+  conversion('qcow2→vhd', 'qcow2', 'vhd'),
+  conversion('vhdx→qcow2', 'vhdx', 'qcow2'),
   { ...rawToRaw, tools: [...rawToRaw.tools, { tool: 'cp', argv: (src, dst) => ['cp', '--sparse=always', src, dst] }] },
 ];
 
@@ -226,9 +231,9 @@ function timeTable(cache: CacheState, sources: Record<BenchFormat, string>, dir:
   return pairs;
 }
 
-/** A qcow2 of the raw source written by qemu-img (vdisk does not write qcow2 yet), synced, for the serve case. */
+/** A qcow2 of the raw source written by qemu-img, synced, for the serve case: both servers read the image qemu wrote. */
 function qcow2Of(raw: string, dir: string): string {
-  const path = join(dir, 'src.qcow2');
+  const path = join(dir, 'qemu.qcow2');
   runChecked(`${shellJoin(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, path])} && sync`);
   return path;
 }
@@ -248,7 +253,7 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchO
   log(`  ${dataBlocks} data blocks, ${formatSize(sourceAllocatedBytes)} allocated, ${generateSeconds.toFixed(1)} s`);
 
   const tables: PairTable[] = [];
-  let commit: CommitCaseResult | undefined;
+  const commits: CommitCaseResult[] = [];
   let serve: ServeCaseResult | undefined;
   const floors = new Floors(dir, dataBytes, log);
   try {
@@ -256,19 +261,24 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchO
     if (serveToolsPresent()) serve = await runServeCase({ sources: [{ name: 'vhd', path: vhd, driver: 'vpc' }, { name: 'qcow2', path: qcow2Of(raw, dir), driver: 'qcow2' }], dir, vdiskBin: VDISK_BIN, runs, caches, log, checkInterrupted });
     else log('serve: nbdcopy or qemu-nbd is missing (packages libnbd-bin, qemu-utils); the serve case is skipped');
     if (!keep) for (const f of Object.values(sources)) if (f !== raw) rmSync(f, { force: true });
-    commit = await runCommitCase({
-      raw,
-      spec: { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction },
-      dir: join(dir, 'commit'),
-      vdiskBin: VDISK_BIN,
-      runs,
-      log,
-      checkInterrupted,
-    });
+    for (const vdiskChain of ['vhd', 'qcow2'] as const) {
+      const commit = await runCommitCase({
+        raw,
+        spec: { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction },
+        dir: join(dir, 'commit'),
+        vdiskBin: VDISK_BIN,
+        runs,
+        log,
+        checkInterrupted,
+        vdiskChain,
+      });
+      if (commit) commits.push(commit);
+      rmSync(join(dir, 'commit'), { recursive: true, force: true });
+    }
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
-  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, ...(commit ? { commit } : {}), ...(serve ? { serve } : {}) };
+  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, commits, ...(serve ? { serve } : {}) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -308,7 +318,7 @@ async function main(argv: string[]): Promise<number> {
   const lines = ['', ...formatMachine(results.machine)];
   for (const c of results.cases) {
     lines.push('', ...formatCase(c, opts.runs));
-    if (c.commit) lines.push('', ...formatCommit(c.commit, opts.runs));
+    if (c.commits.length > 0) lines.push('', ...formatCommit(c.commits, opts.runs));
     if (c.serve) lines.push('', ...formatServe(c.serve, opts.runs));
   }
   lines.push('', `results: ${outFile}`);
