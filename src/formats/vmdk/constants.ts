@@ -75,6 +75,16 @@ export const MAX_GRAIN_SECTORS = 32768;
 /** parentCID meaning "no parent" ("The Descriptor File", Header: parentCID=ffffffff). */
 export const NO_PARENT_CID = 0xffffffff;
 
+/**
+ * vdisk's own disk database key (without the `ddb.` prefix; "The Disk
+ * Database" holds any key, and VMware keeps keys it does not know): the CID
+ * a delta's parent takes at its first change while a commit into the parent
+ * runs. vdisk accepts a parent with this CID as well as parentCID, so the
+ * delta stays linked at every crash point of the commit; the commit's end
+ * re-links the delta and removes the key.
+ */
+export const NEXT_PARENT_CID_KEY = 'vdisk.nextParentCID';
+
 /** vdisk's cap on a descriptor's size: 64 KiB (qemu-img and VMware write well under 2 KiB). */
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 

@@ -71,7 +71,7 @@ export async function createVmdk(path: string, opts: CreateOptions): Promise<Wri
   const openFile = opts.openFile ?? openDiskFile;
   if (sub !== 'monolithicSparse') {
     await createExtentFiles(path, opts.finalPath ?? path, sub, sectors, grainSize, opts.options, openFile, opts.uuid);
-    return (await openVmdk(path, { writable: true, openFile })) as WritableVmdkLayer;
+    return (await openVmdk(path, { writable: true, openFile }, true)) as WritableVmdkLayer;
   }
   const name = basename(opts.finalPath ?? path);
   const fields = newDescriptor(sub, sectors, [{ sectors, type: 'SPARSE', file: name }], opts.options, opts.uuid);
@@ -83,5 +83,5 @@ export async function createVmdk(path: string, opts: CreateOptions): Promise<Wri
   } finally {
     await file.close();
   }
-  return (await openVmdk(path, { writable: true, openFile })) as WritableVmdkLayer;
+  return (await openVmdk(path, { writable: true, openFile }, true)) as WritableVmdkLayer;
 }
