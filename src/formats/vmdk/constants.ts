@@ -130,5 +130,5 @@ export const STREAM_VERSION = 3;
 /** Marker types of a stream-optimized extent ("Stream-Optimized Compressed Sparse Extents", "Markers": MARKER_EOS..MARKER_FOOTER). */
 export const MARKER = { eos: 0, gt: 1, gd: 2, footer: 3 } as const;
 
-/** Sectors of each extent of a twoGbMaxExtentSparse disk vdisk writes but the last: 4192256 (2047 MiB), as VMware Workstation splits them ("The Descriptor File", twoGbMaxExtentSparse: extents of at most 2 GB). */
+/** Sectors of each extent of a twoGbMaxExtentSparse or twoGbMaxExtentFlat disk vdisk writes but the last: 4192256 (2047 MiB), as VMware Workstation splits them ("The Descriptor File", twoGbMaxExtentSparse/Flat: extents of at most 2 GB). */
 export const SPLIT_EXTENT_SECTORS = 4192256;

@@ -16,7 +16,7 @@ import type { WritableVmdkLayer } from './writer.js';
 export const VMDK_CREATE_OPTIONS = ['subformat', 'adapter_type', 'hwversion', 'block_size'] as const;
 
 /** Subformats (createType values, "The Descriptor File") vdisk writes; the first is the default. */
-export const WRITTEN_SUBFORMATS = ['monolithicSparse', 'streamOptimized', 'monolithicFlat', 'twoGbMaxExtentSparse'] as const;
+export const WRITTEN_SUBFORMATS = ['monolithicSparse', 'streamOptimized', 'monolithicFlat', 'twoGbMaxExtentSparse', 'twoGbMaxExtentFlat'] as const;
 
 /**
  * Grain sizes vdisk writes: powers of two from 64 KiB, what VMware writes
@@ -53,7 +53,7 @@ function parentFields(childPath: string, parent: VmdkLayer): Pick<DescriptorFiel
  * writing: monolithicSparse (header, embedded descriptor, both directories
  * with every grain table; with a parent, a delta with parentCID and
  * parentFileNameHint of the parent's size), or a descriptor file with
- * monolithicFlat's or twoGbMaxExtentSparse's extent files beside it.
+ * monolithicFlat's, twoGbMaxExtentSparse's or twoGbMaxExtentFlat's extent files beside it.
  * streamOptimized is written front to back only (convert).
  */
 export async function createVmdk(path: string, opts: CreateOptions): Promise<WritableVmdkLayer> {
