@@ -20,10 +20,11 @@
  * Each tries several request sizes and queue depths and prints one JSON line:
  * the best seconds, how it was done, and every variant's seconds.
  */
-import { closeSync, constants, fdatasync, fstatSync, openSync, read, rmSync, write, fsync } from 'node:fs';
+import { closeSync, constants, fdatasync, openSync, read, rmSync, write, fsync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { alignedBuffer, DIRECT_ALIGN } from '../src/io/aligned-buffer.js';
+import { DiskFile } from '../src/io/file.js';
 import { fileHelper } from '../src/io/native.js';
 import { WritebackWindow } from '../src/io/writeback-window.js';
 
@@ -46,17 +47,15 @@ interface Variant {
   seconds: number;
 }
 
-/** Byte ranges of the file's data (SEEK_DATA/SEEK_HOLE), widened to O_DIRECT alignment. */
-function dataRanges(fd: number, size: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (let pos = 0; pos < size; ) {
-    const start = fileHelper.seekData(fd, pos, size);
-    if (start < 0 || start >= size) break;
-    const end = Math.min(fileHelper.seekHole(fd, start, size), size);
-    out.push([Math.floor(start / DIRECT_ALIGN) * DIRECT_ALIGN, Math.ceil(end / DIRECT_ALIGN) * DIRECT_ALIGN]);
-    pos = end;
+/** Byte ranges of the file's data (DiskFile.dataRanges: SEEK_DATA/SEEK_HOLE), widened to O_DIRECT alignment. */
+async function dataRanges(path: string): Promise<[number, number][]> {
+  const file = await DiskFile.open(path, 'read');
+  try {
+    const ranges = await file.dataRanges(0, file.size);
+    return ranges.map((r) => [Math.floor(r.offset / DIRECT_ALIGN) * DIRECT_ALIGN, Math.ceil((r.offset + r.length) / DIRECT_ALIGN) * DIRECT_ALIGN]);
+  } finally {
+    await file.close();
   }
-  return out;
 }
 
 /** Cuts ranges into requests of at most `size` bytes. */
@@ -87,7 +86,7 @@ async function inFlight(reqs: [number, number][], depth: number, size: number, w
 async function readFloor(path: string): Promise<{ bytes: number; variants: Variant[] }> {
   const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
   try {
-    const ranges = dataRanges(fd, fstatSync(fd).size);
+    const ranges = await dataRanges(path);
     const bytes = ranges.reduce((n, [s, e]) => n + e - s, 0);
     const variants: Variant[] = [];
     for (const size of REQUEST_SIZES) {
@@ -114,7 +113,7 @@ async function copyFloor(path: string, dir: string): Promise<{ bytes: number; va
   const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
   const target = join(dir, `floor-copy-${process.pid}.tmp`);
   try {
-    const ranges = dataRanges(fd, fstatSync(fd).size);
+    const ranges = await dataRanges(path);
     const variants: Variant[] = [];
     for (const [size, depth, writes] of COPY_VARIANTS) {
       const { fd: out, window } = openTarget(target, writes);

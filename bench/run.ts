@@ -48,6 +48,7 @@ import { formatSize } from '../src/util/sizes.js';
 import { type BenchCase, type BenchOptions, type CacheState, parseBenchArgs, USAGE } from './args.js';
 import { commitSpaceNeeded, runCommitCase } from './commit.js';
 import { Floors } from './floors.js';
+import { type BenchFormat, QEMU_FORMAT } from './qemu-formats.js';
 import { dropFromCache } from './page-cache.js';
 import { type BenchResults, type CaseResult, type CommitCaseResult, formatCase, formatCommit, formatMachine, machineInfo, type PairResult, type PairTable, type Tool, type ToolResult, toolResult } from './report.js';
 import { formatServe, runServeCase, serveToolsPresent, type ServeCaseResult } from './serve.js';
@@ -80,9 +81,6 @@ interface PairSpec {
 const vdisk = (...args: string[]) => (src: string, dst: string) => [process.execPath, VDISK_BIN, 'convert', ...args, src, dst];
 const qemu = (...args: string[]) => (src: string, dst: string) => ['qemu-img', 'convert', ...args, src, dst];
 
-/** qemu-img's name of each format the bench converts. */
-const QEMU_FORMAT = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx', vmdk: 'vmdk', vdi: 'vdi', qcow2: 'qcow2' } as const;
-type BenchFormat = keyof typeof QEMU_FORMAT;
 
 /**
  * A conversion timed with vdisk and qemu-img. `fixed` asks both for a fixed

@@ -26,6 +26,7 @@ import { DiskFile } from '../src/io/file.js';
 import { formatSize, parseSize } from '../src/util/sizes.js';
 import { fillPattern } from '../test/helpers/pattern-disk.js';
 import { dropFromCache } from './page-cache.js';
+import { type BenchFormat, QEMU_FORMAT } from './qemu-formats.js';
 import { median, requireTools, runChecked, shellJoin, timeRotations } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,9 +36,7 @@ const BLOCK = 2 * 1024 ** 2;
 const VHDX_CHECK_MAX = 256 * 1024 ** 3;
 /** Data blocks in every disk: 10 MiB whatever the virtual size. */
 const DATA_BLOCKS = 5;
-const QEMU_FORMAT = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx' } as const;
-type Format = keyof typeof QEMU_FORMAT;
-const PAIRS: [Format, Format][] = [
+const PAIRS: [BenchFormat, BenchFormat][] = [
   ['raw', 'vhd'],
   ['vhd', 'raw'],
   ['raw', 'vhdx'],
@@ -69,7 +68,7 @@ async function writeSpreadDisk(path: string, size: number): Promise<void> {
 }
 
 /** Times one pair cold with vdisk and qemu-img, checks vdisk's output, and removes the outputs. */
-function timePair(dir: string, [from, to]: [Format, Format], runs: number, size: number): ScaleRow['pairs'][number] {
+function timePair(dir: string, [from, to]: [BenchFormat, BenchFormat], runs: number, size: number): ScaleRow['pairs'][number] {
   const src = join(dir, `src.${from}`);
   const out = (tool: string) => join(dir, `out-${tool}.${to}`);
   const subformat = to === 'raw' ? [] : ['-o', 'subformat=dynamic'];

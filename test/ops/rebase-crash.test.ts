@@ -3,7 +3,8 @@
  * chains (64 KiB clusters): a safe rebase keeps the guest view, and a power
  * cut at any flush point leaves
  * a child that opens over its old or its new parent with the same view; a
- * re-run finishes. Also the unsafe re-link and, for VHDX, the DataWriteGuid.
+ * re-run finishes. Also the unsafe re-link and, for VHDX and VMDK chains
+ * (64 KiB grains), the child's own identity (DataWriteGuid, CID).
  */
 import assert from 'node:assert/strict';
 import { basename, join } from 'node:path';
@@ -33,10 +34,12 @@ async function parentName(path: string): Promise<string | undefined> {
   }
 }
 
-async function dataWriteGuid(path: string): Promise<string> {
+/** What changes when an image's data changes: a VHDX's DataWriteGuid, a VMDK's CID. */
+async function dataIdentity(path: string): Promise<string> {
   const image = await openImage(path);
   try {
-    return image.describe().formatSpecific!.dataWriteGuid as string;
+    const f = image.describe().formatSpecific as Record<string, string>;
+    return f.dataWriteGuid ?? f.cid!;
   } finally {
     await image.close();
   }
@@ -89,7 +92,7 @@ for (const format of ['vhd', 'vhdx', 'qcow2'] as const) {
       assert.ok(n >= 10, `only ${n} crash states`);
     });
 
-    // Regression (VHDX, as in commit-crash-vhdx.test.ts): a new block's PARTIALLY_PRESENT entry and its
+    // Regression (VHDX, as in commit-crash-relink.test.ts): a new block's PARTIALLY_PRESENT entry and its
     // chunk's new sector bitmap entry were once written between the same two fsyncs; a cut that
     // landed only the first left a child that did not open.
     it('a child that holds no data yet: every crash state opens while it gets its first blocks', async () => {
@@ -110,17 +113,19 @@ for (const format of ['vhd', 'vhdx', 'qcow2'] as const) {
   });
 }
 
-describe('VHDX rebase and DataWriteGuid', () => {
-  it("rebase -u re-links without changing the child's DataWriteGuid; a copying rebase changes it", async () => {
-    const SIZE = 16 * CHAIN_BLOCK_SIZE.vhdx;
-    const LAYERS = layersFor(CHAIN_BLOCK_SIZE.vhdx);
-    const [base, , top] = await buildChain(tempDir(), SIZE, LAYERS, 'vhdx');
-    const g0 = await dataWriteGuid(top!);
-    await rebase(top!, base!, { unsafe: true });
-    assert.equal(await dataWriteGuid(top!), g0, 'a metadata-only re-link');
-    const [base2, , top2] = await buildChain(tempDir(), SIZE, LAYERS, 'vhdx');
-    const g1 = await dataWriteGuid(top2!);
-    await rebase(top2!, base2!);
-    assert.notEqual(await dataWriteGuid(top2!), g1, 'the copied data changed the child');
+for (const format of ['vhdx', 'vmdk'] as const) {
+  describe(`${format} rebase and the child's identity`, () => {
+    it('rebase -u re-links without changing it; a copying rebase changes it', async () => {
+      const SIZE = 16 * CHAIN_BLOCK_SIZE[format];
+      const LAYERS = layersFor(CHAIN_BLOCK_SIZE[format]);
+      const [base, , top] = await buildChain(tempDir(), SIZE, LAYERS, format);
+      const g0 = await dataIdentity(top!);
+      await rebase(top!, base!, { unsafe: true });
+      assert.equal(await dataIdentity(top!), g0, 'a metadata-only re-link');
+      const [base2, , top2] = await buildChain(tempDir(), SIZE, LAYERS, format);
+      const g1 = await dataIdentity(top2!);
+      await rebase(top2!, base2!);
+      assert.notEqual(await dataIdentity(top2!), g1, 'the copied data changed the child');
+    });
   });
-});
+}

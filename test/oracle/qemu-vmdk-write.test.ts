@@ -14,7 +14,7 @@ import { snapshot } from '../../src/ops/snapshot.js';
 import { rebaseThenCommit } from '../helpers/chain-oracle.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
 import { readAll, writeAcrossReopen, writeBoth } from '../helpers/images.js';
-import { needTools, qemuCheckClean, run, vmdkinfo } from '../helpers/oracles.js';
+import { needTools, qemuCheckClean, run, toolExists, vmdkinfo } from '../helpers/oracles.js';
 import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -158,11 +158,17 @@ describe('qemu-img and vmdkinfo read the descriptor-and-extents VMDKs vdisk writ
     await writePatternDisk(src, { size: BIG, blockSize: 64 * 1024, fraction: 0.002, seed: 0x93 });
   });
 
-  for (const [subformat, files, type] of [['monolithicFlat', ['d-monolithicFlat-flat.vmdk'], /Monolithic flat/], ['twoGbMaxExtentSparse', ['d-twoGbMaxExtentSparse-s001.vmdk', 'd-twoGbMaxExtentSparse-s002.vmdk'], /2GB extent sparse/]] as const) {
+  const extentCases = [
+    ['monolithicFlat', ['d-monolithicFlat-flat.vmdk'], /Monolithic flat/],
+    ['twoGbMaxExtentSparse', ['d-twoGbMaxExtentSparse-s001.vmdk', 'd-twoGbMaxExtentSparse-s002.vmdk'], /2GB extent sparse/],
+    ['twoGbMaxExtentFlat', ['d-twoGbMaxExtentFlat-f001.vmdk', 'd-twoGbMaxExtentFlat-f002.vmdk'], /2GB extent flat/],
+  ] as const;
+  for (const [subformat, files, type] of extentCases) {
     test(`convert raw → ${subformat}, then unaligned writes in place across the extents`, async (t) => {
       const out = join(dir, `d-${subformat}.vmdk`);
       const r = vdisk('convert', '-O', 'vmdk', '-o', `subformat=${subformat}`, src, out);
       assert.equal(r.status, 0, r.stderr);
+      if (toolExists('qemu-img')) run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', src, out]);
       const image = (await openImage(out, { writable: true })) as WritableDiskImage;
       const edge = 4192256 * 512;
       const model = new Uint8Array(4 * MiB);

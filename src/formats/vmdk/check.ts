@@ -4,7 +4,10 @@ import { ENTRY_SIZE, FLAG_VALID_NEWLINE, FLAG_ZEROED_GTE, GTE_ZEROED, SECTOR } f
 import type { GrainDirectory } from './grain-directory.js';
 import type { VmdkParts } from './extents.js';
 import type { SparseExtent } from './sparse-extent.js';
-import { structuresEnd } from './repair.js';
+import { spaceUse } from './space-use.js';
+
+/** Unreferenced ranges a LEAKED_GRAINS finding names one by one. */
+const LISTED_RANGES = 8;
 
 /** A byte range of an extent file that holds metadata. */
 interface Span {
@@ -103,7 +106,14 @@ async function checkSparse(s: SparseExtent, label: string, out: Findings): Promi
   const all = byStart([...metadata, ...walks.flatMap((w) => w.tables)]);
   for (const [i, d] of directories.entries()) await checkGrains(s, d, walks[i]!.bad, all, out);
   await compareDirectories(s, out);
-  const end = h.compressed ? s.file.size : await structuresEnd(s);
+  if (h.compressed) return;
+  const { end, unreferenced } = await spaceUse(s);
+  if (unreferenced.length > 0) {
+    const bytes = unreferenced.reduce((n, r) => n + r.end - r.start, 0);
+    const listed = unreferenced.slice(0, LISTED_RANGES).map((r) => `${r.end - r.start} at byte ${r.start}`);
+    const more = unreferenced.length > LISTED_RANGES ? `, and ${unreferenced.length - LISTED_RANGES} more ranges` : '';
+    out.add('leak', 'LEAKED_GRAINS', `${label}: ${bytes} bytes in ${unreferenced.length} ranges between structures belong to nothing, no grain table points there (${listed.join(', ')}${more}); check --repair cuts only space at the end`);
+  }
   if (s.file.size > end) out.add('leak', 'LEAKED_SPACE', `${label}: ${s.file.size - end} bytes after the last structure (byte ${end}) belong to nothing (check --repair cuts them)`);
 }
 

@@ -75,6 +75,16 @@ export const MAX_GRAIN_SECTORS = 32768;
 /** parentCID meaning "no parent" ("The Descriptor File", Header: parentCID=ffffffff). */
 export const NO_PARENT_CID = 0xffffffff;
 
+/**
+ * vdisk's own disk database key (without the `ddb.` prefix; "The Disk
+ * Database" holds any key, and VMware keeps keys it does not know): the CID
+ * a delta's parent takes at its first change while a commit into the parent
+ * runs. vdisk accepts a parent with this CID as well as parentCID, so the
+ * delta stays linked at every crash point of the commit; the commit's end
+ * re-links the delta and removes the key.
+ */
+export const NEXT_PARENT_CID_KEY = 'vdisk.nextParentCID';
+
 /** vdisk's cap on a descriptor's size: 64 KiB (qemu-img and VMware write well under 2 KiB). */
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 
@@ -120,5 +130,5 @@ export const STREAM_VERSION = 3;
 /** Marker types of a stream-optimized extent ("Stream-Optimized Compressed Sparse Extents", "Markers": MARKER_EOS..MARKER_FOOTER). */
 export const MARKER = { eos: 0, gt: 1, gd: 2, footer: 3 } as const;
 
-/** Sectors of each extent of a twoGbMaxExtentSparse disk vdisk writes but the last: 4192256 (2047 MiB), as VMware Workstation splits them ("The Descriptor File", twoGbMaxExtentSparse: extents of at most 2 GB). */
+/** Sectors of each extent of a twoGbMaxExtentSparse or twoGbMaxExtentFlat disk vdisk writes but the last: 4192256 (2047 MiB), as VMware Workstation splits them ("The Descriptor File", twoGbMaxExtentSparse/Flat: extents of at most 2 GB). */
 export const SPLIT_EXTENT_SECTORS = 4192256;

@@ -6,20 +6,23 @@ import { encodeDescriptor, newDescriptor, type NewExtentLine } from './descripto
 import { writeEmptySparse } from './sparse-layout.js';
 
 /** The disks vdisk writes as a descriptor file beside extent files. */
-export type ExtentFileSubformat = 'monolithicFlat' | 'twoGbMaxExtentSparse';
+export type ExtentFileSubformat = 'monolithicFlat' | 'twoGbMaxExtentSparse' | 'twoGbMaxExtentFlat';
 
 /**
  * The extent lines of a disk of `sectors` sectors named after `name`
- * (without its .vmdk): NAME-flat.vmdk for monolithicFlat, NAME-s001.vmdk,
- * NAME-s002.vmdk, ... of SPLIT_EXTENT_SECTORS each (the last shorter) for
- * twoGbMaxExtentSparse, as VMware names them ("The Descriptor File").
+ * (without its .vmdk): NAME-flat.vmdk for monolithicFlat; NAME-s001.vmdk,
+ * NAME-s002.vmdk, ... (twoGbMaxExtentSparse) or NAME-f001.vmdk, ...
+ * (twoGbMaxExtentFlat, each at offset 0) of SPLIT_EXTENT_SECTORS each, the
+ * last shorter, as VMware names them ("The Descriptor File").
  */
 function extentLines(sub: ExtentFileSubformat, name: string, sectors: number): NewExtentLine[] {
   const stem = name.replace(/\.vmdk$/i, '');
   if (sub === 'monolithicFlat') return [{ sectors, type: 'FLAT', file: `${stem}-flat.vmdk`, offset: 0 }];
+  const flat = sub === 'twoGbMaxExtentFlat';
   const lines: NewExtentLine[] = [];
   for (let at = 0, i = 1; at < sectors; at += SPLIT_EXTENT_SECTORS, i++) {
-    lines.push({ sectors: Math.min(SPLIT_EXTENT_SECTORS, sectors - at), type: 'SPARSE', file: `${stem}-s${String(i).padStart(3, '0')}.vmdk` });
+    const file = `${stem}-${flat ? 'f' : 's'}${String(i).padStart(3, '0')}.vmdk`;
+    lines.push({ sectors: Math.min(SPLIT_EXTENT_SECTORS, sectors - at), type: flat ? 'FLAT' : 'SPARSE', file, ...(flat && { offset: 0 }) });
   }
   return lines;
 }

@@ -16,7 +16,7 @@ import type { WritableVmdkLayer } from './writer.js';
 export const VMDK_CREATE_OPTIONS = ['subformat', 'adapter_type', 'hwversion', 'block_size'] as const;
 
 /** Subformats (createType values, "The Descriptor File") vdisk writes; the first is the default. */
-export const WRITTEN_SUBFORMATS = ['monolithicSparse', 'streamOptimized', 'monolithicFlat', 'twoGbMaxExtentSparse'] as const;
+export const WRITTEN_SUBFORMATS = ['monolithicSparse', 'streamOptimized', 'monolithicFlat', 'twoGbMaxExtentSparse', 'twoGbMaxExtentFlat'] as const;
 
 /**
  * Grain sizes vdisk writes: powers of two from 64 KiB, what VMware writes
@@ -53,7 +53,7 @@ function parentFields(childPath: string, parent: VmdkLayer): Pick<DescriptorFiel
  * writing: monolithicSparse (header, embedded descriptor, both directories
  * with every grain table; with a parent, a delta with parentCID and
  * parentFileNameHint of the parent's size), or a descriptor file with
- * monolithicFlat's or twoGbMaxExtentSparse's extent files beside it.
+ * monolithicFlat's, twoGbMaxExtentSparse's or twoGbMaxExtentFlat's extent files beside it.
  * streamOptimized is written front to back only (convert).
  */
 export async function createVmdk(path: string, opts: CreateOptions): Promise<WritableVmdkLayer> {
@@ -71,7 +71,7 @@ export async function createVmdk(path: string, opts: CreateOptions): Promise<Wri
   const openFile = opts.openFile ?? openDiskFile;
   if (sub !== 'monolithicSparse') {
     await createExtentFiles(path, opts.finalPath ?? path, sub, sectors, grainSize, opts.options, openFile, opts.uuid);
-    return (await openVmdk(path, { writable: true, openFile })) as WritableVmdkLayer;
+    return (await openVmdk(path, { writable: true, openFile }, true)) as WritableVmdkLayer;
   }
   const name = basename(opts.finalPath ?? path);
   const fields = newDescriptor(sub, sectors, [{ sectors, type: 'SPARSE', file: name }], opts.options, opts.uuid);
@@ -83,5 +83,5 @@ export async function createVmdk(path: string, opts: CreateOptions): Promise<Wri
   } finally {
     await file.close();
   }
-  return (await openVmdk(path, { writable: true, openFile })) as WritableVmdkLayer;
+  return (await openVmdk(path, { writable: true, openFile }, true)) as WritableVmdkLayer;
 }

@@ -26,6 +26,7 @@ export function describeDescriptor(d: Descriptor): Record<string, unknown> {
     cid: cidText(d.cid),
     parentCid: cidText(d.parentCid),
     ...(d.parentCid !== NO_PARENT_CID && { parentFileNameHint: d.parentFileNameHint }),
+    ...(d.nextParentCid !== undefined && { nextParentCid: cidText(d.nextParentCid) }),
     adapterType: d.ddb.adapterType,
     ...(geometry.every((g) => g !== undefined) && { geometry: { cylinders: Number(geometry[0]), heads: Number(geometry[1]), sectors: Number(geometry[2]) } }),
     ddbUuid: d.ddb.uuid,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, relative, resolve } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { parseUuid, randomUuid } from '../../util/uuid.js';
-import { DESCRIPTOR_SIGNATURE, NO_PARENT_CID, SECTOR } from './constants.js';
+import { DESCRIPTOR_SIGNATURE, NEXT_PARENT_CID_KEY, NO_PARENT_CID, SECTOR } from './constants.js';
 import type { ExtentType } from './descriptor.js';
 import { cidText } from './describe.js';
 
@@ -68,12 +68,18 @@ export function geometryFor(sectors: number, adapter: AdapterType): { cylinders:
   return { cylinders: adapter === 'ide' ? Math.min(16383, cylinders) : cylinders, heads, sectors: 63 };
 }
 
+/** A content ID and the `ddb.longContentID` paired with it. */
+export interface ContentIds {
+  cid: number;
+  longContentId: string;
+}
+
 /**
  * A new content ID and `ddb.longContentID`: 128 random bits whose last 32
  * are the CID, as VMware pairs them. Never NO_PARENT_CID (0xffffffff) or
  * 0xfffffffe (VMware's "content not yet known").
  */
-function newContentIds(): { cid: number; longContentId: string } {
+export function newContentIds(): ContentIds {
   for (;;) {
     const bytes = randomBytes(16);
     const cid = bytes.readUInt32BE(12);
@@ -175,11 +181,37 @@ export function parentHint(childPath: string, parentPath: string): string {
   return relative(dirname(resolve(childPath)), resolve(parentPath));
 }
 
-/** A descriptor's text with its parentCID and parentFileNameHint replaced (the hint goes right after parentCID); CORRUPT without a parentCID line. */
-export function withParent(text: string, parentCid: number, hint: string): string {
-  const lines = text.split('\n').filter((l) => !/^\s*parentFileNameHint\s*=/.test(l));
+/**
+ * A descriptor's text with its parentCID and parentFileNameHint replaced
+ * (the hint goes right after parentCID) and, with `nextParentCid`, the
+ * NEXT_PARENT_CID_KEY line set (at the end), else removed; CORRUPT without a
+ * parentCID line.
+ */
+export function withParent(text: string, parentCid: number, hint: string, nextParentCid?: number): string {
+  const nextKey = new RegExp(`^\\s*ddb\\.${NEXT_PARENT_CID_KEY.replace('.', '\\.')}\\s*=`);
+  const lines = text.split('\n').filter((l) => !/^\s*parentFileNameHint\s*=/.test(l) && !nextKey.test(l));
   const at = lines.findIndex((l) => /^\s*parentCID\s*=/.test(l));
   if (at < 0) throw new DiskImageError('CORRUPT', 'VMDK descriptor: no parentCID line to rewrite');
   lines.splice(at, 1, `parentCID=${cidText(parentCid)}`, `parentFileNameHint=${quoted(hint)}`);
+  if (nextParentCid !== undefined) {
+    while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
+    lines.push(`ddb.${NEXT_PARENT_CID_KEY} = "${cidText(nextParentCid)}"`, '');
+  }
+  return lines.join('\n');
+}
+
+/**
+ * A descriptor's text with new content IDs: the CID line (added after the
+ * version line when missing) and `ddb.longContentID` when present. The CID
+ * keeps its 8 hex digits, so a descriptor in place keeps its length.
+ */
+export function withContentIds(text: string, ids: ContentIds): string {
+  // A line keeps its CR when the descriptor has CRLF line ends.
+  const keepEnd = (l: string, line: string) => line + (l.endsWith('\r') ? '\r' : '');
+  const lines = text.split('\n').map((l) => (/^\s*ddb\.longContentID\s*=/.test(l) ? keepEnd(l, `ddb.longContentID = "${ids.longContentId}"`) : l));
+  const cidLine = `CID=${cidText(ids.cid)}`;
+  const at = lines.findIndex((l) => /^\s*CID\s*=/.test(l));
+  if (at >= 0) lines[at] = keepEnd(lines[at]!, cidLine);
+  else lines.splice(lines.findIndex((l) => /^\s*version\s*=/.test(l)) + 1, 0, cidLine);
   return lines.join('\n');
 }

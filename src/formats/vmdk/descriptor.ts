@@ -1,5 +1,5 @@
 import { DiskImageError } from '../../errors.js';
-import { MAX_DESCRIPTOR_BYTES, MAX_EXTENTS, MAX_VIRTUAL_BYTES, NO_PARENT_CID, SECTOR } from './constants.js';
+import { MAX_DESCRIPTOR_BYTES, MAX_EXTENTS, MAX_VIRTUAL_BYTES, NEXT_PARENT_CID_KEY, NO_PARENT_CID, SECTOR } from './constants.js';
 
 /** Access of an extent ("The Descriptor File", Extent Descriptions: RW, RDONLY, NOACCESS). */
 export type ExtentAccess = 'RW' | 'RDONLY' | 'NOACCESS';
@@ -30,6 +30,8 @@ export interface Descriptor {
   cid: number;
   /** The parent's CID, or NO_PARENT_CID (Header: parentCID). */
   parentCid: number;
+  /** A second CID accepted for the parent while a commit into it runs (the NEXT_PARENT_CID_KEY disk database key). */
+  nextParentCid?: number;
   createType: string;
   parentFileNameHint?: string;
   extents: ExtentLine[];
@@ -135,6 +137,7 @@ export function parseDescriptor(text: string): Descriptor {
     parentCid: parseCid('parentCID', keys.get('parentCID') ?? NO_PARENT_CID.toString(16)),
     createType,
     parentFileNameHint: keys.get('parentFileNameHint'),
+    ...(ddb[NEXT_PARENT_CID_KEY] !== undefined && { nextParentCid: parseCid(`ddb.${NEXT_PARENT_CID_KEY}`, ddb[NEXT_PARENT_CID_KEY]) }),
     extents,
     ddb,
     warnings,

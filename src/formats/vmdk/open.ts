@@ -73,9 +73,10 @@ async function assertWritable(parts: VmdkParts): Promise<void> {
  * Opens one VMDK layer: a sparse file with its embedded descriptor, or a
  * descriptor file and its extents. Writable (WritableVmdkLayer): flat
  * extents, and sparse extents read through a source that reaches as far as
- * their writer has allocated.
+ * their writer has allocated; `fresh` when the disk was just created (its
+ * first change then keeps its content IDs and uncleanShutdown).
  */
-export async function openVmdk(path: string, options: OpenOptions): Promise<VmdkLayer> {
+export async function openVmdk(path: string, options: OpenOptions, fresh = false): Promise<VmdkLayer> {
   const file = await (options.openFile ?? openSource)(path, options.writable ? 'write' : 'read');
   let keep = false;
   try {
@@ -91,7 +92,7 @@ export async function openVmdk(path: string, options: OpenOptions): Promise<Vmdk
     if (!options.writable) return new VmdkLayer(parts, ref);
     try {
       await assertWritable(parts);
-      return new WritableVmdkLayer(parts, ref);
+      return new WritableVmdkLayer(parts, ref, options.openFile ?? openSource, fresh);
     } catch (err) {
       if (!keep) await closeExtents(parts.extents);
       else await closeExtents(parts.extents.slice(1));

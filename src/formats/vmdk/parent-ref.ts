@@ -12,7 +12,8 @@ function vmdkCid(layer: Layer): number | undefined {
 /**
  * How a VMDK delta names its parent ("The Descriptor File", Header:
  * parentCID and parentFileNameHint): the hint is the one candidate path, and
- * the parent's CID must be the child's parentCID. A parent may be smaller
+ * the parent's CID must be the child's parentCID (or, during a commit into
+ * the parent, the CID recorded under NEXT_PARENT_CID_KEY). A parent may be smaller
  * than the child (the rest reads as zeros), not larger.
  */
 export function vmdkParentRef(d: Descriptor | undefined, virtualSize: number): ParentRef | undefined {
@@ -25,7 +26,10 @@ export function vmdkParentRef(d: Descriptor | undefined, virtualSize: number): P
       const cid = vmdkCid(p);
       return cid === undefined ? undefined : `CID ${cidText(cid)}`;
     },
-    matches: (p) => vmdkCid(p) === d.parentCid,
+    matches: (p) => {
+      const cid = vmdkCid(p);
+      return cid === d.parentCid || (cid !== undefined && cid === d.nextParentCid);
+    },
     refuseSize: (size) => (size <= virtualSize ? undefined : `is ${size} bytes, larger than the child's ${virtualSize}`),
   };
 }

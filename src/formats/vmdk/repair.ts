@@ -2,33 +2,11 @@ import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import type { FileOpener, ImageFile } from '../../io/image-file.js';
 import { roundUp } from '../../util/checked.js';
-import { ENTRY_SIZE, GTE_ZEROED, HEADER_SIZE, SECTOR } from './constants.js';
+import { ENTRY_SIZE, HEADER_SIZE, SECTOR } from './constants.js';
 import { encodeTable, type GrainDirectory } from './grain-directory.js';
 import { SPARSE_HEADER, hasSparseMagic } from './header.js';
+import { spaceUse } from './space-use.js';
 import { SparseExtent } from './sparse-extent.js';
-
-/**
- * Where the last structure of an uncompressed sparse extent ends: the
- * header, the descriptor, both directories, every grain table they point
- * to and every grain those tables point to. Bytes past it belong to
- * nothing (a grain appended by a run that crashed before its table was
- * stored). Damaged pointers are skipped (check reports them).
- */
-export async function structuresEnd(s: SparseExtent): Promise<number> {
-  const h = s.header;
-  let end = Math.max(h.headerBytes, (h.descriptorOffset + h.descriptorSize) * SECTOR, h.overHead * SECTOR);
-  for (const d of [s.primary, s.redundant]) {
-    if (!d) continue;
-    end = Math.max(end, d.gdSector * SECTOR + d.entries * ENTRY_SIZE);
-    for (let g = 0; g < d.entries; g++) {
-      const table = await d.table(g).catch(() => undefined);
-      if (!table) continue;
-      end = Math.max(end, (await d.tableSector(g)) * SECTOR + d.tableBytes);
-      for (const gte of table) if (gte > GTE_ZEROED) end = Math.max(end, gte * SECTOR + s.grainBytes);
-    }
-  }
-  return roundUp(end, SECTOR);
-}
 
 /** True when directory `d` and every table it points to can be read. */
 async function readable(d: GrainDirectory | undefined): Promise<boolean> {
@@ -84,7 +62,7 @@ export async function repairVmdk(path: string, openFile: FileOpener = openDiskFi
     const s = await SparseExtent.open(file);
     if (s.header.compressed) return [];
     const changes: string[] = [];
-    let end = await structuresEnd(s);
+    let { end } = await spaceUse(s);
     if (!(await readable(s.primary))) {
       if (!(await readable(s.redundant))) throw new DiskImageError('CORRUPT', `${path}: both grain directories are damaged; rebuilding one would be a guess`, { path });
       const at = end;

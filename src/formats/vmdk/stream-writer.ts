@@ -1,6 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import { roundUp } from '../../util/checked.js';
-import { DeflatePool, type DeflateResult } from '../../util/deflate-pool.js';
+import { CompressPool, type CompressResult } from '../../util/compress-pool.js';
 import { isAllZero } from '../../util/zero.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
 import {
@@ -22,14 +22,21 @@ import { descriptorSectors, newDescriptor } from './descriptor-writer.js';
 import { encodeTable } from './grain-directory.js';
 import { encodeSparseHeader, type HeaderFields } from './header.js';
 
-/** Grains sent to a worker at once (1 MiB of 64 KiB grains): few enough messages, small enough batches. */
-const BATCH_GRAINS = 16;
+/**
+ * Grains sent to a worker at once (512 KiB of 64 KiB grains, about 10 ms of
+ * zlib): few enough messages, small batch buffers. 16 grains with three
+ * batches per worker in flight peaked 6 MiB higher (docs/bench.md).
+ */
+const BATCH_GRAINS = 8;
 
-/** Batches compressing or waiting to be written, per worker: bounds memory (a few MiB) while every core stays busy. */
-const IN_FLIGHT_PER_WORKER = 3;
+/** Batches compressing or waiting to be written, per worker: one compressing, one waiting, so every core stays busy. */
+const IN_FLIGHT_PER_WORKER = 2;
 
 /** What the writer emits, in file order: compressed grains (a batch), or grain table `t` once its grains are written. */
-type Item = { kind: 'grains'; grains: number[]; result: Promise<DeflateResult> } | { kind: 'gt'; table: number };
+type Item = { kind: 'grains'; grains: number[]; result: Promise<CompressResult> } | { kind: 'gt'; table: number };
+
+/** Room the pool keeps for each grain: its marker, lba (u64) and size (u32), before the compressed bytes, and padding to a sector ("Compressed Grain"). */
+const GRAIN_FRAMING = { head: 12, align: SECTOR };
 
 /**
  * A metadata marker ("Stream-Optimized Compressed Sparse Extents", Markers):
@@ -75,7 +82,7 @@ export class StreamOptimizedWriter implements SequentialWriter {
   private constructor(
     private readonly sink: ByteSink,
     private readonly header: HeaderFields,
-    private readonly pool: DeflatePool,
+    private readonly pool: CompressPool,
   ) {
     this.gd = new Uint32Array(Math.ceil(header.capacity / (header.grainSize * WRITE_GTES_PER_GT)));
     this.batch = this.newBatch();
@@ -100,7 +107,7 @@ export class StreamOptimizedWriter implements SequentialWriter {
       overHead: roundUp(1 + descriptor.length / SECTOR, WRITE_GRAIN_SECTORS),
       compressAlgorithm: COMPRESSION_DEFLATE,
     };
-    const writer = new StreamOptimizedWriter(sink, header, new DeflatePool());
+    const writer = new StreamOptimizedWriter(sink, header, new CompressPool({ codec: 'zlib', framing: GRAIN_FRAMING }));
     const head = new Uint8Array(header.overHead * SECTOR);
     head.set(encodeSparseHeader(header));
     head.set(descriptor, HEADER_SIZE);
@@ -112,9 +119,9 @@ export class StreamOptimizedWriter implements SequentialWriter {
     return this.header.grainSize * SECTOR;
   }
 
-  /** Bytes of a batch buffer: its grains, and a sector more per grain so the compressed batch comes back in it. */
+  /** Bytes of a batch buffer: its grains, with room for them compressed and framed, so results come back in buffers of this size. */
   private get batchBytes(): number {
-    return BATCH_GRAINS * (this.grainBytes + SECTOR);
+    return this.pool.batchBytes(this.grainBytes, BATCH_GRAINS);
   }
 
   /** An all-zero batch buffer: a spare one when there is one (the main thread then allocates nothing per batch). */
@@ -163,7 +170,7 @@ export class StreamOptimizedWriter implements SequentialWriter {
     this.batch = this.newBatch();
     if (grains.length < BATCH_GRAINS) this.batch.set(full.subarray(grains.length * gb, (grains.length + 1) * gb), 0);
     this.batchGrains = [];
-    const result = this.pool.run({ data: full, unitBytes: gb, lbas: grains.map((g) => g * this.header.grainSize) });
+    const result = this.pool.run({ data: full, unitBytes: gb, count: grains.length });
     this.items.push({ kind: 'grains', grains, result });
   }
 
@@ -176,9 +183,15 @@ export class StreamOptimizedWriter implements SequentialWriter {
     }
   }
 
-  private async emitGrains(grains: number[], r: DeflateResult): Promise<void> {
-    const first = this.pos / SECTOR;
-    grains.forEach((g, k) => this.tableFor(Math.floor(g / WRITE_GTES_PER_GT))[g % WRITE_GTES_PER_GT] = first + r.starts[k]!);
+  /** Writes each grain's marker into the room the pool left before it, points its GTE at the marker, and emits the batch. */
+  private async emitGrains(grains: number[], r: CompressResult): Promise<void> {
+    const view = new DataView(r.out.buffer, r.out.byteOffset, r.out.byteLength);
+    grains.forEach((g, k) => {
+      const { at, length } = r.units[k]!;
+      view.setBigUint64(at, BigInt(g * this.header.grainSize), true);
+      view.setUint32(at + 8, length, true);
+      this.tableFor(Math.floor(g / WRITE_GTES_PER_GT))[g % WRITE_GTES_PER_GT] = (this.pos + at) / SECTOR;
+    });
     await this.emit(r.out);
     // The sink is done with it: the buffer takes the next batch.
     if (r.out.buffer.byteLength === this.batchBytes && this.spare.length < IN_FLIGHT_PER_WORKER) this.spare.push(new Uint8Array(r.out.buffer));

@@ -4,34 +4,14 @@
 import assert from 'node:assert/strict';
 import { relative } from 'node:path';
 import { test } from 'node:test';
-import { detectFormat, openImage } from '../../../src/formats/registry.js';
-import { check } from '../../../src/ops/check.js';
+import { openImage } from '../../../src/formats/registry.js';
 import { convert } from '../../../src/ops/convert.js';
 import { guestSha256 } from '../../helpers/images.js';
 import { needTools, realImages, run, sha256OfFile } from '../../helpers/oracles.js';
+import { realImagesReadClean } from '../../helpers/real-images.js';
 import { tempDir } from '../../helpers/tmp.js';
 
-test('every real VMDK reads to the guest sha256 EXPECTED.tsv records, and checks clean', async (t) => {
-  const real = realImages(t);
-  if (!real) return;
-  const vmdks = real.images.filter((x) => x.format === 'vmdk' && x.sha256);
-  assert.ok(vmdks.length >= 3, 'EXPECTED.tsv lists the real VMDKs');
-  for (const img of vmdks) {
-    await t.test(relative(real.dir, img.path), async () => {
-      assert.equal(await detectFormat(img.path), 'vmdk');
-      const warnings: string[] = [];
-      const image = await openImage(img.path, { onWarning: (w) => warnings.push(w) });
-      try {
-        assert.equal(image.virtualSize, img.virtualSize);
-        assert.equal(await guestSha256(image), img.sha256);
-        assert.deepEqual(warnings, []);
-      } finally {
-        await image.close();
-      }
-      assert.deepEqual((await check(img.path)).findings, []);
-    });
-  }
-});
+test('every real VMDK reads to the guest sha256 EXPECTED.tsv records, and checks clean', (t) => realImagesReadClean(t, 'vmdk', 3));
 
 test('the extent of a split disk opened alone: its header, not its empty descriptor, says what it holds', async (t) => {
   const real = realImages(t);

@@ -1,7 +1,8 @@
 /**
  * `check --repair` of a monolithic sparse VMDK: leaked bytes at the end cut
- * off, a damaged primary grain directory rebuilt from the redundant one,
- * both damaged refused.
+ * off, grains no table points to between others reported but left, a
+ * damaged primary grain directory rebuilt from the redundant one, both
+ * damaged refused.
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { createImage } from '../../../src/formats/registry.js';
 import { check } from '../../../src/ops/check.js';
 import { guestSha256OfFile } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { FIELD, grainOf } from '../../helpers/vmdk.js';
+import { FIELD, buildSparseVmdk, grainOf } from '../../helpers/vmdk.js';
 
 const MiB = 1024 * 1024;
 const dir = tempDir('vdisk-vmdk-repair-');
@@ -40,6 +41,26 @@ describe('check --repair of a VMDK', () => {
     assert.deepEqual(after.repaired, [`cut 70000 unreferenced bytes after byte ${size}`]);
     assert.deepEqual(after.findings, []);
     assert.equal(readFileSync(path).length, size);
+    assert.equal(await guestSha256OfFile(path), sha);
+  });
+
+  it('reports grains no table points to between other grains (LEAKED_GRAINS, with their bytes) and leaves them; cuts only the end', async () => {
+    const KiB = 1024;
+    const grains = new Map([0, 1, 2, 3, 4, 600].map((g) => [g, grainOf(64 * KiB, g + 1)]));
+    const l = buildSparseVmdk({ capacity: 2048 * 128, grainSize: 128, grains });
+    // Grains 1 and 2 (side by side) and 4 lose their table entries; grain 600, the last one, keeps its own.
+    for (const g of [1, 2, 4]) l.bytes.writeUInt32LE(0, l.gtSectors[0]! * 512 + g * 4);
+    const path = join(dir, 'middle.vmdk');
+    writeFileSync(path, Buffer.concat([l.bytes, Buffer.alloc(4096, 0xaa)]));
+    const at = (g: number) => l.grainSectors.get(g)! * 512;
+    const before = await check(path);
+    assert.deepEqual(before.findings.map((f) => f.code), ['LEAKED_GRAINS', 'LEAKED_SPACE']);
+    assert.match(before.findings[0]!.message, new RegExp(`: 196608 bytes in 2 ranges between structures belong to nothing, no grain table points there \\(131072 at byte ${at(1)}, 65536 at byte ${at(4)}\\)`));
+    assert.equal(before.result, 'leaks');
+    const sha = await guestSha256OfFile(path);
+    const after = await check(path, { repair: true });
+    assert.deepEqual(after.repaired, [`cut 4096 unreferenced bytes after byte ${at(600) + 64 * KiB}`]);
+    assert.deepEqual(after.findings.map((f) => f.code), ['LEAKED_GRAINS'], 'the space between grains stays');
     assert.equal(await guestSha256OfFile(path), sha);
   });
 

@@ -5,7 +5,7 @@
  * what it refuses to open for writing.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createImage, formatByName, openImage } from '../../../src/formats/registry.js';
@@ -88,7 +88,7 @@ describe('a new monolithic sparse VMDK', () => {
   });
 
   it('refuses options it cannot honour with USAGE, and more than 2 TiB with OUT_OF_RANGE', async () => {
-    for (const options of <Record<string, string>[]>[{ subformat: 'vmfs' }, { subformat: 'twoGbMaxExtentFlat' }, { adapter_type: 'scsi' }, { hwversion: '3' }, { hwversion: 'x' }, { block_size: '4K' }, { block_size: '96K' }, { subformat: 'streamOptimized' }]) {
+    for (const options of <Record<string, string>[]>[{ subformat: 'vmfs' }, { subformat: 'vmfsSparse' }, { adapter_type: 'scsi' }, { hwversion: '3' }, { hwversion: 'x' }, { block_size: '4K' }, { block_size: '96K' }, { subformat: 'streamOptimized' }]) {
       await rejectsWithCode(create(MiB, options), 'USAGE');
     }
     await rejectsWithCode(create(2 * 1024 * 1024 * MiB), 'OUT_OF_RANGE');
@@ -145,7 +145,7 @@ describe('opening a VMDK for writing', () => {
 });
 
 describe('a VMDK of a descriptor and extent files', () => {
-  it('is made by create too, refuses to be a delta or to go to a pipe, and leaves nothing when an extent name is taken', async () => {
+  it('is made by create too (monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat), refuses to be a delta or to go to a pipe, and leaves nothing when an extent name is taken', async () => {
     const split = await createImage(join(dir, 'split.vmdk'), 'vmdk', { virtualSize: 5000 * MiB, options: { subformat: 'twoGbMaxExtentSparse' } });
     try {
       assert.deepEqual(split.layer.files().map((f) => f.slice(dir.length + 1)), ['split.vmdk', 'split-s001.vmdk', 'split-s002.vmdk', 'split-s003.vmdk']);
@@ -153,8 +153,18 @@ describe('a VMDK of a descriptor and extent files', () => {
     } finally {
       await split.close();
     }
+    const flat = await createImage(join(dir, 'flats.vmdk'), 'vmdk', { virtualSize: 5000 * MiB, options: { subformat: 'twoGbMaxExtentFlat' } });
+    try {
+      assert.deepEqual(flat.layer.files().map((f) => f.slice(dir.length + 1)), ['flats.vmdk', 'flats-f001.vmdk', 'flats-f002.vmdk', 'flats-f003.vmdk']);
+      assert.match(readFileSync(join(dir, 'flats.vmdk'), 'utf8'), /createType="twoGbMaxExtentFlat"\n\n# Extent description\nRW 4192256 FLAT "flats-f001.vmdk" 0\nRW 4192256 FLAT "flats-f002.vmdk" 0\nRW 1855488 FLAT "flats-f003.vmdk" 0\n/);
+      assert.deepEqual(['f001', 'f002', 'f003'].map((n) => statSync(join(dir, `flats-${n}.vmdk`)).size), [4192256 * 512, 4192256 * 512, 1855488 * 512]);
+    } finally {
+      await flat.close();
+    }
     const sink = { write: async () => undefined };
-    await rejectsWithCode(formatByName('vmdk').sequentialWriter!(sink, { virtualSize: MiB, options: { subformat: 'monolithicFlat' }, spans: [] }), 'UNSUPPORTED');
+    for (const subformat of ['monolithicFlat', 'twoGbMaxExtentFlat']) {
+      await rejectsWithCode(formatByName('vmdk').sequentialWriter!(sink, { virtualSize: MiB, options: { subformat }, spans: [] }), 'UNSUPPORTED');
+    }
     writeFileSync(join(dir, 'taken-s002.vmdk'), 'not mine');
     await rejectsWithCode(createImage(join(dir, 'taken.vmdk'), 'vmdk', { virtualSize: 5000 * MiB, options: { subformat: 'twoGbMaxExtentSparse' } }), 'IO');
     assert.equal(existsSync(join(dir, 'taken.vmdk')), false);

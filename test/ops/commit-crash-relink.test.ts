@@ -1,9 +1,11 @@
 /**
- * commit-crash.test.ts for VHDX chains (1 MiB blocks): a power cut at every
- * flush point of a commit leaves files that open, the top view unchanged, and
- * a re-run that finishes. Committing into the direct parent changes its
- * DataWriteGuid, so the kept child must stay linked at every point (it accepts
- * the base's next DataWriteGuid as parent_linkage2 first, docs/formats/vhdx.md).
+ * commit-crash.test.ts for the chains whose base changes its identity when
+ * written: VHDX (1 MiB blocks; DataWriteGuid) and VMDK (64 KiB grains; CID).
+ * A power cut at every flush point of a commit leaves files that open, the
+ * top view unchanged, and a re-run that finishes. The kept child must stay
+ * linked at every point: it accepts the base's next identity first (VHDX
+ * parent_linkage2, docs/formats/vhdx.md; VMDK ddb.vdisk.nextParentCID,
+ * docs/formats/vmdk.md).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { describe, it } from 'node:test';
 import { openImage } from '../../src/formats/registry.js';
 import { check } from '../../src/ops/check.js';
 import { commit } from '../../src/ops/commit.js';
-import { buildChain, viewOf, type LayerWrites } from '../helpers/chain.js';
+import { buildChain, viewOf, type ChainFormat, type LayerWrites } from '../helpers/chain.js';
 import { Recorder, crashStates, materialise, snapshot } from '../helpers/fault-file.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -29,13 +31,20 @@ const LAYERS: LayerWrites[] = [
 /** The same, but the middle layer holds nothing yet: the commit gives it its first blocks and its sector bitmap block. */
 const EMPTY_MIDDLE: LayerWrites[] = [LAYERS[0]!, [], LAYERS[2]!];
 
-/** parent_linkage(2) a VHDX child records, and the DataWriteGuid of its parent file. */
+/**
+ * The parent identity a child records (VHDX parent_linkage, VMDK parentCID),
+ * the second one it accepts (parent_linkage2, nextParentCid), and the
+ * identity of its parent file (DataWriteGuid, CID).
+ */
 async function linkage(child: string, parent: string): Promise<{ linkage: string; linkage2?: string; parentGuid: string }> {
   const c = await openImage(child, { ignoreParentUuid: true, onWarning: () => undefined });
   const p = await openImage(parent, { ignoreParentUuid: true, onWarning: () => undefined });
   try {
-    const loc = c.describe().formatSpecific!.parentLocator as Record<string, string>;
-    return { linkage: loc.parent_linkage!, linkage2: loc.parent_linkage2, parentGuid: `{${p.describe().formatSpecific!.dataWriteGuid as string}}` };
+    const own = c.describe().formatSpecific as Record<string, string>;
+    const theirs = p.describe().formatSpecific as Record<string, string>;
+    if (c.format === 'vmdk') return { linkage: own.parentCid!, linkage2: own.nextParentCid, parentGuid: theirs.cid! };
+    const loc = own.parentLocator as unknown as Record<string, string>;
+    return { linkage: loc.parent_linkage!, linkage2: loc.parent_linkage2, parentGuid: `{${theirs.dataWriteGuid}}` };
   } finally {
     await c.close();
     await p.close();
@@ -54,12 +63,12 @@ async function viewIn(description: string, path: string, options: { ignoreParent
 /**
  * Commits the top of a three-layer chain into layer `baseIndex` while
  * recording, then replays every crash state. The layer just above the base is
- * re-linked to the base's new DataWriteGuid (parent_linkage2 first), so the
- * top opens as is at every state, with or without -b.
+ * re-linked to the base's new identity (accepted as a second one first), so
+ * the top opens as is at every state, with or without -b.
  */
-async function crashTest(baseIndex: number, layers: LayerWrites[]): Promise<number> {
+async function crashTest(format: ChainFormat, baseIndex: number, layers: LayerWrites[]): Promise<number> {
   const dir = tempDir();
-  const paths = await buildChain(dir, SIZE, layers, 'vhdx');
+  const paths = await buildChain(dir, SIZE, layers, format);
   const top = paths[paths.length - 1]!;
   const base = paths[baseIndex]!;
   const linked = paths[baseIndex + 1]!;
@@ -89,43 +98,48 @@ async function crashTest(baseIndex: number, layers: LayerWrites[]): Promise<numb
     assert.deepEqual(await viewOf(stateTop, open), expected);
     const relinked = await linkage(at.get(linked)!, stateBase);
     assert.equal(relinked.linkage, relinked.parentGuid, `${state.description}: linked after the re-run`);
+    // A VMDK has no log: a cut while its grain tables are written can leave grains no table points to between others (space, not data).
     const report = await check(stateBase);
-    assert.equal(report.result, 'clean', `${state.description}: ${JSON.stringify(report.findings)}`);
+    const findings = report.findings.filter((f) => !(format === 'vmdk' && f.code === 'LEAKED_GRAINS'));
+    assert.deepEqual(findings, [], `${state.description}: ${JSON.stringify(report.findings)}`);
   }
   return n;
 }
 
-describe('VHDX commit survives a power cut at every flush point', () => {
-  it('commit into the parent: the kept child stays linked throughout', async () => {
-    const states = await crashTest(1, LAYERS);
-    assert.ok(states >= 10, `only ${states} crash states`);
+for (const format of ['vhdx', 'vmdk'] as const) {
+  describe(`${format} commit survives a power cut at every flush point`, () => {
+    it('commit into the parent: the kept child stays linked throughout', async () => {
+      const states = await crashTest(format, 1, LAYERS);
+      assert.ok(states >= 10, `only ${states} crash states`);
+    });
+
+    it('commit -b down to the base', async () => {
+      const states = await crashTest(format, 0, LAYERS);
+      assert.ok(states >= 10, `only ${states} crash states`);
+    });
   });
 
-  it('commit -b down to the base', async () => {
-    const states = await crashTest(0, LAYERS);
-    assert.ok(states >= 10, `only ${states} crash states`);
+  // Regression (VHDX): WritableVhdxLayer.flush once wrote a block's PARTIALLY_PRESENT entry and its
+  // chunk's new sector bitmap entry between the same two fsyncs; a cut that landed only
+  // the first left "block N is partially present but its chunk has no sector bitmap".
+  describe(`${format} commit into a parent that holds no data yet`, () => {
+    it('every crash state opens while the parent gets its first blocks', async () => {
+      const states = await crashTest(format, 1, EMPTY_MIDDLE);
+      assert.ok(states >= 10, `only ${states} crash states`);
+    });
   });
-});
 
-// Regression: WritableVhdxLayer.flush once wrote a block's PARTIALLY_PRESENT entry and its
-// chunk's new sector bitmap entry between the same two fsyncs; a cut that landed only
-// the first left "block N is partially present but its chunk has no sector bitmap".
-describe('VHDX commit into a parent that holds no data yet', () => {
-  it('every crash state opens while the parent gets its first sector bitmap block', async () => {
-    const states = await crashTest(1, EMPTY_MIDDLE);
-    assert.ok(states >= 10, `only ${states} crash states`);
+  // Regression (VHDX): writing BASE gives it a new DataWriteGuid; the layer between once kept
+  // the old one, so CHILD no longer opened after `commit -b BASE CHILD` (PARENT). Writing a VMDK
+  // gives it a new CID: the same holds.
+  describe(`${format} commit -b without --drop`, () => {
+    it('CHILD still opens afterwards, as commit.ts and docs/chains.md promise', async () => {
+      const dir = tempDir();
+      const [base, , top] = await buildChain(dir, SIZE, LAYERS, format);
+      const expected = await viewOf(top!);
+      await commit(top!, { base });
+      assert.deepEqual(await viewOf(base!), expected);
+      assert.deepEqual(await viewOf(top!), expected, 'CHILD opens without --ignore-parent-uuid');
+    });
   });
-});
-
-// Regression: writing BASE gives it a new DataWriteGuid; the layer between once kept
-// the old one, so CHILD no longer opened after `commit -b BASE CHILD` (PARENT).
-describe('VHDX commit -b without --drop', () => {
-  it('CHILD still opens afterwards, as commit.ts and docs/chains.md promise', async () => {
-    const dir = tempDir();
-    const [base, , top] = await buildChain(dir, SIZE, LAYERS, 'vhdx');
-    const expected = await viewOf(top!);
-    await commit(top!, { base });
-    assert.deepEqual(await viewOf(base!), expected);
-    assert.deepEqual(await viewOf(top!), expected, 'CHILD opens without --ignore-parent-uuid');
-  });
-});
+}

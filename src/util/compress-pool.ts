@@ -1,0 +1,223 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * How each unit is compressed: `zlib` is a zlib stream (RFC 1950: header,
+ * DEFLATE data, Adler-32), as a VMDK stream-optimized grain holds it
+ * (Virtual Disk Format 1.1, "Stream-Optimized Compressed Sparse Extents",
+ * COMPRESSION_DEFLATE); `deflate-raw` is bare DEFLATE data (RFC 1951) with
+ * a 4 KiB window (windowBits 12), as a qcow2 compressed cluster holds it
+ * (QEMU docs/interop/qcow2.txt, "Compressed Clusters Descriptor"; qemu
+ * compresses with windowBits -12). Both at zlib's default level.
+ */
+export type CompressCodec = 'zlib' | 'deflate-raw';
+
+/**
+ * Room the caller keeps around each compressed unit: `head` bytes before it
+ * (zeroed, for the caller's own marker), then the unit, then zeros up to a
+ * multiple of `align` bytes from the unit's start. VMDK grains: head 12,
+ * align 512; units stored back to back: head 0, align 1.
+ */
+export interface UnitFraming {
+  head: number;
+  align: number;
+}
+
+/** What a pool compresses with and how it frames units. */
+export interface CompressPoolOptions {
+  codec: CompressCodec;
+  framing?: UnitFraming;
+  /** Worker threads; one per core (os.availableParallelism) by default. */
+  workers?: number;
+}
+
+/** A batch: `count` units of `unitBytes` each, back to back from `data`'s start. `data`'s buffer is transferred (the caller must not touch it again). */
+export interface CompressJob {
+  data: Uint8Array;
+  unitBytes: number;
+  count: number;
+}
+
+/** One unit of a result: its framed start within `out` (the head room), and its compressed length (the bytes after the head). */
+export interface CompressedUnit {
+  at: number;
+  length: number;
+}
+
+/** A compressed batch: the framed units back to back in `out`, in the job's order. */
+export interface CompressResult {
+  out: Uint8Array;
+  units: CompressedUnit[];
+}
+
+/**
+ * The most bytes one unit can compress to, with any zlib parameters: zlib's
+ * conservative deflateBound (len + len/8 + len/64 + 5) plus the zlib
+ * wrapper's 6 bytes. Incompressible data comes out in stored blocks, a few
+ * bytes over its length, far below this.
+ */
+export function compressBound(unitBytes: number): number {
+  return unitBytes + Math.ceil(unitBytes / 8) + Math.ceil(unitBytes / 64) + 11;
+}
+
+/** The worker's message in and out. */
+interface WorkerJob {
+  buffer: ArrayBuffer;
+  unitBytes: number;
+  count: number;
+  /** Output bytes the batch may need (batchBytes). */
+  need: number;
+}
+interface WorkerReply {
+  buffer: ArrayBuffer;
+  length: number;
+  ats: number[];
+  lengths: number[];
+}
+
+/**
+ * The worker's code, run with `eval` so it needs no file of its own next to
+ * the bundled CLI. It keeps one compressor for its life and an output
+ * buffer: each unit is compressed by the compressor's native handle
+ * (`writeSync`, what zlib.deflateSync itself calls) straight into the
+ * output buffer behind its head room, with `Z_FINISH`, then the compressor
+ * is reset for the next. The job's input buffer then becomes the worker's
+ * output buffer for the next job: buffers swap, none is allocated per job
+ * or per unit, and the worker makes no garbage beyond its small messages.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const zlib = require('node:zlib');
+const { codec, head, align } = workerData;
+const engine = codec === 'zlib' ? new zlib.Deflate() : new zlib.DeflateRaw({ windowBits: 12 });
+let failure = null;
+engine.on('error', (err) => { failure = err; });
+const handle = engine._handle;
+const state = engine._writeState;
+const FINISH = zlib.constants.Z_FINISH;
+let scratch = new Uint8Array(0);
+parentPort.on('message', ({ buffer, unitBytes, count, need }) => {
+  const input = new Uint8Array(buffer);
+  const out = scratch.byteLength >= need ? scratch : new Uint8Array(Math.max(need, input.byteLength));
+  const ats = [];
+  const lengths = [];
+  let at = 0;
+  for (let k = 0; k < count; k++) {
+    out.fill(0, at, at + head);
+    const space = out.byteLength - at - head;
+    handle.writeSync(FINISH, input, k * unitBytes, unitBytes, out, at + head, space);
+    if (failure) throw failure;
+    if (state[1] !== 0 || state[0] === 0) throw new Error('a unit did not compress within its bound');
+    const length = space - state[0];
+    engine.reset();
+    const end = at + Math.ceil((head + length) / align) * align;
+    out.fill(0, at + head + length, end);
+    ats.push(at);
+    lengths.push(length);
+    at = end;
+  }
+  scratch = input;
+  parentPort.postMessage({ buffer: out.buffer, length: at, ats, lengths }, [out.buffer]);
+});
+`;
+
+/** Heap limits of a worker: its heap holds a compressor and a message, never more. */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 };
+
+interface Pending {
+  job: CompressJob;
+  resolve: (r: CompressResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Worker threads that compress batches of equal units, one per core.
+ *
+ * Memory is bounded by design, not by the garbage collector: a worker
+ * compresses into a buffer it owns and hands that back, keeping the job's
+ * buffer as its next output buffer, so the buffers in play are the caller's
+ * batch buffers plus one per worker, whatever the disk's size. A buffer
+ * allocated per unit or per result (what zlib.deflateSync returns) is
+ * external memory to V8, freed only when a collection happens to run: the
+ * first version of this pool reached 160-200 MiB RSS that way and needed
+ * explicit gc() calls (--expose-gc) after every batch to stay near 100 MiB.
+ * A caller that sizes its batch buffers with `batchBytes` gets its results
+ * back in buffers of the same size and can fill them again.
+ *
+ * Jobs queue when every worker is busy; results come back per job, so the
+ * caller keeps its own order. Only busy workers hold a reference: an
+ * abandoned pool does not keep the process alive.
+ */
+export class CompressPool {
+  private readonly idle: Worker[] = [];
+  private readonly busy = new Map<Worker, Pending>();
+  private readonly queue: Pending[] = [];
+  private failure: unknown;
+  private readonly framing: UnitFraming;
+  readonly size: number;
+
+  constructor(opts: CompressPoolOptions) {
+    this.framing = opts.framing ?? { head: 0, align: 1 };
+    this.size = opts.workers ?? availableParallelism();
+    const workerData = { codec: opts.codec, ...this.framing };
+    for (let i = 0; i < this.size; i++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits: WORKER_LIMITS });
+      w.on('message', (r: WorkerReply) => this.done(w, r));
+      w.on('error', (err) => this.fail(w, err));
+      // Idle workers hold no reference (after the listeners, which would take one again).
+      w.unref();
+      this.idle.push(w);
+    }
+  }
+
+  /** Bytes a batch of `count` units of `unitBytes` needs so that its result fits in a buffer of the same size (each unit at its compressBound, framed). */
+  batchBytes(unitBytes: number, count: number): number {
+    const { head, align } = this.framing;
+    return count * Math.ceil((head + compressBound(unitBytes)) / align) * align;
+  }
+
+  /** Compresses `job` on the next free worker. */
+  run(job: CompressJob): Promise<CompressResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Stops every worker. */
+  async close(): Promise<void> {
+    await Promise.all([...this.idle, ...this.busy.keys()].map((w) => w.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.pop()!;
+      const p = this.queue.shift()!;
+      this.busy.set(w, p);
+      // A busy worker keeps the process alive until its result is in.
+      w.ref();
+      const { data, unitBytes, count } = p.job;
+      const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      const buffer = (whole ? data.buffer : data.slice().buffer) as ArrayBuffer;
+      const message: WorkerJob = { buffer, unitBytes, count, need: this.batchBytes(unitBytes, count) };
+      w.postMessage(message, [buffer]);
+    }
+  }
+
+  private done(w: Worker, r: WorkerReply): void {
+    const p = this.busy.get(w)!;
+    this.busy.delete(w);
+    w.unref();
+    this.idle.push(w);
+    p.resolve({ out: new Uint8Array(r.buffer, 0, r.length), units: r.ats.map((at, k) => ({ at, length: r.lengths[k]! })) });
+    this.dispatch();
+  }
+
+  private fail(w: Worker, err: unknown): void {
+    this.failure ??= err;
+    this.busy.get(w)?.reject(err);
+    this.busy.delete(w);
+    for (const p of this.queue.splice(0)) p.reject(err);
+  }
+}
