@@ -46,10 +46,34 @@ async function rebuildPrimary(file: ImageFile, s: SparseExtent, at: number): Pro
 }
 
 /**
+ * Copies every grain table of the redundant directory that differs from
+ * the primary's over the primary's, fsync. vdisk writes the redundant
+ * tables first and fsyncs them before the primary's (sparse-writer.ts), and
+ * both copies only ever point at grains whose data was already on disk, so
+ * either copy is a state the disk was in: taking the redundant one makes
+ * them agree without guessing at data. Returns what it changed.
+ */
+async function alignPrimaryTables(file: ImageFile, s: SparseExtent): Promise<string[]> {
+  const { primary, redundant } = s;
+  const copied: number[] = [];
+  for (let g = 0; g < primary!.entries; g++) {
+    const [a, b] = await Promise.all([primary!.table(g), redundant!.table(g)]);
+    if (!a || !b || a.every((x, i) => x === b[i])) continue;
+    await file.write(encodeTable(b), (await primary!.tableSector(g)) * SECTOR);
+    copied.push(g);
+  }
+  if (copied.length === 0) return [];
+  await file.sync();
+  return [`copied ${copied.length} grain table(s) from the redundant directory over the primary's (table ${copied.slice(0, 8).join(', ')}${copied.length > 8 ? ', ...' : ''})`];
+}
+
+/**
  * `check --repair` of a monolithic sparse VMDK, fixing only what needs no
  * guess: a damaged primary grain directory (it, or a table it points to,
  * cannot be read) is rebuilt from an intact redundant one at the end of the
- * file; bytes past the last structure are cut off. Compressed
+ * file; primary grain tables that differ from the redundant ones (a crash
+ * between the two table writes of a flush) take the redundant copies;
+ * bytes past the last structure are cut off. Compressed
  * (streamOptimized) files and descriptor files are left alone. Returns what
  * it changed; CORRUPT when both directories are damaged.
  */
@@ -69,6 +93,7 @@ export async function repairVmdk(path: string, openFile: FileOpener = openDiskFi
       end = await rebuildPrimary(file, s, at);
       changes.push(`rebuilt the grain directory from the redundant one at byte ${at}`);
     }
+    if (s.redundant && (await readable(s.primary))) changes.push(...(await alignPrimaryTables(file, s)));
     if (file.size > end) {
       changes.push(`cut ${file.size - end} unreferenced bytes after byte ${end}`);
       await file.truncate(end);

@@ -10,9 +10,11 @@ import type { SparseExtent } from './sparse-extent.js';
  * all present (as vdisk, VMware and qemu-img create them), so only table
  * entries change. New grains are appended at the end of the file; a grain
  * partly written reads as zeros elsewhere (the file past its end is a hole).
- * `flush` stores data, fsync, then the changed tables in the redundant and
- * the primary directory, fsync: a crash before leaves the old tables
- * pointing at old grains.
+ * `flush` stores data, fsync, then the changed tables of the redundant
+ * directory, fsync, then those of the primary, fsync: a crash before leaves
+ * the old tables pointing at old grains, and a crash between leaves the
+ * redundant copy the newer one, which `check --repair` copies over the
+ * primary without a guess.
  */
 export class SparseExtentWriter {
   private readonly directories: GrainDirectory[];
@@ -82,8 +84,8 @@ export class SparseExtentWriter {
     if (pending.length === 0) return;
     for (const d of this.directories) {
       for (const [g, table] of pending) await file.write(encodeTable(table), (await d.tableSector(g)) * SECTOR);
+      await file.sync();
     }
-    await file.sync();
     for (const [g, table] of pending) {
       for (const d of this.directories) d.remember(g, table);
       this.sparse.pendingTables.delete(g);

@@ -77,6 +77,22 @@ describe('check --repair of a VMDK', () => {
     assert.equal(await guestSha256OfFile(path), sha);
   });
 
+  it('copies redundant grain tables over primary ones that differ (a crash between the two table writes of a flush)', async () => {
+    const { path, sha } = await sample();
+    const bytes = readFileSync(path);
+    const gd = Number(bytes.readBigUInt64LE(FIELD.gdOffset));
+    const table = bytes.readUInt32LE(gd * 512);
+    const first = table * 512 + Math.floor(5000 / 128) * 4;
+    assert.notEqual(bytes.readUInt32LE(first), 0, 'the sample has a grain there');
+    bytes.writeUInt32LE(0, first);
+    writeFileSync(path, bytes);
+    assert.deepEqual((await check(path)).findings.map((f) => f.code), ['RGD_DIFFERS']);
+    const after = await check(path, { repair: true });
+    assert.deepEqual(after.repaired, ["copied 1 grain table(s) from the redundant directory over the primary's (table 0)"]);
+    assert.deepEqual(after.findings, []);
+    assert.equal(await guestSha256OfFile(path), sha);
+  });
+
   it('refuses when both directories are damaged (a CORRUPT finding), and leaves other VMDKs alone', async () => {
     const { path } = await sample();
     const bytes = readFileSync(path);
