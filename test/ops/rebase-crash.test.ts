@@ -1,6 +1,6 @@
 /**
- * rebase of VHD chains (512 KiB blocks), VHDX chains (1 MiB blocks) and qcow2
- * chains (64 KiB clusters): a safe rebase keeps the guest view, and a power
+ * rebase of VHD chains (512 KiB blocks), VHDX chains (1 MiB blocks), qcow2
+ * chains (64 KiB clusters) and VMDK chains (64 KiB grains): a safe rebase keeps the guest view, and a power
  * cut at any flush point leaves
  * a child that opens over its old or its new parent with the same view; a
  * re-run finishes. Also the unsafe re-link and, for VHDX and VMDK chains
@@ -81,7 +81,7 @@ async function crashTest(format: ChainFormat, size: number, layers: LayerWrites[
   return n;
 }
 
-for (const format of ['vhd', 'vhdx', 'qcow2'] as const) {
+for (const format of ['vhd', 'vhdx', 'qcow2', 'vmdk'] as const) {
   const B = CHAIN_BLOCK_SIZE[format];
   const SIZE = 16 * B;
   const LAYERS = layersFor(B);
