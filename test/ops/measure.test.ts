@@ -20,6 +20,9 @@ const OUTPUTS: [string, Record<string, string>][] = [
   ['vhdx', { subformat: 'fixed' }],
   ['vhdx', { block_size: '1M' }],
   ['vhdx', { block_size: '1M', logical_sector_size: '4096' }],
+  ['vdi', {}],
+  ['vdi', { subformat: 'fixed' }],
+  ['vdi', { block_size: '256K' }],
 ];
 
 test('measure gives the exact size of the file convert writes, for every output', async () => {

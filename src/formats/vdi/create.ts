@@ -37,7 +37,16 @@ export const VDI_CREATE_OPTIONS = ['subformat', 'block_size', 'preallocation'] a
 /** Smallest block_size vdisk writes (VirtualBox and qemu use 1 MiB; other powers of two are for tests and special needs). */
 export const MIN_WRITE_BLOCK = 64 * 1024;
 
-function blockSizeOption(text: string | undefined): number {
+/** Where a new VDI of `size` bytes in `blockSize` blocks puts its parts: the block array at 1 MiB, the data at the next MiB (VDI_DATA_ALIGN). */
+export function newLayout(size: number, blockSize: number): { blocks: number; blocksOffset: number; dataOffset: number } {
+  const blocks = Math.ceil(size / blockSize);
+  if (blocks * 4 > MAX_BLOCK_MAP_BYTES) throw new DiskImageError('USAGE', `block_size ${blockSize} is too small for a ${size}-byte VDI (over ${MAX_BLOCK_MAP_BYTES / 4} blocks)`);
+  const blocksOffset = roundUp(PRE_HEADER_SIZE + HEADER1PLUS_SIZE, DATA_ALIGN);
+  return { blocks, blocksOffset, dataOffset: roundUp(blocksOffset + blocks * 4, DATA_ALIGN) };
+}
+
+/** The `-o block_size` of a new VDI (default 1 MiB). */
+export function blockSizeOption(text: string | undefined): number {
   const bs = text === undefined ? DEFAULT_BLOCK_SIZE : parseSize(text);
   if (!isPowerOfTwo(bs) || bs < MIN_WRITE_BLOCK || bs > MAX_BLOCK_SIZE) throw new DiskImageError('USAGE', `VDI block_size must be a power of two from 64K to 256M, not ${text}`, { value: text });
   return bs;
@@ -91,10 +100,7 @@ export async function createVdi(path: string, opts: CreateOptions): Promise<Writ
   const type = parent ? TYPE_DIFF : sub === 'fixed' ? TYPE_FIXED : TYPE_NORMAL;
   const full = wantsPreallocation(opts.options, type === TYPE_FIXED, 'vdi');
   const blockSize = parent ? parent.header.blockSize : blockSizeOption(opts.options.block_size);
-  const blocks = Math.ceil(size / blockSize);
-  if (blocks * 4 > MAX_BLOCK_MAP_BYTES) throw new DiskImageError('USAGE', `block_size ${blockSize} is too small for a ${size}-byte VDI (over ${MAX_BLOCK_MAP_BYTES / 4} blocks)`);
-  const blocksOffset = roundUp(PRE_HEADER_SIZE + HEADER1PLUS_SIZE, DATA_ALIGN);
-  const dataOffset = roundUp(blocksOffset + blocks * 4, DATA_ALIGN);
+  const { blocks, blocksOffset, dataOffset } = newLayout(size, blockSize);
   const uuid = (opts.uuid && parseUuid(opts.uuid)) || randomUuid();
   const head = new Uint8Array(PRE_HEADER_SIZE + HEADER1PLUS_SIZE);
   encodeStruct(PRE_HEADER, { fileInfo: FILE_INFO.padEnd(FILE_INFO_SIZE, '\0'), signature: VDI_SIGNATURE, version: VERSION_1_1 }, head);

@@ -2,6 +2,7 @@ import type { FormatDescriptor } from '../types.js';
 import { MIN_WRITE_BLOCK, VDI_CREATE_OPTIONS, createVdi } from './create.js';
 import { DEFAULT_BLOCK_SIZE } from './constants.js';
 import { hasVdiSignature } from './header.js';
+import { measureVdi } from './measure.js';
 import { openVdi } from './open.js';
 
 /** The VDI format (VirtualBox): dynamic, fixed and differencing images; reads versions 0.x and 1.1, writes 1.1. */
@@ -14,5 +15,6 @@ export const vdiFormat: FormatDescriptor = {
   probe: (head) => hasVdiSignature(head),
   open: openVdi,
   create: createVdi,
+  measure: measureVdi,
   createOptions: VDI_CREATE_OPTIONS,
 };
