@@ -49,9 +49,9 @@ describe('compact: VDI', () => {
     assert.ok(replay.states >= 6, `only ${replay.states} states`);
   });
 
-  test('a differencing VDI: zero blocks become BLOCK_ZERO and still hide the parent', async () => {
+  test('a differencing VDI: zero blocks become BLOCK_ZERO and still hide the parent; compacting the parent keeps the child valid', async () => {
     const dir = tempDir();
-    const base = await makeImage(join(dir, 'base.vdi'), 'vdi', 4 * MiB, {}, [[0, 4 * MiB, 5]]);
+    const base = await makeImage(join(dir, 'base.vdi'), 'vdi', 4 * MiB, {}, [[0, 3 * MiB, 5], [3 * MiB, MiB, 0]]);
     const child = join(dir, 'child.vdi');
     const parent = await openImage(base);
     const image = await createImage(child, 'vdi', { virtualSize: 4 * MiB, options: {}, parent });
@@ -65,6 +65,9 @@ describe('compact: VDI', () => {
     assert.deepEqual(await viewOf(child), before, 'the zeroed block still hides the parent');
     assert.equal(statSync(child).size, 2 * MiB + MiB);
     await assertClean(child);
+    assert.equal((await compact(base, {})).blocksDropped, 1);
+    assert.deepEqual(await viewOf(child), before, 'the child opens over the compacted parent with the same view');
+    await assertClean(base);
   });
 
   test('a fixed VDI is refused (UNSUPPORTED)', async () => {

@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createImage, openImage } from '../../../src/formats/registry.js';
 import type { WritableDiskImage } from '../../../src/formats/types.js';
+import { compact } from '../../../src/ops/compact.js';
 import { resize } from '../../../src/ops/resize.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
-import { GiB, KiB, MiB, assertClean, formatSpecificOf, makeImage, modelView, qemuAgrees, replayPowerCuts, viewOf, type Writes } from '../../helpers/resize.js';
+import { needTools, run } from '../../helpers/oracles.js';
+import { GiB, KiB, MiB, assertClean, formatSpecificOf, makeImage, modelView, qemuAgrees, rawModel, replayPowerCuts, viewOf, type Writes } from '../../helpers/resize.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 /** Data in the first 17 blocks of 64 KiB, a partial write at 4 MiB and explicit zeros (allocated all-zero blocks) at 6 MiB. */
@@ -59,6 +61,26 @@ describe('resize: VDI', () => {
       await w.close();
     }
     await assertClean(path);
+  });
+
+  test('a VDI qemu-img made (one sector of block pointers, then the data): a grow past 128 blocks moves the array; compact; qemu agrees', async (t) => {
+    if (!needTools(t, 'qemu-img')) return;
+    const dir = tempDir();
+    const model = rawModel(join(dir, 'm8.raw'), 8 * MiB, WRITES);
+    const path = join(dir, 'q.vdi');
+    run('qemu-img', ['convert', '-f', 'raw', '-O', 'vdi', model, path]);
+    const before = await formatSpecificOf(path);
+    assert.equal(before.dataOffset, (before.blocksOffset as number) + 512, 'qemu leaves no room: one sector of pointers');
+    await resize(path, 200 * MiB, {});
+    const after = await formatSpecificOf(path);
+    assert.equal(after.blocksOffset, before.dataOffset);
+    assert.equal(after.dataOffset, (before.dataOffset as number) + MiB);
+    assert.deepEqual(await viewOf(path), await modelView(dir, 'm200.raw', 200 * MiB, WRITES));
+    await assertClean(path);
+    qemuAgrees(t, path, 'vdi', 200 * MiB, join(dir, 'm200.raw'));
+    await compact(path, {});
+    await assertClean(path);
+    qemuAgrees(t, path, 'vdi', 200 * MiB, join(dir, 'm200.raw'));
   });
 
   test('a fixed VDI stays fixed: new blocks allocated; shrink gives them back', async (t) => {
