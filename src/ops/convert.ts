@@ -38,7 +38,9 @@ export interface ConvertResult {
 /**
  * Converts SRC (any readable format, its whole chain) to a new DST: writes
  * to a temporary name beside DST, flushes, renames on success, and removes the
- * partial file on any failure or interrupt.
+ * partial file on any failure or interrupt. A size the output cannot hold
+ * exactly (a sector, a `--target` unit) is rounded up, never down, and a
+ * warning says so; the result's virtualSize is the output's.
  */
 export async function convert(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
   if (opts.existing) return convertIntoExisting(src, dst, opts);
@@ -52,10 +54,12 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
     temp = tempPathFor(dst);
     const openFile = opts.cache === 'none' ? openDirectDiskFile : openDiskFile;
     let stats: CopyStats;
+    let written: number | undefined;
     if (formatByName(format).frontToBackOnly?.(options)) {
       stats = await writeFrontToBack(source, { format, virtualSize, options, uuid }, temp, dst, openFile, opts);
     } else {
       target = await createImage(temp, format, { virtualSize, options, uuid, finalPath: dst, openFile });
+      written = target.virtualSize;
       stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
       await target.flush();
       await target.close();
@@ -63,13 +67,25 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
     }
     await commitOutput(temp, dst);
     temp = undefined;
-    return { virtualSize, ...stats };
+    const size = written ?? (await sizeOf(dst, format));
+    if (size !== source.virtualSize) opts.onWarning?.(`${dst}: ${format} cannot hold ${source.virtualSize} bytes exactly; the disk was rounded up to ${size} bytes (${size - source.virtualSize} more)`);
+    return { virtualSize: size, ...stats };
   } finally {
     // A format may have made more files beside the temporary one (a VMDK's extents): a failed output loses them all.
     const others = temp && target ? target.layer.files().filter((f) => resolve(f) !== resolve(temp!)) : [];
     await target?.close();
     if (temp) for (const f of [temp, ...others]) await discardOutput(f);
     await source.close();
+  }
+}
+
+/** The virtual size of the image just written at `path`. */
+async function sizeOf(path: string, format: string): Promise<number> {
+  const image = await openImage(path, { format });
+  try {
+    return image.virtualSize;
+  } finally {
+    await image.close();
   }
 }
 

@@ -8,6 +8,10 @@
  * of the disk's last MiB read from the block device; the test checks them
  * against what it wrote. qemu opens every image with snapshot=on.
  *
+ * The boot disk is also converted through raw → VDI → VMDK streamOptimized →
+ * qcow2 → VHDX → VHD fixed → raw, each step reading the one before, and the
+ * last raw is booted.
+ *
  * The dynamic VHDX is booted once more served by `vdisk serve` over NBD
  * (a Unix socket), from its nbd+unix:// URI.
  *
@@ -30,7 +34,7 @@ interface Target {
   /** vdisk convert options after `convert`, before SRC DST. */
   convert: string[];
   /** qemu's format name. */
-  qemuFormat: 'raw' | 'vpc' | 'vhdx' | 'vmdk' | 'qcow2';
+  qemuFormat: 'raw' | 'vpc' | 'vhdx' | 'vmdk' | 'qcow2' | 'vdi';
   ext: string;
 }
 
@@ -43,6 +47,22 @@ const TARGETS: Target[] = [
   { name: 'vmdk-monolithicSparse', convert: ['-O', 'vmdk'], qemuFormat: 'vmdk', ext: 'vmdk' },
   { name: 'vmdk-streamOptimized', convert: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'], qemuFormat: 'vmdk', ext: 'vmdk' },
   { name: 'qcow2', convert: ['-O', 'qcow2'], qemuFormat: 'qcow2', ext: 'qcow2' },
+  { name: 'qcow2-compat-0.10', convert: ['-O', 'qcow2', '-o', 'compat=0.10'], qemuFormat: 'qcow2', ext: 'qcow2' },
+  { name: 'vdi-dynamic', convert: ['-O', 'vdi'], qemuFormat: 'vdi', ext: 'vdi' },
+  { name: 'vdi-fixed', convert: ['-O', 'vdi', '-o', 'subformat=fixed'], qemuFormat: 'vdi', ext: 'vdi' },
+];
+
+/**
+ * The chain of conversions of issue 16's "Boot" criterion: each step converts
+ * the previous step's output, so every reader feeds every next writer.
+ */
+const CONVERSION_CHAIN: { convert: string[]; ext: string }[] = [
+  { convert: ['-O', 'vdi'], ext: 'vdi' },
+  { convert: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'], ext: 'vmdk' },
+  { convert: ['-O', 'qcow2'], ext: 'qcow2' },
+  { convert: ['-O', 'vhdx'], ext: 'vhdx' },
+  { convert: ['-O', 'vhd', '-o', 'subformat=fixed'], ext: 'vhd' },
+  { convert: ['-O', 'raw'], ext: 'raw' },
 ];
 
 const INTERFACES = ['ide', 'virtio'] as const;
@@ -119,6 +139,21 @@ test('converted disks boot under qemu and the guest reads the same bytes', { tim
       }
     });
   }
+  // Converted six times over, each output the next input: raw → VDI → VMDK
+  // streamOptimized → qcow2 → VHDX → VHD fixed → raw.
+  await t.test('chain raw → vdi → vmdk streamOptimized → qcow2 → vhdx → vhd fixed → raw, virtio', async (st) => {
+    let file = raw;
+    for (const [i, step] of CONVERSION_CHAIN.entries()) {
+      const next = join(dir, `chain-${i + 1}.${step.ext}`);
+      const r = vdisk('convert', ...step.convert, file, next);
+      assert.equal(r.status, 0, `vdisk convert ${step.convert.join(' ')} ${file}: ${r.stderr}`);
+      file = next;
+    }
+    const same = vdisk('compare', raw, file);
+    assert.equal(same.status, 0, `the chain's raw differs from the source: ${same.stdout}${same.stderr}`);
+    bootMs += await bootAndCheck(st, file, 'raw', 'virtio', expected);
+    boots++;
+  });
   // Served, not converted: the dynamic VHDX above, exported by `vdisk serve`
   // and booted from its NBD URI (qemu's nbd driver, format raw).
   await t.test('vhdx-dynamic served by vdisk serve over NBD, virtio', async (st) => {

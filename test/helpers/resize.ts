@@ -39,6 +39,16 @@ export async function makeImage(path: string, format: string, size: number, opti
   return path;
 }
 
+/** What `vdisk info` says of the image's format-specific fields. */
+export async function formatSpecificOf(path: string): Promise<Record<string, unknown>> {
+  const image = await openImage(path);
+  try {
+    return image.describe().formatSpecific ?? {};
+  } finally {
+    await image.close();
+  }
+}
+
 /** A sparse raw file of `size` bytes holding the non-zero writes: the expected guest view. */
 export function rawModel(path: string, size: number, writes: Writes): string {
   const fd = openSync(path, 'w');
@@ -96,17 +106,17 @@ export async function assertClean(path: string, what = path, leaksAllowed = fals
 }
 
 /** qemu's name for a vdisk format. */
-const QEMU_FORMAT: Record<string, string> = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx', qcow2: 'qcow2' };
+const QEMU_FORMAT: Record<string, string> = { raw: 'raw', vhd: 'vpc', vhdx: 'vhdx', qcow2: 'qcow2', vdi: 'vdi' };
 
 /**
- * What qemu-img sees: its virtual size, `qemu-img check` for VHDX (vpc and
- * raw have no check), and `qemu-img compare` with the raw model.
+ * What qemu-img sees: its virtual size, `qemu-img check` for VHDX, qcow2 and VDI (vpc
+ * and raw have no check), and `qemu-img compare` with the raw model.
  */
 export function qemuAgrees(t: TestContext, path: string, format: string, size: number, model: string): void {
   if (!needTools(t, 'qemu-img')) return;
   const f = QEMU_FORMAT[format]!;
   assert.equal(qemuInfo(path, f)['virtual-size'], size, `qemu-img info virtual size of ${path}`);
-  if (format === 'vhdx' || format === 'qcow2') run('qemu-img', ['check', '-f', format, path]);
+  if (format === 'vhdx' || format === 'qcow2' || format === 'vdi') run('qemu-img', ['check', '-f', format, path]);
   run('qemu-img', ['compare', '-f', f, '-F', 'raw', path, model]);
 }
 

@@ -31,6 +31,9 @@ export const HEADER1PLUS_SIZE = 400;
 /** Largest cbHeader vdisk reads: the header and pre-header fit in the first MiB (VDI_DATA_ALIGN). */
 export const MAX_HEADER_SIZE = 1024 * 1024 - PRE_HEADER_SIZE;
 
+/** Byte offset of VDIHEADER1.cBlocksAllocated in the file: the pre-header plus 316 (VDICore.h VDIHEADER1). */
+export const BLOCKS_ALLOCATED_AT = PRE_HEADER_SIZE + 316;
+
 /** Bytes of szComment (VDI_IMAGE_COMMENT_SIZE). */
 export const COMMENT_SIZE = 256;
 

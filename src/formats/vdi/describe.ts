@@ -25,6 +25,8 @@ export function describeVdi(path: string, h: VdiHeader, fileSize: number, alloca
       blockSize: h.blockSize,
       blockExtra: h.blockExtra,
       blocks: h.blocks,
+      blocksOffset: h.blocksOffset,
+      dataOffset: h.dataOffset,
       blocksAllocated: allocated,
       blocksAllocatedInHeader: h.blocksAllocated,
       uuidModify: formatVdiUuid(h.uuidModify),

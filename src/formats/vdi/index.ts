@@ -1,3 +1,5 @@
+import { compactVdi } from './compact.js';
+import { resizeVdi } from './resize.js';
 import type { FormatDescriptor } from '../types.js';
 import { MIN_WRITE_BLOCK, VDI_CREATE_OPTIONS, createVdi } from './create.js';
 import { DEFAULT_BLOCK_SIZE } from './constants.js';
@@ -17,4 +19,6 @@ export const vdiFormat: FormatDescriptor = {
   create: createVdi,
   measure: measureVdi,
   createOptions: VDI_CREATE_OPTIONS,
+  resize: resizeVdi,
+  compact: compactVdi,
 };

@@ -4,12 +4,10 @@ import { blockPieces } from '../guest-range.js';
 import { DiskImageError } from '../../errors.js';
 import type { Layer, ParentRef, WritableLayer } from '../layer.js';
 import { BlockMap } from './block-map.js';
-import { BLOCK_FREE, BLOCK_ZERO, PRE_HEADER_SIZE, SECTOR } from './constants.js';
+import { BLOCK_FREE, BLOCK_ZERO, BLOCKS_ALLOCATED_AT, PRE_HEADER_SIZE, SECTOR } from './constants.js';
 import type { VdiHeader } from './header.js';
 import { VdiLayer } from './reader.js';
 
-/** Byte offset of VDIHEADER1.cBlocksAllocated in the file (pre-header + 316). */
-const BLOCKS_ALLOCATED_AT = PRE_HEADER_SIZE + 316;
 
 /** Byte offset of VDIHEADER1.uuidLinkage in the file (pre-header + 352); uuidParentModify follows it. */
 const LINKAGE_AT = PRE_HEADER_SIZE + 352;
