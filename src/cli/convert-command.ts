@@ -18,6 +18,8 @@ export interface ConvertRequest extends OpenOptions {
   existing?: boolean;
   /** `--replace`: replace an existing DST file atomically. */
   replace?: boolean;
+  /** `-B`: DST is a new child of this image. */
+  backing?: string;
   /** `-t`: how a new DST file is written. */
   cache?: CacheMode;
   options: Record<string, string>;
@@ -43,6 +45,7 @@ export async function convertCommand(src: string, dst: string, r: ConvertRequest
   const toPipe = dst === '-';
   if (!fromPipe && !toPipe) return void (await convert(src, dst, r));
   if (toPipe && (r.existing || r.replace)) throw new DiskImageError('USAGE', '-n and --replace write into or over an existing file, not stdout');
+  if (toPipe && r.backing !== undefined) throw new DiskImageError('USAGE', '-B writes a differencing child beside its backing file, not to stdout');
   if (fromPipe && !r.format) throw new DiskImageError('USAGE', `a pipe cannot be probed: say ${pipeInputs()} for stdin`);
   const wanted = resolveOutput(r);
   if (fromPipe && toPipe && formatByName(wanted.format).layoutFollowsData?.(wanted.options) && !r.spool) {

@@ -70,16 +70,17 @@ function buildProgram(): Command {
     .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
     .option('--spool', 'stdin to stdout into a dynamic format: spool the input to a temporary file first')
     .option('-n, --no-create', 'write into the existing image or block device DST (its format, size and identity kept)')
+    .option('-B, --backing <image>', 'make DST a new child of the existing BACKING holding only what differs from it (as qemu-img convert -B)')
     .option('--replace', 'replace an existing DST file atomically (written beside it, renamed over it on success)')
     .option('-t, --cache <mode>', 'how a new DST file is written: writeback (default; through the page cache, written back at once and dropped behind) or none (O_DIRECT where possible)')
-    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; create: boolean; replace?: boolean; cache?: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; create: boolean; replace?: boolean; backing?: string; cache?: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
       const cache = cacheMode(o.cache);
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
         const profile = o.target ? profileByName(o.target) : undefined;
         const note = profile && profileOutput(profile).note;
         if (note) warn(`--target ${o.target}: ${note}`);
-        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, existing: !o.create, replace: o.replace, cache, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
+        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, existing: !o.create, replace: o.replace, backing: o.backing, cache, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
         bar.stop();
       }

@@ -8,6 +8,7 @@ import { openDirectDiskFile, openDiskFile } from '../io/file.js';
 import type { FileOpener } from '../io/image-file.js';
 import { fileSink, streamImage } from './stream.js';
 import { outputPlan, type OutputPlan, type OutputRequest } from './output-plan.js';
+import { convertOverBacking } from './convert-backing.js';
 
 /** Options of `vdisk convert`: the output (`-O`, `-o`, `--target`, `--keep-uuid`) and how to open the source. */
 export interface ConvertOptions extends OpenOptions, OutputRequest {
@@ -17,6 +18,8 @@ export interface ConvertOptions extends OpenOptions, OutputRequest {
   existing?: boolean;
   /** `--replace`: an existing regular file DST is replaced atomically (renamed over) on success. */
   replace?: boolean;
+  /** `-B`: DST becomes a new child of this existing image, holding only what differs from it (convert-backing.ts). */
+  backing?: string;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
   /** How a new DST is written (`-t`): 'writeback' (default) through the page cache with writeback started at once and written pages dropped behind; 'none' bypasses the page cache where it can (O_DIRECT). */
@@ -43,6 +46,7 @@ export interface ConvertResult {
  * warning says so; the result's virtualSize is the output's.
  */
 export async function convert(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
+  if (opts.backing !== undefined) return convertOverBacking(src, dst, { ...opts, backing: opts.backing });
   if (opts.existing) return convertIntoExisting(src, dst, opts);
   const source = await openImage(src, { ...opts, writable: false });
   let target: WritableDiskImage | undefined;

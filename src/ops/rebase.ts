@@ -1,11 +1,10 @@
 import { requireLocal } from '../io/open-source.js';
 import { realpathSync } from 'node:fs';
 import type { ProgressFn } from '../engine/copy.js';
-import { dataSpans } from '../engine/spans.js';
-import { chunkSpans, unionSpans, type Span } from '../util/spans.js';
 import { DiskImageError } from '../errors.js';
 import { openImage } from '../formats/registry.js';
-import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
+import type { OpenOptions, WritableDiskImage } from '../formats/types.js';
+import { copyDifferences } from './differences.js';
 import { chainPaths } from './output-file.js';
 
 /** Options of `vdisk rebase`. */
@@ -19,59 +18,6 @@ export interface RebaseOptions extends OpenOptions {
 export interface RebaseResult {
   /** Bytes copied into the child where the old and new backing differ. */
   copiedBytes: number;
-}
-
-const CHUNK = 8 * 1024 * 1024;
-const PIECE = 64 * 1024;
-
-/** Ranges where the child holds nothing of its own (its backing shows through). */
-async function ownHoles(child: DiskImage): Promise<Span[]> {
-  const out: Span[] = [];
-  for await (const e of child.extents(undefined, true)) if (e.kind === 'unallocated') out.push({ start: e.offset, end: e.offset + e.length });
-  return out;
-}
-
-/** Intersection of two sorted, disjoint span lists. */
-function intersect(a: Span[], b: Span[]): Span[] {
-  const out: Span[] = [];
-  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
-    const start = Math.max(a[i]!.start, b[j]!.start);
-    const end = Math.min(a[i]!.end, b[j]!.end);
-    if (start < end) out.push({ start, end });
-    if (a[i]!.end < b[j]!.end) i++;
-    else j++;
-  }
-  return out;
-}
-
-/**
- * Copies into the child every 64 KiB piece where its old and new backing
- * differ and the child holds nothing itself, so its guest view is the same
- * over either backing. Reads only where either backing has data.
- */
-async function copyDifferences(child: WritableDiskImage, oldBase: DiskImage, newBase: DiskImage, onProgress?: ProgressFn): Promise<number> {
-  const holes = await ownHoles(child);
-  const data = unionSpans(await dataSpans(oldBase), await dataSpans(newBase));
-  const work = intersect(holes, data);
-  const total = work.reduce((n, s) => n + s.end - s.start, 0);
-  const a = new Uint8Array(CHUNK);
-  const b = new Uint8Array(CHUNK);
-  let copied = 0;
-  let done = 0;
-  for (const { start, end } of chunkSpans(work, CHUNK)) {
-    const n = end - start;
-    await Promise.all([oldBase.readAt(a.subarray(0, n), start), newBase.readAt(b.subarray(0, n), start)]);
-    for (let p = 0; p < n; p += PIECE) {
-      const q = Math.min(n, p + PIECE);
-      if (Buffer.compare(a.subarray(p, q), b.subarray(p, q)) !== 0) {
-        await child.writeAt(a.subarray(p, q), start + p);
-        copied += q - p;
-      }
-    }
-    done += n;
-    onProgress?.(done, total);
-  }
-  return copied;
 }
 
 /**

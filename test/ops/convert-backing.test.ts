@@ -1,0 +1,74 @@
+/**
+ * `convert -B BACKING` (as qemu-img convert -B): a new child of an existing
+ * image holding only what differs from it, for every format with
+ * differencing images; qemu-img reads the chain where it can.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { formats, openImage } from '../../src/formats/registry.js';
+import { check } from '../../src/ops/check.js';
+import { convert } from '../../src/ops/convert.js';
+import { rejectsWithCode } from '../helpers/assert-error.js';
+import { vdisk } from '../helpers/cli.js';
+import { extentsOf, guestSha256OfFile } from '../helpers/images.js';
+import { needTools, run } from '../helpers/oracles.js';
+import { writePatternDisk } from '../helpers/pattern-disk.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+const SIZE = 24 * MiB;
+
+/** qemu's name of each differencing format whose chains qemu-img 7.2 reads (not VHD or VHDX children, nor differencing VDI). */
+const QEMU_CHAIN: Record<string, string> = { vmdk: 'vmdk', qcow2: 'qcow2' };
+
+for (const f of formats().filter((x) => x.differencing && x.create)) {
+  test(`convert -B into ${f.name}: the child holds only what differs, and reads as the source`, async (t) => {
+    const dir = tempDir();
+    const baseRaw = join(dir, 'base.raw');
+    await writePatternDisk(baseRaw, { size: SIZE, blockSize: MiB, fraction: 0.5 });
+    const srcRaw = join(dir, 'src.raw');
+    copyFileSync(baseRaw, srcRaw);
+    const bytes = readFileSync(srcRaw);
+    bytes.fill(0x5a, 3 * MiB + 4096, 3 * MiB + 8192);
+    bytes.fill(0, 10 * MiB, 12 * MiB);
+    bytes.fill(0x33, SIZE - 512);
+    writeFileSync(srcRaw, bytes);
+    const base = join(dir, `base.${f.extension}`);
+    await convert(baseRaw, base, { outputFormat: f.name });
+    const child = join(dir, `child.${f.extension}`);
+    const result = await convert(srcRaw, child, { outputFormat: f.name, backing: base });
+    assert.ok(result.writtenBytes > 0 && result.writtenBytes <= 4 * MiB, `wrote ${result.writtenBytes} bytes`);
+    assert.equal(await guestSha256OfFile(child), await guestSha256OfFile(srcRaw));
+    const image = await openImage(child);
+    try {
+      assert.equal(image.parent?.path, base);
+      const own = (await extentsOf(image, true)).filter((e) => e.kind !== 'unallocated').reduce((n, e) => n + e.length, 0);
+      assert.ok(own <= 4 * MiB + 2 * f.blockSizes!.default, `the child holds ${own} bytes of its own`);
+    } finally {
+      await image.close();
+    }
+    assert.deepEqual((await check(child)).findings, []);
+    const qemu = QEMU_CHAIN[f.name];
+    if (qemu && needTools(t, 'qemu-img')) run('qemu-img', ['compare', '-f', 'raw', '-F', qemu, srcRaw, child]);
+  });
+}
+
+test('convert -B refuses a format without differencing images, a backing of another size, and stdout', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'a.raw');
+  await writePatternDisk(raw, { size: 4 * MiB, blockSize: MiB, fraction: 0.5 });
+  const base = join(dir, 'base.qcow2');
+  await convert(raw, base, { outputFormat: 'qcow2' });
+  await rejectsWithCode(convert(raw, join(dir, 'x.raw'), { outputFormat: 'raw', backing: base }), 'USAGE');
+  const small = join(dir, 'small.qcow2');
+  await writePatternDisk(join(dir, 'b.raw'), { size: 2 * MiB, blockSize: MiB, fraction: 0.5 });
+  await convert(join(dir, 'b.raw'), small, { outputFormat: 'qcow2' });
+  await rejectsWithCode(convert(raw, join(dir, 'y.qcow2'), { outputFormat: 'qcow2', backing: small }), 'USAGE');
+  const r = vdisk('convert', '-O', 'qcow2', '-B', base, raw, '-');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /-B writes a differencing child/);
+  const ok = vdisk('convert', '-O', 'qcow2', '-B', base, raw, join(dir, 'z.qcow2'));
+  assert.equal(ok.status, 0, ok.stderr);
+});
