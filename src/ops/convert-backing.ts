@@ -6,6 +6,7 @@ import type { CopyStats, ProgressFn } from '../engine/copy.js';
 import { copyDifferences } from './differences.js';
 import { checkOutputPath, commitOutput, discardOutput, tempPathFor } from './output-file.js';
 import { outputPlan, type OutputRequest } from './output-plan.js';
+import { profileByName } from '../targets/profiles.js';
 
 /** What convertOverBacking needs of `vdisk convert`'s options (convert.ts ConvertOptions has them all). */
 export interface BackingConvertOptions extends OpenOptions, OutputRequest {
@@ -35,6 +36,7 @@ export async function convertOverBacking(src: string, dst: string, opts: Backing
   try {
     base = await openImage(opts.backing, { parentDirs: opts.parentDirs, onWarning: opts.onWarning, openFile: opts.openFile });
     const { format, options } = outputPlan(src, source, opts);
+    if (opts.target && !profileByName(opts.target)?.chains) throw new DiskImageError('USAGE', `--target ${opts.target} takes single images, not differencing children: leave out -B`);
     if (!formatByName(format).differencing) throw new DiskImageError('USAGE', `-B needs an output format with differencing images; ${format} has none`);
     if (base.virtualSize !== source.virtualSize) throw new DiskImageError('USAGE', `-B ${opts.backing} holds ${base.virtualSize} bytes, ${src} ${source.virtualSize}: a child has its backing's size`);
     checkOutputPath(dst, [source, base]);

@@ -37,6 +37,8 @@ export interface TargetProfile {
   outputs: TargetOutput[];
   /** The virtual size is rounded up to a multiple of this (1 = unchanged). */
   sizeMultiple: number;
+  /** Where the hypervisor is shown to run differencing disks, so `convert --target -B` may keep a chain; absent: it takes single images only. */
+  chains?: string;
   rules: TargetRule[];
 }
 
@@ -45,11 +47,12 @@ const GiB = 1024 * MiB;
 
 const fs = (ctx: TargetContext) => ctx.info.formatSpecific ?? {};
 
-const isFormat = (format: string, subformat: string, source: string): TargetRule => ({
+/** The image is a `subformat` `format`, or (with `child`) a differencing child of one. */
+const isFormat = (format: string, subformat: string, source: string, child?: string): TargetRule => ({
   id: `${format}-${subformat}`,
-  text: `the image is a ${subformat} ${format.toUpperCase()}`,
+  text: `the image is a ${subformat} ${format.toUpperCase()}${child ? ` (or a ${child} child)` : ''}`,
   source,
-  violation: ({ info }) => (info.format === format && info.subformat === subformat ? undefined : `it is ${info.subformat ?? ''} ${info.format}`.trim()),
+  violation: ({ info }) => (info.format === format && (info.subformat === subformat || (child !== undefined && info.subformat === child)) ? undefined : `it is ${info.subformat ?? ''} ${info.format}`.trim()),
 });
 
 const sizeMultiple = (multiple: number, label: string, source: string): TargetRule => ({
@@ -104,8 +107,9 @@ export const PROFILES: TargetProfile[] = [
     name: 'hyperv',
     outputs: [{ format: 'vhdx', options: { subformat: 'dynamic' } }],
     sizeMultiple: MiB,
+    chains: 'https://learn.microsoft.com/powershell/module/hyper-v/new-vhd (-Differencing -ParentPath; checkpoints are differencing AVHDX files)',
     rules: [
-      isFormat('vhdx', 'dynamic', 'https://learn.microsoft.com/powershell/module/hyper-v/new-vhd (VHDX is the default and recommended format; dynamic is the default type)'),
+      isFormat('vhdx', 'dynamic', 'https://learn.microsoft.com/powershell/module/hyper-v/new-vhd (VHDX is the default and recommended format; dynamic is the default type)', 'differencing'),
       sizeMultiple(MiB, '1 MiB', 'https://learn.microsoft.com/powershell/module/hyper-v/resize-vhd (sizes are whole MiB; Hyper-V Manager offers GB)'),
       {
         id: 'logical-sector-512',
@@ -119,8 +123,9 @@ export const PROFILES: TargetProfile[] = [
     name: 'xen',
     outputs: [{ format: 'vhd', options: { subformat: 'dynamic', block_size: '2M' } }],
     sizeMultiple: 2 * MiB,
+    chains: 'https://github.com/xapi-project/blktap/blob/master/vhd/lib/vhd-util-snapshot.c (XAPI stores VDIs as VHD chains; vhd-util snapshot makes the children)',
     rules: [
-      isFormat('vhd', 'dynamic', 'https://github.com/xapi-project/blktap/blob/master/vhd/lib/vhd-util-create.c (vhd-util creates dynamic VHDs; XAPI stores VDIs as VHD chains)'),
+      isFormat('vhd', 'dynamic', 'https://github.com/xapi-project/blktap/blob/master/vhd/lib/vhd-util-create.c (vhd-util creates dynamic VHDs; XAPI stores VDIs as VHD chains)', 'differencing'),
       {
         id: 'block-2m',
         text: 'blocks of 2 MiB',
@@ -139,6 +144,7 @@ export const PROFILES: TargetProfile[] = [
   {
     name: 'virtualbox',
     outputs: [{ format: 'vdi', options: { subformat: 'dynamic' } }],
+    chains: 'https://www.virtualbox.org/manual/ch05.html#vdis (snapshots are differencing images)',
     sizeMultiple: MiB,
     rules: [
       {
@@ -177,6 +183,7 @@ export const PROFILES: TargetProfile[] = [
   },
   {
     name: 'qemu',
+    chains: 'QEMU docs/interop/qcow2.txt (backing_file_offset: any image format as the backing file)',
     outputs: [
       { format: 'qcow2', options: { compat: '1.1', compression_type: 'zlib', extended_l2: 'off' } },
       { format: 'raw', options: {} },

@@ -72,3 +72,25 @@ test('convert -B refuses a format without differencing images, a backing of anot
   const ok = vdisk('convert', '-O', 'qcow2', '-B', base, raw, join(dir, 'z.qcow2'));
   assert.equal(ok.status, 0, ok.stderr);
 });
+
+test('convert --target -B keeps the chain where the hypervisor runs children, and refuses where it does not', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'a.raw');
+  await writePatternDisk(raw, { size: 8 * MiB, blockSize: MiB, fraction: 0.5 });
+  // A differencing VDI finds its parent among the .vdi files beside it, so every file has its format's extension.
+  const ext: Record<string, string> = { hyperv: 'vhdx', xen: 'vhd', virtualbox: 'vdi', qemu: 'qcow2', azure: 'vhd', vmware: 'vmdk' };
+  for (const target of ['hyperv', 'xen', 'virtualbox', 'qemu']) {
+    const base = join(dir, `base-${target}.${ext[target]}`);
+    await convert(raw, base, { target });
+    const child = join(dir, `child-${target}.${ext[target]}`);
+    await convert(raw, child, { target, backing: base });
+    const r = vdisk('check', '--target', target, child);
+    assert.equal(r.status, 0, `${target}: ${r.stdout}${r.stderr}`);
+    assert.equal(await guestSha256OfFile(child), await guestSha256OfFile(raw));
+  }
+  for (const target of ['azure', 'vmware']) {
+    const base = join(dir, `base-${target}.${ext[target]}`);
+    await convert(raw, base, { target });
+    await rejectsWithCode(convert(raw, join(dir, `child-${target}.${ext[target]}`), { target, backing: base }), 'USAGE');
+  }
+});
