@@ -9,6 +9,9 @@
  *   --cold, --warm    only the cold table (source dropped from the page cache
  *                     before every run) or only the warm one; default both, cold first
  *   --keep            keep the temporary directory (sources and vdisk outputs)
+ *   --only PAIRS      time only these conversion pairs (comma-separated names as
+ *                     the table prints them, e.g. raw→vdi,vdi→vhd), plus the pairs
+ *                     that make their sources; the commit and serve cases are skipped
  *   -h, --help        print this text
  *
  * Without options the 4 GiB / 30 % case runs. --size or --fraction alone
@@ -36,6 +39,8 @@ export interface BenchOptions {
   /** The tables to time on each case, in order. */
   caches: CacheState[];
   keep: boolean;
+  /** Names of the only pairs to time (with the pairs that make their sources); undefined: all, with the commit and serve cases. */
+  only?: string[];
   help: boolean;
 }
 
@@ -54,6 +59,7 @@ export const USAGE = `usage: npm run bench -- [--size SIZE] [--fraction F] [--al
   --cold         only the cold table: each source dropped from the page cache before every run
   --warm         only the warm table: sources left in the page cache (default: both, cold first)
   --keep         keep the temporary directory (sources, vdisk outputs) instead of deleting it
+  --only PAIRS   only these pairs, comma-separated as the table names them (raw→vdi,vdi→vhd), and the pairs making their sources; no commit or serve case
 environment: VDISK_BENCH_DIR=DIR puts the temporary directory under DIR (default: the OS temp dir)`;
 
 /** Parses argv (without node and script); throws Error with a readable message on bad input. */
@@ -68,6 +74,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       all: { type: 'boolean', default: false },
       runs: { type: 'string', default: '5' },
       keep: { type: 'boolean', default: false },
+      only: { type: 'string' },
       cold: { type: 'boolean', default: false },
       warm: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -89,5 +96,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (cases.length === 0) cases.push(DEFAULT_CASE);
   if (values.cold && values.warm) throw new Error('--cold and --warm exclude each other (without either, both tables run)');
   const caches: CacheState[] = values.cold ? ['cold'] : values.warm ? ['warm'] : ['cold', 'warm'];
-  return { cases, runs, caches, keep: values.keep, help: values.help };
+  const only = values.only?.split(',').map((x) => x.trim()).filter(Boolean);
+  return { cases, runs, caches, keep: values.keep, ...(only && { only }), help: values.help };
 }

@@ -193,14 +193,24 @@ function timePair(pair: PairSpec, src: string, dir: string, runs: number, cache:
   return { results, vdiskOutput: join(dir, `out-vdisk.${pair.ext}`) };
 }
 
+/** The pairs named in `only` (all without it), with every pair that produces a source one of them reads, in PAIRS order. */
+function selectPairs(only: string[] | undefined): PairSpec[] {
+  if (!only) return PAIRS;
+  const unknown = only.filter((n) => !PAIRS.some((p) => p.name === n));
+  if (unknown.length) throw new Error(`bench: --only: no pair named ${unknown.join(', ')} (pairs: ${PAIRS.map((p) => p.name).join(', ')})`);
+  const wanted = PAIRS.filter((p) => only.includes(p.name));
+  const needed = new Set(wanted.map((p) => p.source));
+  return PAIRS.filter((p) => wanted.includes(p) || (p.produces !== undefined && needed.has(p.produces)));
+}
+
 /**
- * Times every pair once with the source in `cache` state, in PAIRS order (the
- * VHD and VHDX sources are vdisk's outputs of the raw→vhd and raw→vhdx
- * pairs); in the cold table each pair is also set against its floor.
+ * Times each of `pairs` once with the source in `cache` state, in order (a
+ * source other than raw is vdisk's output of the pair that `produces` it);
+ * in the cold table each pair is also set against its floor.
  */
-function timeTable(cache: CacheState, sources: Record<BenchFormat, string>, dir: string, runs: number, keep: boolean, floors: Floors): PairResult[] {
-  const pairs: PairResult[] = [];
-  for (const pair of PAIRS) {
+function timeTable(pairs: PairSpec[], cache: CacheState, sources: Record<BenchFormat, string>, dir: string, runs: number, keep: boolean, floors: Floors): PairResult[] {
+  const timed: PairResult[] = [];
+  for (const pair of pairs) {
     const src = sources[pair.source];
     if (!existsSync(src)) throw new Error(`bench: ${pair.name} needs ${src}, which no earlier pair made`);
     const floor = cache === 'cold' ? floors.of(src) : undefined;
@@ -212,7 +222,7 @@ function timeTable(cache: CacheState, sources: Record<BenchFormat, string>, dir:
     const byTool = (tool: Tool) => results.find((r) => r.tool === tool);
     const v = byTool('vdisk')!;
     const cp = byTool('cp');
-    pairs.push({
+    timed.push({
       pair: pair.name,
       tools: results,
       ratioQemuImg: v.medianSeconds / byTool('qemu-img')!.medianSeconds,
@@ -223,10 +233,10 @@ function timeTable(cache: CacheState, sources: Record<BenchFormat, string>, dir:
       verifiedWith: `${check}: ${said}`,
     });
     if (pair.produces) renameSync(vdiskOutput, sources[pair.produces]);
-    else if (keep) renameSync(vdiskOutput, join(dir, `vdisk-${cache}-${pairs.length}.${pair.ext}`));
+    else if (keep) renameSync(vdiskOutput, join(dir, `vdisk-${cache}-${timed.length}.${pair.ext}`));
     else rmSync(vdiskOutput, { force: true });
   }
-  return pairs;
+  return timed;
 }
 
 /** A qcow2 of the raw source written by qemu-img, synced, for the serve case: both servers read the image qemu wrote. */
@@ -237,7 +247,8 @@ function qcow2Of(raw: string, dir: string): string {
 }
 
 /** Generates the source of one case in `dir` (created) and times all pairs on it, one table per cache state; removes `dir` unless `keep`. */
-async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchOptions): Promise<CaseResult> {
+async function runCase(c: BenchCase, dir: string, { runs, keep, caches, only }: BenchOptions): Promise<CaseResult> {
+  const pairs = selectPairs(only);
   mkdirSync(dir);
   checkFreeSpace(dir, c);
   const sources = Object.fromEntries(Object.keys(QEMU_FORMAT).map((f) => [f, join(dir, `src.${f}`)])) as Record<BenchFormat, string>;
@@ -255,7 +266,11 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches }: BenchO
   let serve: ServeCaseResult | undefined;
   const floors = new Floors(dir, dataBytes, log);
   try {
-    for (const cache of caches) tables.push({ cache, pairs: timeTable(cache, sources, dir, runs, keep, floors) });
+    for (const cache of caches) tables.push({ cache, pairs: timeTable(pairs, cache, sources, dir, runs, keep, floors) });
+    if (only) {
+      log('--only: the serve and commit cases are skipped');
+      return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, commits };
+    }
     if (serveToolsPresent()) serve = await runServeCase({ sources: [{ name: 'vhd', path: vhd, driver: 'vpc' }, { name: 'qcow2', path: qcow2Of(raw, dir), driver: 'qcow2' }], dir, vdiskBin: VDISK_BIN, runs, caches, log, checkInterrupted });
     else log('serve: nbdcopy or qemu-nbd is missing (packages libnbd-bin, qemu-utils); the serve case is skipped');
     if (!keep) for (const f of Object.values(sources)) if (f !== raw) rmSync(f, { force: true });
