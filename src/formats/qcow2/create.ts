@@ -1,6 +1,7 @@
 import { dirname, relative } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
+import type { FileOpener } from '../../io/image-file.js';
 import { isPowerOfTwo, roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import { preallocate } from '../preallocation.js';
@@ -145,8 +146,16 @@ export async function createQcow2(path: string, opts: CreateOptions): Promise<Wr
     await file.truncate(plan.end * plan.clusterSize);
     if (s.preallocation === 'full') await preallocate(file, plan.dataAt * plan.clusterSize, (plan.end - plan.dataAt) * plan.clusterSize);
     await file.sync();
-  } finally {
+  } catch (err) {
     await file.close();
+    throw err;
   }
-  return (await openQcow2(path, { writable: true, openFile })) as WritableQcow2Layer;
+  // The writer keeps the handle create opened, so a new image is written the way new files are (a writeback window), not as an existing one.
+  let handed = false;
+  const reuse: FileOpener = (p, mode) => {
+    if (handed || p !== path) return openFile(p, mode);
+    handed = true;
+    return Promise.resolve(file);
+  };
+  return (await openQcow2(path, { writable: true, openFile: reuse })) as WritableQcow2Layer;
 }
