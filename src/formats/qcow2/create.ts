@@ -1,7 +1,7 @@
 import { dirname, relative } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
-import type { FileOpener } from '../../io/image-file.js';
+import { reusingOpener } from '../../io/reusing-opener.js';
 import { isPowerOfTwo, roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import { preallocate } from '../preallocation.js';
@@ -150,12 +150,5 @@ export async function createQcow2(path: string, opts: CreateOptions): Promise<Wr
     await file.close();
     throw err;
   }
-  // The writer keeps the handle create opened, so a new image is written the way new files are (a writeback window), not as an existing one.
-  let handed = false;
-  const reuse: FileOpener = (p, mode) => {
-    if (handed || p !== path) return openFile(p, mode);
-    handed = true;
-    return Promise.resolve(file);
-  };
-  return (await openQcow2(path, { writable: true, openFile: reuse })) as WritableQcow2Layer;
+  return (await openQcow2(path, { writable: true, openFile: reusingOpener(file, path, openFile) })) as WritableQcow2Layer;
 }
