@@ -46,6 +46,20 @@ export class BlockMap {
     return entry < BLOCK_ZERO;
   }
 
+  /** How many of `entries` point at data blocks. */
+  static countAllocated(entries: Uint32Array): number {
+    let n = 0;
+    for (const e of entries) if (BlockMap.allocated(e)) n++;
+    return n;
+  }
+
+  /** One past the highest data block `entries` point at: where the next new data block goes. */
+  static nextIndex(entries: Uint32Array): number {
+    let next = 0;
+    for (const e of entries) if (BlockMap.allocated(e) && e >= next) next = e + 1;
+    return next;
+  }
+
   /** File offset of the guest data of data block `index`. */
   dataAt(index: number): number {
     return this.header.dataOffset + index * this.stride + this.header.blockExtra;

@@ -1,9 +1,10 @@
 import type { Layer, ParentRef } from '../layer.js';
 import { formatVdiUuid, parseVdiHeader, type VdiHeader } from './header.js';
+import { VdiLayer } from './reader.js';
 
-/** The creation UUID of a layer, as its describe() gives it (VDI: uuidCreate). */
+/** The uuidCreate of a VDI layer (undefined for other formats), read from its header: describe() would count every block. */
 function uuidOf(layer: Layer): string | undefined {
-  return layer.describe().uuid?.toLowerCase();
+  return layer instanceof VdiLayer ? formatVdiUuid(layer.header.uuidCreate) : undefined;
 }
 
 /**

@@ -36,8 +36,7 @@ export class VdiLayer implements Layer {
   }
 
   describe(): ImageInfo {
-    const allocated = this.blocks.entries.reduce((n, e) => n + (BlockMap.allocated(e) ? 1 : 0), 0);
-    return describeVdi(this.path, this.header, this.file.size, allocated, this.warnings);
+    return describeVdi(this.path, this.header, this.file.size, BlockMap.countAllocated(this.blocks.entries), this.warnings);
   }
 
   async check(): Promise<Finding[]> {

@@ -7,16 +7,6 @@ import { BLOCK_FREE, MAX_BLOCK_MAP_BYTES, SECTOR } from './constants.js';
 import type { VdiHeader } from './header.js';
 import { encodeEntries, moveBlocks, openVdiForChange, owners, packBlocks, writeLayout, type BlockMove } from './relocate.js';
 
-/** One past the highest data block in use: where the next new data block goes. */
-function nextIndex(map: BlockMap): number {
-  return map.entries.reduce((n, e) => (BlockMap.allocated(e) ? Math.max(n, e + 1) : n), 0);
-}
-
-/** How many of `entries` point at data blocks. */
-function countAllocated(entries: Uint32Array): number {
-  return entries.reduce((n, e) => n + (BlockMap.allocated(e) ? 1 : 0), 0);
-}
-
 /**
  * Pointers for guest blocks [from, to) of a grown image: free in a dynamic
  * image; in a fixed one new data blocks from `next` on, as VirtualBox
@@ -57,13 +47,13 @@ async function grow(file: ImageFile, header: VdiHeader, map: BlockMap, size: num
   const oldBlocks = header.blocks;
   const stride = map.stride;
   if (header.blocksOffset + newBlocks * 4 <= header.dataOffset) {
-    const next = nextIndex(map);
+    const next = BlockMap.nextIndex(map.entries);
     const added = newEntries(header, oldBlocks, newBlocks, next);
     const end = header.dataOffset + (next + (header.type === 'fixed' ? added.length : 0)) * stride;
     if (file.size < end) await file.truncate(end);
     await file.write(encodeEntries(added), header.blocksOffset + oldBlocks * 4);
     await file.sync();
-    const allocated = countAllocated(map.entries) + countAllocated(added);
+    const allocated = BlockMap.countAllocated(map.entries) + BlockMap.countAllocated(added);
     await writeLayout(file, header, { diskSize: size, blocks: newBlocks, blocksAllocated: allocated });
     return;
   }
@@ -76,17 +66,17 @@ async function grow(file: ImageFile, header: VdiHeader, map: BlockMap, size: num
     moves.push({ block: owner.get(from)!, from, to: slot++ });
   }
   await moveBlocks(file, map, moves);
-  const next = nextIndex(map) - k;
+  const next = BlockMap.nextIndex(map.entries) - k;
   const entries = new Uint32Array(newBlocks);
   map.entries.forEach((e, b) => (entries[b] = BlockMap.allocated(e) ? e - k : e));
   entries.set(newEntries(header, oldBlocks, newBlocks, Math.max(0, next)), oldBlocks);
   const blocksOffset = header.dataOffset;
   const dataOffset = header.dataOffset + k * stride;
-  const inUse = entries.reduce((n, e) => Math.max(n, BlockMap.allocated(e) ? e + 1 : 0), 0);
+  const inUse = BlockMap.nextIndex(entries);
   if (file.size < dataOffset + inUse * stride) await file.truncate(dataOffset + inUse * stride);
   await file.write(encodeEntries(entries), blocksOffset);
   await file.sync();
-  await writeLayout(file, header, { blocksOffset, dataOffset, diskSize: size, blocks: newBlocks, blocksAllocated: countAllocated(entries) });
+  await writeLayout(file, header, { blocksOffset, dataOffset, diskSize: size, blocks: newBlocks, blocksAllocated: BlockMap.countAllocated(entries) });
 }
 
 /**

@@ -33,7 +33,7 @@ export class WritableVdiLayer extends VdiLayer implements WritableLayer {
 
   constructor(file: ImageFile, header: VdiHeader, blocks: BlockMap, warnings: string[], parentRef?: ParentRef) {
     super(file, header, blocks, warnings, parentRef);
-    this.nextIndex = blocks.entries.reduce((n, e) => (BlockMap.allocated(e) ? Math.max(n, e + 1) : n), 0);
+    this.nextIndex = BlockMap.nextIndex(blocks.entries);
   }
 
   get writeUnit(): number {
@@ -108,7 +108,7 @@ export class WritableVdiLayer extends VdiLayer implements WritableLayer {
     const view = new DataView(slice.buffer);
     for (let b = first; b <= last; b++) view.setUint32((b - first) * 4, this.blocks.entries[b]!, true);
     await this.file.write(slice, this.header.blocksOffset + first * 4);
-    const allocated = this.blocks.entries.reduce((n, e) => n + (BlockMap.allocated(e) ? 1 : 0), 0);
+    const allocated = BlockMap.countAllocated(this.blocks.entries);
     const count = new Uint8Array(4);
     new DataView(count.buffer).setUint32(0, allocated, true);
     await this.file.write(count, BLOCKS_ALLOCATED_AT);
