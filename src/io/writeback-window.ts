@@ -24,6 +24,8 @@ export class WritebackWindow {
   private queued: Range[] = [];
   private queuedBytes = 0;
   private settling: Promise<void> | undefined;
+  /** Writeback starts (sync_file_range WRITE, advisory: a failure is ignored) not yet returned. */
+  private readonly starting = new Set<Promise<void>>();
   private failure: unknown;
 
   private constructor(
@@ -39,7 +41,11 @@ export class WritebackWindow {
   /** Records a finished write of `range`: starts its writeback and, once a window is queued, settles it. */
   async written(range: Range): Promise<void> {
     this.rethrow();
-    void fileHelper.startWriteback(this.fd, range.offset, range.length);
+    const started: Promise<void> = fileHelper.startWriteback(this.fd, range.offset, range.length).then(
+      () => void this.starting.delete(started),
+      () => void this.starting.delete(started),
+    );
+    this.starting.add(started);
     this.queued.push(range);
     this.queuedBytes += range.length;
     while (this.settling && this.queuedBytes >= WINDOW_BYTES) await this.settling;
@@ -51,9 +57,15 @@ export class WritebackWindow {
     this.settling = this.settle(batch);
   }
 
-  /** Waits for the settle in progress; throws what a settle failed with. */
+  /**
+   * Waits for the settle in progress and for every writeback start still
+   * running: an in-flight sync_file_range holds the open file, and with it
+   * the file's lock, past the close of its descriptor. Throws what a settle
+   * failed with.
+   */
   async drain(): Promise<void> {
     while (this.settling) await this.settling;
+    await Promise.all(this.starting);
     this.rethrow();
   }
 
