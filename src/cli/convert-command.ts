@@ -13,6 +13,8 @@ export interface ConvertRequest extends OpenOptions {
   outputFormat?: string;
   target?: string;
   keepUuid?: boolean;
+  /** `-c`: compress the output's data. */
+  compress?: boolean;
   spool?: boolean;
   /** `-n`: write into the existing DST. */
   existing?: boolean;

@@ -66,6 +66,7 @@ function buildProgram(): Command {
     .option('--target <profile>', 'what a hypervisor accepts: azure, hyperv, xen, virtualbox, vmware, qemu (docs/targets.md)')
     .option('--keep-uuid', "give the output the source's UUID (default: a new one)")
     .option('-o, --options <list>', 'output format options, e.g. subformat=fixed')
+    .option('-c, --compress', 'compress the output data, as qemu-img convert -c (formats that can: see vdisk formats)')
     .option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)')
     .option('--progress-json', 'JSON progress lines on stderr (also --progress=json)')
     .option('--spool', 'stdin to stdout into a dynamic format: spool the input to a temporary file first')
@@ -73,14 +74,14 @@ function buildProgram(): Command {
     .option('-B, --backing <image>', 'make DST a new child of the existing BACKING holding only what differs from it (as qemu-img convert -B)')
     .option('--replace', 'replace an existing DST file atomically (written beside it, renamed over it on success)')
     .option('-t, --cache <mode>', 'how a new DST file is written: writeback (default; through the page cache, written back at once and dropped behind) or none (O_DIRECT where possible)')
-    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; spool?: boolean; create: boolean; replace?: boolean; backing?: string; cache?: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
+    .action(async (src: string, dst: string, o: RawOpenOptions & { outputFormat?: string; target?: string; keepUuid?: boolean; compress?: boolean; spool?: boolean; create: boolean; replace?: boolean; backing?: string; cache?: string; options?: string; progress?: boolean; progressJson?: boolean }) => {
       const cache = cacheMode(o.cache);
       const bar = progressBar(o.progressJson ? 'json' : o.progress);
       try {
         const profile = o.target ? profileByName(o.target) : undefined;
         const note = profile && profileOutput(profile).note;
         if (note) warn(`--target ${o.target}: ${note}`);
-        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, spool: o.spool, existing: !o.create, replace: o.replace, backing: o.backing, cache, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
+        await convertCommand(src, dst, { ...openOptions(o), outputFormat: o.outputFormat, target: o.target, keepUuid: o.keepUuid, compress: o.compress, spool: o.spool, existing: !o.create, replace: o.replace, backing: o.backing, cache, options: parseKeyValues(o.options), onProgress: bar.update, signal: interrupt.signal });
       } finally {
         bar.stop();
       }

@@ -12,6 +12,12 @@ import type { Span } from '../util/spans.js';
 export interface ByteSink {
   /** Appends `buf`; the sink is done with it when the promise resolves. */
   write(buf: Uint8Array): Promise<void>;
+  /**
+   * Overwrites bytes already written at `offset` (a file; a pipe has none):
+   * for a format whose first bytes are known only at the end, such as a
+   * compressed qcow2's header.
+   */
+  writeAt?(buf: Uint8Array, offset: number): Promise<void>;
 }
 
 /** What a sequential writer is told before any data. */

@@ -190,6 +190,8 @@ export interface FormatDescriptor {
    * through `sequentialWriter`, and `create` refuses it.
    */
   frontToBackOnly?(options: Record<string, string>): boolean;
+  /** The `-o` options that make its output compressed, which `convert -c` adds; formats without it cannot write compressed data. */
+  readonly compressOptions?: Readonly<Record<string, string>>;
   /**
    * Changes the virtual size in place (`vdisk resize`); the size is rounded up
    * to the format's unit. Crash-safe: every intermediate state opens with the

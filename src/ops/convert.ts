@@ -46,6 +46,7 @@ export interface ConvertResult {
  * warning says so; the result's virtualSize is the output's.
  */
 export async function convert(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
+  if (opts.backing !== undefined && opts.compress) throw new DiskImageError('USAGE', '-c and -B: a child over a backing file is written in place, so vdisk does not compress it');
   if (opts.backing !== undefined) return convertOverBacking(src, dst, { ...opts, backing: opts.backing });
   if (opts.existing) return convertIntoExisting(src, dst, opts);
   const source = await openImage(src, { ...opts, writable: false });
@@ -120,8 +121,8 @@ async function writeFrontToBack(source: DiskImage, plan: OutputPlan, temp: strin
  * partly written (a warning says so): nothing can be rolled back.
  */
 async function convertIntoExisting(src: string, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
-  if (opts.target || opts.keepUuid || opts.replace || Object.keys(opts.options ?? {}).length > 0) {
-    throw new DiskImageError('USAGE', '-n writes into DST as it is: --target, --keep-uuid, --replace and -o do not apply');
+  if (opts.target || opts.keepUuid || opts.replace || opts.compress || Object.keys(opts.options ?? {}).length > 0) {
+    throw new DiskImageError('USAGE', '-n writes into DST as it is: --target, --keep-uuid, --replace, -c and -o do not apply');
   }
   const source = await openImage(src, { ...opts, writable: false });
   let target: DiskImage | undefined;

@@ -1,4 +1,5 @@
 import { DiskImageError } from '../errors.js';
+import { formatByName, formats } from '../formats/registry.js';
 import type { DiskImage } from '../formats/types.js';
 import { PROFILES, profileByName, profileOutput } from '../targets/profiles.js';
 
@@ -10,6 +11,8 @@ export interface OutputRequest {
   target?: string;
   /** Give the output the source's UUID instead of a new one. */
   keepUuid?: boolean;
+  /** `-c`: compress the output's data (the format's compressOptions). */
+  compress?: boolean;
 }
 
 /** The output a conversion writes: format, options, virtual size, and the UUID to keep (undefined: a new one). */
@@ -23,10 +26,27 @@ export interface OutputPlan {
 /**
  * Resolves `-O`/`-o` and `--target` against each other: a profile fixes the
  * format and some options, and contradicting them is a USAGE error, as is
- * naming neither a format nor a profile. `sizeMultiple` is the profile's size
- * unit (1 without one).
+ * naming neither a format nor a profile; then `-c` adds the format's
+ * compressOptions. `sizeMultiple` is the profile's size unit (1 without one).
  */
 export function resolveOutput(req: OutputRequest): { format: string; options: Record<string, string>; sizeMultiple: number } {
+  const out = profileOrFormat(req);
+  return { ...out, options: withCompression(out.format, out.options, req.compress) };
+}
+
+/** `-c`: the output's options with the format's compressOptions added; USAGE when the format has none or an option contradicts them. */
+function withCompression(format: string, options: Record<string, string>, compress: boolean | undefined): Record<string, string> {
+  if (!compress) return options;
+  const extra = formatByName(format).compressOptions;
+  if (!extra) throw new DiskImageError('USAGE', `-c: ${format} cannot hold compressed data (${formats().filter((f) => f.compressOptions).map((f) => f.name).join(' and ')} can)`);
+  for (const [k, v] of Object.entries(extra)) {
+    if (options[k] !== undefined && options[k] !== v) throw new DiskImageError('USAGE', `-c writes ${format} with ${k}=${v}, not ${options[k]}`);
+  }
+  return { ...options, ...extra };
+}
+
+/** `-O`/`-o` or `--target`, checked against each other (resolveOutput before `-c`). */
+function profileOrFormat(req: OutputRequest): { format: string; options: Record<string, string>; sizeMultiple: number } {
   const options = req.options ?? {};
   if (!req.target) {
     if (!req.outputFormat) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');

@@ -77,6 +77,10 @@ export function fileSink(file: ImageFile): ByteSink {
       await file.write(buf, pos);
       pos += buf.length;
     },
+    async writeAt(buf, offset) {
+      if (offset + buf.length > pos) throw new DiskImageError('USAGE', `a sink rewrites only bytes already written (${offset + buf.length} is past ${pos})`);
+      await file.write(buf, offset);
+    },
   };
 }
 

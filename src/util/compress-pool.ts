@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -8,9 +9,11 @@ import { Worker } from 'node:worker_threads';
  * COMPRESSION_DEFLATE); `deflate-raw` is bare DEFLATE data (RFC 1951) with
  * a 4 KiB window (windowBits 12), as a qcow2 compressed cluster holds it
  * (QEMU docs/interop/qcow2.txt, "Compressed Clusters Descriptor"; qemu
- * compresses with windowBits -12). Both at zlib's default level.
+ * compresses with windowBits -12), both at zlib's default level; `zstd` is
+ * one Zstandard frame (RFC 8878) per unit at level 3, zstd's default and
+ * qemu's, as a qcow2 with compression_type 1 holds it.
  */
-export type CompressCodec = 'zlib' | 'deflate-raw';
+export type CompressCodec = 'zlib' | 'deflate-raw' | 'zstd';
 
 /**
  * Room the caller keeps around each compressed unit: `head` bytes before it
@@ -29,6 +32,12 @@ export interface CompressPoolOptions {
   framing?: UnitFraming;
   /** Worker threads; one per core (os.availableParallelism) by default. */
   workers?: number;
+  /**
+   * A unit that does not compress to fewer bytes than this is copied into
+   * the result as it is, flagged `stored` (qcow2 keeps such a cluster
+   * uncompressed). Without it every unit comes back compressed.
+   */
+  storeFrom?: number;
 }
 
 /** A batch: `count` units of `unitBytes` each, back to back from `data`'s start. `data`'s buffer is transferred (the caller must not touch it again). */
@@ -38,10 +47,12 @@ export interface CompressJob {
   count: number;
 }
 
-/** One unit of a result: its framed start within `out` (the head room), and its compressed length (the bytes after the head). */
+/** One unit of a result: its framed start within `out` (the head room), and its length after the head: compressed, or the unit's own when `stored`. */
 export interface CompressedUnit {
   at: number;
   length: number;
+  /** True when the unit did not compress below `storeFrom` and its bytes are the input's, uncompressed. */
+  stored: boolean;
 }
 
 /** A compressed batch: the framed units back to back in `out`, in the job's order. */
@@ -72,31 +83,65 @@ interface WorkerReply {
   buffer: ArrayBuffer;
   length: number;
   ats: number[];
+  /** Compressed lengths; a stored unit's is negative (minus the unit's length). */
   lengths: number[];
 }
 
 /**
  * The worker's code, run with `eval` so it needs no file of its own next to
  * the bundled CLI. It keeps one compressor for its life and an output
- * buffer: each unit is compressed by the compressor's native handle
- * (`writeSync`, what zlib.deflateSync itself calls) straight into the
- * output buffer behind its head room, with `Z_FINISH`, then the compressor
- * is reset for the next. The job's input buffer then becomes the worker's
- * output buffer for the next job: buffers swap, none is allocated per job
- * or per unit, and the worker makes no garbage beyond its small messages.
+ * buffer. zlib units are compressed by the compressor's native handle
+ * (`writeSync`, what zlib.deflateSync itself calls) straight into the output
+ * buffer behind their head room, with `Z_FINISH`, then the compressor is
+ * reset for the next; zstd units go through two buffers malloc'ed once in
+ * the WebAssembly module's memory (ZSTD_compress). The job's input buffer
+ * then becomes the worker's output buffer for the next job: buffers swap,
+ * none is allocated per job or per unit, and the worker makes no garbage
+ * beyond its small messages. Jobs wait for the zstd module to load.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const zlib = require('node:zlib');
-const { codec, head, align } = workerData;
-const engine = codec === 'zlib' ? new zlib.Deflate() : new zlib.DeflateRaw({ windowBits: 12 });
-let failure = null;
-engine.on('error', (err) => { failure = err; });
-const handle = engine._handle;
-const state = engine._writeState;
-const FINISH = zlib.constants.Z_FINISH;
+const { codec, head, align, storeFrom, zstdEntry } = workerData;
+function deflater() {
+  const zlib = require('node:zlib');
+  const engine = codec === 'zlib' ? new zlib.Deflate() : new zlib.DeflateRaw({ windowBits: 12 });
+  let failure = null;
+  engine.on('error', (err) => { failure = err; });
+  const handle = engine._handle;
+  const state = engine._writeState;
+  const FINISH = zlib.constants.Z_FINISH;
+  return (input, from, unitBytes, out, to) => {
+    const space = out.byteLength - to;
+    handle.writeSync(FINISH, input, from, unitBytes, out, to, space);
+    if (failure) throw failure;
+    if (state[1] !== 0 || state[0] === 0) throw new Error('a unit did not compress within its bound');
+    engine.reset();
+    return space - state[0];
+  };
+}
+async function zstdCompressor() {
+  const path = require('node:path');
+  await require(zstdEntry).init();
+  const M = require(path.join(path.dirname(zstdEntry), 'module.js')).Module;
+  let capacity = 0, src = 0, dst = 0, bound = 0;
+  return (input, from, unitBytes, out, to) => {
+    if (unitBytes > capacity) {
+      if (capacity) { M._free(src); M._free(dst); }
+      capacity = unitBytes;
+      bound = M._ZSTD_compressBound(unitBytes);
+      src = M._malloc(unitBytes);
+      dst = M._malloc(bound);
+    }
+    M.HEAPU8.set(input.subarray(from, from + unitBytes), src);
+    const n = M._ZSTD_compress(dst, bound, src, unitBytes, 3);
+    if (M._ZSTD_isError(n)) throw new Error('zstd could not compress a unit');
+    out.set(M.HEAPU8.subarray(dst, dst + n), to);
+    return n;
+  };
+}
+const ready = codec === 'zstd' ? zstdCompressor() : Promise.resolve(deflater());
 let scratch = new Uint8Array(0);
-parentPort.on('message', ({ buffer, unitBytes, count, need }) => {
+parentPort.on('message', ({ buffer, unitBytes, count, need }) => ready.then((compress) => {
   const input = new Uint8Array(buffer);
   const out = scratch.byteLength >= need ? scratch : new Uint8Array(Math.max(need, input.byteLength));
   const ats = [];
@@ -104,22 +149,27 @@ parentPort.on('message', ({ buffer, unitBytes, count, need }) => {
   let at = 0;
   for (let k = 0; k < count; k++) {
     out.fill(0, at, at + head);
-    const space = out.byteLength - at - head;
-    handle.writeSync(FINISH, input, k * unitBytes, unitBytes, out, at + head, space);
-    if (failure) throw failure;
-    if (state[1] !== 0 || state[0] === 0) throw new Error('a unit did not compress within its bound');
-    const length = space - state[0];
-    engine.reset();
-    const end = at + Math.ceil((head + length) / align) * align;
-    out.fill(0, at + head + length, end);
+    let length = compress(input, k * unitBytes, unitBytes, out, at + head);
+    if (storeFrom && length >= storeFrom) {
+      out.set(input.subarray(k * unitBytes, (k + 1) * unitBytes), at + head);
+      length = -unitBytes;
+    }
+    const used = Math.abs(length);
+    const end = at + Math.ceil((head + used) / align) * align;
+    out.fill(0, at + head + used, end);
     ats.push(at);
     lengths.push(length);
     at = end;
   }
   scratch = input;
   parentPort.postMessage({ buffer: out.buffer, length: at, ats, lengths }, [out.buffer]);
-});
+}));
 `;
+
+/** Where the zstd worker loads its WebAssembly encoder from (@bokuweb/zstd-wasm, resolved from this module). */
+function zstdEntry(): string {
+  return createRequire(import.meta.url).resolve('@bokuweb/zstd-wasm');
+}
 
 /** Heap limits of a worker: its heap holds a compressor and a message, never more. */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 };
@@ -159,7 +209,7 @@ export class CompressPool {
   constructor(opts: CompressPoolOptions) {
     this.framing = opts.framing ?? { head: 0, align: 1 };
     this.size = opts.workers ?? availableParallelism();
-    const workerData = { codec: opts.codec, ...this.framing };
+    const workerData = { codec: opts.codec, ...this.framing, storeFrom: opts.storeFrom ?? 0, zstdEntry: opts.codec === 'zstd' ? zstdEntry() : '' };
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits: WORKER_LIMITS });
       w.on('message', (r: WorkerReply) => this.done(w, r));
@@ -210,7 +260,7 @@ export class CompressPool {
     this.busy.delete(w);
     w.unref();
     this.idle.push(w);
-    p.resolve({ out: new Uint8Array(r.buffer, 0, r.length), units: r.ats.map((at, k) => ({ at, length: r.lengths[k]! })) });
+    p.resolve({ out: new Uint8Array(r.buffer, 0, r.length), units: r.ats.map((at, k) => ({ at, length: Math.abs(r.lengths[k]!), stored: r.lengths[k]! < 0 })) });
     this.dispatch();
   }
 

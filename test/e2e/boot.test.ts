@@ -48,6 +48,8 @@ const TARGETS: Target[] = [
   { name: 'vmdk-streamOptimized', convert: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'], qemuFormat: 'vmdk', ext: 'vmdk' },
   { name: 'qcow2', convert: ['-O', 'qcow2'], qemuFormat: 'qcow2', ext: 'qcow2' },
   { name: 'qcow2-compat-0.10', convert: ['-O', 'qcow2', '-o', 'compat=0.10'], qemuFormat: 'qcow2', ext: 'qcow2' },
+  { name: 'qcow2-compressed-zlib', convert: ['-c', '-O', 'qcow2'], qemuFormat: 'qcow2', ext: 'qcow2' },
+  { name: 'qcow2-compressed-zstd', convert: ['-c', '-O', 'qcow2', '-o', 'compression_type=zstd'], qemuFormat: 'qcow2', ext: 'qcow2' },
   { name: 'vdi-dynamic', convert: ['-O', 'vdi'], qemuFormat: 'vdi', ext: 'vdi' },
   { name: 'vdi-fixed', convert: ['-O', 'vdi', '-o', 'subformat=fixed'], qemuFormat: 'vdi', ext: 'vdi' },
 ];

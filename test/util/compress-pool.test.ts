@@ -1,13 +1,15 @@
 /**
  * The compression pool: each codec's units decompress to their input with
  * the decoder a reader uses (zlib; raw DEFLATE with a 4 KiB window, which
- * fails on any distance a larger window would allow), the caller's framing
- * is kept, results come back in buffers of the batch's size, and many jobs
+ * fails on any distance a larger window would allow; zstd, one frame a
+ * unit), units that do not shrink enough come back stored as they were,
+ * the caller's framing is kept, results come back in buffers of the batch's size, and many jobs
  * on few workers each get their own result.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inflateRawSync, inflateSync } from 'node:zlib';
+import { decompress } from 'fzstd';
 import { CompressPool, type CompressResult } from '../../src/util/compress-pool.js';
 import { prng } from '../helpers/prng.js';
 
@@ -88,4 +90,33 @@ describe('the compression pool', () => {
       await pool.close();
     }
   });
+
+  it('zstd: one frame per unit, which a zstd decoder turns back into the unit', async () => {
+    const pool = new CompressPool({ codec: 'zstd', workers: 2 });
+    try {
+      const units = [repeatedUnit(64 * KiB, 5), new Uint8Array(64 * KiB).fill(9), randomUnit(64 * KiB, 6)];
+      const r = await pool.run({ data: batch(pool, units), unitBytes: 64 * KiB, count: 3 });
+      units.forEach((u, k) => assert.ok(Buffer.from(decompress(unitBytes(r, 0, k))).equals(Buffer.from(u)), `unit ${k} decodes to its input`));
+      assert.ok(r.units[0]!.length < 16 * KiB && r.units[1]!.length < 100, 'compressible units shrink');
+      assert.ok(r.units.every((u) => !u.stored), 'nothing is stored without storeFrom');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  for (const codec of ['deflate-raw', 'zstd'] as const) {
+    it(`${codec} with storeFrom: a unit that does not compress below it comes back as it was, flagged stored`, async () => {
+      const pool = new CompressPool({ codec, workers: 1, storeFrom: 64 * KiB });
+      try {
+        const units = [randomUnit(64 * KiB, 7), new Uint8Array(64 * KiB).fill(8)];
+        const r = await pool.run({ data: batch(pool, units), unitBytes: 64 * KiB, count: 2 });
+        assert.deepEqual(r.units.map((u) => u.stored), [true, false]);
+        assert.equal(r.units[0]!.length, 64 * KiB);
+        assert.ok(unitBytes(r, 0, 0).equals(Buffer.from(units[0]!)), 'the stored unit is the input');
+        assert.equal(r.units[1]!.at, 64 * KiB, 'the next unit follows it');
+      } finally {
+        await pool.close();
+      }
+    });
+  }
 });

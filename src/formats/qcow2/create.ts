@@ -10,8 +10,10 @@ import { l2Entries } from './cluster-map.js';
 import {
   COMPAT_LAZY_REFCOUNTS,
   COMPRESSION_ZLIB,
+  COMPRESSION_ZSTD,
   DEFAULT_CLUSTER_BITS,
   ENTRY_BYTES,
+  INCOMPAT_COMPRESSION,
   INCOMPAT_EXTENDED_L2,
   MAX_CLUSTER_BITS,
   MAX_L1_BYTES,
@@ -29,7 +31,10 @@ import { qemuFormatName } from './parent-ref.js';
 import type { WritableQcow2Layer } from './writer.js';
 
 /** `-o` options `vdisk create -f qcow2` and `convert -O qcow2` accept (qemu-img's names). */
-export const QCOW2_CREATE_OPTIONS = ['cluster_size', 'compat', 'lazy_refcounts', 'extended_l2', 'preallocation', 'backing_file', 'backing_fmt', 'compression_type'] as const;
+export const QCOW2_CREATE_OPTIONS = ['cluster_size', 'compat', 'lazy_refcounts', 'extended_l2', 'preallocation', 'backing_file', 'backing_fmt', 'compression_type', 'compressed'] as const;
+
+/** The option `convert -c` sets: every cluster compressed (written front to back, by convert only). */
+export const COMPRESSED_OPTIONS = { compressed: 'on' } as const;
 
 /** Smallest and default cluster sizes ("Header", cluster_bits 9-21; qemu's default 64 KiB). */
 export const MIN_CLUSTER_SIZE = 2 ** MIN_CLUSTER_BITS;
@@ -45,6 +50,10 @@ export interface Qcow2Settings {
   lazyRefcounts: boolean;
   extended: boolean;
   preallocation: 'off' | 'metadata' | 'full';
+  /** How compressed clusters are (or would be) compressed: the header's compression_type. */
+  compressionType: 'zlib' | 'zstd';
+  /** Every cluster compressed (`convert -c`). */
+  compressed: boolean;
   backing?: { name: string; format?: string };
 }
 
@@ -71,8 +80,8 @@ function versionOption(text: string | undefined): 2 | 3 {
 /**
  * The settings of a new qcow2 of `virtualSize` bytes (rounded up to 512, as
  * qemu requires) from its `-o` options, checked: cluster size, compat level
- * and the features it allows, preallocation, compression type (zlib only:
- * vdisk writes no compressed clusters), the backing file (`parent`, or the
+ * and the features it allows, preallocation, compression type and whether
+ * every cluster is compressed, the backing file (`parent`, or the
  * backing_file option, named relative to `path`'s directory).
  */
 export function qcow2Settings(path: string, o: Record<string, string>, virtualSize: number, parent?: { path: string; format: string }): Qcow2Settings {
@@ -82,24 +91,27 @@ export function qcow2Settings(path: string, o: Record<string, string>, virtualSi
   const extended = onOff(o, 'extended_l2');
   if (version === 2 && (lazyRefcounts || extended)) throw new DiskImageError('USAGE', `qcow2 ${lazyRefcounts ? 'lazy_refcounts' : 'extended_l2'} needs compat=1.1`);
   if (extended && clusterBits < MIN_EXTENDED_L2_CLUSTER_BITS) throw new DiskImageError('USAGE', 'qcow2 extended_l2 needs a cluster_size of at least 16K');
-  if ((o.compression_type ?? 'zlib') !== 'zlib') {
-    throw new DiskImageError('UNSUPPORTED', `qcow2 compression_type=${o.compression_type} is not supported yet: vdisk writes uncompressed clusters (compression_type=zlib)`, { value: o.compression_type });
-  }
+  const compressionType = o.compression_type ?? 'zlib';
+  if (compressionType !== 'zlib' && compressionType !== 'zstd') throw new DiskImageError('USAGE', `qcow2 compression_type must be zlib or zstd, not '${compressionType}'`, { value: compressionType });
+  if (compressionType === 'zstd' && version === 2) throw new DiskImageError('USAGE', 'qcow2 compression_type=zstd needs compat=1.1');
+  const compressed = onOff(o, 'compressed');
   const preallocation = o.preallocation ?? 'off';
   if (preallocation !== 'off' && preallocation !== 'metadata' && preallocation !== 'full') throw new DiskImageError('USAGE', `qcow2 preallocation must be off, metadata or full, not '${preallocation}'`, { value: preallocation });
   const name = o.backing_file ?? (parent && relative(dirname(path), parent.path));
   const format = o.backing_fmt ?? (parent && qemuFormatName(parent.format));
   if (format !== undefined && name === undefined) throw new DiskImageError('USAGE', 'qcow2 backing_fmt needs a backing file');
   if (name !== undefined && preallocation !== 'off') throw new DiskImageError('USAGE', 'a qcow2 with a backing file cannot be preallocated (its clusters would hide the backing file)');
+  if (compressed && preallocation !== 'off') throw new DiskImageError('USAGE', 'a compressed qcow2 cannot be preallocated');
+  if (compressed && name !== undefined) throw new DiskImageError('USAGE', 'a compressed qcow2 is written whole: it takes no backing file');
   const size = roundUp(virtualSize, 512);
   if (size <= 0) throw new DiskImageError('USAGE', 'qcow2 size must be positive');
   const l1Size = Math.ceil(size / (2 ** clusterBits * l2Entries(clusterBits, extended)));
   if (l1Size * ENTRY_BYTES > MAX_L1_BYTES) throw new DiskImageError('USAGE', `a ${size}-byte qcow2 needs a cluster_size larger than ${2 ** clusterBits} (its L1 table would pass 32 MiB)`, { value: size });
-  return { version, clusterBits, size, l1Size, lazyRefcounts, extended, preallocation, ...(name !== undefined && { backing: { name, format } }) };
+  return { version, clusterBits, size, l1Size, lazyRefcounts, extended, preallocation, compressionType, compressed, ...(name !== undefined && { backing: { name, format } }) };
 }
 
-/** The header of a new image laid out by `p` ("Header"). */
-export function newHeader(s: Qcow2Settings, p: NewImagePlan): Qcow2Header {
+/** The header of a new image whose tables `p` places ("Header"). */
+export function newHeader(s: Qcow2Settings, p: Pick<NewImagePlan, 'l1At' | 'refTableAt' | 'refTableClusters'>): Qcow2Header {
   const cs = 2 ** s.clusterBits;
   return {
     version: s.version,
@@ -114,12 +126,12 @@ export function newHeader(s: Qcow2Settings, p: NewImagePlan): Qcow2Header {
     refcountTableClusters: p.refTableClusters,
     nbSnapshots: 0,
     snapshotsOffset: 0,
-    incompatible: s.extended ? 1n << BigInt(INCOMPAT_EXTENDED_L2) : 0n,
+    incompatible: (s.extended ? 1n << BigInt(INCOMPAT_EXTENDED_L2) : 0n) | (s.compressionType === 'zstd' ? 1n << BigInt(INCOMPAT_COMPRESSION) : 0n),
     compatible: s.lazyRefcounts ? 1n << BigInt(COMPAT_LAZY_REFCOUNTS) : 0n,
     autoclear: 0n,
     refcountOrder: WRITTEN_REFCOUNT_ORDER,
     headerLength: s.version === 3 ? WRITTEN_V3_HEADER_LENGTH : V2_HEADER_SIZE,
-    compressionType: COMPRESSION_ZLIB,
+    compressionType: s.compressionType === 'zstd' ? COMPRESSION_ZSTD : COMPRESSION_ZLIB,
   };
 }
 
@@ -138,6 +150,7 @@ function allClusters(s: Qcow2Settings): number[] {
 export async function createQcow2(path: string, opts: CreateOptions): Promise<WritableQcow2Layer> {
   const parent = opts.parent && { path: opts.parent.path, format: opts.parent.format };
   const s = qcow2Settings(opts.finalPath ?? path, opts.options, opts.virtualSize, parent);
+  if (s.compressed) throw new DiskImageError('USAGE', 'a compressed qcow2 (compressed=on, convert -c) is written front to back by convert; create makes an empty image');
   const plan = planNewImage({ clusterBits: s.clusterBits, extended: s.extended, l1Size: s.l1Size, dataClusters: s.preallocation === 'off' ? [] : allClusters(s) });
   const openFile = opts.openFile ?? openDiskFile;
   const file = await openFile(path, 'create');

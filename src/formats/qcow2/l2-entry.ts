@@ -55,6 +55,19 @@ export function compressedExtent(hi: number, lo: number, clusterBits: number): {
 }
 
 /**
+ * The L2 descriptor of a compressed cluster whose `length` bytes start at
+ * byte `host` ("Compressed Clusters Descriptor"): bit 62, the offset in
+ * bits 0..x-1, and in bits x..61 the 512-byte sectors the data reaches past
+ * the one holding its first byte. OFLAG_COPIED stays clear, as the spec
+ * requires of compressed clusters.
+ */
+export function compressedEntry(host: number, length: number, clusterBits: number): bigint {
+  const x = BigInt(62 - (clusterBits - 8));
+  const more = Math.floor((host + length - 1) / COMPRESSED_SECTOR) - Math.floor(host / COMPRESSED_SECTOR);
+  return (1n << 62n) | (BigInt(more) << x) | BigInt(host);
+}
+
+/**
  * Decodes the L2 entry `hi`:`lo` (and, for extended entries, the bitmap
  * words `bitmapHi`:`bitmapLo`). `v3` enables the zero flag of standard
  * entries; `dataFile` lets an allocated entry have host offset 0 ("Standard

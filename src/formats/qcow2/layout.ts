@@ -1,10 +1,7 @@
 import type { ImageFile } from '../../io/image-file.js';
-import { ENTRY_BYTES, EXTENDED_ENTRY_BYTES } from './constants.js';
+import { ENTRY_BYTES, EXTENDED_ENTRY_BYTES, WRITTEN_REFCOUNT_BYTES } from './constants.js';
 import { l2Entries } from './cluster-map.js';
 import { ALL_ALLOCATED, copiedEntry, setEntryWords, wordsToBytes } from './l2-entry.js';
-
-/** Bytes of one 16-bit refcount (refcount_order 4, "Refcount block entry"). */
-const REFCOUNT_BYTES = 2;
 
 /** What a new image holds: its geometry and which guest clusters get a data cluster. */
 export interface NewImageContents {
@@ -46,7 +43,7 @@ export function planNewImage(c: NewImageContents): NewImagePlan {
   const l2Indexes = [...new Set(c.dataClusters.map((g) => Math.floor(g / perTable)))];
   const l1Clusters = Math.ceil((c.l1Size * ENTRY_BYTES) / clusterSize);
   const fixed = 1 + l1Clusters + l2Indexes.length + c.dataClusters.length;
-  const perBlock = clusterSize / REFCOUNT_BYTES;
+  const perBlock = clusterSize / WRITTEN_REFCOUNT_BYTES;
   let refBlocks = 1;
   let refTableClusters = 1;
   for (;;) {
@@ -83,10 +80,10 @@ export async function writeNewImage(file: ImageFile, p: NewImagePlan, header: Ui
   await file.write(header, 0);
   const blocks = Array.from({ length: p.refBlocks }, (_, b) => BigInt((p.refBlocksAt + b) * cs));
   await file.write(entryBytes(blocks, p.refTableClusters * cs), p.refTableAt * cs);
-  const perBlock = cs / REFCOUNT_BYTES;
+  const perBlock = cs / WRITTEN_REFCOUNT_BYTES;
   for (let b = 0; b < p.refBlocks; b++) {
     const block = new Uint8Array(cs);
-    for (let i = 0; i < perBlock && b * perBlock + i < p.end; i++) block[i * REFCOUNT_BYTES + 1] = 1;
+    for (let i = 0; i < perBlock && b * perBlock + i < p.end; i++) block[i * WRITTEN_REFCOUNT_BYTES + 1] = 1;
     await file.write(block, (p.refBlocksAt + b) * cs);
   }
   const l1 = new Array<bigint>(p.l1Size).fill(0n);

@@ -1,11 +1,8 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
-import { ENTRY_BYTES, REFCOUNT_TABLE_FIELDS_OFFSET, WRITTEN_REFCOUNT_ORDER } from './constants.js';
+import { ENTRY_BYTES, REFCOUNT_TABLE_FIELDS_OFFSET, WRITTEN_REFCOUNT_BYTES, WRITTEN_REFCOUNT_ORDER } from './constants.js';
 import type { Qcow2Header } from './header.js';
 import { readRefcountTable } from './refcounts.js';
-
-/** Bytes of one 16-bit refcount entry (refcount_order 4: "Refcount block entry"). */
-const REFCOUNT_BYTES = 2;
 
 /** Largest 16-bit refcount. */
 const REFCOUNT_MAX = 0xffff;
@@ -48,7 +45,7 @@ export class RefcountWriter {
     next: number,
   ) {
     this.clusterSize = h.clusterSize;
-    this.perBlock = h.clusterSize / REFCOUNT_BYTES;
+    this.perBlock = h.clusterSize / WRITTEN_REFCOUNT_BYTES;
     this.table = table;
     this.tableAt = h.refcountTableOffset;
     this.tableClusters = h.refcountTableClusters;
@@ -124,7 +121,7 @@ export class RefcountWriter {
   private async add(cluster: number, delta: number): Promise<number> {
     const b = Math.floor(cluster / this.perBlock);
     const block = await this.block(b);
-    const i = (cluster % this.perBlock) * REFCOUNT_BYTES;
+    const i = (cluster % this.perBlock) * WRITTEN_REFCOUNT_BYTES;
     const v = ((block[i]! << 8) | block[i + 1]!) + delta;
     if (v < 0 || v > REFCOUNT_MAX) throw new DiskImageError('CORRUPT', `${this.file.path}: qcow2 refcount of cluster ${cluster} would become ${v}`, { path: this.file.path, field: 'refcount', value: cluster });
     block[i] = v >> 8;

@@ -2,6 +2,7 @@ import { MemoryFile } from '../../io/memory-file.js';
 import { blocksWithData } from '../../util/spans.js';
 import { BlockStreamWriter } from '../block-stream.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
+import { Qcow2CompressedWriter } from './compressed-writer.js';
 import { newHeader, qcow2Settings } from './create.js';
 import { encodeHeaderCluster } from './header-writer.js';
 import { planNewImage, writeNewImage } from './layout.js';
@@ -13,10 +14,12 @@ import { planNewImage, writeNewImage } from './layout.js';
  * cluster for every guest cluster holding a non-zero span, in guest order,
  * the last one padded to a whole cluster). With preallocation every guest
  * cluster is stored. Every cluster has refcount 1, so `qemu-img check`
- * finds neither leaks nor errors.
+ * finds neither leaks nor errors. With compressed=on (`convert -c`) the
+ * Qcow2CompressedWriter writes it instead.
  */
 export async function qcow2SequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
   const s = qcow2Settings(l.path ?? '.', l.options, l.virtualSize);
+  if (s.compressed) return Qcow2CompressedWriter.start(sink, l);
   const cs = 2 ** s.clusterBits;
   const dataClusters = s.preallocation === 'off' ? blocksWithData(l.spans, cs) : Array.from({ length: Math.ceil(s.size / cs) }, (_, c) => c);
   const plan = planNewImage({ clusterBits: s.clusterBits, extended: s.extended, l1Size: s.l1Size, dataClusters });

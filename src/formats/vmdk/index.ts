@@ -23,5 +23,6 @@ export const vmdkFormat: FormatDescriptor = {
   repair: repairVmdk,
   sequentialWriter: vmdkSequentialWriter,
   frontToBackOnly: (options) => options.subformat === 'streamOptimized',
+  compressOptions: { subformat: 'streamOptimized' },
   createOptions: VMDK_CREATE_OPTIONS,
 };

@@ -1,7 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import { roundUp } from '../../util/checked.js';
 import { CompressPool, type CompressResult } from '../../util/compress-pool.js';
-import { isAllZero } from '../../util/zero.js';
+import { CompressedUnitStream } from '../compressed-units.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
 import {
   COMPRESSION_DEFLATE,
@@ -21,19 +21,6 @@ import {
 import { descriptorSectors, newDescriptor } from './descriptor-writer.js';
 import { encodeTable } from './grain-directory.js';
 import { encodeSparseHeader, type HeaderFields } from './header.js';
-
-/**
- * Grains sent to a worker at once (512 KiB of 64 KiB grains, about 10 ms of
- * zlib): few enough messages, small batch buffers. 16 grains with three
- * batches per worker in flight peaked 6 MiB higher (docs/bench.md).
- */
-const BATCH_GRAINS = 8;
-
-/** Batches compressing or waiting to be written, per worker: one compressing, one waiting, so every core stays busy. */
-const IN_FLIGHT_PER_WORKER = 2;
-
-/** What the writer emits, in file order: compressed grains (a batch), or grain table `t` once its grains are written. */
-type Item = { kind: 'grains'; grains: number[]; result: Promise<CompressResult> } | { kind: 'gt'; table: number };
 
 /** Room the pool keeps for each grain: its marker, lba (u64) and size (u32), before the compressed bytes, and padding to a sector ("Compressed Grain"). */
 const GRAIN_FRAMING = { head: 12, align: SECTOR };
@@ -65,19 +52,10 @@ function marker(numSectors: number, type: number): Uint8Array {
  */
 export class StreamOptimizedWriter implements SequentialWriter {
   private pos = 0;
-  private readonly items: Item[] = [];
   /** Tables being filled as grains are emitted, by index. */
   private readonly tables = new Map<number, Uint32Array>();
   private readonly gd: Uint32Array;
-  /** The batch being filled: slot k holds grain `batchGrains[k]`; the slot after them the grain being assembled. */
-  private batch: Uint8Array;
-  private batchGrains: number[] = [];
-  /** Grain in the assembly slot (-1: none yet). */
-  private current = -1;
-  /** Table of the last grain placed in a batch (-1: none yet). */
-  private lastTable = -1;
-  /** Batch buffers the workers handed back, written out, to fill again. */
-  private readonly spare: Uint8Array[] = [];
+  private readonly grains: CompressedUnitStream;
 
   private constructor(
     private readonly sink: ByteSink,
@@ -85,7 +63,10 @@ export class StreamOptimizedWriter implements SequentialWriter {
     private readonly pool: CompressPool,
   ) {
     this.gd = new Uint32Array(Math.ceil(header.capacity / (header.grainSize * WRITE_GTES_PER_GT)));
-    this.batch = this.newBatch();
+    this.grains = new CompressedUnitStream(pool, header.grainSize * SECTOR, WRITE_GTES_PER_GT, {
+      units: (grains, r) => this.emitGrains(grains, r),
+      groupDone: (t) => this.emitTable(t),
+    });
   }
 
   /** Emits the header and descriptor of a stream of `l.virtualSize` bytes and returns the writer. */
@@ -115,72 +96,8 @@ export class StreamOptimizedWriter implements SequentialWriter {
     return writer;
   }
 
-  private get grainBytes(): number {
-    return this.header.grainSize * SECTOR;
-  }
-
-  /** Bytes of a batch buffer: its grains, with room for them compressed and framed, so results come back in buffers of this size. */
-  private get batchBytes(): number {
-    return this.pool.batchBytes(this.grainBytes, BATCH_GRAINS);
-  }
-
-  /** An all-zero batch buffer: a spare one when there is one (the main thread then allocates nothing per batch). */
-  private newBatch(): Uint8Array {
-    return this.spare.pop()?.fill(0) ?? new Uint8Array(this.batchBytes);
-  }
-
-  async put(data: Uint8Array, offset: number): Promise<void> {
-    const gb = this.grainBytes;
-    for (let at = 0; at < data.length; ) {
-      const grain = Math.floor((offset + at) / gb);
-      if (grain < this.current) throw new DiskImageError('USAGE', `stream data at ${offset + at} comes after grain ${this.current}: data must come in guest order`, { offset: offset + at });
-      if (grain !== this.current) await this.closeGrain(grain);
-      const within = offset + at - grain * gb;
-      const n = Math.min(data.length - at, gb - within);
-      this.batch.set(data.subarray(at, at + n), this.batchGrains.length * gb + within);
-      at += n;
-    }
-  }
-
-  /** Keeps the assembled grain when it holds a non-zero byte (an all-zero one leaves its slot zero for the next), and starts `next`. */
-  private async closeGrain(next: number): Promise<void> {
-    const gb = this.grainBytes;
-    const k = this.batchGrains.length;
-    const grain = this.current;
-    this.current = next;
-    if (grain < 0 || isAllZero(this.batch.subarray(k * gb, (k + 1) * gb))) return;
-    const table = Math.floor(grain / WRITE_GTES_PER_GT);
-    if (table !== this.lastTable && this.lastTable >= 0) {
-      // The last table's grains go out first (the grain just kept moves to a new batch), then the table itself.
-      this.submit();
-      this.items.push({ kind: 'gt', table: this.lastTable });
-    }
-    this.lastTable = table;
-    this.batchGrains.push(grain);
-    if (this.batchGrains.length === BATCH_GRAINS) this.submit();
-    await this.drain(this.pool.size * IN_FLIGHT_PER_WORKER);
-  }
-
-  /** Hands the filled slots of the batch to the pool; the assembly slot's bytes move to a new batch. */
-  private submit(): void {
-    const grains = this.batchGrains;
-    if (grains.length === 0) return;
-    const gb = this.grainBytes;
-    const full = this.batch;
-    this.batch = this.newBatch();
-    if (grains.length < BATCH_GRAINS) this.batch.set(full.subarray(grains.length * gb, (grains.length + 1) * gb), 0);
-    this.batchGrains = [];
-    const result = this.pool.run({ data: full, unitBytes: gb, count: grains.length });
-    this.items.push({ kind: 'grains', grains, result });
-  }
-
-  /** Writes items, oldest first, until at most `keep` are left. */
-  private async drain(keep: number): Promise<void> {
-    while (this.items.length > keep) {
-      const item = this.items.shift()!;
-      if (item.kind === 'gt') await this.emitTable(item.table);
-      else await this.emitGrains(item.grains, await item.result);
-    }
+  put(data: Uint8Array, offset: number): Promise<void> {
+    return this.grains.put(data, offset);
   }
 
   /** Writes each grain's marker into the room the pool left before it, points its GTE at the marker, and emits the batch. */
@@ -193,8 +110,6 @@ export class StreamOptimizedWriter implements SequentialWriter {
       this.tableFor(Math.floor(g / WRITE_GTES_PER_GT))[g % WRITE_GTES_PER_GT] = (this.pos + at) / SECTOR;
     });
     await this.emit(r.out);
-    // The sink is done with it: the buffer takes the next batch.
-    if (r.out.buffer.byteLength === this.batchBytes && this.spare.length < IN_FLIGHT_PER_WORKER) this.spare.push(new Uint8Array(r.out.buffer));
   }
 
   private tableFor(t: number): Uint32Array {
@@ -220,10 +135,7 @@ export class StreamOptimizedWriter implements SequentialWriter {
 
   async finish(): Promise<void> {
     try {
-      await this.closeGrain(-1);
-      this.submit();
-      if (this.lastTable >= 0) this.items.push({ kind: 'gt', table: this.lastTable });
-      await this.drain(0);
+      await this.grains.finish();
       const gd = new Uint8Array(roundUp(this.gd.length * ENTRY_SIZE, SECTOR));
       gd.set(encodeTable(this.gd));
       await this.emit(marker(gd.length / SECTOR, MARKER.gd));

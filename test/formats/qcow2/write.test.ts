@@ -170,6 +170,21 @@ describe('qcow2 writer', () => {
     }
   });
 
+  it('compression_type=zstd: the header says so (compression type field, incompatible bit 3), and writes go in uncompressed', async () => {
+    const path = join(tempDir(), 'zstd.qcow2');
+    const image = await createImage(path, 'qcow2', { virtualSize: 4 * MiB, options: { compression_type: 'zstd' } });
+    await image.writeAt(new Uint8Array(64 * 1024).fill(0x21), MiB);
+    await image.flush();
+    await image.close();
+    await reopened(path, async (again) => {
+      assert.equal(again.describe().formatSpecific?.compressionType, 'zstd');
+      assert.match(String(again.describe().formatSpecific?.incompatibleFeatures), /compression type/);
+      assert.deepEqual(await problems(again), []);
+      const data = await readAll(again);
+      assert.ok(data.subarray(MiB, MiB + 64 * 1024).every((b) => b === 0x21));
+    });
+  });
+
   it('refuses bad options and images it will not write', async () => {
     const dir = tempDir();
     const make = (options: Record<string, string>) => createImage(join(dir, `${Object.values(options).join('-')}.qcow2`), 'qcow2', { virtualSize: MiB, options });
@@ -177,7 +192,9 @@ describe('qcow2 writer', () => {
     await rejectsWithCode(make({ cluster_size: '4M' }), 'USAGE');
     await rejectsWithCode(make({ compat: '0.10', lazy_refcounts: 'on' }), 'USAGE');
     await rejectsWithCode(make({ extended_l2: 'on', cluster_size: '4K' }), 'USAGE');
-    await rejectsWithCode(make({ compression_type: 'zstd' }), 'UNSUPPORTED');
+    await rejectsWithCode(make({ compression_type: 'lz4' }), 'USAGE');
+    await rejectsWithCode(make({ compat: '0.10', compression_type: 'zstd' }), 'USAGE');
+    await rejectsWithCode(make({ compressed: 'on' }), 'USAGE');
     await rejectsWithCode(make({ preallocation: 'falloc' }), 'USAGE');
     for (const [bit, name] of [[1n, 'dirty'], [2n, 'corrupt']] as const) {
       const path = join(dir, `${name}.qcow2`);
