@@ -39,6 +39,9 @@ export const DEFAULT_CLUSTER_BITS = 16;
 /** refcount_order vdisk writes and the only one it updates: 16-bit refcounts, qemu's default ("Header", bytes 96-99). */
 export const WRITTEN_REFCOUNT_ORDER = 4;
 
+/** Bytes of one refcount vdisk writes: 2 ** WRITTEN_REFCOUNT_ORDER bits ("Refcount block entry"). */
+export const WRITTEN_REFCOUNT_BYTES = 2;
+
 /** End of the compression_type field: a header_length past it holds the field ("Additional fields", byte 104). */
 export const COMPRESSION_TYPE_END = 105;
 

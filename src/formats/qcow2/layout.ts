@@ -1,10 +1,7 @@
 import type { ImageFile } from '../../io/image-file.js';
-import { ENTRY_BYTES, EXTENDED_ENTRY_BYTES } from './constants.js';
+import { ENTRY_BYTES, EXTENDED_ENTRY_BYTES, WRITTEN_REFCOUNT_BYTES } from './constants.js';
 import { l2Entries } from './cluster-map.js';
 import { ALL_ALLOCATED, copiedEntry, setEntryWords, wordsToBytes } from './l2-entry.js';
-
-/** Bytes of one 16-bit refcount (refcount_order 4, "Refcount block entry"). */
-const REFCOUNT_BYTES = 2;
 
 /** What a new image holds: its geometry and which guest clusters get a data cluster. */
 export interface NewImageContents {
@@ -39,6 +36,25 @@ export interface NewImagePlan extends NewImageContents {
   end: number;
 }
 
+/**
+ * The refcount blocks that cover `others` clusters and themselves, and the
+ * refcount table clusters that name them (`tableFor` a count of blocks),
+ * counted up from one block: the smallest count that covers everything,
+ * which is where a writer taking clusters one after another stops too.
+ */
+export function refcountCover(others: number, clusterSize: number, tableFor: (blocks: number) => number): { blocks: number; tableClusters: number } {
+  const perBlock = clusterSize / WRITTEN_REFCOUNT_BYTES;
+  let blocks = 1;
+  let tableClusters = tableFor(blocks);
+  for (;;) {
+    const b = Math.ceil((others + tableClusters + blocks) / perBlock);
+    const t = tableFor(b);
+    if (b === blocks && t === tableClusters) return { blocks, tableClusters };
+    blocks = b;
+    tableClusters = t;
+  }
+}
+
 /** Lays out a new image (see NewImagePlan): the refcount blocks and table are sized to cover every cluster, themselves included. */
 export function planNewImage(c: NewImageContents): NewImagePlan {
   const clusterSize = 2 ** c.clusterBits;
@@ -46,16 +62,7 @@ export function planNewImage(c: NewImageContents): NewImagePlan {
   const l2Indexes = [...new Set(c.dataClusters.map((g) => Math.floor(g / perTable)))];
   const l1Clusters = Math.ceil((c.l1Size * ENTRY_BYTES) / clusterSize);
   const fixed = 1 + l1Clusters + l2Indexes.length + c.dataClusters.length;
-  const perBlock = clusterSize / REFCOUNT_BYTES;
-  let refBlocks = 1;
-  let refTableClusters = 1;
-  for (;;) {
-    const blocks = Math.ceil((fixed + refTableClusters + refBlocks) / perBlock);
-    const tableClusters = Math.max(1, Math.ceil((blocks * ENTRY_BYTES) / clusterSize));
-    if (blocks === refBlocks && tableClusters === refTableClusters) break;
-    refBlocks = blocks;
-    refTableClusters = tableClusters;
-  }
+  const { blocks: refBlocks, tableClusters: refTableClusters } = refcountCover(fixed, clusterSize, (blocks) => Math.max(1, Math.ceil((blocks * ENTRY_BYTES) / clusterSize)));
   const refBlocksAt = 1 + refTableClusters;
   const l1At = refBlocksAt + refBlocks;
   const l2At = l1At + l1Clusters;
@@ -83,10 +90,10 @@ export async function writeNewImage(file: ImageFile, p: NewImagePlan, header: Ui
   await file.write(header, 0);
   const blocks = Array.from({ length: p.refBlocks }, (_, b) => BigInt((p.refBlocksAt + b) * cs));
   await file.write(entryBytes(blocks, p.refTableClusters * cs), p.refTableAt * cs);
-  const perBlock = cs / REFCOUNT_BYTES;
+  const perBlock = cs / WRITTEN_REFCOUNT_BYTES;
   for (let b = 0; b < p.refBlocks; b++) {
     const block = new Uint8Array(cs);
-    for (let i = 0; i < perBlock && b * perBlock + i < p.end; i++) block[i * REFCOUNT_BYTES + 1] = 1;
+    for (let i = 0; i < perBlock && b * perBlock + i < p.end; i++) block[i * WRITTEN_REFCOUNT_BYTES + 1] = 1;
     await file.write(block, (p.refBlocksAt + b) * cs);
   }
   const l1 = new Array<bigint>(p.l1Size).fill(0n);

@@ -1,14 +1,34 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
-import { ENTRY_BYTES, REFCOUNT_TABLE_FIELDS_OFFSET, WRITTEN_REFCOUNT_ORDER } from './constants.js';
+import { ENTRY_BYTES, REFCOUNT_TABLE_FIELDS_OFFSET, WRITTEN_REFCOUNT_BYTES, WRITTEN_REFCOUNT_ORDER } from './constants.js';
 import type { Qcow2Header } from './header.js';
 import { readRefcountTable } from './refcounts.js';
 
-/** Bytes of one 16-bit refcount entry (refcount_order 4: "Refcount block entry"). */
-const REFCOUNT_BYTES = 2;
-
 /** Largest 16-bit refcount. */
 const REFCOUNT_MAX = 0xffff;
+
+/** Clusters of the refcount table that replaces one of `clusters` clusters when refcount block `b` is past its end: twice as many, and room for `b` and one more block. */
+function grownTableClusters(clusters: number, b: number, clusterSize: number): number {
+  return Math.max(2 * clusters, Math.ceil((b + 2) / (clusterSize / ENTRY_BYTES)) + 1);
+}
+
+/**
+ * The refcount table clusters a RefcountWriter whose table had `first`
+ * clusters has taken once the table names `blocks` refcount blocks: the
+ * table in use, and the tables it outgrew on the way (each stays in the
+ * file, freed). A writer takes blocks in order, so it outgrows a table at
+ * the first block past its end.
+ */
+export function refcountTablesTaken(first: number, blocks: number, clusterSize: number): { inUse: number; outgrown: number } {
+  const perCluster = clusterSize / ENTRY_BYTES;
+  let inUse = first;
+  let outgrown = 0;
+  while (inUse * perCluster < blocks) {
+    outgrown += inUse;
+    inUse = grownTableClusters(inUse, inUse * perCluster, clusterSize);
+  }
+  return { inUse, outgrown };
+}
 
 /**
  * The host clusters of a qcow2 image being written ("Host cluster
@@ -48,7 +68,7 @@ export class RefcountWriter {
     next: number,
   ) {
     this.clusterSize = h.clusterSize;
-    this.perBlock = h.clusterSize / REFCOUNT_BYTES;
+    this.perBlock = h.clusterSize / WRITTEN_REFCOUNT_BYTES;
     this.table = table;
     this.tableAt = h.refcountTableOffset;
     this.tableClusters = h.refcountTableClusters;
@@ -124,7 +144,7 @@ export class RefcountWriter {
   private async add(cluster: number, delta: number): Promise<number> {
     const b = Math.floor(cluster / this.perBlock);
     const block = await this.block(b);
-    const i = (cluster % this.perBlock) * REFCOUNT_BYTES;
+    const i = (cluster % this.perBlock) * WRITTEN_REFCOUNT_BYTES;
     const v = ((block[i]! << 8) | block[i + 1]!) + delta;
     if (v < 0 || v > REFCOUNT_MAX) throw new DiskImageError('CORRUPT', `${this.file.path}: qcow2 refcount of cluster ${cluster} would become ${v}`, { path: this.file.path, field: 'refcount', value: cluster });
     block[i] = v >> 8;
@@ -154,7 +174,7 @@ export class RefcountWriter {
 
   private growTable(b: number): void {
     const entriesPerCluster = this.clusterSize / ENTRY_BYTES;
-    const clusters = Math.max(2 * this.tableClusters, Math.ceil((b + 2) / entriesPerCluster) + 1);
+    const clusters = grownTableClusters(this.tableClusters, b, this.clusterSize);
     if (this.oldTable === undefined) this.oldTable = { at: this.tableAt, clusters: this.tableClusters };
     else this.free(this.tableAt, this.tableClusters * this.clusterSize);
     this.tableAt = this.take(clusters);
