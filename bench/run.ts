@@ -107,29 +107,25 @@ function conversion(name: string, source: BenchFormat, target: BenchFormat, { fi
 
 const rawToRaw = conversion('raw→raw', 'raw', 'raw');
 
+/** A conversion from raw with the same extra arguments to both tools. */
+function fromRaw(name: string, target: BenchFormat, args: string[]): PairSpec {
+  return {
+    name,
+    source: 'raw',
+    ext: target,
+    compare: ['raw', QEMU_FORMAT[target]],
+    tools: [
+      { tool: 'vdisk', argv: vdisk(...args, '-O', target) },
+      { tool: 'qemu-img', argv: qemu(...args, '-f', 'raw', '-O', QEMU_FORMAT[target]) },
+    ],
+  };
+}
+
 /** raw→streamOptimized VMDK: vdisk compresses on every core, qemu-img on one (issue 14's target: 0.6 of qemu-img's time). */
-const streamOptimized: PairSpec = {
-  name: 'raw→vmdk streamOptimized',
-  source: 'raw',
-  ext: 'vmdk',
-  compare: ['raw', 'vmdk'],
-  tools: [
-    { tool: 'vdisk', argv: vdisk('-O', 'vmdk', '-o', 'subformat=streamOptimized') },
-    { tool: 'qemu-img', argv: qemu('-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized') },
-  ],
-};
+const streamOptimized = fromRaw('raw→vmdk streamOptimized', 'vmdk', ['-o', 'subformat=streamOptimized']);
 
 /** raw→compressed qcow2 (`convert -c`): vdisk compresses on every core; qemu-img, writing in order, one cluster at a time (issue 15's target: 0.6 of qemu-img's time). */
-const compressedQcow2: PairSpec = {
-  name: 'raw→qcow2 -c',
-  source: 'raw',
-  ext: 'qcow2',
-  compare: ['raw', 'qcow2'],
-  tools: [
-    { tool: 'vdisk', argv: vdisk('-c', '-O', 'qcow2') },
-    { tool: 'qemu-img', argv: qemu('-c', '-f', 'raw', '-O', 'qcow2') },
-  ],
-};
+const compressedQcow2 = fromRaw('raw→qcow2 -c', 'qcow2', ['-c']);
 
 /** The pairs, in the order they run; a pair from another format than raw reads what the last vdisk run of the pair that `produces` it made. */
 const PAIRS: PairSpec[] = [

@@ -1,11 +1,8 @@
 import { copyImage, type CopyStats, type ProgressFn } from '../engine/copy.js';
 import { createImage, detectFormat, formatByName, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
-import { checkOutputPath, checkReplaceablePath, commitOutput, discardOutput, refuseInputPath, tempPathFor } from './output-file.js';
-import { resolve } from 'node:path';
+import { checkOutputPath, checkReplaceablePath, refuseInputPath, writeNewOutput, type NewOutput } from './output-file.js';
 import { DiskImageError } from '../errors.js';
-import { openDirectDiskFile, openDiskFile } from '../io/file.js';
-import type { FileOpener } from '../io/image-file.js';
 import { fileSink, streamImage } from './stream.js';
 import { outputPlan, type OutputPlan, type OutputRequest } from './output-plan.js';
 import { convertOverBacking } from './convert-backing.js';
@@ -50,36 +47,19 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
   if (opts.backing !== undefined) return convertOverBacking(src, dst, { ...opts, backing: opts.backing });
   if (opts.existing) return convertIntoExisting(src, dst, opts);
   const source = await openImage(src, { ...opts, writable: false });
-  let target: WritableDiskImage | undefined;
-  let temp: string | undefined;
   try {
     const { format, virtualSize, options, uuid } = outputPlan(src, source, opts);
     if (opts.replace) await checkReplaceablePath(dst, [source]);
     else checkOutputPath(dst, [source]);
-    temp = tempPathFor(dst);
-    const openFile = opts.cache === 'none' ? openDirectDiskFile : openDiskFile;
-    let stats: CopyStats;
-    let written: number | undefined;
-    if (formatByName(format).frontToBackOnly?.(options)) {
-      stats = await writeFrontToBack(source, { format, virtualSize, options, uuid }, temp, dst, openFile, opts);
-    } else {
-      target = await createImage(temp, format, { virtualSize, options, uuid, finalPath: dst, openFile });
-      written = target.virtualSize;
-      stats = await copyImage(source, target, { onProgress: opts.onProgress, signal: opts.signal });
-      await target.flush();
-      await target.close();
-      target = undefined;
-    }
-    await commitOutput(temp, dst);
-    temp = undefined;
+    const { stats, written } = await writeNewOutput(dst, opts.cache, async (out) => {
+      if (formatByName(format).frontToBackOnly?.(options)) return { stats: await writeFrontToBack(source, { format, virtualSize, options, uuid }, out, dst, opts), written: undefined };
+      out.image = await createImage(out.temp, format, { virtualSize, options, uuid, finalPath: dst, openFile: out.openFile });
+      return { stats: await copyImage(source, out.image, { onProgress: opts.onProgress, signal: opts.signal }), written: out.image.virtualSize };
+    });
     const size = written ?? (await sizeOf(dst, format));
     if (size !== source.virtualSize) opts.onWarning?.(`${dst}: ${format} cannot hold ${source.virtualSize} bytes exactly; the disk was rounded up to ${size} bytes (${size - source.virtualSize} more)`);
     return { virtualSize: size, ...stats };
   } finally {
-    // A format may have made more files beside the temporary one (a VMDK's extents): a failed output loses them all.
-    const others = temp && target ? target.layer.files().filter((f) => resolve(f) !== resolve(temp!)) : [];
-    await target?.close();
-    if (temp) for (const f of [temp, ...others]) await discardOutput(f);
     await source.close();
   }
 }
@@ -95,13 +75,13 @@ async function sizeOf(path: string, format: string): Promise<number> {
 }
 
 /**
- * Writes `source` to a new file `temp` through its format's sequential
- * writer (a format that can only be written front to back with these
- * options), fsyncs it, and returns the bytes of data handed over and the
- * file's size.
+ * Writes `source` to the new file `out.temp` through its format's
+ * sequential writer (a format that can only be written front to back with
+ * these options), fsyncs it, and returns the bytes of data handed over and
+ * the file's size.
  */
-async function writeFrontToBack(source: DiskImage, plan: OutputPlan, temp: string, dst: string, openFile: FileOpener, opts: ConvertOptions): Promise<CopyStats> {
-  const file = await openFile(temp, 'create');
+async function writeFrontToBack(source: DiskImage, plan: OutputPlan, out: NewOutput, dst: string, opts: ConvertOptions): Promise<CopyStats> {
+  const file = await out.openFile(out.temp, 'create');
   try {
     const dataBytes = await streamImage(source, plan, fileSink(file), opts.onProgress, dst);
     await file.sync();

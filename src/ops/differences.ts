@@ -28,12 +28,21 @@ function intersect(a: Span[], b: Span[]): Span[] {
   return out;
 }
 
+/** Reads `buf.length` bytes of `image`'s guest view at `offset`; past its end, zeros. */
+async function readZeroPastEnd(image: DiskImage, buf: Uint8Array, offset: number): Promise<void> {
+  const inside = Math.max(0, Math.min(buf.length, image.virtualSize - offset));
+  if (inside > 0) await image.readAt(buf.subarray(0, inside), offset);
+  buf.fill(0, inside);
+}
+
 /**
  * Copies into the child every 64 KiB piece where `oldBase` and `newBase`
  * differ and the child holds nothing itself, with `oldBase`'s bytes, so its
  * guest view over `newBase` is what it was over `oldBase` (rebase), or, for
  * a new empty child over `newBase`, is `oldBase`'s guest view (convert -B).
- * Reads only where either has data; returns the bytes copied.
+ * An `oldBase` smaller than the child reads as zeros past its end (convert
+ * -B over a backing of the rounded-up size). Reads only where either has
+ * data; returns the bytes copied.
  */
 export async function copyDifferences(child: WritableDiskImage, oldBase: DiskImage, newBase: DiskImage, onProgress?: ProgressFn): Promise<number> {
   const holes = await ownHoles(child);
@@ -46,7 +55,7 @@ export async function copyDifferences(child: WritableDiskImage, oldBase: DiskIma
   let done = 0;
   for (const { start, end } of chunkSpans(work, CHUNK)) {
     const n = end - start;
-    await Promise.all([oldBase.readAt(a.subarray(0, n), start), newBase.readAt(b.subarray(0, n), start)]);
+    await Promise.all([readZeroPastEnd(oldBase, a.subarray(0, n), start), newBase.readAt(b.subarray(0, n), start)]);
     for (let p = 0; p < n; p += PIECE) {
       const q = Math.min(n, p + PIECE);
       if (Buffer.compare(a.subarray(p, q), b.subarray(p, q)) !== 0) {

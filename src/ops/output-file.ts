@@ -3,9 +3,10 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DiskImageError, ioError } from '../errors.js';
-import type { DiskImage } from '../formats/types.js';
-import { openDiskFile } from '../io/file.js';
+import type { DiskImage, WritableDiskImage } from '../formats/types.js';
+import { openDirectDiskFile, openDiskFile } from '../io/file.js';
 import { isUrl } from '../io/http-source.js';
+import type { FileOpener } from '../io/image-file.js';
 
 /** The path of each layer of an image's chain, top first (index = depth), as real paths (URLs as they are). */
 export function layerPaths(image: DiskImage): string[] {
@@ -52,12 +53,12 @@ export async function checkReplaceablePath(dst: string, inputs: DiskImage[]): Pr
 }
 
 /** A temporary name beside `dst`, so the final rename stays on one file system. */
-export function tempPathFor(dst: string): string {
+function tempPathFor(dst: string): string {
   return join(dirname(resolve(dst)), `.${basename(dst)}.vdisk-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
 /** Renames the finished temporary file over `dst` and fsyncs the directory so the rename is durable. */
-export async function commitOutput(temp: string, dst: string): Promise<void> {
+async function commitOutput(temp: string, dst: string): Promise<void> {
   try {
     await rename(temp, dst);
     const dir = await open(dirname(resolve(dst)), 'r');
@@ -72,6 +73,43 @@ export async function commitOutput(temp: string, dst: string): Promise<void> {
 }
 
 /** Removes a partial output; never throws. */
-export async function discardOutput(temp: string): Promise<void> {
+async function discardOutput(temp: string): Promise<void> {
   await unlink(temp).catch(() => undefined);
+}
+
+/** What writeNewOutput's callback writes to: a temporary path, how to open it, and the image it makes there. */
+export interface NewOutput {
+  /** Where the output is made, beside its final name. */
+  readonly temp: string;
+  /** How to open it: O_DIRECT for cache 'none' (where the file system allows it), else through the page cache. */
+  readonly openFile: FileOpener;
+  /** The image the callback created at `temp`, when it made one: writeNewOutput flushes and closes it, or on failure closes it and removes its files. */
+  image?: WritableDiskImage;
+}
+
+/**
+ * Makes a new output file the way every convert does (docs/architecture.md,
+ * principle 3): `write` creates it at a temporary name beside `dst`; then
+ * the image it made (out.image) is flushed and closed, the file renamed to
+ * `dst` and the directory fsynced. On any failure or interrupt the partial
+ * output is removed, with every file its image made beside it (a VMDK's
+ * extents).
+ */
+export async function writeNewOutput<T>(dst: string, cache: string | undefined, write: (out: NewOutput) => Promise<T>): Promise<T> {
+  const out: NewOutput = { temp: tempPathFor(dst), openFile: cache === 'none' ? openDirectDiskFile : openDiskFile };
+  let closed = false;
+  try {
+    const result = await write(out);
+    await out.image?.flush();
+    await out.image?.close();
+    closed = true;
+    await commitOutput(out.temp, dst);
+    return result;
+  } catch (err) {
+    const image = closed ? undefined : out.image;
+    const others = image ? image.layer.files().filter((f) => resolve(f) !== resolve(out.temp)) : [];
+    await image?.close();
+    for (const f of [out.temp, ...others]) await discardOutput(f);
+    throw err;
+  }
 }

@@ -136,7 +136,7 @@ export function newHeader(s: Qcow2Settings, p: Pick<NewImagePlan, 'l1At' | 'refT
 }
 
 /** Every guest cluster of a disk: what preallocation gives a data cluster. */
-function allClusters(s: Qcow2Settings): number[] {
+export function allClusters(s: Qcow2Settings): number[] {
   return Array.from({ length: Math.ceil(s.size / 2 ** s.clusterBits) }, (_, c) => c);
 }
 

@@ -2,6 +2,7 @@ import type { FormatDescriptor } from '../types.js';
 import { COMPRESSED_OPTIONS, DEFAULT_CLUSTER_SIZE, MIN_CLUSTER_SIZE, QCOW2_CREATE_OPTIONS, createQcow2 } from './create.js';
 import { compactQcow2 } from './compact.js';
 import { hasQcow2Magic } from './header.js';
+import { measureQcow2 } from './measure.js';
 import { openQcow2 } from './open.js';
 import { repairQcow2 } from './repair.js';
 import { resizeQcow2 } from './resize.js';
@@ -23,6 +24,7 @@ export const qcow2Format: FormatDescriptor = {
   open: openQcow2,
   create: createQcow2,
   repair: repairQcow2,
+  measure: measureQcow2,
   resize: resizeQcow2,
   compact: compactQcow2,
   sequentialWriter: qcow2SequentialWriter,

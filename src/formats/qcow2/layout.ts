@@ -36,6 +36,25 @@ export interface NewImagePlan extends NewImageContents {
   end: number;
 }
 
+/**
+ * The refcount blocks that cover `others` clusters and themselves, and the
+ * refcount table clusters that name them (`tableFor` a count of blocks),
+ * counted up from one block: the smallest count that covers everything,
+ * which is where a writer taking clusters one after another stops too.
+ */
+export function refcountCover(others: number, clusterSize: number, tableFor: (blocks: number) => number): { blocks: number; tableClusters: number } {
+  const perBlock = clusterSize / WRITTEN_REFCOUNT_BYTES;
+  let blocks = 1;
+  let tableClusters = tableFor(blocks);
+  for (;;) {
+    const b = Math.ceil((others + tableClusters + blocks) / perBlock);
+    const t = tableFor(b);
+    if (b === blocks && t === tableClusters) return { blocks, tableClusters };
+    blocks = b;
+    tableClusters = t;
+  }
+}
+
 /** Lays out a new image (see NewImagePlan): the refcount blocks and table are sized to cover every cluster, themselves included. */
 export function planNewImage(c: NewImageContents): NewImagePlan {
   const clusterSize = 2 ** c.clusterBits;
@@ -43,16 +62,7 @@ export function planNewImage(c: NewImageContents): NewImagePlan {
   const l2Indexes = [...new Set(c.dataClusters.map((g) => Math.floor(g / perTable)))];
   const l1Clusters = Math.ceil((c.l1Size * ENTRY_BYTES) / clusterSize);
   const fixed = 1 + l1Clusters + l2Indexes.length + c.dataClusters.length;
-  const perBlock = clusterSize / WRITTEN_REFCOUNT_BYTES;
-  let refBlocks = 1;
-  let refTableClusters = 1;
-  for (;;) {
-    const blocks = Math.ceil((fixed + refTableClusters + refBlocks) / perBlock);
-    const tableClusters = Math.max(1, Math.ceil((blocks * ENTRY_BYTES) / clusterSize));
-    if (blocks === refBlocks && tableClusters === refTableClusters) break;
-    refBlocks = blocks;
-    refTableClusters = tableClusters;
-  }
+  const { blocks: refBlocks, tableClusters: refTableClusters } = refcountCover(fixed, clusterSize, (blocks) => Math.max(1, Math.ceil((blocks * ENTRY_BYTES) / clusterSize)));
   const refBlocksAt = 1 + refTableClusters;
   const l1At = refBlocksAt + refBlocks;
   const l2At = l1At + l1Clusters;

@@ -7,6 +7,29 @@ import { readRefcountTable } from './refcounts.js';
 /** Largest 16-bit refcount. */
 const REFCOUNT_MAX = 0xffff;
 
+/** Clusters of the refcount table that replaces one of `clusters` clusters when refcount block `b` is past its end: twice as many, and room for `b` and one more block. */
+function grownTableClusters(clusters: number, b: number, clusterSize: number): number {
+  return Math.max(2 * clusters, Math.ceil((b + 2) / (clusterSize / ENTRY_BYTES)) + 1);
+}
+
+/**
+ * The refcount table clusters a RefcountWriter whose table had `first`
+ * clusters has taken once the table names `blocks` refcount blocks: the
+ * table in use, and the tables it outgrew on the way (each stays in the
+ * file, freed). A writer takes blocks in order, so it outgrows a table at
+ * the first block past its end.
+ */
+export function refcountTablesTaken(first: number, blocks: number, clusterSize: number): { inUse: number; outgrown: number } {
+  const perCluster = clusterSize / ENTRY_BYTES;
+  let inUse = first;
+  let outgrown = 0;
+  while (inUse * perCluster < blocks) {
+    outgrown += inUse;
+    inUse = grownTableClusters(inUse, inUse * perCluster, clusterSize);
+  }
+  return { inUse, outgrown };
+}
+
 /**
  * The host clusters of a qcow2 image being written ("Host cluster
  * management"), for refcount_order 4. New clusters are only ever taken at
@@ -151,7 +174,7 @@ export class RefcountWriter {
 
   private growTable(b: number): void {
     const entriesPerCluster = this.clusterSize / ENTRY_BYTES;
-    const clusters = Math.max(2 * this.tableClusters, Math.ceil((b + 2) / entriesPerCluster) + 1);
+    const clusters = grownTableClusters(this.tableClusters, b, this.clusterSize);
     if (this.oldTable === undefined) this.oldTable = { at: this.tableAt, clusters: this.tableClusters };
     else this.free(this.tableAt, this.tableClusters * this.clusterSize);
     this.tableAt = this.take(clusters);

@@ -3,13 +3,11 @@ import { openDiskFile } from '../../io/file.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import type { FileOpener } from '../../io/image-file.js';
 import { referenceWalk } from './check.js';
-import { ENTRY_BYTES, INCOMPAT_DIRTY, REFCOUNT_TABLE_FIELDS_OFFSET, WRITTEN_REFCOUNT_ORDER } from './constants.js';
+import { ENTRY_BYTES, INCOMPAT_DIRTY, REFCOUNT_TABLE_FIELDS_OFFSET, WRITTEN_REFCOUNT_BYTES, WRITTEN_REFCOUNT_ORDER } from './constants.js';
 import { hasBit, type Qcow2Header } from './header.js';
+import { refcountCover } from './layout.js';
 import { openParts } from './open.js';
 import { decodeRefcounts, readRefcountTable } from './refcounts.js';
-
-/** Bytes of one 16-bit refcount (refcount_order 4, "Refcount block entry"). */
-const REFCOUNT_BYTES = 2;
 
 /** Header bytes rewritten at once by a repair: refcount_table_offset through incompatible_features ("Header", bytes 48-79). */
 const SWITCH_END = 80;
@@ -65,16 +63,8 @@ export async function repairQcow2(path: string, openFile: FileOpener = openDiskF
     for (let c = h.refcountTableOffset / cs; c < h.refcountTableOffset / cs + h.refcountTableClusters; c++) counts[c]!--;
     for (const at of walk.blocks) if (at !== 0) counts[at / cs]!--;
     const end = counts.length;
-    const per = cs / REFCOUNT_BYTES;
-    let blocks = 1;
-    let tableClusters = 1;
-    for (;;) {
-      const b = Math.ceil((end + tableClusters + blocks) / per);
-      const t = Math.ceil((b * ENTRY_BYTES) / cs);
-      if (b === blocks && t === tableClusters) break;
-      blocks = b;
-      tableClusters = t;
-    }
+    const per = cs / WRITTEN_REFCOUNT_BYTES;
+    const { blocks, tableClusters } = refcountCover(end, cs, (b) => Math.ceil((b * ENTRY_BYTES) / cs));
     const tableAt = end * cs;
     const table = new DataView(new ArrayBuffer(tableClusters * cs));
     for (let b = 0; b < blocks; b++) {
@@ -82,7 +72,7 @@ export async function repairQcow2(path: string, openFile: FileOpener = openDiskF
       for (let i = 0; i < per; i++) {
         const c = b * per + i;
         const n = c < end ? counts[c]! : c < end + tableClusters + blocks ? 1 : 0;
-        block.setUint16(i * REFCOUNT_BYTES, n, false);
+        block.setUint16(i * WRITTEN_REFCOUNT_BYTES, n, false);
       }
       const at = tableAt + (tableClusters + b) * cs;
       await file.write(new Uint8Array(block.buffer), at);

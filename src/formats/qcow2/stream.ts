@@ -3,7 +3,7 @@ import { blocksWithData } from '../../util/spans.js';
 import { BlockStreamWriter } from '../block-stream.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
 import { Qcow2CompressedWriter } from './compressed-writer.js';
-import { newHeader, qcow2Settings } from './create.js';
+import { allClusters, newHeader, qcow2Settings } from './create.js';
 import { encodeHeaderCluster } from './header-writer.js';
 import { planNewImage, writeNewImage } from './layout.js';
 
@@ -21,7 +21,7 @@ export async function qcow2SequentialWriter(sink: ByteSink, l: StreamLayout): Pr
   const s = qcow2Settings(l.path ?? '.', l.options, l.virtualSize);
   if (s.compressed) return Qcow2CompressedWriter.start(sink, l);
   const cs = 2 ** s.clusterBits;
-  const dataClusters = s.preallocation === 'off' ? blocksWithData(l.spans, cs) : Array.from({ length: Math.ceil(s.size / cs) }, (_, c) => c);
+  const dataClusters = s.preallocation === 'off' ? blocksWithData(l.spans, cs) : allClusters(s);
   const plan = planNewImage({ clusterBits: s.clusterBits, extended: s.extended, l1Size: s.l1Size, dataClusters });
   const file = new MemoryFile();
   await writeNewImage(file, plan, encodeHeaderCluster({ header: newHeader(s, plan), backing: s.backing }, cs));
