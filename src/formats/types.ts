@@ -49,7 +49,7 @@ export interface DiskImage {
   close(): Promise<void>;
 }
 
-/** An image that can be written. Writes are in the guest view; flush makes them durable. */
+/** An image that can be written. Writes are in the guest view; flush makes them durable (close without flush drops what the last flush did not cover, as a power cut would). */
 export interface WritableDiskImage extends DiskImage {
   writeAt(data: Uint8Array, offset: number): Promise<void>;
   /** Makes [offset, offset+length) read as zeros. */

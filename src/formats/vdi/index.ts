@@ -6,6 +6,7 @@ import { DEFAULT_BLOCK_SIZE } from './constants.js';
 import { hasVdiSignature } from './header.js';
 import { measureVdi } from './measure.js';
 import { openVdi } from './open.js';
+import { vdiSequentialWriter } from './stream.js';
 
 /** The VDI format (VirtualBox): dynamic, fixed and differencing images; reads versions 0.x and 1.1, writes 1.1. */
 export const vdiFormat: FormatDescriptor = {
@@ -18,6 +19,8 @@ export const vdiFormat: FormatDescriptor = {
   open: openVdi,
   create: createVdi,
   measure: measureVdi,
+  sequentialWriter: vdiSequentialWriter,
+  layoutFollowsData: (options) => options.subformat !== 'fixed',
   createOptions: VDI_CREATE_OPTIONS,
   resize: resizeVdi,
   compact: compactVdi,
