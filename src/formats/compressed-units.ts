@@ -3,11 +3,13 @@ import type { CompressPool, CompressResult } from '../util/compress-pool.js';
 import { isAllZero } from '../util/zero.js';
 
 /**
- * Units sent to a worker at once (512 KiB of 64 KiB units, about 10 ms of
- * zlib): few enough messages, small batch buffers. 16 units with three
- * batches per worker in flight peaked 6 MiB higher (docs/bench.md).
+ * Bytes of units sent to a worker at once (8 units of 64 KiB, about 10 ms
+ * of zlib): few enough messages, small batch buffers. 16 units of 64 KiB
+ * with three batches per worker in flight peaked 6 MiB higher
+ * (docs/bench.md). Larger units go one per batch: eight 2 MiB qcow2
+ * clusters a batch took a conversion to 193-205 MiB of RSS.
  */
-const BATCH_UNITS = 8;
+const BATCH_BYTES = 512 * 1024;
 
 /** Batches compressing or waiting to be written, per worker: one compressing, one waiting, so every core stays busy. */
 const IN_FLIGHT_PER_WORKER = 2;
@@ -43,6 +45,8 @@ export class CompressedUnitStream {
   private lastGroup = -1;
   /** Batch buffers written out, to fill again. */
   private readonly spare: Uint8Array[] = [];
+  /** Units in a full batch. */
+  private readonly batchUnitCount: number;
 
   constructor(
     private readonly pool: CompressPool,
@@ -50,12 +54,13 @@ export class CompressedUnitStream {
     private readonly groupUnits: number,
     private readonly target: CompressedUnitTarget,
   ) {
+    this.batchUnitCount = Math.max(1, Math.floor(BATCH_BYTES / unitBytes));
     this.batch = this.newBatch();
   }
 
   /** Bytes of a batch buffer: its units, with room for them compressed and framed, so results come back in buffers of this size. */
   private get batchBytes(): number {
-    return this.pool.batchBytes(this.unitBytes, BATCH_UNITS);
+    return this.pool.batchBytes(this.unitBytes, this.batchUnitCount);
   }
 
   /** An all-zero batch buffer: a spare one when there is one (nothing is allocated per batch once running). */
@@ -100,7 +105,7 @@ export class CompressedUnitStream {
     }
     this.lastGroup = group;
     this.batchUnits.push(unit);
-    if (this.batchUnits.length === BATCH_UNITS) this.submit();
+    if (this.batchUnits.length === this.batchUnitCount) this.submit();
     await this.drain(this.pool.size * IN_FLIGHT_PER_WORKER);
   }
 
@@ -111,7 +116,7 @@ export class CompressedUnitStream {
     const ub = this.unitBytes;
     const full = this.batch;
     this.batch = this.newBatch();
-    if (units.length < BATCH_UNITS) this.batch.set(full.subarray(units.length * ub, (units.length + 1) * ub), 0);
+    if (units.length < this.batchUnitCount) this.batch.set(full.subarray(units.length * ub, (units.length + 1) * ub), 0);
     this.batchUnits = [];
     const result = this.pool.run({ data: full, unitBytes: ub, count: units.length });
     this.items.push({ kind: 'units', units, result });
