@@ -39,4 +39,6 @@ export interface SequentialWriter {
   put(data: Uint8Array, offset: number): Promise<void>;
   /** Emits whatever follows the last data (padding, tables, a footer). */
   finish(): Promise<void>;
+  /** Lets go of what the writer holds (compression workers) when the output is abandoned after a failure. */
+  abort?(): Promise<void>;
 }

@@ -89,6 +89,8 @@ export function fileSink(file: ImageFile): ByteSink {
  * through the format's sequential writer: the source's data is scanned for
  * non-zero runs first (as measure does), the writer is told them, then the
  * data is read again and handed over in guest order. Memory stays bounded.
+ * On a failure the writer is aborted (its workers stop) before the error
+ * goes on.
  * Returns the bytes of data handed over. `path`: the output file's, when it
  * is one.
  */
@@ -101,14 +103,19 @@ export async function streamImage(src: DiskImage, plan: OutputPlan, sink: ByteSi
   const total = spanBytes(spans);
   const buf = new Uint8Array(CHUNK);
   let done = 0;
-  for (const s of chunkSpans(spans, CHUNK)) {
-    const piece = buf.subarray(0, s.end - s.start);
-    await src.readAt(piece, s.start);
-    await writer.put(piece, s.start);
-    done += piece.length;
-    onProgress?.(done, total);
+  try {
+    for (const s of chunkSpans(spans, CHUNK)) {
+      const piece = buf.subarray(0, s.end - s.start);
+      await src.readAt(piece, s.start);
+      await writer.put(piece, s.start);
+      done += piece.length;
+      onProgress?.(done, total);
+    }
+    await writer.finish();
+  } catch (err) {
+    await writer.abort?.();
+    throw err;
   }
-  await writer.finish();
   return total;
 }
 

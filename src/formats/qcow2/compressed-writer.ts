@@ -79,6 +79,10 @@ export class Qcow2CompressedWriter implements SequentialWriter {
     return this.clusters.put(data, offset);
   }
 
+  abort(): Promise<void> {
+    return this.pool.close();
+  }
+
   async finish(): Promise<void> {
     try {
       await this.clusters.finish();

@@ -133,6 +133,10 @@ export class StreamOptimizedWriter implements SequentialWriter {
     this.pos += bytes.length;
   }
 
+  abort(): Promise<void> {
+    return this.pool.close();
+  }
+
   async finish(): Promise<void> {
     try {
       await this.grains.finish();
