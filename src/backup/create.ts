@@ -43,39 +43,55 @@ async function* dataByChunk(image: DiskImage): AsyncIterable<ChunkData> {
   if (current) yield current;
 }
 
-/** Reads chunk `c` of `image` into a new buffer: its data ranges read, the rest left zero. */
-async function readChunk(image: DiskImage, c: ChunkData): Promise<Uint8Array> {
+/** Reads chunk `c` of `image` into the start of `buffer`: its data ranges read, the rest zeroed. */
+async function readChunk(image: DiskImage, c: ChunkData, buffer: ArrayBuffer): Promise<Uint8Array> {
   const start = c.index * CHUNK_SIZE;
-  const buf = new Uint8Array(chunkLength(c.index, image.virtualSize));
+  const buf = new Uint8Array(buffer, 0, chunkLength(c.index, image.virtualSize)).fill(0);
   await Promise.all(c.ranges.map(([a, b]) => image.readAt(buf.subarray(a - start, b - start), a)));
   return buf;
 }
 
 /**
  * Stores new chunks: each is compressed (zstd) on the pool's workers and
- * written under its digest, at most `limit` at once; `drain` waits for all
- * and rethrows the first failure.
+ * written under its digest, two per worker at most at once; `drain` waits
+ * for all and rethrows the first failure. Chunks are read into buffers
+ * sized for the pool (batchBytes), and each result comes back in one of
+ * that size, which serves for a later read: memory is the buffers in
+ * flight, not whatever the garbage collector has yet to free.
  */
 class ChunkWriter {
   private readonly pool = new CompressPool({ codec: 'zstd', framing: { head: CHUNK_HEADER, align: 1 } });
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly free: ArrayBuffer[] = [];
+  private readonly bufferBytes = this.pool.batchBytes(CHUNK_SIZE, 1);
   private failure: unknown;
   storedBytes = 0;
 
   constructor(private readonly repo: Repository) {}
 
-  /** Queues chunk `data` (transferred: the caller must not touch it again) for storage under `digest`. */
-  async add(digest: string, data: Uint8Array): Promise<void> {
+  /** A buffer to read the next chunk into: one a result came back in, or a new one. */
+  buffer(): ArrayBuffer {
+    return this.free.pop() ?? new ArrayBuffer(this.bufferBytes);
+  }
+
+  /** Takes back a buffer from `buffer()` that was not given to `add`. */
+  release(buffer: ArrayBuffer): void {
+    this.free.push(buffer);
+  }
+
+  /** Queues the chunk in the first `length` bytes of `buffer` (transferred: the caller must not touch it again) for storage under `digest`. */
+  async add(digest: string, buffer: ArrayBuffer, length: number): Promise<void> {
     while (this.inFlight.size >= this.pool.size * 2) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
-    const length = data.length;
+    // The whole buffer goes, so it is transferred, not copied; the worker reads only the unit.
     const task = this.pool
-      .run({ data, unitBytes: length, count: 1 })
+      .run({ data: new Uint8Array(buffer), unitBytes: length, count: 1 })
       .then(async ({ out, units }) => {
         const unit = units[0]!;
         const object = out.subarray(unit.at, unit.at + CHUNK_HEADER + unit.length);
         writeChunkHeader(object, length);
         if (await this.repo.putChunk(digest, object)) this.storedBytes += object.length;
+        this.free.push(out.buffer as ArrayBuffer);
       })
       .catch((err: unknown) => void (this.failure ??= err));
     this.inFlight.add(task);
@@ -114,18 +130,23 @@ export async function backupCreate(repoDir: string, imagePath: string, opts: Bac
     try {
       for await (const c of dataByChunk(image)) {
         if (opts.signal?.aborted) throw new DiskImageError('IO', 'interrupted');
-        const data = await readChunk(image, c);
-        if (isAllZero(data)) continue;
-        counts.zero--;
+        const buffer = writer.buffer();
+        const data = await readChunk(image, c, buffer);
+        if (isAllZero(data)) {
+          writer.release(buffer);
+          continue;
+        }
         const digest = sha256Hex(data);
+        counts.zero--;
         chunks[c.index] = digest;
         if (before[c.index] === digest || queued.has(digest) || (await repo.hasChunk(digest))) {
+          writer.release(buffer);
           counts.reused++;
           continue;
         }
         queued.add(digest);
         counts.new++;
-        await writer.add(digest, data);
+        await writer.add(digest, buffer, data.length);
       }
     } finally {
       await writer.drain();
