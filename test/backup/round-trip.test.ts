@@ -130,3 +130,13 @@ test('backup init refuses a non-empty directory and a repository; create and lis
   assert.equal(list.status, 1);
   assert.match(list.stderr, /is not a backup repository/);
 });
+
+test('a snapshot keeps the source UUID for restore --keep-uuid, and its format for list', async () => {
+  const { dir, vhd, repo } = await setup();
+  ok('backup', 'create', repo, vhd);
+  const uuid = (JSON.parse(ok('info', '--json', vhd)) as { uuid: string }).uuid;
+  const out = join(dir, 'kept.vhdx');
+  ok('backup', 'restore', repo, 'src', '--keep-uuid', '-O', 'vhdx', out);
+  assert.equal((JSON.parse(ok('info', '--json', out)) as { uuid: string }).uuid, uuid);
+  assert.match(ok('backup', 'list', repo), /^\S+ {2}src {2}\S+ {2}\d+ bytes {2}vhd {2}10 chunks \(\d+ new, 0 reused, \d+ zero\)\n$/);
+});
