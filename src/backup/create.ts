@@ -1,5 +1,7 @@
 import { basename, extname } from 'node:path';
 import { DiskImageError } from '../errors.js';
+import { dataTotal } from '../engine/chunks.js';
+import type { ProgressFn } from '../engine/copy.js';
 import { openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 import { CompressPool } from '../util/compress-pool.js';
@@ -16,6 +18,8 @@ export interface BackupOptions extends OpenOptions {
   /** The snapshot's name (default: the image's file name without its extension). */
   name?: string;
   signal?: AbortSignal;
+  /** Called with the bytes of data read so far, of the image's data bytes. */
+  onProgress?: ProgressFn;
 }
 
 /** The data ranges of one chunk, as [start, end) guest offsets. */
@@ -127,11 +131,15 @@ export async function backupCreate(repoDir: string, imagePath: string, opts: Bac
     const counts: BackupCounts = { total, new: 0, reused: 0, zero: total, storedBytes: 0 };
     const queued = new Set<string>();
     const writer = new ChunkWriter(repo);
+    const dataBytes = opts.onProgress ? await dataTotal(image, Infinity) : 0;
+    let done = 0;
     try {
       for await (const c of dataByChunk(image)) {
         if (opts.signal?.aborted) throw new DiskImageError('IO', 'interrupted');
         const buffer = writer.buffer();
         const data = await readChunk(image, c, buffer);
+        for (const [a, b] of c.ranges) done += b - a;
+        opts.onProgress?.(done, dataBytes);
         if (isAllZero(data)) {
           writer.release(buffer);
           continue;

@@ -6,6 +6,7 @@ import type { Manifest } from '../backup/manifest.js';
 import { formatNames } from './formats-help.js';
 import { cacheMode } from './convert-command.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
+import { progressBar } from './progress.js';
 import { printJson, warn } from './report.js';
 
 /** One line of `backup list`: ID, name, time, disk size, source format, chunks. */
@@ -14,8 +15,29 @@ function listLine(m: Manifest): string {
   return `${m.id}  ${m.name}  ${m.createdAt}  ${m.diskSize} bytes  ${m.sourceFormat}  ${c.total} chunks (${c.new} new, ${c.reused} reused, ${c.zero} zero)`;
 }
 
+/** Raw `-p` options. */
+interface RawProgress {
+  progress?: boolean;
+  progressJson?: boolean;
+}
+
+/** Adds `-p` and `--progress-json` to a command. */
+function withProgress(cmd: Command): Command {
+  return cmd.option('-p, --progress', 'a progress bar on a terminal (--progress=json: JSON lines on stderr)').option('--progress-json', 'JSON progress lines on stderr (also --progress=json)');
+}
+
+/** Runs `work` with the progress display `o` asks for, stopped however it ends. */
+async function withBar<T>(o: RawProgress, work: (update: ReturnType<typeof progressBar>['update']) => Promise<T>): Promise<T> {
+  const bar = progressBar(o.progressJson ? 'json' : o.progress);
+  try {
+    return await work(bar.update);
+  } finally {
+    bar.stop();
+  }
+}
+
 /** Raw options of `backup restore`. */
-interface RawRestoreOptions {
+interface RawRestoreOptions extends RawProgress {
   outputFormat?: string;
   target?: string;
   options?: string;
@@ -38,10 +60,10 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
       console.log(`Initialized backup repository ${dir}.`);
     });
 
-  withOpenOptions(backup.command('create').description('back up the guest view of IMAGE (any format, its whole chain) as a new snapshot').argument('<repo>').argument('<image>'))
+  withProgress(withOpenOptions(backup.command('create').description('back up the guest view of IMAGE (any format, its whole chain) as a new snapshot').argument('<repo>').argument('<image>')))
     .option('--name <name>', "the snapshot's name; incremental against the newest of that name (default: the image's file name without extension)")
-    .action(async (repo: string, image: string, o: RawOpenOptions & { name?: string }) => {
-      const m = await backupCreate(repo, image, { ...openOptions(o), name: o.name, signal });
+    .action(async (repo: string, image: string, o: RawOpenOptions & RawProgress & { name?: string }) => {
+      const m = await withBar(o, (onProgress) => backupCreate(repo, image, { ...openOptions(o), name: o.name, signal, onProgress }));
       const c = m.counts;
       console.log(`Snapshot ${m.id} (${m.name}): ${c.total} chunks, ${c.new} new, ${c.reused} reused, ${c.zero} zero; ${c.storedBytes} bytes stored.`);
     });
@@ -58,8 +80,7 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
       else console.log(snapshots.map(listLine).join('\n'));
     });
 
-  backup
-    .command('restore')
+  withProgress(backup.command('restore'))
     .description('write SNAPSHOT (an ID, or the newest of a name) to DST in any format (- for stdout)')
     .argument('<repo>')
     .argument('<snapshot>')
@@ -73,7 +94,9 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
     .option('-t, --cache <mode>', 'how DST is written: writeback (default) or none (O_DIRECT where possible)')
     .action(async (repo: string, snapshot: string, dst: string, o: RawRestoreOptions) => {
       const opts = { outputFormat: o.outputFormat, target: o.target, options: parseKeyValues(o.options), keepUuid: o.keepUuid, compress: o.compress, replace: o.replace, cache: cacheMode(o.cache), onWarning: warn, signal };
-      if (dst === '-') await restoreToStream(repo, snapshot, process.stdout, opts);
-      else await restoreToFile(repo, snapshot, dst, opts);
+      await withBar(o, async (onProgress) => {
+        if (dst === '-') await restoreToStream(repo, snapshot, process.stdout, { ...opts, onProgress });
+        else await restoreToFile(repo, snapshot, dst, { ...opts, onProgress });
+      });
     });
 }

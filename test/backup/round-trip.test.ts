@@ -106,9 +106,13 @@ test('backups deduplicate: the same disk as qcow2 and an unchanged re-backup sto
   assert.match(ok('compare', changed, latest), /Images are identical/);
 });
 
-test('restore to stdout writes the guest bytes', async () => {
+test('restore to stdout writes the guest bytes; create reports progress up to the data size', async () => {
   const { raw, vhd, repo } = await setup();
-  ok('backup', 'create', repo, vhd, '--name', 'disk');
+  const created = vdisk('backup', 'create', repo, vhd, '--name', 'disk', '--progress=json');
+  assert.equal(created.status, 0, created.stderr);
+  const last = JSON.parse(created.stderr.trim().split('\n').at(-1)!) as { done: number; total: number };
+  assert.equal(last.done, last.total);
+  assert.ok(last.total > 0 && last.total < SIZE, JSON.stringify(last));
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), 'backup', 'restore', repo, 'disk', '-O', 'raw', '-'], { maxBuffer: 256 * MiB });
   assert.equal(r.status, 0, String(r.stderr));
   const expected = readFileSync(raw);
