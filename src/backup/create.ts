@@ -130,9 +130,9 @@ export async function backupCreate(repoDir: string, imagePath: string, opts: Bac
     const chunks: (string | undefined)[] = new Array<string | undefined>(total).fill(undefined);
     const counts: BackupCounts = { total, new: 0, reused: 0, zero: total, storedBytes: 0 };
     const queued = new Set<string>();
-    const writer = new ChunkWriter(repo);
     const dataBytes = opts.onProgress ? await dataTotal(image, Infinity) : 0;
     let done = 0;
+    const writer = new ChunkWriter(repo);
     try {
       for await (const c of dataByChunk(image)) {
         if (opts.signal?.aborted) throw new DiskImageError('IO', 'interrupted');
@@ -156,9 +156,12 @@ export async function backupCreate(repoDir: string, imagePath: string, opts: Bac
         counts.new++;
         await writer.add(digest, buffer, data.length);
       }
-    } finally {
-      await writer.drain();
+    } catch (err) {
+      // The first failure is the one to report; the writer's own, if any, came later.
+      await writer.drain().catch(() => undefined);
+      throw err;
     }
+    await writer.drain();
     counts.storedBytes = writer.storedBytes;
     const info = image.describe();
     const index: SnapshotIndex = {
