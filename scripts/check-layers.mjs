@@ -10,14 +10,15 @@
  * can be read, tested and changed without the ones above it.
  *
  * Rules (paths relative to src/):
- *  1. formats/** must not import engine/, nbd/, ops/ or cli/.
- *  2. ops/, engine/, nbd/ and cli/ must not import a file inside a format
+ *  1. formats/** must not import engine/, nbd/, ops/, backup/ or cli/.
+ *  2. ops/, engine/, nbd/, backup/ and cli/ must not import a file inside a format
  *     folder (formats/<sub>/...); files directly in formats/ (registry.ts,
  *     types.ts, ...) are the allowed way in.
  *  3. util/, io/ and errors.ts must not import formats/, chain/, engine/,
- *     nbd/, ops/ or cli/.
+ *     nbd/, ops/, backup/ or cli/.
  *  6. engine/ and nbd/ (the machinery ops/ drives: the copy engine, the NBD
- *     server) must not import ops/ or cli/.
+ *     server) must not import ops/, backup/ or cli/. backup/ (the backup
+ *     repository, which drives ops/ to restore) must not import cli/.
  *  4. No import cycles: every strongly connected component of more than one
  *     file (or a file importing itself) is reported once, with one cycle
  *     through it.
@@ -168,17 +169,20 @@ const inFormatFolder = (path) => path.startsWith('formats/') && path.split('/').
 
 /** The layer rule an import from `from` to `to` (both src-relative) breaks, or undefined. */
 function brokenRule(from, to) {
-  if (under(from, 'formats') && under(to, 'engine', 'nbd', 'ops', 'cli')) {
-    return 'rule 1: formats/ must not import engine/, nbd/, ops/ or cli/';
+  if (under(from, 'formats') && under(to, 'engine', 'nbd', 'ops', 'backup', 'cli')) {
+    return 'rule 1: formats/ must not import engine/, nbd/, ops/, backup/ or cli/';
   }
-  if (under(from, 'ops', 'engine', 'nbd', 'cli') && inFormatFolder(to)) {
-    return 'rule 2: ops/, engine/, nbd/ and cli/ reach a format only through files directly in formats/';
+  if (under(from, 'ops', 'engine', 'nbd', 'backup', 'cli') && inFormatFolder(to)) {
+    return 'rule 2: ops/, engine/, nbd/, backup/ and cli/ reach a format only through files directly in formats/';
   }
-  if ((under(from, 'util', 'io') || from === 'errors.ts') && under(to, 'formats', 'chain', 'engine', 'nbd', 'ops', 'cli')) {
-    return 'rule 3: util/, io/ and errors.ts must not import formats/, chain/, engine/, nbd/, ops/ or cli/';
+  if ((under(from, 'util', 'io') || from === 'errors.ts') && under(to, 'formats', 'chain', 'engine', 'nbd', 'ops', 'backup', 'cli')) {
+    return 'rule 3: util/, io/ and errors.ts must not import formats/, chain/, engine/, nbd/, ops/, backup/ or cli/';
   }
-  if (under(from, 'engine', 'nbd') && under(to, 'ops', 'cli')) {
-    return 'rule 6: engine/ and nbd/ must not import ops/ or cli/';
+  if (under(from, 'engine', 'nbd') && under(to, 'ops', 'backup', 'cli')) {
+    return 'rule 6: engine/ and nbd/ must not import ops/, backup/ or cli/';
+  }
+  if (under(from, 'backup') && under(to, 'cli')) {
+    return 'rule 6: backup/ must not import cli/';
   }
   return undefined;
 }

@@ -62,3 +62,17 @@ test('the layer check keeps nbd/ below ops/ and away from format folders', () =>
   assert.match(violations[0]!, /^nbd\/server\.ts:1: imports ops\/serve\.ts \(rule 6/);
   assert.match(violations[1]!, /^nbd\/server\.ts:2: imports formats\/vhd\/index\.ts \(rule 2/);
 });
+
+test('the layer check keeps backup/ away from format folders and cli/, and engine/ from backup/', () => {
+  const src = fakeTree({
+    'backup/create.ts': "import { v } from '../formats/vhd/index.js';\nimport { main } from '../cli/main.js';\nexport const c = [v, main];\n",
+    'engine/copy.ts': "import { c } from '../backup/create.js';\nexport const e = c;\n",
+    'cli/main.ts': 'export const main = 1;\n',
+    'formats/vhd/index.ts': 'export const v = 1;\n',
+  });
+  const violations = checkLayers(src);
+  assert.equal(violations.length, 3, violations.join('\n'));
+  assert.match(violations[0]!, /^backup\/create\.ts:1: imports formats\/vhd\/index\.ts \(rule 2/);
+  assert.match(violations[1]!, /^backup\/create\.ts:2: imports cli\/main\.ts \(rule 6/);
+  assert.match(violations[2]!, /^engine\/copy\.ts:1: imports backup\/create\.ts \(rule 6/);
+});

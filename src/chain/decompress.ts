@@ -14,7 +14,7 @@ const MAX_ZSTD_WINDOW = 8 * 1024 * 1024;
  * refused, and decoding stops with an error as soon as a block would take
  * the output past the unit (fzstd's stream decoder hands over each block).
  */
-function zstdUnit(stored: Uint8Array, unitLength: number): Uint8Array {
+export function zstdUnit(stored: Uint8Array, unitLength: number): Uint8Array {
   const frame = zstdFrame(stored);
   if (typeof frame === 'string') throw new Error(frame);
   if (frame.contentSize !== undefined && frame.contentSize !== unitLength) throw new Error(`the frame holds ${frame.contentSize} bytes`);

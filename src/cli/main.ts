@@ -21,6 +21,7 @@ import { printJson, reportError, warn } from './report.js';
 import { profileByName, profileOutput } from '../targets/profiles.js';
 import { formatNames, formatsHelp } from './formats-help.js';
 import { addServeCommand } from './serve-command.js';
+import { addBackupCommand } from './backup-command.js';
 
 /** Exit codes of `vdisk check` (docs/architecture.md, "Errors and exit codes"): clean, corruption, leaks only, could not check. */
 const CHECK_EXIT = { clean: 0, corruption: 2, nonconformant: 2, leaks: 3, error: 1 } as const;
@@ -173,6 +174,7 @@ function buildProgram(): Command {
   );
 
   addServeCommand(program, interrupt.signal, () => (signalEndsCommand = true));
+  addBackupCommand(program, interrupt.signal);
 
   program
     .command('demo')

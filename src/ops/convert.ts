@@ -48,20 +48,29 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
   if (opts.existing) return convertIntoExisting(src, dst, opts);
   const source = await openImage(src, { ...opts, writable: false });
   try {
-    const { format, virtualSize, options, uuid } = outputPlan(src, source, opts);
-    if (opts.replace) await checkReplaceablePath(dst, [source]);
-    else checkOutputPath(dst, [source]);
-    const { stats, written } = await writeNewOutput(dst, opts.cache, async (out) => {
-      if (formatByName(format).frontToBackOnly?.(options)) return { stats: await writeFrontToBack(source, { format, virtualSize, options, uuid }, out, dst, opts), written: undefined };
-      out.image = await createImage(out.temp, format, { virtualSize, options, uuid, finalPath: dst, openFile: out.openFile });
-      return { stats: await copyImage(source, out.image, { onProgress: opts.onProgress, signal: opts.signal }), written: out.image.virtualSize };
-    });
-    const size = written ?? (await sizeOf(dst, format));
-    if (size !== source.virtualSize) opts.onWarning?.(`${dst}: ${format} cannot hold ${source.virtualSize} bytes exactly; the disk was rounded up to ${size} bytes (${size - source.virtualSize} more)`);
-    return { virtualSize: size, ...stats };
+    return await convertImage(source, dst, opts);
   } finally {
     await source.close();
   }
+}
+
+/**
+ * Writes the guest view of an opened image (any DiskImage: a chain, a
+ * backup snapshot) to a new DST as convert does: a temporary name, flushed,
+ * renamed on success, removed on failure; sizes rounded up with a warning.
+ */
+export async function convertImage(source: DiskImage, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
+  const { format, virtualSize, options, uuid } = outputPlan(source.path, source, opts);
+  if (opts.replace) await checkReplaceablePath(dst, [source]);
+  else checkOutputPath(dst, [source]);
+  const { stats, written } = await writeNewOutput(dst, opts.cache, async (out) => {
+    if (formatByName(format).frontToBackOnly?.(options)) return { stats: await writeFrontToBack(source, { format, virtualSize, options, uuid }, out, dst, opts), written: undefined };
+    out.image = await createImage(out.temp, format, { virtualSize, options, uuid, finalPath: dst, openFile: out.openFile });
+    return { stats: await copyImage(source, out.image, { onProgress: opts.onProgress, signal: opts.signal }), written: out.image.virtualSize };
+  });
+  const size = written ?? (await sizeOf(dst, format));
+  if (size !== source.virtualSize) opts.onWarning?.(`${dst}: ${format} cannot hold ${source.virtualSize} bytes exactly; the disk was rounded up to ${size} bytes (${size - source.virtualSize} more)`);
+  return { virtualSize: size, ...stats };
 }
 
 /** The virtual size of the image just written at `path`. */

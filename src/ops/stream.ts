@@ -121,14 +121,19 @@ export async function streamImage(src: DiskImage, plan: OutputPlan, sink: ByteSi
 
 /** Writes SRC (seekable, any format, its whole chain) to a stream in `outputFormat`, in file order (streamImage). */
 export async function convertToStream(srcPath: string, stream: Writable, opts: StreamOptions): Promise<void> {
-  const out = new PipeOut(stream);
   const src = await openImage(srcPath, { ...opts, writable: false });
   try {
-    await streamImage(src, outputPlan(srcPath, src, opts), { write: (buf) => out.put(new Uint8Array(buf)) }, opts.onProgress);
-    await out.end();
+    await imageToStream(src, stream, opts);
   } finally {
     await src.close();
   }
+}
+
+/** Writes an opened image (any DiskImage: a chain, a backup snapshot) to a stream in `outputFormat`, in file order (streamImage), and ends the stream. */
+export async function imageToStream(src: DiskImage, stream: Writable, opts: StreamOptions): Promise<void> {
+  const out = new PipeOut(stream);
+  await streamImage(src, outputPlan(src.path, src, opts), { write: (buf) => out.put(new Uint8Array(buf)) }, opts.onProgress);
+  await out.end();
 }
 
 /** The formats stdin can carry, for messages ("-f raw|vhd"). */
