@@ -203,6 +203,7 @@ export class CompressPool {
   private readonly busy = new Map<Worker, Pending>();
   private readonly queue: Pending[] = [];
   private failure: unknown;
+  private closed = false;
   private readonly framing: UnitFraming;
   readonly size: number;
 
@@ -229,15 +230,28 @@ export class CompressPool {
   /** Compresses `job` on the next free worker. */
   run(job: CompressJob): Promise<CompressResult> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('the compression pool is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
       this.dispatch();
     });
   }
 
-  /** Stops every worker. */
-  async close(): Promise<void> {
-    await Promise.all([...this.idle, ...this.busy.keys()].map((w) => w.terminate()));
+  /**
+   * Stops every worker: terminate() asks each thread to stop and the pool
+   * lets go of it, without waiting for its 'exit'. Waiting was found to hang
+   * now and then when the pool was closed right after it started (an
+   * unreferenced idle worker, or one not yet online): the awaited promise
+   * stayed open with the event loop empty, so a test runner cancelled the
+   * test, and a CLI run would have ended there. The threads end on their
+   * own within milliseconds (test/ops/stream-abort.test.ts counts them).
+   */
+  close(): Promise<void> {
+    this.closed = true;
+    for (const w of [...this.idle, ...this.busy.keys()]) void w.terminate();
+    this.idle.length = 0;
+    this.busy.clear();
+    return Promise.resolve();
   }
 
   private dispatch(): void {
@@ -256,7 +270,9 @@ export class CompressPool {
   }
 
   private done(w: Worker, r: WorkerReply): void {
-    const p = this.busy.get(w)!;
+    const p = this.busy.get(w);
+    // A result that arrives after close is dropped with its worker.
+    if (!p) return;
     this.busy.delete(w);
     w.unref();
     this.idle.push(w);
