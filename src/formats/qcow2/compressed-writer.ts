@@ -1,11 +1,11 @@
 import { DiskImageError } from '../../errors.js';
 import { CompressPool, type CompressResult } from '../../util/compress-pool.js';
 import { CompressedUnitStream } from '../compressed-units.js';
-import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
+import type { ByteSink, SequentialWriter } from '../sequential.js';
 import { AppendedRefcounts } from './appended-refcounts.js';
 import { l2Entries } from './cluster-map.js';
 import { ENTRY_BYTES, EXTENDED_ENTRY_BYTES } from './constants.js';
-import { newHeader, qcow2Settings, type Qcow2Settings } from './create.js';
+import { newHeader, type Qcow2Settings } from './create.js';
 import { encodeHeaderCluster } from './header-writer.js';
 import { ALL_ALLOCATED, compressedEntry, copiedEntry, setEntryWords, wordsToBytes } from './l2-entry.js';
 
@@ -46,6 +46,8 @@ export class Qcow2CompressedWriter implements SequentialWriter {
   /** Buffers of held clusters written out, to hold the next ones. */
   private readonly spareHeld: Uint8Array[] = [];
   private readonly clusters: CompressedUnitStream;
+  /** Entries of an L2 table: the guest clusters one group of units holds. */
+  private readonly perTable: number;
 
   private constructor(
     private readonly sink: ByteSink & Required<Pick<ByteSink, 'writeAt'>>,
@@ -56,15 +58,15 @@ export class Qcow2CompressedWriter implements SequentialWriter {
     this.refs = new AppendedRefcounts(this.cs);
     this.l1 = new Array<number>(s.l1Size).fill(0);
     this.l2 = new Uint32Array(this.cs / 4);
-    this.clusters = new CompressedUnitStream(pool, this.cs, l2Entries(s.clusterBits, s.extended), {
+    this.perTable = l2Entries(s.clusterBits, s.extended);
+    this.clusters = new CompressedUnitStream(pool, this.cs, this.perTable, {
       units: (clusters, r) => this.place(clusters, r),
       groupDone: (g) => this.closeTable(g),
     });
   }
 
-  /** Starts a compressed qcow2 on `sink` (a file): checks the options and emits the placeholder first cluster. */
-  static async start(sink: ByteSink, l: StreamLayout): Promise<Qcow2CompressedWriter> {
-    const s = qcow2Settings(l.path ?? '.', l.options, l.virtualSize);
+  /** Starts a compressed qcow2 of settings `s` on `sink` (a file): emits the placeholder first cluster. */
+  static async start(sink: ByteSink, s: Qcow2Settings): Promise<Qcow2CompressedWriter> {
     const { writeAt } = sink;
     if (!writeAt) throw new DiskImageError('USAGE', 'a compressed qcow2 gets its header last, so it is written to a file, not to a pipe');
     const codec = s.compressionType === 'zstd' ? 'zstd' : 'deflate-raw';
@@ -144,8 +146,7 @@ export class Qcow2CompressedWriter implements SequentialWriter {
 
   /** Sets guest cluster `guest`'s entry in the current L2 table (extended entries: every subcluster allocated when stored, the bitmap zero when compressed). */
   private setEntry(guest: number, entry: bigint, stored: boolean): void {
-    const perTable = l2Entries(this.s.clusterBits, this.s.extended);
-    const w = (guest % perTable) * ((this.s.extended ? EXTENDED_ENTRY_BYTES : ENTRY_BYTES) / 4);
+    const w = (guest % this.perTable) * ((this.s.extended ? EXTENDED_ENTRY_BYTES : ENTRY_BYTES) / 4);
     setEntryWords(this.l2, w, entry);
     if (this.s.extended && stored) this.l2.set([ALL_ALLOCATED.zero, ALL_ALLOCATED.alloc], w + 2);
   }

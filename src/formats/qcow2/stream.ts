@@ -19,7 +19,7 @@ import { planNewImage, writeNewImage } from './layout.js';
  */
 export async function qcow2SequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
   const s = qcow2Settings(l.path ?? '.', l.options, l.virtualSize);
-  if (s.compressed) return Qcow2CompressedWriter.start(sink, l);
+  if (s.compressed) return Qcow2CompressedWriter.start(sink, s);
   const cs = 2 ** s.clusterBits;
   const dataClusters = s.preallocation === 'off' ? blocksWithData(l.spans, cs) : allClusters(s);
   const plan = planNewImage({ clusterBits: s.clusterBits, extended: s.extended, l1Size: s.l1Size, dataClusters });
