@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DiskImageError, ioError } from '../errors.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectStore, StoredObject } from './object-store.js';
+
+/** Prefix of the temporary file a create writes before linking it to its name. */
+const TEMP_PREFIX = '.tmp-';
 
 /** Fsyncs a directory so that a name created in it survives a crash. */
 async function syncDir(dir: string): Promise<void> {
@@ -34,7 +38,7 @@ export class DirStore implements ObjectStore {
     const path = this.pathOf(name);
     const dir = dirname(path);
     await this.makeDirs(dir);
-    const temp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const temp = join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
       const handle = await open(temp, 'wx');
       try {
@@ -95,6 +99,58 @@ export class DirStore implements ObjectStore {
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return [];
       throw ioError(err, dir, 'list');
+    }
+  }
+
+  async *listTree(prefix: string): AsyncIterable<StoredObject> {
+    for await (const { path, name } of this.walk(this.pathOf(prefix), prefix, false)) {
+      const s = await stat(path).catch((err: unknown) => {
+        if (isErrno(err, 'ENOENT')) return undefined;
+        throw ioError(err, path, 'look up');
+      });
+      if (s) yield { name, size: s.size, modifiedMs: s.mtimeMs };
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const path = this.pathOf(name);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw ioError(err, path, 'remove');
+    }
+    await syncDir(dirname(path)).catch((err: unknown) => {
+      throw ioError(err, dirname(path), 'sync');
+    });
+  }
+
+  async sweepTemporaries(olderThanMs: number): Promise<number> {
+    let removed = 0;
+    for await (const { path } of this.walk(this.location, '', true)) {
+      const s = await stat(path).catch(() => undefined);
+      if (!s || s.mtimeMs >= olderThanMs) continue;
+      await unlink(path).catch((err: unknown) => {
+        if (!isErrno(err, 'ENOENT')) throw ioError(err, path, 'remove');
+      });
+      removed++;
+    }
+    return removed;
+  }
+
+  /** The files under directory `dir` (object prefix `prefix`), depth first: objects, or with `temporaries` only the temporary files. */
+  private async *walk(dir: string, prefix: string, temporaries: boolean): AsyncIterable<{ path: string; name: string }> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw ioError(err, dir, 'list');
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory() && !e.name.startsWith('.')) yield* this.walk(path, `${prefix}${e.name}/`, temporaries);
+      else if (e.isFile() && (temporaries ? e.name.startsWith(TEMP_PREFIX) : !e.name.startsWith('.'))) yield { path, name: prefix + e.name };
     }
   }
 

@@ -1,9 +1,10 @@
 /**
  * Where a backup repository keeps its objects (docs/backup.md). Every object
- * is immutable once written: names are content addresses or unique snapshot
- * IDs, so the only write is a conditional create. A local directory
- * implements it (dir-store.ts); an S3 bucket can (PUT with If-None-Match: *)
- * without anything above this interface changing.
+ * is immutable once written: names are content addresses or unique IDs, so
+ * the only write is a conditional create, and the only other change is a
+ * delete (by prune, gc and a backup's own session records). A local
+ * directory implements it (dir-store.ts); an S3 bucket does too (PUT with
+ * If-None-Match: *), without anything above this interface changing.
  */
 export interface ObjectStore {
   /** Where the store is, for messages (a directory path, a bucket URL). */
@@ -20,4 +21,29 @@ export interface ObjectStore {
   exists(name: string): Promise<boolean>;
   /** The names of the objects directly under `prefix` (which ends with '/'), sorted; none when there are none. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Every object under `prefix` (which ends with '/'), at any depth, with
+   * its size and last-modified time, in no promised order. Temporary
+   * objects of a create in progress are never listed.
+   */
+  listTree(prefix: string): AsyncIterable<StoredObject>;
+  /** Removes the object, durably; removing one that is not there is not an error. */
+  delete(name: string): Promise<void>;
+  /**
+   * Removes what creates that never finished left behind (a local
+   * directory's temporary files) when it is older than `olderThanMs`
+   * (epoch milliseconds); returns how many. Stores that leave nothing
+   * behind do not have it.
+   */
+  sweepTemporaries?(olderThanMs: number): Promise<number>;
+}
+
+/** One object as `listTree` gives it. */
+export interface StoredObject {
+  /** The object's full name, e.g. `chunks/ab/ab12…`. */
+  name: string;
+  /** Its size in bytes. */
+  size: number;
+  /** When it was created (objects are never rewritten), epoch milliseconds. */
+  modifiedMs: number;
 }

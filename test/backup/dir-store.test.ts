@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backupCreate } from '../../src/backup/create.js';
@@ -30,6 +30,28 @@ test('a DirStore lists the objects of a folder, not temporary files or subfolder
   writeFileSync(join(store.location, 's', '.tmp-1-abc'), 'partial');
   assert.deepEqual(await store.list('s/'), ['s/one', 's/two']);
   assert.deepEqual(await store.list('none/'), []);
+});
+
+test('a DirStore lists a tree with sizes and times, deletes idempotently, and sweeps only old temporary files', async () => {
+  const store = new DirStore(tempDir('vdisk-store-'));
+  await store.create('t/ab/one', new Uint8Array(3));
+  await store.create('t/cd/two', new Uint8Array(5));
+  await store.create('u/three', new Uint8Array(1));
+  writeFileSync(join(store.location, 't', 'ab', '.tmp-1-old'), 'partial');
+  writeFileSync(join(store.location, 't', 'cd', '.tmp-1-new'), 'partial');
+  const old = new Date(Date.now() - 3600_000);
+  utimesSync(join(store.location, 't', 'ab', '.tmp-1-old'), old, old);
+  const listed = [];
+  for await (const o of store.listTree('t/')) listed.push(o);
+  listed.sort((a, b) => a.name.localeCompare(b.name));
+  assert.deepEqual(listed.map((o) => [o.name, o.size]), [['t/ab/one', 3], ['t/cd/two', 5]]);
+  assert.ok(listed.every((o) => Math.abs(o.modifiedMs - Date.now()) < 60_000));
+  assert.equal(await store.sweepTemporaries(Date.now() - 60_000), 1);
+  assert.deepEqual(readdirSync(join(store.location, 't', 'ab')), ['one']);
+  assert.deepEqual(readdirSync(join(store.location, 't', 'cd')).sort(), ['.tmp-1-new', 'two']);
+  await store.delete('t/ab/one');
+  await store.delete('t/ab/one');
+  assert.equal(await store.exists('t/ab/one'), false);
 });
 
 test('a backup that crashed before its manifest is invisible, and a re-run resumes without storing its chunks again', async () => {
