@@ -8,6 +8,7 @@ import { CompressPool } from '../util/compress-pool.js';
 import { isAllZero } from '../util/zero.js';
 import { CHUNK_HEADER, sha256Hex, writeChunkHeader } from './chunk-object.js';
 import { CHUNK_SIZE, checkName, MAX_INDEX_ENTRIES } from './layout.js';
+import { Lease, type LeaseTiming } from './lease.js';
 import type { BackupCounts, Manifest } from './manifest.js';
 import { openRepository, type Repository } from './repository.js';
 import { chunkCount, chunkLength, type SnapshotIndex } from './snapshot-index.js';
@@ -20,6 +21,10 @@ export interface BackupOptions extends OpenOptions {
   signal?: AbortSignal;
   /** Called with the bytes of data read so far, of the image's data bytes. */
   onProgress?: ProgressFn;
+  /** Called with the gcs the backup waits for before it starts, once each. */
+  onWait?: (holders: string[]) => void;
+  /** Lease timing (tests shorten it). */
+  timing?: LeaseTiming;
 }
 
 /** The data ranges of one chunk, as [start, end) guest offsets. */
@@ -121,55 +126,70 @@ class ChunkWriter {
 export async function backupCreate(repoDir: string, imagePath: string, opts: BackupOptions = {}): Promise<Manifest> {
   const repo = await openRepository(repoDir);
   const name = checkName(opts.name ?? basename(imagePath, extname(imagePath)), 'snapshot name');
-  const previous = await repo.latest(name);
-  const before = previous ? (await repo.loadIndex(previous)).chunks : [];
   const image = await openImage(imagePath, { ...opts, writable: false });
   try {
-    const total = chunkCount(image.virtualSize);
-    if (total > MAX_INDEX_ENTRIES) throw new DiskImageError('UNSUPPORTED', `${imagePath} is ${image.virtualSize} bytes; a snapshot holds at most ${MAX_INDEX_ENTRIES * CHUNK_SIZE}`);
-    const chunks: (string | undefined)[] = new Array<string | undefined>(total).fill(undefined);
-    const counts: BackupCounts = { total, new: 0, reused: 0, zero: total, storedBytes: 0 };
-    const queued = new Set<string>();
-    const dataBytes = opts.onProgress ? await dataTotal(image, Infinity) : 0;
-    let done = 0;
-    const writer = new ChunkWriter(repo);
+    const lease = await Lease.take(repo.store, 'sessions', 'gc', { timing: opts.timing, signal: opts.signal, onWait: opts.onWait });
     try {
-      for await (const c of dataByChunk(image)) {
-        if (opts.signal?.aborted) throw new DiskImageError('IO', 'interrupted');
-        const buffer = writer.buffer();
-        const data = await readChunk(image, c, buffer);
-        for (const [a, b] of c.ranges) done += b - a;
-        opts.onProgress?.(done, dataBytes);
-        if (isAllZero(data)) {
-          writer.release(buffer);
-          continue;
-        }
-        const digest = sha256Hex(data);
-        counts.zero--;
-        chunks[c.index] = digest;
-        if (before[c.index] === digest || queued.has(digest) || (await repo.hasChunk(digest))) {
-          writer.release(buffer);
-          counts.reused++;
-          continue;
-        }
-        queued.add(digest);
-        counts.new++;
-        await writer.add(digest, buffer, data.length);
-      }
-    } catch (err) {
-      // The first failure is the one to report; the writer's own, if any, came later.
-      await writer.drain().catch(() => undefined);
-      throw err;
+      return await backupUnderLease(repo, image, name, lease, opts);
+    } finally {
+      await lease.release();
     }
-    await writer.drain();
-    counts.storedBytes = writer.storedBytes;
-    const info = image.describe();
-    const index: SnapshotIndex = {
-      meta: { name, createdAt: new Date().toISOString(), diskSize: image.virtualSize, chunkSize: CHUNK_SIZE, sourceFormat: image.format, ...(info.uuid && { uuid: info.uuid }), ...(info.subformat && { subformat: info.subformat }) },
-      chunks,
-    };
-    return await repo.publish(index, counts);
   } finally {
     await image.close();
   }
+}
+
+/**
+ * The backup itself, while `lease` keeps gc from sweeping: the previous
+ * snapshot is looked up only now, since a chunk it names is safe to reuse
+ * only while no gc can delete it.
+ */
+async function backupUnderLease(repo: Repository, image: DiskImage, name: string, lease: Lease, opts: BackupOptions): Promise<Manifest> {
+  const previous = await repo.latest(name);
+  const before = previous ? (await repo.loadIndex(previous)).chunks : [];
+  const total = chunkCount(image.virtualSize);
+  if (total > MAX_INDEX_ENTRIES) throw new DiskImageError('UNSUPPORTED', `${image.path} is ${image.virtualSize} bytes; a snapshot holds at most ${MAX_INDEX_ENTRIES * CHUNK_SIZE}`);
+  const chunks: (string | undefined)[] = new Array<string | undefined>(total).fill(undefined);
+  const counts: BackupCounts = { total, new: 0, reused: 0, zero: total, storedBytes: 0 };
+  const queued = new Set<string>();
+  const dataBytes = opts.onProgress ? await dataTotal(image, Infinity) : 0;
+  let done = 0;
+  const writer = new ChunkWriter(repo);
+  try {
+    for await (const c of dataByChunk(image)) {
+      if (opts.signal?.aborted) throw new DiskImageError('IO', 'interrupted');
+      const buffer = writer.buffer();
+      const data = await readChunk(image, c, buffer);
+      for (const [a, b] of c.ranges) done += b - a;
+      opts.onProgress?.(done, dataBytes);
+      if (isAllZero(data)) {
+        writer.release(buffer);
+        continue;
+      }
+      const digest = sha256Hex(data);
+      counts.zero--;
+      chunks[c.index] = digest;
+      if (before[c.index] === digest || queued.has(digest) || (await repo.hasChunk(digest))) {
+        writer.release(buffer);
+        counts.reused++;
+        continue;
+      }
+      queued.add(digest);
+      counts.new++;
+      await writer.add(digest, buffer, data.length);
+    }
+  } catch (err) {
+    // The first failure is the one to report; the writer's own, if any, came later.
+    await writer.drain().catch(() => undefined);
+    throw err;
+  }
+  await writer.drain();
+  counts.storedBytes = writer.storedBytes;
+  const info = image.describe();
+  const index: SnapshotIndex = {
+    meta: { name, createdAt: new Date().toISOString(), diskSize: image.virtualSize, chunkSize: CHUNK_SIZE, sourceFormat: image.format, ...(info.uuid && { uuid: info.uuid }), ...(info.subformat && { subformat: info.subformat }) },
+    chunks,
+  };
+  lease.check();
+  return await repo.publish(index, counts);
 }

@@ -53,12 +53,22 @@ export class Repository {
   /** Every snapshot's manifest, oldest first. */
   async snapshots(): Promise<Manifest[]> {
     const out: Manifest[] = [];
-    for (const name of await this.store.list(SNAPSHOTS)) {
-      if (!name.endsWith('.json')) continue;
-      const bytes = await this.store.get(name, MAX_JSON_BYTES);
-      if (bytes) out.push(decodeManifest(bytes, `${this.store.location}: ${name}`));
+    for (const name of await this.manifestNames()) {
+      const m = await this.manifest(name);
+      if (m) out.push(m);
     }
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** The object names of the snapshot manifests. */
+  async manifestNames(): Promise<string[]> {
+    return (await this.store.list(SNAPSHOTS)).filter((name) => name.endsWith('.json'));
+  }
+
+  /** The manifest stored as `name` (undefined when it is gone); CORRUPT when it does not parse. */
+  async manifest(name: string): Promise<Manifest | undefined> {
+    const bytes = await this.store.get(name, MAX_JSON_BYTES);
+    return bytes && decodeManifest(bytes, `${this.store.location}: ${name}`);
   }
 
   /** The newest snapshot named `name`, if any. */

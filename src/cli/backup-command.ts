@@ -3,6 +3,7 @@ import { backupCreate } from '../backup/create.js';
 import { restoreToFile, restoreToStream } from '../backup/restore.js';
 import { initRepository, openRepository } from '../backup/repository.js';
 import type { Manifest } from '../backup/manifest.js';
+import { addBackupMaintenance } from './backup-maintenance-command.js';
 import { formatNames } from './formats-help.js';
 import { cacheMode } from './convert-command.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
@@ -47,7 +48,7 @@ interface RawRestoreOptions extends RawProgress {
   cache?: string;
 }
 
-/** Adds `vdisk backup init|create|list|restore` (docs/backup.md): a local directory repository of deduplicated snapshots. */
+/** Adds `vdisk backup init|create|list|restore|verify|prune|gc` (docs/backup.md): a repository of deduplicated snapshots. */
 export function addBackupCommand(program: Command, signal: AbortSignal): void {
   const backup = program.command('backup').description('deduplicated, incremental backups of guest disks in a repository directory (docs/backup.md)');
 
@@ -63,7 +64,7 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
   withProgress(withOpenOptions(backup.command('create').description('back up the guest view of IMAGE (any format, its whole chain) as a new snapshot').argument('<repo>').argument('<image>')))
     .option('--name <name>', "the snapshot's name; incremental against the newest of that name (default: the image's file name without extension)")
     .action(async (repo: string, image: string, o: RawOpenOptions & RawProgress & { name?: string }) => {
-      const m = await withBar(o, (onProgress) => backupCreate(repo, image, { ...openOptions(o), name: o.name, signal, onProgress }));
+      const m = await withBar(o, (onProgress) => backupCreate(repo, image, { ...openOptions(o), name: o.name, signal, onProgress, onWait: (gcs) => warn(`waiting for backup gc ${gcs.join(', ')} to finish`) }));
       const c = m.counts;
       console.log(`Snapshot ${m.id} (${m.name}): ${c.total} chunks, ${c.new} new, ${c.reused} reused, ${c.zero} zero; ${c.storedBytes} bytes stored.`);
     });
@@ -99,4 +100,6 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
         else await restoreToFile(repo, snapshot, dst, { ...opts, onProgress });
       });
     });
+
+  addBackupMaintenance(backup, signal);
 }
