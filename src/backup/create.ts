@@ -9,6 +9,7 @@ import { isAllZero } from '../util/zero.js';
 import { CHUNK_HEADER, sha256Hex, writeChunkHeader } from './chunk-object.js';
 import { CHUNK_SIZE, checkName, MAX_INDEX_ENTRIES } from './layout.js';
 import type { BackupCounts, Manifest } from './manifest.js';
+import type { StoreOptions } from './open-store.js';
 import { openRepository, type Repository } from './repository.js';
 import { chunkCount, chunkLength, type SnapshotIndex } from './snapshot-index.js';
 
@@ -20,6 +21,8 @@ export interface BackupOptions extends OpenOptions {
   signal?: AbortSignal;
   /** Called with the bytes of data read so far, of the image's data bytes. */
   onProgress?: ProgressFn;
+  /** How to reach the repository (an S3 endpoint). */
+  store?: StoreOptions;
 }
 
 /** The data ranges of one chunk, as [start, end) guest offsets. */
@@ -112,14 +115,15 @@ class ChunkWriter {
 
 /**
  * `vdisk backup create`: backs up the guest view of IMAGE (any format,
- * through its chain) into the repository in `repoDir` as a new snapshot.
+ * through its chain) into the repository at `location` (a directory or
+ * s3://BUCKET/PREFIX) as a new snapshot.
  * Only data extents are read; each 4 MiB chunk is hashed; all-zero chunks
  * are recorded as zero; a chunk equal to the previous snapshot's of the same
  * name at that place, or already in the repository, is reused; the rest are
  * compressed and stored. Then the index and the manifest are published.
  */
-export async function backupCreate(repoDir: string, imagePath: string, opts: BackupOptions = {}): Promise<Manifest> {
-  const repo = await openRepository(repoDir);
+export async function backupCreate(location: string, imagePath: string, opts: BackupOptions = {}): Promise<Manifest> {
+  const repo = await openRepository(location, opts.store);
   const name = checkName(opts.name ?? basename(imagePath, extname(imagePath)), 'snapshot name');
   const previous = await repo.latest(name);
   const before = previous ? (await repo.loadIndex(previous)).chunks : [];

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
+import { CONFIG_NAME } from '../../src/backup/layout.js';
+import { initRepository } from '../../src/backup/repository.js';
 import { S3Store, type S3Tuning } from '../../src/backup/s3-store.js';
 import { rejectsWithCode } from '../helpers/assert-error.js';
 import { closedPort, s3Server } from '../helpers/s3-server.js';
@@ -107,4 +109,18 @@ test('a wrong secret, a missing bucket and an unreachable endpoint are one-line 
   const err = await rejectsWithCode(down.exists('x'), 'IO');
   assert.match(err.message, /^HEAD http:\/\/127\.0\.0\.1:\d+\/b-x\/x: ECONNREFUSED \(3 attempts\)$/);
   assert.ok(Date.now() - start < 5000, `took ${Date.now() - start} ms`);
+});
+
+test('backup init on S3 creates the bucket, writes the config, and refuses a repository or a prefix holding objects', async (t) => {
+  const server = await s3(t);
+  if (!server) return;
+  const bucket = bucketName();
+  const opts = { env: server.env };
+  await initRepository(`s3://${bucket}/backups/web`, opts);
+  const store = new S3Store(server.config, bucket, 'backups/web/');
+  assert.match(new TextDecoder().decode((await store.get(CONFIG_NAME, 1000))!), /"format": "vdisk-backup"/);
+  assert.match((await rejectsWithCode(initRepository(`s3://${bucket}/backups/web/`, opts), 'USAGE')).message, /is a backup repository already$/);
+  assert.match((await rejectsWithCode(initRepository(`s3://${bucket}/backups`, opts), 'USAGE')).message, /not empty and not a backup repository; give an empty or new prefix \(it holds web\/vdisk-backup\.json\)$/);
+  await initRepository(`s3://${bucket}/backups/other`, opts);
+  await rejectsWithCode(initRepository('s3://Bad_Bucket/x', opts), 'USAGE');
 });
