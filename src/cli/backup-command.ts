@@ -58,11 +58,11 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
   const backup = program.command('backup').description('deduplicated, incremental backups of guest disks in a repository: a directory or s3://BUCKET/PREFIX (docs/backup.md)');
 
   withEndpoint(backup.command('init'))
-    .description('make DIR (new or empty) or s3://BUCKET/PREFIX (bucket created if missing, prefix empty) a backup repository')
-    .argument('<dir>')
-    .action(async (dir: string, o: { endpoint?: string }) => {
-      await initRepository(dir, o);
-      console.log(`Initialized backup repository ${dir}.`);
+    .description('make REPO a backup repository: a new or empty directory, or s3://BUCKET/PREFIX (the bucket created if missing, the prefix empty)')
+    .argument('<repo>')
+    .action(async (repo: string, o: { endpoint?: string }) => {
+      await initRepository(repo, o);
+      console.log(`Initialized backup repository ${repo}.`);
     });
 
   withEndpoint(withProgress(withOpenOptions(backup.command('create').description('back up the guest view of IMAGE (any format, its whole chain) as a new snapshot').argument('<repo>').argument('<image>'))))
