@@ -110,7 +110,7 @@ export class S3Store implements ObjectStore {
       const xml = await this.errorText(res);
       if (res.ok) return true;
       // On a retry, the attempt that failed may have stored the object: it is ours when it holds our bytes.
-      if (res.status === 412) return attempt > 0 && Buffer.from(data).equals((await this.get(name, data.length)) ?? new Uint8Array());
+      if (res.status === 412) return attempt > 0 && (await this.holds(name, data));
       // AWS answers a create racing another on the same name so, asking for a retry.
       if (xmlField(xml, 'Code') === 'ConditionalRequestConflict') throw new Retry('409 ConditionalRequestConflict');
       throw this.failure(res, xml, name);
@@ -148,6 +148,17 @@ export class S3Store implements ObjectStore {
       const xml = await this.errorText(res);
       if (!res.ok && res.status !== 404) throw this.failure(res, xml, name);
     });
+  }
+
+  /** True when object `name` holds exactly `data` (a larger one does not, and is not read). */
+  private async holds(name: string, data: Uint8Array): Promise<boolean> {
+    try {
+      const stored = await this.get(name, data.length);
+      return stored !== undefined && Buffer.from(data).equals(stored);
+    } catch (err) {
+      if (err instanceof DiskImageError && err.code === 'CORRUPT') return false;
+      throw err;
+    }
   }
 
   /** Creates the bucket when it does not exist (init); one of the same owner is fine, another's is USAGE. */

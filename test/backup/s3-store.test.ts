@@ -5,6 +5,7 @@ import { CONFIG_NAME } from '../../src/backup/layout.js';
 import { initRepository } from '../../src/backup/repository.js';
 import { S3Store, type S3Tuning } from '../../src/backup/s3-store.js';
 import { rejectsWithCode } from '../helpers/assert-error.js';
+import { startFaultProxy, type Fault } from '../helpers/fault-proxy.js';
 import { closedPort, s3Server } from '../helpers/s3-server.js';
 
 const s3 = s3Server();
@@ -109,6 +110,31 @@ test('a wrong secret, a missing bucket and an unreachable endpoint are one-line 
   const err = await rejectsWithCode(down.exists('x'), 'IO');
   assert.match(err.message, /^HEAD http:\/\/127\.0\.0\.1:\d+\/b-x\/x: ECONNREFUSED \(3 attempts\)$/);
   assert.ok(Date.now() - start < 5000, `took ${Date.now() - start} ms`);
+});
+
+test('lost answers, SlowDown and hung requests are retried (a create whose answer was lost still reports true), 4xx never; too many failures are IO', async (t) => {
+  const store = await newStore(t);
+  const server = await s3(t);
+  if (!store || !server) return;
+  const queue: Fault[] = [];
+  const proxy = await startFaultProxy(server.config.endpoint, () => queue.shift() ?? 'pass');
+  t.after(() => proxy.close());
+  const bucket = /^s3:\/\/([^/]+)/.exec(store.location)![1]!;
+  const through = (tuning: S3Tuning) => new S3Store({ ...server.config, endpoint: proxy.url }, bucket, 'repo/', { backoffMs: 10, ...tuning });
+  const data = randomBytes(1000);
+  queue.push('lose-answer', { status: 503, code: 'SlowDown' }, 'hang');
+  assert.equal(await through({ timeoutMs: 300 }).create('lost', data), true);
+  assert.equal(queue.length, 0);
+  assert.deepEqual(Buffer.from((await store.get('lost', 1000))!), data);
+  assert.equal(await through({}).create('lost', data), false);
+  const few = through({ timeoutMs: 200, retries: 1 });
+  queue.push({ status: 500, code: 'InternalError' }, 'hang');
+  assert.match((await rejectsWithCode(few.exists('lost'), 'IO')).message, /^HEAD http:\/\/127\.0\.0\.1:\d+\/vdisk-\w+\/repo\/lost: no answer within 0\.2 s \(2 attempts\)$/);
+  queue.push({ status: 500, code: 'InternalError' }, { status: 500, code: 'InternalError' });
+  assert.match((await rejectsWithCode(few.get('lost', 1000), 'IO')).message, /: 500 InternalError \(2 attempts\)$/);
+  queue.push({ status: 400, code: 'InvalidArgument' }, 'pass');
+  assert.match((await rejectsWithCode(few.get('lost', 1000), 'IO')).message, /^s3:\/\/vdisk-\w+\/repo\/lost: 400 InvalidArgument$/);
+  assert.deepEqual(queue, ['pass']);
 });
 
 test('backup init on S3 creates the bucket, writes the config, and refuses a repository or a prefix holding objects', async (t) => {
