@@ -10,6 +10,7 @@ import { CHUNK_HEADER, sha256Hex, writeChunkHeader } from './chunk-object.js';
 import { CHUNK_SIZE, checkName, MAX_INDEX_ENTRIES } from './layout.js';
 import { Lease, type LeaseTiming } from './lease.js';
 import type { BackupCounts, Manifest } from './manifest.js';
+import type { StoreOptions } from './open-store.js';
 import { openRepository, type Repository } from './repository.js';
 import { chunkCount, chunkLength, type SnapshotIndex } from './snapshot-index.js';
 
@@ -25,6 +26,8 @@ export interface BackupOptions extends OpenOptions {
   onWait?: (holders: string[]) => void;
   /** Lease timing (tests shorten it). */
   timing?: LeaseTiming;
+  /** How to reach the repository (an S3 endpoint). */
+  store?: StoreOptions;
 }
 
 /** The data ranges of one chunk, as [start, end) guest offsets. */
@@ -117,14 +120,15 @@ class ChunkWriter {
 
 /**
  * `vdisk backup create`: backs up the guest view of IMAGE (any format,
- * through its chain) into the repository in `repoDir` as a new snapshot.
+ * through its chain) into the repository at `location` (a directory or
+ * s3://BUCKET/PREFIX) as a new snapshot.
  * Only data extents are read; each 4 MiB chunk is hashed; all-zero chunks
  * are recorded as zero; a chunk equal to the previous snapshot's of the same
  * name at that place, or already in the repository, is reused; the rest are
  * compressed and stored. Then the index and the manifest are published.
  */
-export async function backupCreate(repoDir: string, imagePath: string, opts: BackupOptions = {}): Promise<Manifest> {
-  const repo = await openRepository(repoDir);
+export async function backupCreate(location: string, imagePath: string, opts: BackupOptions = {}): Promise<Manifest> {
+  const repo = await openRepository(location, opts.store);
   const name = checkName(opts.name ?? basename(imagePath, extname(imagePath)), 'snapshot name');
   const image = await openImage(imagePath, { ...opts, writable: false });
   try {

@@ -2,10 +2,13 @@ import { DiskImageError } from '../errors.js';
 import { beats, Lease, type LeaseKind, type LeaseTiming } from './lease.js';
 import { chunkName, indexName } from './layout.js';
 import type { ObjectStore } from './object-store.js';
+import type { StoreOptions } from './open-store.js';
 import { openRepository, type Repository } from './repository.js';
 
 /** Options of `vdisk backup gc`. */
 export interface GcOptions {
+  /** How to reach the repository (an S3 endpoint). */
+  store?: StoreOptions;
   /** Objects younger than this (milliseconds) are never deleted; default 24 h. */
   graceMs?: number;
   /** Count what would go, delete nothing. */
@@ -63,7 +66,7 @@ async function sweepDeadBeats(store: ObjectStore, kind: LeaseKind, timing: Lease
  * and old temporary files.
  */
 export async function backupGc(location: string, opts: GcOptions = {}): Promise<GcResult> {
-  const repo = await openRepository(location);
+  const repo = await openRepository(location, opts.store);
   const store = repo.store;
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
   const lease = await Lease.take(store, 'gc', 'sessions', { timing: opts.timing, signal: opts.signal, onWait: opts.onWait });

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
-import { DiskImageError, ioError } from '../errors.js';
+import { DiskImageError } from '../errors.js';
 import { decodeChunk, MAX_CHUNK_OBJECT, sha256Hex } from './chunk-object.js';
-import { DirStore } from './dir-store.js';
 import { CHUNK_SIZE, CONFIG_NAME, FORMAT_VERSION, MAX_JSON_BYTES, SNAPSHOTS, checkVersion, chunkName, indexName, intField, manifestName, parseJsonObject, textField } from './layout.js';
 import { decodeManifest, encodeManifest, type BackupCounts, type Manifest } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
+import { openStore, type StoreOptions } from './open-store.js';
 import { decodeIndex, encodeIndex, MAX_INDEX_BYTES, type SnapshotIndex } from './snapshot-index.js';
 
 /** The `format` field of the config object. */
@@ -113,22 +112,21 @@ export class Repository {
   }
 }
 
-/** Makes `dir` (created when missing, else empty) a repository: USAGE when it is one already or holds other files. */
-export async function initRepository(dir: string): Promise<void> {
-  let entries: string[];
-  try {
-    await mkdir(dir, { recursive: true });
-    entries = await readdir(dir);
-  } catch (err) {
-    throw ioError(err, dir, 'create');
-  }
-  if (entries.includes(CONFIG_NAME)) throw new DiskImageError('USAGE', `${dir} is a backup repository already`, { path: dir });
-  if (entries.length > 0) throw new DiskImageError('USAGE', `${dir} is not empty and not a backup repository; give an empty or new directory`, { path: dir });
+/**
+ * Makes `location` a repository: a directory (created when missing) or
+ * `s3://BUCKET/PREFIX` (the bucket created when missing). USAGE when it is
+ * a repository already or holds other objects.
+ */
+export async function initRepository(location: string, opts: StoreOptions = {}): Promise<void> {
+  const store = await openStore(location, opts, true);
+  const already = new DiskImageError('USAGE', `${location} is a backup repository already`, { path: location });
+  if (await store.exists(CONFIG_NAME)) throw already;
+  for await (const o of store.listTree('')) throw new DiskImageError('USAGE', `${location} is not empty and not a backup repository; give an empty or new ${location.startsWith('s3://') ? 'prefix' : 'directory'} (it holds ${o.name})`, { path: location });
   const config = { format: REPO_KIND, version: FORMAT_VERSION, chunkSize: CHUNK_SIZE, hash: 'sha256', compression: 'zstd' };
-  await new DirStore(dir).create(CONFIG_NAME, new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
+  if (!(await store.create(CONFIG_NAME, new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`)))) throw already;
 }
 
-/** Opens the repository in local directory `dir`. */
-export function openRepository(dir: string): Promise<Repository> {
-  return Repository.open(new DirStore(dir));
+/** Opens the repository at `location`: a directory, or `s3://BUCKET/PREFIX`. */
+export async function openRepository(location: string, opts: StoreOptions = {}): Promise<Repository> {
+  return Repository.open(await openStore(location, opts));
 }

@@ -1,11 +1,14 @@
 import { DiskImageError } from '../errors.js';
 import type { ProgressFn } from '../engine/copy.js';
 import { chunkName, manifestName } from './layout.js';
+import type { StoreOptions } from './open-store.js';
 import { openRepository, type Repository } from './repository.js';
 import { chunkLength } from './snapshot-index.js';
 
 /** Options of `vdisk backup verify`. */
 export interface VerifyOptions {
+  /** How to reach the repository (an S3 endpoint). */
+  store?: StoreOptions;
   /** The share of distinct chunks to check, from 0 (exclusive) to 1 (all, the default), picked at random. */
   sample?: number;
   signal?: AbortSignal;
@@ -96,7 +99,7 @@ async function collect(repo: Repository, damage: Damage[]): Promise<{ snapshots:
 export async function backupVerify(location: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const share = opts.sample ?? 1;
   if (!(share > 0 && share <= 1)) throw new DiskImageError('USAGE', `--sample must be more than 0% and at most 100%, not ${share * 100}%`);
-  const repo = await openRepository(location);
+  const repo = await openRepository(location, opts.store);
   const damage: Damage[] = [];
   const { snapshots, uses } = await collect(repo, damage);
   const todo = sample([...uses.keys()], share);

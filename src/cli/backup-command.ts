@@ -4,6 +4,7 @@ import { restoreToFile, restoreToStream } from '../backup/restore.js';
 import { initRepository, openRepository } from '../backup/repository.js';
 import type { Manifest } from '../backup/manifest.js';
 import { addBackupMaintenance } from './backup-maintenance-command.js';
+import { withEndpoint } from './backup-options.js';
 import { formatNames } from './formats-help.js';
 import { cacheMode } from './convert-command.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
@@ -39,6 +40,7 @@ async function withBar<T>(o: RawProgress, work: (update: ReturnType<typeof progr
 
 /** Raw options of `backup restore`. */
 interface RawRestoreOptions extends RawProgress {
+  endpoint?: string;
   outputFormat?: string;
   target?: string;
   options?: string;
@@ -48,40 +50,39 @@ interface RawRestoreOptions extends RawProgress {
   cache?: string;
 }
 
-/** Adds `vdisk backup init|create|list|restore|verify|prune|gc` (docs/backup.md): a repository of deduplicated snapshots. */
+/** Adds `vdisk backup init|create|list|restore|verify|prune|gc` (docs/backup.md): a repository of deduplicated snapshots in a directory or s3://BUCKET/PREFIX. */
 export function addBackupCommand(program: Command, signal: AbortSignal): void {
-  const backup = program.command('backup').description('deduplicated, incremental backups of guest disks in a repository directory (docs/backup.md)');
+  const backup = program.command('backup').description('deduplicated, incremental backups of guest disks in a repository: a directory or s3://BUCKET/PREFIX (docs/backup.md)');
 
-  backup
-    .command('init')
-    .description('make DIR (new or empty) a backup repository')
-    .argument('<dir>')
-    .action(async (dir: string) => {
-      await initRepository(dir);
-      console.log(`Initialized backup repository ${dir}.`);
+  withEndpoint(backup.command('init'))
+    .description('make REPO a backup repository: a new or empty directory, or s3://BUCKET/PREFIX (the bucket created if missing, the prefix empty)')
+    .argument('<repo>')
+    .action(async (repo: string, o: { endpoint?: string }) => {
+      await initRepository(repo, o);
+      console.log(`Initialized backup repository ${repo}.`);
     });
 
-  withProgress(withOpenOptions(backup.command('create').description('back up the guest view of IMAGE (any format, its whole chain) as a new snapshot').argument('<repo>').argument('<image>')))
+  withEndpoint(withProgress(withOpenOptions(backup.command('create').description('back up the guest view of IMAGE (any format, its whole chain) as a new snapshot').argument('<repo>').argument('<image>'))))
     .option('--name <name>', "the snapshot's name; incremental against the newest of that name (default: the image's file name without extension)")
-    .action(async (repo: string, image: string, o: RawOpenOptions & RawProgress & { name?: string }) => {
-      const m = await withBar(o, (onProgress) => backupCreate(repo, image, { ...openOptions(o), name: o.name, signal, onProgress, onWait: (gcs) => warn(`waiting for backup gc ${gcs.join(', ')} to finish`) }));
+    .action(async (repo: string, image: string, o: RawOpenOptions & RawProgress & { name?: string; endpoint?: string }) => {
+      const onWait = (gcs: string[]) => warn(`waiting for backup gc ${gcs.join(', ')} to finish`);
+      const m = await withBar(o, (onProgress) => backupCreate(repo, image, { ...openOptions(o), name: o.name, signal, onProgress, onWait, store: { endpoint: o.endpoint } }));
       const c = m.counts;
       console.log(`Snapshot ${m.id} (${m.name}): ${c.total} chunks, ${c.new} new, ${c.reused} reused, ${c.zero} zero; ${c.storedBytes} bytes stored.`);
     });
 
-  backup
-    .command('list')
+  withEndpoint(backup.command('list'))
     .description("list a repository's snapshots, oldest first")
     .argument('<repo>')
     .option('--json', 'machine-readable output')
-    .action(async (repo: string, o: { json?: boolean }) => {
-      const snapshots = await (await openRepository(repo)).snapshots();
+    .action(async (repo: string, o: { json?: boolean; endpoint?: string }) => {
+      const snapshots = await (await openRepository(repo, o)).snapshots();
       if (o.json) printJson(snapshots);
       else if (snapshots.length === 0) console.log(`${repo} holds no snapshots.`);
       else console.log(snapshots.map(listLine).join('\n'));
     });
 
-  withProgress(backup.command('restore'))
+  withEndpoint(withProgress(backup.command('restore')))
     .description('write SNAPSHOT (an ID, or the newest of a name) to DST in any format (- for stdout)')
     .argument('<repo>')
     .argument('<snapshot>')
@@ -94,7 +95,7 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
     .option('--replace', 'replace an existing DST file atomically')
     .option('-t, --cache <mode>', 'how DST is written: writeback (default) or none (O_DIRECT where possible)')
     .action(async (repo: string, snapshot: string, dst: string, o: RawRestoreOptions) => {
-      const opts = { outputFormat: o.outputFormat, target: o.target, options: parseKeyValues(o.options), keepUuid: o.keepUuid, compress: o.compress, replace: o.replace, cache: cacheMode(o.cache), onWarning: warn, signal };
+      const opts = { outputFormat: o.outputFormat, target: o.target, options: parseKeyValues(o.options), keepUuid: o.keepUuid, compress: o.compress, replace: o.replace, cache: cacheMode(o.cache), onWarning: warn, signal, store: { endpoint: o.endpoint } };
       await withBar(o, async (onProgress) => {
         if (dst === '-') await restoreToStream(repo, snapshot, process.stdout, { ...opts, onProgress });
         else await restoreToFile(repo, snapshot, dst, { ...opts, onProgress });

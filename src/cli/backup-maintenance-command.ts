@@ -4,6 +4,7 @@ import { backupPrune } from '../backup/prune.js';
 import type { KeepPolicy } from '../backup/prune-policy.js';
 import { backupVerify, type VerifyResult } from '../backup/verify.js';
 import { DiskImageError } from '../errors.js';
+import { withEndpoint } from './backup-options.js';
 import { progressBar } from './progress.js';
 import { printJson, warn } from './report.js';
 
@@ -41,23 +42,21 @@ function verifyText(r: VerifyResult): string {
 
 /** Adds `vdisk backup verify|prune|gc` (docs/backup.md) to the `backup` command. */
 export function addBackupMaintenance(backup: Command, signal: AbortSignal): void {
-  backup
-    .command('verify')
+  withEndpoint(backup.command('verify'))
     .description('re-read and re-hash the chunks of every snapshot; name the snapshots damage breaks (exit 0 clean, 2 damage, 1 could not verify)')
     .argument('<repo>')
     .option('--sample <share>', 'check a random share of the chunks, e.g. 10%')
     .option('--json', 'machine-readable output')
     .option('-p, --progress', 'a progress bar on a terminal')
-    .action(async (repo: string, o: { sample?: string; json?: boolean; progress?: boolean }) => {
+    .action(async (repo: string, o: { sample?: string; json?: boolean; progress?: boolean; endpoint?: string }) => {
       const bar = progressBar(o.progress);
-      const r = await backupVerify(repo, { sample: o.sample === undefined ? 1 : parseShare(o.sample, '--sample'), signal, onProgress: bar.update }).finally(() => bar.stop());
+      const r = await backupVerify(repo, { store: { endpoint: o.endpoint }, sample: o.sample === undefined ? 1 : parseShare(o.sample, '--sample'), signal, onProgress: bar.update }).finally(() => bar.stop());
       if (o.json) printJson(r);
       else console.log(verifyText(r));
       process.exitCode = r.damage.length === 0 ? 0 : 2;
     });
 
-  backup
-    .command('prune')
+  withEndpoint(backup.command('prune'))
     .description('remove the snapshots no --keep-* rule keeps, each name on its own (their chunks go at the next gc)')
     .argument('<repo>')
     .option('--keep-last <n>', 'the n newest', parseCount)
@@ -71,7 +70,7 @@ export function addBackupMaintenance(backup: Command, signal: AbortSignal): void
     .option('--json', 'machine-readable output')
     .action(async (repo: string, o: Record<string, string | number | boolean | undefined>) => {
       const policy: KeepPolicy = { last: o.keepLast as number, hourly: o.keepHourly as number, daily: o.keepDaily as number, weekly: o.keepWeekly as number, monthly: o.keepMonthly as number, yearly: o.keepYearly as number };
-      const r = await backupPrune(repo, policy, { name: o.name as string | undefined, dryRun: Boolean(o.dryRun) });
+      const r = await backupPrune(repo, policy, { store: { endpoint: o.endpoint as string | undefined }, name: o.name as string | undefined, dryRun: Boolean(o.dryRun) });
       if (o.json) printJson(r);
       else {
         for (const m of r.removed) console.log(`${o.dryRun ? 'would remove' : 'removed'} ${m.id} (${m.name}, ${m.createdAt})`);
@@ -79,16 +78,15 @@ export function addBackupMaintenance(backup: Command, signal: AbortSignal): void
       }
     });
 
-  backup
-    .command('gc')
+  withEndpoint(backup.command('gc'))
     .description('delete chunks and indexes no snapshot uses (waits for running backups; safe while they run)')
     .argument('<repo>')
     .option('--grace <duration>', 'never delete what is younger than this', '24h')
     .option('-n, --dry-run', 'count what would be deleted, delete nothing')
     .option('--json', 'machine-readable output')
-    .action(async (repo: string, o: { grace: string; dryRun?: boolean; json?: boolean }) => {
+    .action(async (repo: string, o: { grace: string; dryRun?: boolean; json?: boolean; endpoint?: string }) => {
       const onWait = (holders: string[]) => warn(`waiting for running backup(s) ${holders.join(', ')} to finish`);
-      const r = await backupGc(repo, { graceMs: parseDuration(o.grace, '--grace'), dryRun: o.dryRun, signal, onWait });
+      const r = await backupGc(repo, { store: { endpoint: o.endpoint }, graceMs: parseDuration(o.grace, '--grace'), dryRun: o.dryRun, signal, onWait });
       if (o.json) printJson(r);
       else console.log(`${o.dryRun ? 'Would delete' : 'Deleted'} ${r.deleted} unused objects (${r.deletedBytes} bytes); ${r.kept} in use; ${r.young} unused but younger than ${o.grace}; ${r.leftovers} leftovers of dead runs removed.`);
     });

@@ -3,63 +3,17 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DiskFile } from '../../src/io/file.js';
-import { fillPattern, writePatternDisk } from '../helpers/pattern-disk.js';
+import { checkRestores, ok, SOURCE_SIZE, sourceDisk, summary, writeBlock } from '../helpers/backup-cli.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
-import { needTools, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
-/** An odd size: not a multiple of the 4 MiB chunk, nor of 64 KiB. */
-const SIZE = 37 * MiB + 1536;
+const SIZE = SOURCE_SIZE;
 
-/** Output formats restore is checked with, and qemu-img's name for each. */
-const OUTPUTS: [string, string][] = [
-  ['raw', 'raw'],
-  ['vhd', 'vpc'],
-  ['vhdx', 'vhdx'],
-  ['vmdk', 'vmdk'],
-  ['qcow2', 'qcow2'],
-  ['vdi', 'vdi'],
-];
-
-/** Runs `vdisk ARGS` and asserts it succeeds; returns stdout. */
-function ok(...args: string[]): string {
-  const r = vdisk(...args);
-  assert.equal(r.status, 0, `vdisk ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** The counts of `backup create`'s summary line. */
-function summary(stdout: string): { total: number; new: number; reused: number; zero: number; stored: number } {
-  const m = /(\d+) chunks, (\d+) new, (\d+) reused, (\d+) zero; (\d+) bytes stored/.exec(stdout);
-  assert.ok(m, `no summary in ${stdout}`);
-  const [total, added, reused, zero, stored] = m.slice(1).map(Number) as [number, number, number, number, number];
-  return { total, new: added, reused, zero, stored };
-}
-
-/** Writes a pattern block of `length` bytes at `offset` of the raw file `path`. */
-async function writeBlock(path: string, offset: number, length: number, seed: number): Promise<void> {
-  const file = await DiskFile.open(path, 'write');
-  try {
-    const buf = new Uint8Array(length);
-    fillPattern(buf, offset, seed);
-    await file.write(buf, offset);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
-
-/** A pattern disk of SIZE bytes with data in its first and last sectors, as raw and as a dynamic VHD, and an empty repository. */
+/** A pattern disk (raw and dynamic VHD) and an empty repository. */
 async function setup(): Promise<{ dir: string; raw: string; vhd: string; repo: string }> {
   const dir = tempDir('vdisk-backup-');
-  const raw = join(dir, 'src.raw');
-  await writePatternDisk(raw, { size: SIZE, blockSize: MiB, fraction: 0.15 });
-  await writeBlock(raw, 0, 4096, 0x5eed);
-  await writeBlock(raw, SIZE - 4096, 4096, 0x5eed);
-  const vhd = join(dir, 'src.vhd');
-  ok('convert', '-O', 'vhd', '-o', 'subformat=dynamic', raw, vhd);
+  const { raw, vhd } = await sourceDisk(dir);
   const repo = join(dir, 'repo');
   ok('backup', 'init', repo);
   return { dir, raw, vhd, repo };
@@ -70,13 +24,7 @@ test('a dynamic VHD backed up restores equal to its source as every writable for
   const first = summary(ok('backup', 'create', repo, vhd, '--name', 'disk'));
   assert.equal(first.total, Math.ceil(SIZE / (4 * MiB)));
   assert.ok(first.new > 0 && first.zero > 0 && first.reused === 0, JSON.stringify(first));
-  const qemu = needTools(t, 'qemu-img');
-  for (const [format, qemuFormat] of OUTPUTS) {
-    const out = join(dir, `restored.${format}`);
-    ok('backup', 'restore', repo, 'disk', '-O', format, out);
-    assert.match(ok('compare', vhd, out), /Images are identical/, format);
-    if (qemu) run('qemu-img', ['compare', '-f', 'raw', '-F', qemuFormat, raw, out]);
-  }
+  checkRestores(t, repo, 'disk', { raw, vhd }, dir);
 });
 
 test('backups deduplicate: the same disk as qcow2 and an unchanged re-backup store nothing; a change stores only its chunks', async () => {
