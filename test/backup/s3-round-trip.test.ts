@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { checkRestores, ok, SOURCE_SIZE, sourceDisk, summary } from '../helpers/backup-cli.js';
+import { checkRestores, ok, SOURCE_SIZE, sourceDisk, summary, writeBlock } from '../helpers/backup-cli.js';
+import { raceBackupWithGc } from '../helpers/backup-race.js';
 import { vdisk } from '../helpers/cli.js';
 import { closedPort, s3Server } from '../helpers/s3-server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -40,4 +42,25 @@ test('--endpoint wins over AWS_ENDPOINT_URL_S3; a server that is not there is an
   assert.match(down.stderr, /GET http:\/\/127\.0\.0\.1:\d+\/vdisk-ep-\w+\/vdisk-backup\.json: ECONNREFUSED \(5 attempts\) \(IO\)\n$/);
   const dirWithEndpoint = vdisk('backup', 'list', join(tempDir(), 'repo'), '--endpoint', server.config.endpoint);
   assert.match(dirWithEndpoint.stderr, /--endpoint is for s3:\/\/ repositories; .* is a directory \(USAGE\)\n$/);
+});
+
+test('on radosgw, prune and gc free what only a pruned snapshot used, verify stays clean, and a backup alongside gc loses nothing', { timeout: 300_000 }, async (t) => {
+  const server = await s3(t);
+  if (!server) return;
+  Object.assign(process.env, server.env);
+  const dir = tempDir('vdisk-s3-gc-');
+  const source = await sourceDisk(dir);
+  const repo = `s3://vdisk-gc-${randomBytes(4).toString('hex')}/r`;
+  ok('backup', 'init', repo);
+  ok('backup', 'create', repo, source.raw, '--name', 'disk');
+  await writeBlock(source.raw, 0, 1024 * 1024, 99);
+  ok('backup', 'create', repo, source.raw, '--name', 'disk');
+  assert.match(ok('backup', 'prune', repo, '--keep-last', '1'), /1 snapshot\(s\) kept, 1 removed/);
+  assert.match(ok('backup', 'gc', repo), /Deleted 0 unused objects .* 2 unused but younger than 24h/);
+  assert.match(ok('backup', 'gc', repo, '--grace', '0'), /Deleted 2 unused objects/);
+  assert.match(ok('backup', 'verify', repo), /no damage/);
+  const out = join(dir, 'out.raw');
+  ok('backup', 'restore', repo, 'disk', '-O', 'raw', out);
+  assert.ok(readFileSync(out).equals(readFileSync(source.raw)));
+  assert.ok((await raceBackupWithGc(repo, dir, 2, 64)) > 0, 'gc never met a running backup: the race did not happen');
 });
