@@ -9,6 +9,9 @@ import { isAllZero } from '../util/zero.js';
 import { CHUNK_HEADER, sha256Hex, writeChunkHeader } from './chunk-object.js';
 import { CHUNK_SIZE, checkName, MAX_INDEX_ENTRIES } from './layout.js';
 import { Lease, type LeaseTiming } from './lease.js';
+import { changedChunks } from './changed-chunks.js';
+import { recordingOpener, sourceFiles, type SourceFiles } from './source-files.js';
+import { openSource } from '../io/open-source.js';
 import type { BackupCounts, Manifest } from './manifest.js';
 import type { StoreOptions } from './open-store.js';
 import { openRepository, type Repository } from './repository.js';
@@ -28,7 +31,12 @@ export interface BackupOptions extends OpenOptions {
   timing?: LeaseTiming;
   /** How to reach the repository (an S3 endpoint). */
   store?: StoreOptions;
+  /** Read and hash every data chunk, even those the incremental shortcut would skip. */
+  full?: boolean;
 }
+
+/** Most JSON the source files may take in an index's metadata (whose limit is 64 KiB); a longer list is not recorded. */
+const MAX_SOURCE_JSON = 48 * 1024;
 
 /** The data ranges of one chunk, as [start, end) guest offsets. */
 interface ChunkData {
@@ -120,21 +128,26 @@ class ChunkWriter {
 
 /**
  * `vdisk backup create`: backs up the guest view of IMAGE (any format,
- * through its chain) into the repository at `location` (a directory or
- * s3://BUCKET/PREFIX) as a new snapshot.
- * Only data extents are read; each 4 MiB chunk is hashed; all-zero chunks
- * are recorded as zero; a chunk equal to the previous snapshot's of the same
- * name at that place, or already in the repository, is reused; the rest are
- * compressed and stored. Then the index and the manifest are published.
+ * through its chain) into the repository at `location` as a new snapshot.
+ * Only data extents are read, and of them only the chunks that may differ
+ * from the previous snapshot of the same name (changed-chunks.ts: none when
+ * the source files are unchanged, a child's own chunks when the previous
+ * snapshot was of its parent). Each chunk read is hashed; all-zero chunks
+ * are recorded as zero; a chunk equal to the previous snapshot's at that
+ * place, or already in the repository, is reused; the rest are compressed
+ * and stored. Then the index and the manifest are published, all under a
+ * lease that keeps gc from sweeping meanwhile (lease.ts).
  */
 export async function backupCreate(location: string, imagePath: string, opts: BackupOptions = {}): Promise<Manifest> {
   const repo = await openRepository(location, opts.store);
   const name = checkName(opts.name ?? basename(imagePath, extname(imagePath)), 'snapshot name');
-  const image = await openImage(imagePath, { ...opts, writable: false });
+  const opened = new Set<string>();
+  const image = await openImage(imagePath, { ...opts, writable: false, openFile: recordingOpener(opts.openFile ?? openSource, opened) });
   try {
+    const source = await sourceFiles(image.path, opened);
     const lease = await Lease.take(repo.store, 'sessions', 'gc', { timing: opts.timing, signal: opts.signal, onWait: opts.onWait });
     try {
-      return await backupUnderLease(repo, image, name, lease, opts);
+      return await backupUnderLease(repo, image, { name, source }, lease, opts);
     } finally {
       await lease.release();
     }
@@ -148,9 +161,12 @@ export async function backupCreate(location: string, imagePath: string, opts: Ba
  * snapshot is looked up only now, since a chunk it names is safe to reuse
  * only while no gc can delete it.
  */
-async function backupUnderLease(repo: Repository, image: DiskImage, name: string, lease: Lease, opts: BackupOptions): Promise<Manifest> {
+async function backupUnderLease(repo: Repository, image: DiskImage, what: { name: string; source?: SourceFiles }, lease: Lease, opts: BackupOptions): Promise<Manifest> {
+  const { name, source } = what;
   const previous = await repo.latest(name);
-  const before = previous ? (await repo.loadIndex(previous)).chunks : [];
+  const last = previous && (await repo.loadIndex(previous));
+  const before = last?.chunks ?? [];
+  const changed = opts.full ? undefined : await changedChunks(image, source, last?.meta);
   const total = chunkCount(image.virtualSize);
   if (total > MAX_INDEX_ENTRIES) throw new DiskImageError('UNSUPPORTED', `${image.path} is ${image.virtualSize} bytes; a snapshot holds at most ${MAX_INDEX_ENTRIES * CHUNK_SIZE}`);
   const chunks: (string | undefined)[] = new Array<string | undefined>(total).fill(undefined);
@@ -162,6 +178,10 @@ async function backupUnderLease(repo: Repository, image: DiskImage, name: string
   try {
     for await (const c of dataByChunk(image)) {
       if (opts.signal?.aborted) throw new DiskImageError('IO', 'interrupted');
+      if (changed && !changed.has(c.index)) {
+        for (const [a, b] of c.ranges) done += b - a;
+        continue;
+      }
       const buffer = writer.buffer();
       const data = await readChunk(image, c, buffer);
       for (const [a, b] of c.ranges) done += b - a;
@@ -189,9 +209,17 @@ async function backupUnderLease(repo: Repository, image: DiskImage, name: string
   }
   await writer.drain();
   counts.storedBytes = writer.storedBytes;
+  if (changed) {
+    for (let i = 0; i < total; i++) {
+      if (changed.has(i) || before[i] === undefined) continue;
+      chunks[i] = before[i];
+      counts.zero--;
+      counts.reused++;
+    }
+  }
   const info = image.describe();
   const index: SnapshotIndex = {
-    meta: { name, createdAt: new Date().toISOString(), diskSize: image.virtualSize, chunkSize: CHUNK_SIZE, sourceFormat: image.format, ...(info.uuid && { uuid: info.uuid }), ...(info.subformat && { subformat: info.subformat }) },
+    meta: { name, createdAt: new Date().toISOString(), diskSize: image.virtualSize, chunkSize: CHUNK_SIZE, sourceFormat: image.format, ...(info.uuid && { uuid: info.uuid }), ...(info.subformat && { subformat: info.subformat }), ...(source && JSON.stringify(source).length <= MAX_SOURCE_JSON && { source }) },
     chunks,
   };
   lease.check();

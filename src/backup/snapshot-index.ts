@@ -1,4 +1,5 @@
 import { DiskImageError } from '../errors.js';
+import { parseSourceFiles, type SourceFiles } from './source-files.js';
 import { CHUNK_SIZE, MAX_INDEX_ENTRIES, MAX_JSON_BYTES, checkVersion, FORMAT_VERSION, intField, parseJsonObject, textField } from './layout.js';
 
 /**
@@ -32,6 +33,8 @@ export interface SnapshotMeta {
   uuid?: string;
   /** The source's subformat (dynamic, fixed, ...), when it has one. */
   subformat?: string;
+  /** The files the guest view was read from, with their change stamps, when all were local regular files (source-files.ts). */
+  source?: SourceFiles;
 }
 
 /** An index: its metadata and the SHA-256 (hex) of each chunk, or undefined for an all-zero chunk. */
@@ -84,6 +87,7 @@ export function decodeIndex(bytes: Uint8Array, what: string): SnapshotIndex {
     sourceFormat: textField(obj, 'sourceFormat', what),
     ...(obj.uuid !== undefined && { uuid: textField(obj, 'uuid', what) }),
     ...(obj.subformat !== undefined && { subformat: textField(obj, 'subformat', what) }),
+    ...(obj.source !== undefined && { source: parseSourceFiles(obj.source, what) }),
   };
   const chunks: (string | undefined)[] = [];
   for (let i = 0; i < count; i++) {

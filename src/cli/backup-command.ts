@@ -64,9 +64,10 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
 
   withEndpoint(withProgress(withOpenOptions(backup.command('create').description('back up the guest view of IMAGE (any format, its whole chain) as a new snapshot').argument('<repo>').argument('<image>'))))
     .option('--name <name>', "the snapshot's name; incremental against the newest of that name (default: the image's file name without extension)")
-    .action(async (repo: string, image: string, o: RawOpenOptions & RawProgress & { name?: string; endpoint?: string }) => {
+    .option('--full', 'read and hash every data chunk, even when the source files are unchanged since the last snapshot of the name')
+    .action(async (repo: string, image: string, o: RawOpenOptions & RawProgress & { name?: string; endpoint?: string; full?: boolean }) => {
       const onWait = (gcs: string[]) => warn(`waiting for backup gc ${gcs.join(', ')} to finish`);
-      const m = await withBar(o, (onProgress) => backupCreate(repo, image, { ...openOptions(o), name: o.name, signal, onProgress, onWait, store: { endpoint: o.endpoint } }));
+      const m = await withBar(o, (onProgress) => backupCreate(repo, image, { ...openOptions(o), name: o.name, full: o.full, signal, onProgress, onWait, store: { endpoint: o.endpoint } }));
       const c = m.counts;
       console.log(`Snapshot ${m.id} (${m.name}): ${c.total} chunks, ${c.new} new, ${c.reused} reused, ${c.zero} zero; ${c.storedBytes} bytes stored.`);
     });

@@ -23,23 +23,28 @@ const BLOCK_OPTION: Record<ChainFormat, string> = { vhd: 'block_size', vhdx: 'bl
  */
 export async function buildChain(dir: string, size: number, layers: LayerWrites[], format: ChainFormat = 'vhd'): Promise<string[]> {
   const paths: string[] = [];
-  const blockSize = String(CHAIN_BLOCK_SIZE[format]);
   for (let i = 0; i < layers.length; i++) {
     const path = join(dir, i === 0 ? `base.${format}` : `layer${i}.${format}`);
-    const parent = i === 0 ? undefined : await openImage(paths[i - 1]!);
-    const image = await createImage(path, format, { virtualSize: size, options: { [BLOCK_OPTION[format]]: blockSize }, parent });
-    await image.close();
-    const w = (await openImage(path, { writable: true })) as WritableDiskImage;
-    for (const [offset, length, seed] of layers[i]!) {
-      const data = new Uint8Array(length);
-      if (seed !== 0) fillPattern(data, offset, seed);
-      await w.writeAt(data, offset);
-    }
-    await w.flush();
-    await w.close();
+    await addLayer(path, paths[i - 1], size, layers[i]!, format);
     paths.push(path);
   }
   return paths;
+}
+
+/** Creates layer `path` of `format` over `parentPath` (none: a base) and makes `writes` in it. */
+export async function addLayer(path: string, parentPath: string | undefined, size: number, writes: LayerWrites, format: ChainFormat): Promise<void> {
+  const parent = parentPath === undefined ? undefined : await openImage(parentPath);
+  const image = await createImage(path, format, { virtualSize: size, options: { [BLOCK_OPTION[format]]: String(CHAIN_BLOCK_SIZE[format]) }, parent });
+  await image.close();
+  await parent?.close();
+  const w = (await openImage(path, { writable: true })) as WritableDiskImage;
+  for (const [offset, length, seed] of writes) {
+    const data = new Uint8Array(length);
+    if (seed !== 0) fillPattern(data, offset, seed);
+    await w.writeAt(data, offset);
+  }
+  await w.flush();
+  await w.close();
 }
 
 /** The guest view of an image file. */
