@@ -86,30 +86,3 @@ test('gc waits for a running backup, and removes the beats of dead runs and old 
   assert.deepEqual(readdirSync(join(repo, 'sessions')), []);
   assert.ok(!readdirSync(join(repo, 'chunks')).includes('.tmp-1-stale'));
 });
-
-test('verify names the snapshots a damaged chunk breaks, and a sample checks a share of the chunks', async () => {
-  const dir = tempDir('vdisk-verify-');
-  const repo = join(dir, 'repo');
-  await initRepository(repo);
-  const a = join(dir, 'a.raw');
-  const b = join(dir, 'b.raw');
-  await writePatternDisk(a, { size: 16 * MiB, blockSize: MiB, fraction: 1 });
-  await writePatternDisk(b, { size: 8 * MiB, blockSize: MiB, fraction: 1, seed: 3 });
-  const ma = await backupCreate(repo, a, { timing: FAST });
-  const ma2 = await backupCreate(repo, a, { timing: FAST });
-  const mb = await backupCreate(repo, b, { timing: FAST });
-  const clean = await backupVerify(repo);
-  assert.deepEqual([clean.snapshots, clean.chunks, clean.checked, clean.damage.length], [3, 6, 6, 0]);
-  const half = await backupVerify(repo, { sample: 0.5 });
-  assert.equal(half.checked, 3);
-  const victim = (await (await openRepository(repo)).loadIndex(ma)).chunks[2]!;
-  const path = join(repo, chunkName(victim));
-  const bytes = readFileSync(path);
-  bytes[bytes.length - 5]! ^= 0xff;
-  writeFileSync(path, bytes);
-  const bad = await backupVerify(repo);
-  assert.deepEqual(bad.broken, [ma.id, ma2.id].sort());
-  assert.equal(bad.damage.length, 1);
-  assert.equal(bad.damage[0]!.object, chunkName(victim));
-  assert.ok(!bad.broken.includes(mb.id));
-});
