@@ -11,7 +11,8 @@
  *   --keep            keep the temporary directory (sources and vdisk outputs)
  *   --only PAIRS      time only these conversion pairs (comma-separated names as
  *                     the table prints them, e.g. raw→vdi,vdi→vhd), plus the pairs
- *                     that make their sources; the commit and serve cases are skipped
+ *                     that make their sources; the commit and serve cases are skipped,
+ *                     and the backup case unless 'backup' is one of the names
  *   -h, --help        print this text
  *
  * Without options the 4 GiB / 30 % case runs. --size or --fraction alone
@@ -59,7 +60,7 @@ export const USAGE = `usage: npm run bench -- [--size SIZE] [--fraction F] [--al
   --cold         only the cold table: each source dropped from the page cache before every run
   --warm         only the warm table: sources left in the page cache (default: both, cold first)
   --keep         keep the temporary directory (sources, vdisk outputs) instead of deleting it
-  --only PAIRS   only these pairs, comma-separated as the table names them (raw→vdi,vdi→vhd), and the pairs making their sources; no commit or serve case
+  --only PAIRS   only these pairs, comma-separated as the table names them (raw→vdi,vdi→vhd), and the pairs making their sources; no commit or serve case; 'backup' adds the backup case
 environment: VDISK_BENCH_DIR=DIR puts the temporary directory under DIR (default: the OS temp dir)`;
 
 /** Parses argv (without node and script); throws Error with a readable message on bad input. */

@@ -5,11 +5,12 @@ import { cpus, release, totalmem } from 'node:os';
 import { formatSize } from '../src/util/sizes.js';
 import type { CacheState } from './args.js';
 import type { PairFloor } from './floors.js';
+import type { BackupCaseResult } from './backup.js';
 import type { ServeCaseResult } from './serve.js';
 import { median, runShell, shellQuote } from './timing.js';
 
 /** Which program produced a measurement. */
-export type Tool = 'vdisk' | 'qemu-img' | 'cp' | 'vdisk serve' | 'qemu-nbd';
+export type Tool = 'vdisk' | 'qemu-img' | 'cp' | 'vdisk serve' | 'qemu-nbd' | 'tar';
 
 /** All runs of one command. */
 export interface ToolResult {
@@ -110,6 +111,8 @@ export interface CaseResult {
   commits: CommitCaseResult[];
   /** nbdcopy from vdisk serve and from qemu-nbd (bench/serve.ts), when nbdcopy and qemu-nbd are installed. */
   serve?: ServeCaseResult;
+  /** vdisk backup of the disk (bench/backup.ts). */
+  backup?: BackupCaseResult;
 }
 
 /** The result of one tool's runs of a command. */

@@ -37,8 +37,10 @@
  * against `qemu-img commit` of that qcow2 chain, on fresh copies per run (bench/commit.ts), and
  * `nbdcopy` from `vdisk serve` against `nbdcopy` from `qemu-nbd` on the
  * case's VHD and on a qcow2 of it made by qemu-img (bench/serve.ts; skipped, with a line saying so, without
- * nbdcopy or qemu-nbd). Results are printed as tables and written to
- * bench-out/results.json.
+ * nbdcopy or qemu-nbd), and last `vdisk backup` of the raw disk: first,
+ * unchanged and 1 %-changed backups and a restore (bench/backup.ts; with
+ * --only, when 'backup' is one of the names). Results are printed as tables
+ * and written to bench-out/results.json.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +49,7 @@ import { fileURLToPath } from 'node:url';
 import { writePatternDisk } from '../test/helpers/pattern-disk.js';
 import { formatSize } from '../src/util/sizes.js';
 import { type BenchCase, type BenchOptions, type CacheState, parseBenchArgs, USAGE } from './args.js';
+import { formatBackup, runBackupCase, type BackupCaseResult } from './backup.js';
 import { commitSpaceNeeded, runCommitCase } from './commit.js';
 import { Floors } from './floors.js';
 import { type BenchFormat, QEMU_FORMAT } from './qemu-formats.js';
@@ -258,7 +261,8 @@ function qcow2Of(raw: string, dir: string): string {
 
 /** Generates the source of one case in `dir` (created) and times all pairs on it, one table per cache state; removes `dir` unless `keep`. */
 async function runCase(c: BenchCase, dir: string, { runs, keep, caches, only }: BenchOptions): Promise<CaseResult> {
-  const pairs = selectPairs(only);
+  const pairs = selectPairs(only?.filter((n) => n !== 'backup'));
+  const wantBackup = !only || only.includes('backup');
   mkdirSync(dir);
   checkFreeSpace(dir, c);
   const sources = Object.fromEntries(Object.keys(QEMU_FORMAT).map((f) => [f, join(dir, `src.${f}`)])) as Record<BenchFormat, string>;
@@ -274,12 +278,15 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches, only }: 
   const tables: PairTable[] = [];
   const commits: CommitCaseResult[] = [];
   let serve: ServeCaseResult | undefined;
+  let backup: BackupCaseResult | undefined;
   const floors = new Floors(dir, dataBytes, log);
   try {
     for (const cache of caches) tables.push({ cache, pairs: timeTable(pairs, cache, sources, dir, runs, keep, floors) });
+    const backupCase = () => runBackupCase({ raw, spec: { size: c.size, blockSize: BLOCK_SIZE, fraction: c.fraction }, dataBytes, dir: join(dir, 'backup'), vdiskBin: VDISK_BIN, runs, log });
     if (only) {
       log('--only: the serve and commit cases are skipped');
-      return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, commits };
+      const backup = wantBackup ? await backupCase() : undefined;
+      return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, commits, ...(backup && { backup }) };
     }
     if (serveToolsPresent()) serve = await runServeCase({ sources: [{ name: 'vhd', path: vhd, driver: 'vpc' }, { name: 'qcow2', path: qcow2Of(raw, dir), driver: 'qcow2' }], dir, vdiskBin: VDISK_BIN, runs, caches, log, checkInterrupted });
     else log('serve: nbdcopy or qemu-nbd is missing (packages libnbd-bin, qemu-utils); the serve case is skipped');
@@ -298,10 +305,11 @@ async function runCase(c: BenchCase, dir: string, { runs, keep, caches, only }: 
       if (commit) commits.push(commit);
       rmSync(join(dir, 'commit'), { recursive: true, force: true });
     }
+    backup = await backupCase();
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
-  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, commits, ...(serve ? { serve } : {}) };
+  return { size: c.size, fraction: c.fraction, blockSize: BLOCK_SIZE, dataBlocks, dataBytes, sourceAllocatedBytes, generateSeconds, tables, commits, ...(serve ? { serve } : {}), ...(backup && { backup }) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -343,6 +351,7 @@ async function main(argv: string[]): Promise<number> {
     lines.push('', ...formatCase(c, opts.runs));
     if (c.commits.length > 0) lines.push('', ...formatCommit(c.commits, opts.runs));
     if (c.serve) lines.push('', ...formatServe(c.serve, opts.runs));
+    if (c.backup) lines.push('', ...formatBackup(c.backup, opts.runs));
   }
   lines.push('', `results: ${outFile}`);
   console.log(lines.join('\n'));

@@ -123,5 +123,6 @@ export function requireTools(): void {
   check('command -v sync', 'sync (coreutils)');
   check('dd if=/dev/null iflag=nocache count=0 status=none', 'GNU dd with iflag=nocache (coreutils)');
   check('fincore --version', 'fincore (util-linux)');
+  check('command -v zstd && tar --version', 'GNU tar and zstd (packages tar, zstd) for the backup case');
   if (missing.length) throw new Error(`bench: missing ${missing.join(', ')}`);
 }
