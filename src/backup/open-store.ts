@@ -13,6 +13,8 @@ export interface StoreOptions {
   env?: Env;
   /** Request limits of an S3 store. */
   tuning?: S3Tuning;
+  /** Wraps the store opened, for instrumentation (the power-cut test records every write through it). */
+  observe?: (store: ObjectStore) => ObjectStore;
 }
 
 /** S3's bucket naming rule: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit. */
@@ -41,6 +43,12 @@ export function parseS3Location(location: string): { bucket: string; prefix: str
  * is created when missing.
  */
 export async function openStore(location: string, opts: StoreOptions = {}, create = false): Promise<ObjectStore> {
+  const store = await openPlainStore(location, opts, create);
+  return opts.observe ? opts.observe(store) : store;
+}
+
+/** The store at `location`, as openStore opens it before `observe`. */
+async function openPlainStore(location: string, opts: StoreOptions, create: boolean): Promise<ObjectStore> {
   if (location.startsWith('s3://')) {
     const { bucket, prefix } = parseS3Location(location);
     const store = new S3Store(resolveS3Config(opts.endpoint, opts.env), bucket, prefix, opts.tuning);
