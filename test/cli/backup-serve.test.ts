@@ -4,9 +4,11 @@
  * with nbdinfo, nbdcopy and qemu-img, and the server stopped with SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { chunkName } from '../../src/backup/layout.js';
+import { openRepository } from '../../src/backup/repository.js';
 import { ok, SOURCE_SIZE, sourceDisk, summary } from '../helpers/backup-cli.js';
 import { vdisk } from '../helpers/cli.js';
 import { startServer } from '../helpers/nbd-server.js';
@@ -88,4 +90,21 @@ test('backup serve refuses a missing snapshot, --writable and --snapshot with on
   assert.match(overlay.stderr, refused);
   assert.equal(existsSync(kept), false);
   assert.equal(existsSync(socket), false, 'nothing listened');
+});
+
+test('a chunk missing from the repository fails the reads of it with an error, not the server', async (t) => {
+  if (!needTools(t, 'nbdcopy', 'nbdinfo')) return;
+  const damaged = join(dir, 'damaged');
+  ok('backup', 'init', damaged);
+  ok('backup', 'create', damaged, source.vhd, '--name', 'disk');
+  const opened = await openRepository(damaged);
+  const [first] = (await opened.loadIndex(await opened.find('disk'))).chunks;
+  rmSync(join(damaged, chunkName(first!)));
+  const served = await startServer('backup', 'serve', '--json', damaged, 'disk', '-s', join(dir, 'damaged.sock'));
+  const uri = served.ready.exports[0]!.uri;
+  const copy = run('nbdcopy', [uri, join(dir, 'damaged.raw')], true);
+  assert.notEqual(copy.status, 0, 'nbdcopy saw the failed read');
+  assert.match(copy.stderr, /Input\/output error/);
+  assert.equal(JSON.parse(run('nbdinfo', ['--size', uri]).stdout), SOURCE_SIZE, 'the server still answers');
+  assert.equal((await served.stop()).status, 0);
 });
