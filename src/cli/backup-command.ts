@@ -4,6 +4,7 @@ import { restoreToFile, restoreToStream } from '../backup/restore.js';
 import { initRepository, openRepository } from '../backup/repository.js';
 import type { Manifest } from '../backup/manifest.js';
 import { addBackupMaintenance } from './backup-maintenance-command.js';
+import { addBackupServe } from './backup-serve-command.js';
 import { withEndpoint } from './backup-options.js';
 import { formatNames } from './formats-help.js';
 import { cacheMode } from './convert-command.js';
@@ -50,8 +51,8 @@ interface RawRestoreOptions extends RawProgress {
   cache?: string;
 }
 
-/** Adds `vdisk backup init|create|list|restore|verify|prune|gc` (docs/backup.md): a repository of deduplicated snapshots in a directory or s3://BUCKET/PREFIX. */
-export function addBackupCommand(program: Command, signal: AbortSignal): void {
+/** Adds `vdisk backup init|create|list|restore|serve|verify|prune|gc` (docs/backup.md): a repository of deduplicated snapshots in a directory or s3://BUCKET/PREFIX; `onSignalStop` makes SIGINT/SIGTERM a normal end of `serve`. */
+export function addBackupCommand(program: Command, signal: AbortSignal, onSignalStop: () => void): void {
   const backup = program.command('backup').description('deduplicated, incremental backups of guest disks in a repository: a directory or s3://BUCKET/PREFIX (docs/backup.md)');
 
   withEndpoint(backup.command('init'))
@@ -103,5 +104,6 @@ export function addBackupCommand(program: Command, signal: AbortSignal): void {
       });
     });
 
+  addBackupServe(backup, signal, onSignalStop);
   addBackupMaintenance(backup, signal);
 }

@@ -173,8 +173,9 @@ function buildProgram(): Command {
     },
   );
 
-  addServeCommand(program, interrupt.signal, () => (signalEndsCommand = true));
-  addBackupCommand(program, interrupt.signal);
+  const onSignalStop = () => (signalEndsCommand = true);
+  addServeCommand(program, interrupt.signal, onSignalStop);
+  addBackupCommand(program, interrupt.signal, onSignalStop);
 
   program
     .command('demo')

@@ -10,11 +10,12 @@ import { NbdServer, type ListenAddress } from '../nbd/server.js';
 import type { ServeStats } from '../nbd/transmission.js';
 import { checkOutputPath } from './output-file.js';
 
-/** One image to serve, under an export name ('' is the default export). */
-export interface ExportSpec {
-  name: string;
-  path: string;
-}
+/**
+ * One image to serve, under an export name ('' is the default export): an
+ * image file opened through the registry, or a read-only image its caller
+ * opens (`open`, such as a backup snapshot), described by `label` in errors.
+ */
+export type ExportSpec = { name: string; path: string } | { name: string; label: string; open: () => Promise<DiskImage> };
 
 /** Options of `vdisk serve`. */
 export interface ServeOptions extends OpenOptions {
@@ -90,6 +91,10 @@ export async function serve(specs: ExportSpec[], opts: ServeOptions): Promise<Se
 
 /** Opens one export: read-only, writable, or over a new snapshot child (`tempBase` names a temporary one, without its extension). */
 async function openExport(spec: ExportSpec, opts: ServeOptions, tempBase: string | undefined): Promise<Opened> {
+  if ('open' in spec) {
+    if (opts.writable || opts.overlay) throw new DiskImageError('USAGE', `${spec.label} is served read-only: --writable and --snapshot take an image file`);
+    return { exp: new NbdExport(spec.name, await spec.open()) };
+  }
   if (opts.writable) {
     requireLocal(spec.path, 'serving an image --writable');
     const image = await openImage(spec.path, { ...opts, writable: true });

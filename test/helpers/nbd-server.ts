@@ -31,7 +31,7 @@ export async function startNbdServer(
   return { server, socket, warnings };
 }
 
-/** A `vdisk serve --json` process that has said it is ready. */
+/** A `vdisk serve --json` (or `vdisk backup serve --json`) process that has said it is ready. */
 export interface ServeProcess {
   /** Its ready line. */
   ready: { exports: { name: string; uri: string; size: number; writable: boolean; snapshot?: string }[]; port?: number };
@@ -47,7 +47,12 @@ export interface ServeProcess {
 
 /** Starts `vdisk serve --json ARGS` and waits for its ready line (rejects with its stderr when it exits first). */
 export function startServe(...args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), 'serve', '--json', ...args]);
+  return startServer('serve', '--json', ...args);
+}
+
+/** Starts `vdisk ARGS`, a serving command given --json (`serve`, `backup serve`), and waits for its ready line (rejects with its stderr when it exits first). */
+export function startServer(...args: string[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args]);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -74,6 +79,6 @@ export function startServe(...args: string[]): Promise<ServeProcess> {
       });
     };
     child.stdout.on('data', onData);
-    void exited.then((code) => reject(new Error(`vdisk serve exited ${code} before it was ready: ${stderr}`)));
+    void exited.then((code) => reject(new Error(`vdisk ${args.join(' ')} exited ${code} before it was ready: ${stderr}`)));
   });
 }
