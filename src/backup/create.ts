@@ -219,7 +219,7 @@ async function backupUnderLease(repo: Repository, image: DiskImage, what: { name
   }
   const info = image.describe();
   const index: SnapshotIndex = {
-    meta: { name, createdAt: new Date().toISOString(), diskSize: image.virtualSize, chunkSize: CHUNK_SIZE, sourceFormat: image.format, ...(info.uuid && { uuid: info.uuid }), ...(info.subformat && { subformat: info.subformat }), ...(source && JSON.stringify(source).length <= MAX_SOURCE_JSON && { source }) },
+    meta: { name, createdAt: new Date().toISOString(), diskSize: image.virtualSize, chunkSize: CHUNK_SIZE, sourceFormat: image.format, ...(info.uuid && { uuid: info.uuid }), ...(info.subformat && { subformat: info.subformat }), ...(typeof info.formatSpecific?.adapterType === 'string' && { adapterType: info.formatSpecific.adapterType }), ...(source && JSON.stringify(source).length <= MAX_SOURCE_JSON && { source }) },
     chunks,
   };
   lease.check();

@@ -19,12 +19,24 @@ async function withSnapshot<T>(location: string, ref: string, store: StoreOption
   }
 }
 
+/**
+ * The output options for restoring `image`: a restore to the format the
+ * snapshot was taken from keeps the source's adapter type unless `-o`
+ * gives one.
+ */
+function keptOptions(image: DiskImage, opts: RestoreOptions): RestoreOptions {
+  const specific = image.describe().formatSpecific ?? {};
+  const adapterType = specific.adapterType;
+  if (typeof adapterType !== 'string' || opts.outputFormat !== specific.sourceFormat || opts.options?.adapter_type !== undefined) return opts;
+  return { ...opts, options: { ...opts.options, adapter_type: adapterType } };
+}
+
 /** `vdisk backup restore REPO SNAPSHOT DST`: writes the snapshot to a new DST in any format vdisk writes, as convert does. */
 export function restoreToFile(location: string, ref: string, dst: string, opts: RestoreOptions): Promise<ConvertResult> {
-  return withSnapshot(location, ref, opts.store, (image) => convertImage(image, dst, opts));
+  return withSnapshot(location, ref, opts.store, (image) => convertImage(image, dst, keptOptions(image, opts)));
 }
 
 /** `vdisk backup restore REPO SNAPSHOT -`: writes the snapshot to `stream` in file order. */
 export function restoreToStream(location: string, ref: string, stream: Writable, opts: RestoreOptions): Promise<void> {
-  return withSnapshot(location, ref, opts.store, (image) => imageToStream(image, stream, opts));
+  return withSnapshot(location, ref, opts.store, (image) => imageToStream(image, stream, keptOptions(image, opts)));
 }

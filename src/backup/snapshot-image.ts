@@ -69,7 +69,7 @@ class SnapshotLayer implements Layer {
 
   describe(): ImageInfo {
     const { meta } = this.index;
-    return { filename: this.path, format: this.format, virtualSize: meta.diskSize, fileSize: this.manifest.counts.storedBytes, clusterSize: CHUNK_SIZE, ...(meta.uuid && { uuid: meta.uuid }), formatSpecific: { snapshot: this.manifest.id, name: meta.name, sourceFormat: meta.sourceFormat }, warnings: [] };
+    return { filename: this.path, format: this.format, virtualSize: meta.diskSize, fileSize: this.manifest.counts.storedBytes, clusterSize: CHUNK_SIZE, ...(meta.uuid && { uuid: meta.uuid }), formatSpecific: { snapshot: this.manifest.id, name: meta.name, sourceFormat: meta.sourceFormat, ...(meta.adapterType && { adapterType: meta.adapterType }) }, warnings: [] };
   }
 
   check(): Promise<Finding[]> {

@@ -33,6 +33,8 @@ export interface SnapshotMeta {
   uuid?: string;
   /** The source's subformat (dynamic, fixed, ...), when it has one. */
   subformat?: string;
+  /** The source's disk adapter type (a VMDK's ddb.adapterType), when it has one; a restore to the source's format keeps it. */
+  adapterType?: string;
   /** The files the guest view was read from, with their change stamps, when all were local regular files (source-files.ts). */
   source?: SourceFiles;
 }
@@ -87,6 +89,7 @@ export function decodeIndex(bytes: Uint8Array, what: string): SnapshotIndex {
     sourceFormat: textField(obj, 'sourceFormat', what),
     ...(obj.uuid !== undefined && { uuid: textField(obj, 'uuid', what) }),
     ...(obj.subformat !== undefined && { subformat: textField(obj, 'subformat', what) }),
+    ...(obj.adapterType !== undefined && { adapterType: textField(obj, 'adapterType', what) }),
     ...(obj.source !== undefined && { source: parseSourceFiles(obj.source, what) }),
   };
   const chunks: (string | undefined)[] = [];

@@ -92,3 +92,15 @@ test('a snapshot keeps the source UUID for restore --keep-uuid, and its format f
   assert.equal((JSON.parse(ok('info', '--json', out)) as { uuid: string }).uuid, uuid);
   assert.match(ok('backup', 'list', repo), /^\S+ {2}src {2}\S+ {2}\d+ bytes {2}vhd {2}10 chunks \(\d+ new, 0 reused, \d+ zero\)\n$/);
 });
+
+test("a VMDK's adapter type is kept by a restore to VMDK, unless -o gives another", async () => {
+  const { dir, vhd, repo } = await setup();
+  const vmdk = join(dir, 'ide.vmdk');
+  ok('convert', '-O', 'vmdk', '-o', 'adapter_type=ide', vhd, vmdk);
+  ok('backup', 'create', repo, vmdk);
+  const adapter = (path: string) => (JSON.parse(ok('info', '--json', path)) as { formatSpecific: { adapterType: string } }).formatSpecific.adapterType;
+  ok('backup', 'restore', repo, 'ide', '-O', 'vmdk', join(dir, 'kept.vmdk'));
+  assert.equal(adapter(join(dir, 'kept.vmdk')), 'ide');
+  ok('backup', 'restore', repo, 'ide', '-O', 'vmdk', '-o', 'adapter_type=lsilogic', join(dir, 'given.vmdk'));
+  assert.equal(adapter(join(dir, 'given.vmdk')), 'lsilogic');
+});
