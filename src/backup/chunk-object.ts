@@ -35,11 +35,12 @@ export function writeChunkHeader(object: Uint8Array, length: number): void {
 /**
  * The plaintext of chunk object `object` (named `name`), which must be
  * `length` bytes with SHA-256 `digest`: the header is checked before
- * anything is allocated, the frame is decoded never past `length` bytes,
+ * anything is allocated, the frame is decoded (by `decode`, fzstd's
+ * bounded stream decoder unless given) never past `length` bytes,
  * and the digest is verified. Any mismatch is CORRUPT naming the chunk and
  * `context` (the snapshot).
  */
-export function decodeChunk(object: Uint8Array, name: string, digest: string, length: number, context: string): Uint8Array {
+export function decodeChunk(object: Uint8Array, name: string, digest: string, length: number, context: string, decode: (frame: Uint8Array, length: number) => Uint8Array = zstdUnit): Uint8Array {
   const fail = (why: string) => new DiskImageError('CORRUPT', `chunk ${name} of ${context}: ${why}`, { chunk: name, operation: 'restore' });
   if (object.length < CHUNK_HEADER || MAGIC.some((b, i) => object[i] !== b)) throw fail('no chunk header (truncated or not a chunk)');
   const view = new DataView(object.buffer, object.byteOffset, CHUNK_HEADER);
@@ -48,7 +49,7 @@ export function decodeChunk(object: Uint8Array, name: string, digest: string, le
   if (stored !== length) throw fail(`it holds ${stored} bytes, the snapshot expects ${length}`);
   let plain: Uint8Array;
   try {
-    plain = zstdUnit(object.subarray(CHUNK_HEADER), length);
+    plain = decode(object.subarray(CHUNK_HEADER), length);
   } catch (err) {
     throw fail(`does not decompress: ${(err as Error).message}`);
   }

@@ -113,7 +113,9 @@ export class Lease {
   private renewedAt = Date.now();
   private failure: DiskImageError | undefined;
   private readonly timer: NodeJS.Timeout;
-  private renewing: Promise<void> = Promise.resolve();
+  /** The renewal in progress, if any: one at a time, so a slow one (a loaded machine) never overlaps the next or outlives release. */
+  private renewing: Promise<void> | undefined;
+  private released = false;
 
   private constructor(
     private readonly store: ObjectStore,
@@ -121,7 +123,9 @@ export class Lease {
     readonly id: string,
     readonly timing: LeaseTiming,
   ) {
-    this.timer = setInterval(() => (this.renewing = this.renew()), timing.beatMs);
+    this.timer = setInterval(() => {
+      this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
+    }, timing.beatMs);
     this.timer.unref();
   }
 
@@ -166,6 +170,7 @@ export class Lease {
   /** Stops renewing and removes the beat. */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    this.released = true;
     await this.renewing;
     await this.store.delete(beatName(this.kind, this.id, this.beat));
   }
@@ -174,6 +179,7 @@ export class Lease {
   private async renew(): Promise<void> {
     try {
       this.check();
+      if (this.released) return;
       await this.store.create(beatName(this.kind, this.id, this.beat + 1), beatBody());
       this.beat++;
       this.renewedAt = Date.now();

@@ -5,6 +5,7 @@ import { CHUNK_SIZE, CONFIG_NAME, FORMAT_VERSION, MAX_JSON_BYTES, SNAPSHOTS, che
 import { decodeManifest, encodeManifest, type BackupCounts, type Manifest } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { openStore, type StoreOptions } from './open-store.js';
+import { ZstdDecoder } from './zstd-decoder.js';
 import { decodeIndex, encodeIndex, MAX_INDEX_BYTES, type SnapshotIndex } from './snapshot-index.js';
 
 /** The `format` field of the config object. */
@@ -46,7 +47,8 @@ export class Repository {
     const name = chunkName(digest);
     const object = await this.store.get(name, MAX_CHUNK_OBJECT);
     if (!object) throw new DiskImageError('CORRUPT', `chunk ${name} of ${context} is missing from ${this.store.location}`, { chunk: name });
-    return decodeChunk(object, name, digest, length, context);
+    const decoder = await ZstdDecoder.shared();
+    return decodeChunk(object, name, digest, length, context, (frame, n) => decoder.decode(frame, n));
   }
 
   /** Every snapshot's manifest, oldest first. */

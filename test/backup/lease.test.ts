@@ -8,8 +8,8 @@ import { DirStore } from '../../src/backup/dir-store.js';
 import { beats, Lease } from '../../src/backup/lease.js';
 import { tempDir } from '../helpers/tmp.js';
 
-/** Fast lease timing for tests: a beat every 50 ms, dead after 2 s of silence. */
-const FAST = { beatMs: 50, staleMs: 2000 };
+/** Fast lease timing for tests: a beat every 50 ms, dead after 10 s of silence. */
+const FAST = { beatMs: 50, staleMs: 10_000 };
 
 test('a lease waits while the other side holds one, and goes ahead once it is released', async () => {
   const store = new DirStore(tempDir('vdisk-lease-'));
@@ -17,13 +17,16 @@ test('a lease waits while the other side holds one, and goes ahead once it is re
   const waitedFor: string[][] = [];
   let taken = false;
   const backup = Lease.take(store, 'sessions', 'gc', { timing: FAST, onWait: (h) => waitedFor.push(h) }).then((l) => ((taken = true), l));
-  await sleep(400);
-  assert.equal(taken, false, 'a backup must not start while a gc holds its lease');
-  assert.deepEqual(waitedFor, [[gc.id]]);
-  assert.deepEqual((await beats(store, 'sessions', FAST)).length, 0, 'a waiting backup leaves no beat behind');
-  await sleep(200);
-  assert.ok((await beats(store, 'gc', FAST)).every((b) => b.alive), 'the holder keeps renewing');
-  await gc.release();
+  try {
+    await sleep(400);
+    assert.equal(taken, false, 'a backup must not start while a gc holds its lease');
+    assert.deepEqual(waitedFor, [[gc.id]]);
+    assert.deepEqual((await beats(store, 'sessions', FAST)).length, 0, 'a waiting backup leaves no beat behind');
+    await sleep(200);
+    assert.ok((await beats(store, 'gc', FAST)).every((b) => b.alive), 'the holder keeps renewing');
+  } finally {
+    await gc.release();
+  }
   const lease = await backup;
   assert.equal((await beats(store, 'gc', FAST)).length, 0);
   await lease.release();
@@ -41,7 +44,7 @@ test('two holders of the same side do not wait for each other', async () => {
 test('a holder whose newest beat is older than the stale time is dead and blocks nobody', async () => {
   const store = new DirStore(tempDir('vdisk-lease-'));
   await store.create('sessions/20260101T000000Z-deadbeef.0000000007', new Uint8Array(0));
-  const old = new Date(Date.now() - 10_000);
+  const old = new Date(Date.now() - 60_000);
   utimesSync(join(store.location, 'sessions', '20260101T000000Z-deadbeef.0000000007'), old, old);
   const listed = await beats(store, 'sessions', FAST);
   assert.deepEqual(listed.map((b) => [b.holder, b.alive]), [['20260101T000000Z-deadbeef', false]]);
