@@ -1,0 +1,103 @@
+import { DiskImageError } from '../errors.js';
+import { openChain } from '../chain/open-chain.js';
+import { vhdReadFormat } from '../formats/vhd/read-format.js';
+import { vhdxReadFormat } from '../formats/vhdx/read-format.js';
+import type { DiskImage, Finding, ImageInfo } from '../formats/types.js';
+import { resultOf } from '../ops/check-result.js';
+import { applyProfile, type RuleResult } from '../targets/apply-profile.js';
+import { PROFILES } from '../targets/profiles.js';
+import { PickedFiles } from './picked-files.js';
+
+/** The formats the browser build reads: those whose readers reach no node module (more follow as their readers are split from their writers). */
+export const BROWSER_FORMATS = [vhdxReadFormat, vhdReadFormat];
+
+/** One hypervisor profile applied to the image (as `vdisk check --target <profile>`). */
+export interface TargetVerdict {
+  profile: string;
+  ok: boolean;
+  rules: RuleResult[];
+}
+
+/** What the page shows of the picked files: the top image's chain, its check, and every profile's verdict; or one coded error line. */
+export type Inspection =
+  | {
+      ok: true;
+      /** `vdisk info --chain`: the top image first, then each parent. */
+      chain: ImageInfo[];
+      check: { result: string; findings: Finding[] };
+      targets: TargetVerdict[];
+    }
+  | {
+      ok: false;
+      /** The CLI's line without its "vdisk: " prefix: message and (CODE). */
+      error: string;
+    };
+
+/** The line the CLI prints for an error (cli/report.ts), without "vdisk: ". */
+function errorLine(err: unknown): string {
+  if (err instanceof DiskImageError) return `${err.describe()} (${err.code})`;
+  throw err;
+}
+
+/** Opens `name` with its chain among the picked files. */
+function openPicked(files: PickedFiles, name: string): Promise<DiskImage> {
+  return openChain(name, { writable: false }, { formats: BROWSER_FORMATS, openFile: files.open, resolveParent: files.resolveParent }, 0, new Set([name]));
+}
+
+/** The depth of the chain `name` opens to, or -1 when it does not open. */
+async function chainDepth(files: PickedFiles, name: string): Promise<number> {
+  const image = await openPicked(files, name).catch(() => undefined);
+  if (!image) return -1;
+  let depth = 0;
+  for (let l = image.parent; l; l = l.parent) depth++;
+  await image.close();
+  return depth;
+}
+
+/**
+ * The top image among the picked files: the one that opens with the longest
+ * chain (a child names its parents; no parent names its child), the first
+ * picked on a tie or when none opens (so its error is the one shown).
+ */
+async function topOf(files: PickedFiles): Promise<string> {
+  let best = files.names[0]!;
+  let bestDepth = -1;
+  for (const name of files.names) {
+    const depth = files.names.length === 1 ? 0 : await chainDepth(files, name);
+    if (depth > bestDepth) [best, bestDepth] = [name, depth];
+  }
+  return best;
+}
+
+/** The `check` of an open image: its findings (the top image's), the result they sum to, and every profile's rules. */
+async function checked(image: DiskImage): Promise<Inspection> {
+  const chain: ImageInfo[] = [];
+  for (let l: DiskImage | undefined = image; l; l = l.parent) chain.push(l.describe());
+  const findings = await image.check();
+  const targets = PROFILES.map((p): TargetVerdict => {
+    const rules = applyProfile(p, chain[0]!);
+    return { profile: p.name, ok: rules.every((r) => r.ok), rules };
+  });
+  return { ok: true, chain, check: { result: resultOf(findings), findings }, targets };
+}
+
+/**
+ * Inspects picked files as `vdisk info --chain`, `vdisk check` and `vdisk
+ * check --target <each profile>` do: the top image is found among them, its
+ * parents are looked for among them by name. A structure too broken to open
+ * is shown as the CLI shows it: one line with its error code.
+ */
+export async function inspect(picked: { name: string; blob: Blob }[]): Promise<Inspection> {
+  if (picked.length === 0) return { ok: false, error: 'no file picked (USAGE)' };
+  const files = new PickedFiles(picked);
+  try {
+    const image = await openPicked(files, await topOf(files));
+    try {
+      return await checked(image);
+    } finally {
+      await image.close();
+    }
+  } catch (err) {
+    return { ok: false, error: errorLine(err) };
+  }
+}
