@@ -1,12 +1,13 @@
 /**
  * Draws an Inspection into the page: the chain's info fields, the check's
- * findings and the ✓/✗ table of the hypervisor profiles. Everything taken
+ * findings, the ✓/✗ table of the hypervisor profiles and the allocation map. Everything taken
  * from a file is set as text, never as HTML, so a hostile name or field
  * cannot inject markup.
  */
 import type { Inspection, TargetVerdict } from '../src/browser/inspect.js';
 import type { ImageInfo } from '../src/formats/types.js';
 import { formatSize } from '../src/util/sizes.js';
+import { drawMap } from './map.js';
 
 /** A new element with text content and optional attributes. */
 function el(tag: string, text = '', attrs: Record<string, string> = {}): HTMLElement {
@@ -71,4 +72,5 @@ export function render(result: Inspection): void {
   document.getElementById('check-result')!.textContent = result.check.result;
   document.getElementById('findings')!.replaceChildren(...result.check.findings.map((f) => el('li', `${f.severity} ${f.code}: ${f.message}`, { 'data-code': f.code })));
   document.querySelector('#targets tbody')!.replaceChildren(...result.targets.map(targetRow));
+  drawMap(result.map, result.chain.map((l) => l.filename));
 }

@@ -6,7 +6,11 @@ import type { DiskImage, Finding, ImageInfo } from '../formats/types.js';
 import { resultOf } from '../ops/check-result.js';
 import { applyProfile, type RuleResult } from '../targets/apply-profile.js';
 import { PROFILES } from '../targets/profiles.js';
+import { allocationCells } from './allocation-map.js';
 import { PickedFiles } from './picked-files.js';
+
+/** How many cells the allocation map cuts the disk into (64 × 64). */
+export const MAP_CELLS = 4096;
 
 /** The formats the browser build reads: those whose readers reach no node module (more follow as their readers are split from their writers). */
 export const BROWSER_FORMATS = [vhdxReadFormat, vhdReadFormat];
@@ -26,6 +30,8 @@ export type Inspection =
       chain: ImageInfo[];
       check: { result: string; findings: Finding[] };
       targets: TargetVerdict[];
+      /** The guest view in MAP_CELLS cells (browser/allocation-map.ts): each a data depth, ZERO or UNALLOCATED. */
+      map: { cells: number[]; cellBytes: number };
     }
   | {
       ok: false;
@@ -69,7 +75,7 @@ async function topOf(files: PickedFiles): Promise<string> {
   return best;
 }
 
-/** The `check` of an open image: its findings (the top image's), the result they sum to, and every profile's rules. */
+/** The `check` of an open image: its findings (the top image's), the result they sum to, every profile's rules, and its allocation map. */
 async function checked(image: DiskImage): Promise<Inspection> {
   const chain: ImageInfo[] = [];
   for (let l: DiskImage | undefined = image; l; l = l.parent) chain.push(l.describe());
@@ -78,7 +84,7 @@ async function checked(image: DiskImage): Promise<Inspection> {
     const rules = applyProfile(p, chain[0]!);
     return { profile: p.name, ok: rules.every((r) => r.ok), rules };
   });
-  return { ok: true, chain, check: { result: resultOf(findings), findings }, targets };
+  return { ok: true, chain, check: { result: resultOf(findings), findings }, targets, map: await allocationCells(image, MAP_CELLS) };
 }
 
 /**

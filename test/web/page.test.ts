@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildChain } from '../helpers/chain.js';
 import { REPO_ROOT, vdiskIn } from '../helpers/cli.js';
 import { needTools } from '../helpers/oracles.js';
+import { decodePng } from '../helpers/png.js';
 import { serveStatic, type StaticServer } from '../helpers/static-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { PROFILES } from '../../src/targets/profiles.js';
@@ -14,8 +15,10 @@ import { PROFILES } from '../../src/targets/profiles.js';
  * The web page (dist/web, built by `npm run build:web`) in Debian's chromium,
  * driven by playwright-core and served from 127.0.0.1 by this test: files
  * picked through the page's file input show the info, check and target
- * verdicts `vdisk` itself prints for them, a broken file shows the CLI's error
- * line, and the page asks for nothing outside its own origin.
+ * verdicts `vdisk` itself prints for them, the allocation map is drawn where
+ * the data is, a broken file shows the CLI's error line, and the page asks for
+ * nothing outside its own origin. VDISK_WEB_SCREENSHOT=FILE.jpg saves the page
+ * showing the VHD chain (docs/web-page.jpg is made so).
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -104,6 +107,31 @@ function assertMatchesCli(shown: Shown, dir: string, top: string): void {
   }
 }
 
+/** The documented colours of the allocation map (docs/web.md): unallocated, and data by layer depth 0, 1, 2. */
+const MAP_COLOURS = { unallocated: [0xf0, 0xf0, 0xf0], depth: [[0x1f, 0x4f, 0xbf], [0x2e, 0x9e, 0x5b], [0xe0, 0x90, 0x2a]] };
+
+/**
+ * Takes a screenshot of the allocation map and checks the centre pixel of
+ * every cell (64 a row, 8 px each, the disk cut into 4096 cells) against the
+ * layout the layers were written with: `data` as [offset, length, depth].
+ */
+async function assertMapShows(page: Page, size: number, data: [number, number, number][]): Promise<void> {
+  const png = decodePng(await page.locator('#map').screenshot());
+  const border = (png.width - 64 * 8) / 2;
+  const cellBytes = size / 4096;
+  const wrong: string[] = [];
+  for (let cell = 0; cell < 4096; cell++) {
+    const at = cell * cellBytes;
+    const depth = data.find(([offset, length]) => at >= offset && at < offset + length)?.[2];
+    const want = depth === undefined ? MAP_COLOURS.unallocated : MAP_COLOURS.depth[depth]!;
+    const x = border + (cell % 64) * 8 + 4;
+    const y = border + Math.floor(cell / 64) * 8 + 4;
+    const got = [...png.rgba.subarray((y * png.width + x) * 4, (y * png.width + x) * 4 + 3)];
+    if (got.some((v, i) => Math.abs(v - want[i]!) > 2)) wrong.push(`cell ${cell} (byte ${at}): ${got} instead of ${want}`);
+  }
+  assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} cells drawn wrong`);
+}
+
 describe('web page in chromium', () => {
   let browser: Browser | undefined;
   let server: StaticServer | undefined;
@@ -139,6 +167,12 @@ describe('web page in chromium', () => {
     assert.equal(shown.layers.length, 3);
     assertMatchesCli(shown, dir, 'layer2.vhd');
     assert.deepEqual(shown.targets.find((t) => t.profile === 'azure')?.verdict, 'fail', 'a differencing VHD is not for Azure');
+    await assertMapShows(page, 8 * MiB, [
+      [0, MiB, 2],
+      [2 * MiB, MiB / 2, 1],
+      [5 * MiB, MiB, 0],
+    ]);
+    if (process.env.VDISK_WEB_SCREENSHOT) await page.screenshot({ path: process.env.VDISK_WEB_SCREENSHOT, fullPage: true, type: 'jpeg', quality: 45 });
   });
 
   it('a VHDX shows what vdisk info and check say', async (t) => {
