@@ -39,10 +39,17 @@ export type Inspection =
       error: string;
     };
 
-/** The line the CLI prints for an error (cli/report.ts), without "vdisk: ". */
+/**
+ * The line the CLI prints for an error (cli/report.ts), without "vdisk: ".
+ * A file none of BROWSER_FORMATS recognises is told that the page reads only
+ * those (the CLI would read it as raw, or as a format the page lacks).
+ */
 function errorLine(err: unknown): string {
-  if (err instanceof DiskImageError) return `${err.describe()} (${err.code})`;
-  throw err;
+  if (!(err instanceof DiskImageError)) throw err;
+  if (err.code === 'INVALID_FORMAT' && 'probed' in err.details) {
+    return `${err.details.path}: not a VHD or VHDX; this page reads only those so far (the vdisk command reads raw, VMDK, qcow2 and VDI too) (UNSUPPORTED)`;
+  }
+  return `${err.describe()} (${err.code})`;
 }
 
 /** Opens `name` with its chain among the picked files. */

@@ -39,7 +39,7 @@ export async function probeFormat(formats: readonly OpenableFormat[], path: stri
     const tail = new Uint8Array(Math.min(512, file.size));
     await file.read(tail, file.size - tail.length);
     const found = formats.find((f) => f.probe(head, tail, file.size));
-    if (!found) throw new DiskImageError('INVALID_FORMAT', `${path}: not a ${formats.map((f) => f.name).join(', ')} image`, { path });
+    if (!found) throw new DiskImageError('INVALID_FORMAT', `${path}: not a ${formats.map((f) => f.name).join(' or ')} image`, { path, probed: formats.map((f) => f.name) });
     return found.name;
   } finally {
     await file.close();

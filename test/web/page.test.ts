@@ -183,7 +183,7 @@ describe('web page in chromium', () => {
     assertMatchesCli(shown, dir, 'base.vhdx');
   });
 
-  it('a child picked without its parent, and a broken file, show the CLI error line', async (t) => {
+  it('a broken file shows the CLI error line, a child picked without its parent a PARENT line, another format what the page reads', async (t) => {
     if (!(await open(t))) return;
     const dir = tempDir();
     await buildChain(dir, 8 * MiB, [[[0, MiB, 1]], [[MiB, MiB, 2]]]);
@@ -191,6 +191,8 @@ describe('web page in chromium', () => {
     const broken = vdiskIn(dir, 'info', 'broken.vhdx');
     assert.notEqual(broken.status, 0);
     assert.equal((await pick(page, [join(dir, 'broken.vhdx')])).error, broken.stderr.trim(), 'the same one-line coded message');
+    writeFileSync(join(dir, 'disk.img'), Buffer.alloc(MiB, 7));
+    assert.equal((await pick(page, [join(dir, 'disk.img')])).error, 'vdisk: disk.img: not a VHD or VHDX; this page reads only those so far (the vdisk command reads raw, VMDK, qcow2 and VDI too) (UNSUPPORTED)');
     unlinkSync(join(dir, 'base.vhd'));
     const orphan = vdiskIn(dir, 'info', 'layer1.vhd');
     const cliStart = /^vdisk: layer1\.vhd: parent with UUID [0-9a-f-]+ \(name 'base\.vhd'\) not found/.exec(orphan.stderr.trim());
