@@ -44,7 +44,7 @@ export type Inspection =
  * A file none of BROWSER_FORMATS recognises is told that the page reads only
  * those (the CLI would read it as raw, or as a format the page lacks).
  */
-function errorLine(err: unknown): string {
+export function errorLine(err: unknown): string {
   if (!(err instanceof DiskImageError)) throw err;
   if (err.code === 'INVALID_FORMAT' && 'probed' in err.details) {
     return `${err.details.path}: not a VHD or VHDX; this page reads only those so far (the vdisk command reads raw, VMDK, qcow2 and VDI too) (UNSUPPORTED)`;
@@ -95,16 +95,25 @@ async function checked(image: DiskImage): Promise<Inspection> {
 }
 
 /**
+ * Opens the top image among picked files, with its chain (parents looked for
+ * among them by name); `INVALID_FORMAT` and the like as thrown by the
+ * formats. The caller closes it.
+ */
+export async function openTop(picked: { name: string; blob: Blob }[]): Promise<DiskImage> {
+  if (picked.length === 0) throw new DiskImageError('USAGE', 'no file picked');
+  const files = new PickedFiles(picked);
+  return openPicked(files, await topOf(files));
+}
+
+/**
  * Inspects picked files as `vdisk info --chain`, `vdisk check` and `vdisk
  * check --target <each profile>` do: the top image is found among them, its
  * parents are looked for among them by name. A structure too broken to open
  * is shown as the CLI shows it: one line with its error code.
  */
 export async function inspect(picked: { name: string; blob: Blob }[]): Promise<Inspection> {
-  if (picked.length === 0) return { ok: false, error: 'no file picked (USAGE)' };
-  const files = new PickedFiles(picked);
   try {
-    const image = await openPicked(files, await topOf(files));
+    const image = await openTop(picked);
     try {
       return await checked(image);
     } finally {
