@@ -7,6 +7,7 @@ import { buildChain } from '../helpers/chain.js';
 import { REPO_ROOT, vdiskIn } from '../helpers/cli.js';
 import { needTools, run } from '../helpers/oracles.js';
 import { decodePng } from '../helpers/png.js';
+import { residentBytes } from '../helpers/process-memory.js';
 import { serveStatic, type StaticServer } from '../helpers/static-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { PROFILES } from '../../src/targets/profiles.js';
@@ -221,6 +222,33 @@ describe('web page in chromium', () => {
     assert.deepEqual([info.subformat, info.virtualSize, info.fileSize], ['fixed', 9 * MiB, 9 * MiB + 512], 'rounded up to a whole MiB, then the footer');
     const check = vdiskIn(dir, 'check', '--target', 'azure', 'out.vhd');
     assert.equal(check.status, 0, check.stdout + check.stderr);
+  });
+
+  it('converts a 2 GiB sparse VHD for Azure with its renderer growing by less than 300 MiB', async (t) => {
+    if (!(await open(t))) return;
+    const dir = tempDir();
+    const GiB = 1024 * MiB;
+    await buildChain(dir, 2 * GiB, [[[0, 16 * MiB, 1], [GiB, 16 * MiB, 2], [2 * GiB - 16 * MiB, 16 * MiB, 3]]]);
+    const context = await browser!.newContext({ acceptDownloads: false });
+    const big = await context.newPage();
+    try {
+      await big.goto(`${server!.origin}/`);
+      await pick(big, [join(dir, 'base.vhd')]);
+      const before = residentBytes('--type=renderer');
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, residentBytes('--type=renderer'))), 25);
+      try {
+        await big.click('#convert-azure');
+        await big.waitForSelector('body[data-convert="done"]', { timeout: 120_000 });
+      } finally {
+        clearInterval(sampler);
+      }
+      assert.match((await big.locator('#convert-status').textContent()) ?? '', new RegExp(`^Done: ${2 * GiB + 512} bytes`));
+      t.diagnostic(`renderers: ${Math.round(before / MiB)} MiB before, ${Math.round(peak / MiB)} MiB at the peak`);
+      assert.ok(peak - before < 300 * MiB, `the renderers grew by ${Math.round((peak - before) / MiB)} MiB`);
+    } finally {
+      await context.close();
+    }
   });
 
   it('asks for nothing outside its own origin', async (t) => {
