@@ -224,7 +224,7 @@ describe('web page in chromium', () => {
     assert.equal(check.status, 0, check.stdout + check.stderr);
   });
 
-  it('converts a 2 GiB sparse VHD for Azure with its renderer growing by less than 300 MiB', async (t) => {
+  it('converts a 2 GiB sparse VHD for Azure with its renderer growing by less than 300 MiB; Cancel stops a conversion and removes its output', async (t) => {
     if (!(await open(t))) return;
     const dir = tempDir();
     const GiB = 1024 * MiB;
@@ -246,6 +246,17 @@ describe('web page in chromium', () => {
       assert.match((await big.locator('#convert-status').textContent()) ?? '', new RegExp(`^Done: ${2 * GiB + 512} bytes`));
       t.diagnostic(`renderers: ${Math.round(before / MiB)} MiB before, ${Math.round(peak / MiB)} MiB at the peak`);
       assert.ok(peak - before < 300 * MiB, `the renderers grew by ${Math.round((peak - before) / MiB)} MiB`);
+      // Both clicks in one task: Cancel lands before the new worker has read anything.
+      await big.locator('#convert-azure').evaluate((button) => {
+        button.click();
+        button.ownerDocument.getElementById('convert-cancel')!.click();
+      });
+      await big.locator('#convert-status', { hasText: 'Cancelled.' }).waitFor();
+      await big.waitForTimeout(500);
+      assert.equal(await big.locator('#convert-status').textContent(), 'Cancelled.', 'no result comes after Cancel');
+      assert.deepEqual([await big.locator('#convert-cancel').isHidden(), await big.locator('#convert-azure').isEnabled()], [true, true]);
+      const entry = "navigator.storage.getDirectory().then((d) => d.getFileHandle('vdisk-output.tmp')).then(() => 'kept', () => 'removed')";
+      assert.equal(await big.evaluate(entry), 'removed', 'the output of the cancelled conversion is removed');
     } finally {
       await context.close();
     }
