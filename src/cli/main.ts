@@ -23,6 +23,7 @@ import { profileOutput } from '../targets/profile-output.js';
 import { formatNames, formatsHelp } from './formats-help.js';
 import { addServeCommand } from './serve-command.js';
 import { addBackupCommand } from './backup-command.js';
+import { addWebCommand } from './web-command.js';
 
 /** Exit codes of `vdisk check` (docs/architecture.md, "Errors and exit codes"): clean, corruption, leaks only, could not check. */
 const CHECK_EXIT = { clean: 0, corruption: 2, nonconformant: 2, leaks: 3, error: 1 } as const;
@@ -176,6 +177,7 @@ function buildProgram(): Command {
 
   addServeCommand(program, interrupt.signal, () => (signalEndsCommand = true));
   addBackupCommand(program, interrupt.signal);
+  addWebCommand(program, interrupt.signal, () => (signalEndsCommand = true));
 
   program
     .command('demo')
