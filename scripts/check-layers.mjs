@@ -19,6 +19,11 @@
  *  6. engine/ and nbd/ (the machinery ops/ drives: the copy engine, the NBD
  *     server) must not import ops/, backup/ or cli/. backup/ (the backup
  *     repository, which drives ops/ to restore) must not import cli/.
+ *  7. web/ (the browser page, beside src/; it sits above the library as cli/
+ *     does) reaches a format only through files directly in formats/ (or the
+ *     browser entry, browser/, which assembles the formats the page reads),
+ *     and nothing in src/ imports web/. It is walked when it exists beside
+ *     srcDir; its files are named ../web/... in the report.
  *  4. No import cycles: every strongly connected component of more than one
  *     file (or a file importing itself) is reported once, with one cycle
  *     through it.
@@ -184,6 +189,12 @@ function brokenRule(from, to) {
   if (under(from, 'backup') && under(to, 'cli')) {
     return 'rule 6: backup/ must not import cli/';
   }
+  if (under(from, '../web') && inFormatFolder(to)) {
+    return 'rule 7: web/ reaches a format only through files directly in formats/ or through browser/';
+  }
+  if (!from.startsWith('../') && under(to, '../web')) {
+    return 'rule 7: src/ must not import web/';
+  }
   return undefined;
 }
 
@@ -267,7 +278,8 @@ function cycleThrough(graph, component, start) {
  */
 export function analyzeLayers(srcDir) {
   const root = resolve(srcDir);
-  const files = tsFiles(root);
+  const web = join(root, '..', 'web');
+  const files = [...tsFiles(root), ...(existsSync(web) ? tsFiles(web) : [])];
   const violations = [];
   const graph = new Map();
   for (const file of files) {
@@ -282,7 +294,7 @@ export function analyzeLayers(srcDir) {
         continue;
       }
       const to = rel(root, target);
-      if (to.startsWith('../')) continue; // outside srcDir: no layer
+      if (to.startsWith('../') && !under(to, '../web')) continue; // outside srcDir and web/: no layer
       if (to.endsWith('.ts')) edges.add(to);
       const rule = brokenRule(from, to);
       if (rule && !reported.has(to)) {

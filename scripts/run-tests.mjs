@@ -17,7 +17,7 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-const tools = ['qemu-img', 'vhdiinfo', 'vhdimount', 'fusermount3', 'qemu-system-x86_64', 'radosgw'];
+const tools = ['qemu-img', 'vhdiinfo', 'vhdimount', 'fusermount3', 'qemu-system-x86_64', 'radosgw', 'chromium'];
 const missing = tools.filter((t) => !has(t));
 if (!existsSync('/dev/fuse')) missing.push('/dev/fuse');
 env.VDISK_ORACLES_MISSING = missing.join(',');

@@ -76,3 +76,17 @@ test('the layer check keeps backup/ away from format folders and cli/, and engin
   assert.match(violations[1]!, /^backup\/create\.ts:2: imports cli\/main\.ts \(rule 6/);
   assert.match(violations[2]!, /^engine\/copy\.ts:1: imports backup\/create\.ts \(rule 6/);
 });
+
+test('the layer check keeps web/ above the library: no format folder from web/, no web/ from src/', () => {
+  const src = fakeTree({
+    'formats/vhd/a.ts': 'export const a = 1;\n',
+    'formats/types.ts': 'export const t = 1;\n',
+    '../web/page.ts': "import { a } from '../src/formats/vhd/a.js';\nimport { t } from '../src/formats/types.js';\nexport const p = a + t;\n",
+    'cli/main.ts': "import { p } from '../../web/page.js';\nexport const m = p;\n",
+  });
+  const violations = checkLayers(src);
+  assert.deepEqual(violations, [
+    'cli/main.ts:1: imports ../web/page.ts (rule 7: src/ must not import web/)',
+    '../web/page.ts:1: imports formats/vhd/a.ts (rule 7: web/ reaches a format only through files directly in formats/ or through browser/)',
+  ]);
+});

@@ -1,10 +1,17 @@
-import { withContext } from '../errors.js';
+import { DiskImageError, withContext } from '../errors.js';
 import { clampRange, fileExtents, mergeExtents } from '../formats/extents.js';
 import { assertGuestRange } from '../formats/guest-range.js';
-import type { Layer, Run, StoredRun, WritableLayer } from '../formats/layer.js';
+import type { CompressedRun, Layer, Run, StoredRun, WritableLayer } from '../formats/layer.js';
 import type { DiskImage, Extent, Finding, ImageInfo, WritableDiskImage } from '../formats/types.js';
 import { ZERO_MIB } from '../util/zero.js';
-import { readCompressed } from './decompress.js';
+
+/**
+ * Decompresses a compressed run into `out` (chain/decompress.ts readCompressed).
+ * Passed in rather than imported so that the guest view does not tie every
+ * reader to node:zlib: the browser build reads VHD and VHDX, which have no
+ * compressed runs, without it.
+ */
+export type DecodeCompressed = (run: CompressedRun, out: Uint8Array) => Promise<void>;
 
 /**
  * The guest view of a layer over its parent chain, built from the layers'
@@ -14,9 +21,11 @@ import { readCompressed } from './decompress.js';
  * reads through this one class; none falls through to its parent itself.
  */
 export class ChainImage implements DiskImage {
+  /** `decode` reads compressed runs; without it, a compressed run is `UNSUPPORTED`. */
   constructor(
     readonly layer: Layer,
     readonly parent?: DiskImage,
+    private readonly decode?: DecodeCompressed,
   ) {}
 
   get format(): string {
@@ -63,7 +72,8 @@ export class ChainImage implements DiskImage {
       case 'stored':
         return run.source.read(piece, run.at);
       case 'compressed':
-        return readCompressed(run, piece);
+        if (!this.decode) throw new DiskImageError('UNSUPPORTED', `${this.path}: compressed data cannot be read in this build`, { path: this.path });
+        return this.decode(run, piece);
       case 'zero':
         piece.fill(0);
         return undefined;
@@ -131,8 +141,9 @@ export class WritableChainImage extends ChainImage implements WritableDiskImage 
   constructor(
     override readonly layer: WritableLayer,
     parent?: DiskImage,
+    decode?: DecodeCompressed,
   ) {
-    super(layer, parent);
+    super(layer, parent, decode);
   }
 
   get upcomingIdentity(): Uint8Array | undefined {

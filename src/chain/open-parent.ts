@@ -1,8 +1,8 @@
 import { DiskImageError } from '../errors.js';
 import type { Layer, ParentRef } from '../formats/layer.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
-import { openSource } from '../io/open-source.js';
-import { resolveParent } from './resolve.js';
+import type { FileOpener } from '../io/image-file.js';
+import type { ParentResolver } from './resolve-context.js';
 
 /** Where a layer sits in the chain being opened, and how to open the next one down. */
 export interface ChainContext {
@@ -10,7 +10,11 @@ export interface ChainContext {
   depth: number;
   /** Real paths of the layers opened so far (loop detection). */
   visited: Set<string>;
-  /** Opens a parent file found by resolve.ts (format probed), with its own chain. */
+  /** Opens candidate parents, to look at their first bytes. */
+  openFile: FileOpener;
+  /** Finds the files a child's parent candidates lead to (chain/resolve.ts on a file system). */
+  resolveParent: ParentResolver;
+  /** Opens a parent file found by `resolveParent` (format probed), with its own chain. */
   openParent(path: string): Promise<DiskImage>;
 }
 
@@ -25,8 +29,8 @@ async function checkSize(child: Layer, ref: ParentRef, parent: DiskImage, found:
 const HEAD_BYTES = 4096;
 
 /** Whether the first bytes of `path` pass `ref.headMatches`; a file that cannot be read does not. */
-async function headMatches(ref: ParentRef, path: string, options: OpenOptions): Promise<boolean> {
-  const file = await (options.openFile ?? openSource)(path, 'read').catch(() => undefined);
+async function headMatches(ref: ParentRef, path: string, openFile: FileOpener): Promise<boolean> {
+  const file = await openFile(path, 'read').catch(() => undefined);
   if (!file) return false;
   try {
     const head = new Uint8Array(Math.min(HEAD_BYTES, file.size));
@@ -52,8 +56,8 @@ async function headMatches(ref: ParentRef, path: string, options: OpenOptions): 
 export async function openMatchingParent(child: Layer, ref: ParentRef, options: OpenOptions, chain: ChainContext): Promise<DiskImage> {
   const ctx = { childPath: child.path, parentDirs: options.parentDirs ?? [], visited: chain.visited, depth: chain.depth + 1, expected: ref.expected };
   const mismatched: string[] = [];
-  for (const found of resolveParent(ref.candidates, ctx)) {
-    if (ref.headMatches && !(await headMatches(ref, found, options))) {
+  for (const found of chain.resolveParent(ref.candidates, ctx)) {
+    if (ref.headMatches && !(await headMatches(ref, found, chain.openFile))) {
       mismatched.push(`${found} (not it by its header)`);
       continue;
     }

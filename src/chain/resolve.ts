@@ -3,21 +3,9 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { DiskImageError } from '../errors.js';
 import type { ParentCandidate } from '../formats/layer.js';
 import { isUrl } from '../io/http-source.js';
+import { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
 
-/** Deepest chain vdisk opens; deeper is refused as a likely loop or hostile file. */
-export const MAX_CHAIN_DEPTH = 64;
-
-/** Where a parent may be looked for, and what has been opened on the way down. */
-export interface ResolveContext {
-  childPath: string;
-  /** Extra allowed directories (`--parent-dir`). */
-  parentDirs: string[];
-  /** Real paths of the images already open in this chain (loop detection). */
-  visited: Set<string>;
-  depth: number;
-  /** What the child expects, for the error message ("UUID 1234-..."). */
-  expected: string;
-}
+export { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
 
 const WINDOWS_ABSOLUTE = /^(?:[a-zA-Z]:[\\/]|\\\\)/;
 

@@ -18,10 +18,12 @@ import { checkText, infoText, mapText } from './format-text.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
 import { progressBar } from './progress.js';
 import { printJson, reportError, warn } from './report.js';
-import { profileByName, profileOutput } from '../targets/profiles.js';
+import { profileByName } from '../targets/profiles.js';
+import { profileOutput } from '../targets/profile-output.js';
 import { formatNames, formatsHelp } from './formats-help.js';
 import { addServeCommand } from './serve-command.js';
 import { addBackupCommand } from './backup-command.js';
+import { addWebCommand } from './web-command.js';
 
 /** Exit codes of `vdisk check` (docs/architecture.md, "Errors and exit codes"): clean, corruption, leaks only, could not check. */
 const CHECK_EXIT = { clean: 0, corruption: 2, nonconformant: 2, leaks: 3, error: 1 } as const;
@@ -176,6 +178,7 @@ function buildProgram(): Command {
   const onSignalStop = () => (signalEndsCommand = true);
   addServeCommand(program, interrupt.signal, onSignalStop);
   addBackupCommand(program, interrupt.signal, onSignalStop);
+  addWebCommand(program, interrupt.signal, onSignalStop);
 
   program
     .command('demo')

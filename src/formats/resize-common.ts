@@ -1,8 +1,6 @@
 import { DiskImageError } from '../errors.js';
 import type { ImageFile } from '../io/image-file.js';
 import { isAllZero } from '../util/zero.js';
-import { ChainImage } from '../chain/chain-image.js';
-import type { Layer } from './layer.js';
 import type { DiskImage } from './types.js';
 
 /**
@@ -42,27 +40,6 @@ export async function firstNonZero(image: DiskImage, start: number, end: number)
     }
   }
   return undefined;
-}
-
-/**
- * Refuses a shrink that was not asked for (`--shrink`), or one whose cut range
- * [newSize, old size) holds a non-zero byte (USAGE, naming its guest offset).
- */
-export async function checkShrink(layer: Layer, newSize: number, shrink: boolean | undefined): Promise<void> {
-  const image = new ChainImage(layer);
-  const old = image.virtualSize;
-  if (newSize >= old) return;
-  if (!shrink) {
-    throw new DiskImageError('USAGE', `${image.path}: ${newSize} bytes is smaller than the disk (${old} bytes); shrinking needs --shrink`, { oldSize: old, newSize });
-  }
-  const at = await firstNonZero(image, newSize, old);
-  if (at !== undefined) {
-    throw new DiskImageError('USAGE', `${image.path}: cannot shrink to ${newSize} bytes: the range cut off holds data (first non-zero byte at guest offset ${at})`, {
-      oldSize: old,
-      newSize,
-      offset: at,
-    });
-  }
 }
 
 /** True when [offset, offset+length) of the file reads as zeros (holes and bytes past the end count as zeros). */

@@ -3,6 +3,7 @@ import { DiskImageError } from '../errors.js';
 import { detectFormat, formatByName, openImage } from '../formats/registry.js';
 import type { Finding, OpenOptions } from '../formats/types.js';
 import { checkTarget, type TargetReport } from '../targets/check-target.js';
+import { CORRUPTION_CODES, resultOf } from './check-result.js';
 
 /** The outcome of `vdisk check`; `result` maps to the exit code (0, 2, 3, 1). */
 export interface CheckReport {
@@ -16,16 +17,6 @@ export interface CheckReport {
   error?: string;
   /** With `--target`: every rule of the profile and whether the image meets it. */
   target?: TargetReport;
-}
-
-/** Error codes that mean the image itself is broken (the check found corruption) rather than unreadable. */
-const CORRUPTION_CODES = new Set(['CORRUPT', 'OUT_OF_RANGE', 'INVALID_FORMAT']);
-
-function resultOf(findings: Finding[]): CheckReport['result'] {
-  if (findings.some((f) => f.severity === 'corruption')) return 'corruption';
-  if (findings.some((f) => f.severity === 'leak')) return 'leaks';
-  if (findings.some((f) => f.severity === 'nonconformance')) return 'nonconformant';
-  return 'clean';
 }
 
 async function findingsOf(path: string, opts: OpenOptions & { format?: string; target?: string }, report: CheckReport): Promise<Finding[]> {

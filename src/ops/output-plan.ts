@@ -1,7 +1,8 @@
 import { DiskImageError } from '../errors.js';
 import { formatByName, formats } from '../formats/registry.js';
 import type { DiskImage } from '../formats/types.js';
-import { PROFILES, profileByName, profileOutput } from '../targets/profiles.js';
+import { PROFILES, profileByName } from '../targets/profiles.js';
+import { profileOutput } from '../targets/profile-output.js';
 
 /** What the user asked of a conversion's output: `-O`, `-o`, `--target`, `--keep-uuid`. */
 export interface OutputRequest {

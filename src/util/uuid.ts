@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
-
 /** A new random (version 4) UUID as 16 bytes. */
 export function randomUuid(): Uint8Array {
-  const b = randomBytes(16);
+  const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   return new Uint8Array(b);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { deflateRawSync, deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { ChainImage, WritableChainImage } from '../../src/chain/chain-image.js';
+import { readCompressed } from '../../src/chain/decompress.js';
 import type { Range } from '../../src/io/byte-source.js';
 import { MemoryFile } from '../../src/io/memory-file.js';
 import type { Layer, Run, WritableLayer } from '../../src/formats/layer.js';
@@ -51,7 +52,7 @@ async function source(bytes: Uint8Array, at = 0, size = at + bytes.length): Prom
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
 
 describe('ChainImage: the guest view from layer maps', () => {
-  it('stored, compressed (deflate and zlib), zero and absent runs read as their bytes', async () => {
+  it('stored, compressed (deflate and zlib), zero and absent runs read as their bytes; compressed ones are UNSUPPORTED without a decoder', async () => {
     const stored = await source(fill(100, 7), 1000);
     const unit = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
     const raw = deflateRawSync(unit);
@@ -70,11 +71,12 @@ describe('ChainImage: the guest view from layer maps', () => {
     expected.set(unit.subarray(50, 250), 100);
     expected.set(unit, 300);
     expected.fill(9, 700);
-    assert.deepEqual(await readAll(new ChainImage(layer, parent)), expected);
+    assert.deepEqual(await readAll(new ChainImage(layer, parent, readCompressed)), expected);
     expected.fill(0, 700);
-    assert.deepEqual(await readAll(new ChainImage(layer)), expected, 'absent reads as zeros without a parent');
+    assert.deepEqual(await readAll(new ChainImage(layer, undefined, readCompressed)), expected, 'absent reads as zeros without a parent');
+    await rejectsWithCode(readAll(new ChainImage(layer)), 'UNSUPPORTED');
     const piece = new Uint8Array(20);
-    await new ChainImage(layer, parent).readAt(piece, 290);
+    await new ChainImage(layer, parent, readCompressed).readAt(piece, 290);
     assert.deepEqual(piece, Uint8Array.from([...unit.subarray(240, 250), ...unit.subarray(0, 10)]));
   });
 
@@ -125,10 +127,10 @@ describe('ChainImage: the guest view from layer maps', () => {
 
   it('a compressed run that does not decompress, or decompresses short, is CORRUPT', async () => {
     const bad = fixedLayer(100, [{ kind: 'compressed', offset: 0, length: 100, source: await source(fill(10, 0xff)), at: 0, storedLength: 10, codec: 'deflate', unitLength: 100, within: 0 }]);
-    await rejectsWithCode(readAll(new ChainImage(bad)), 'CORRUPT');
+    await rejectsWithCode(readAll(new ChainImage(bad, undefined, readCompressed)), 'CORRUPT');
     const short = deflateRawSync(fill(50, 1));
     const shortLayer = fixedLayer(100, [{ kind: 'compressed', offset: 0, length: 100, source: await source(short), at: 0, storedLength: short.length, codec: 'deflate', unitLength: 100, within: 0 }]);
-    await rejectsWithCode(readAll(new ChainImage(shortLayer)), 'CORRUPT');
+    await rejectsWithCode(readAll(new ChainImage(shortLayer, undefined, readCompressed)), 'CORRUPT');
   });
 
   it('reads outside the disk are OUT_OF_RANGE', async () => {

@@ -14,7 +14,12 @@ export interface CliResult {
 
 /** Runs `vdisk ARGS` (the compiled bin) and returns its exit code and output. */
 export function vdisk(...args: string[]): CliResult {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return vdiskIn(undefined, ...args);
+}
+
+/** Runs `vdisk ARGS` in directory `cwd` (so relative names print as given), as `vdisk` does. */
+export function vdiskIn(cwd: string | undefined, ...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,4 +1,5 @@
-import { checkShrink, roundNewSize } from '../resize-common.js';
+import { roundNewSize } from '../resize-common.js';
+import { checkShrink } from '../shrink-check.js';
 import type { ResizeOptions, ResizeResult } from '../types.js';
 import { ENTRY_BYTES, MAX_L1_BYTES } from './constants.js';
 import { openQcow2 } from './open.js';

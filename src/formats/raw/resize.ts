@@ -1,7 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import { isAllZero } from '../../util/zero.js';
-import { checkShrink } from '../resize-common.js';
+import { checkShrink } from '../shrink-check.js';
 import type { OpenOptions, ResizeOptions, ResizeResult } from '../types.js';
 import { RawLayer } from './raw-layer.js';
 

@@ -1,6 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
-import { checkShrink, roundNewSize, zeroFileRange } from '../resize-common.js';
+import { roundNewSize, zeroFileRange } from '../resize-common.js';
+import { checkShrink } from '../shrink-check.js';
 import type { ResizeOptions, ResizeResult } from '../types.js';
 import { BlockMap } from './block-map.js';
 import { BLOCK_FREE, MAX_BLOCK_MAP_BYTES, SECTOR } from './constants.js';

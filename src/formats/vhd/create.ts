@@ -9,9 +9,7 @@ import { blockCountFor, encodeBat } from './bat.js';
 import {
   DEFAULT_BLOCK_SIZE,
   DiskType,
-  FEATURE_RESERVED,
   FOOTER_SIZE,
-  FORMAT_VERSION,
   HEADER_COOKIE,
   HEADER_SIZE,
   HEADER_VERSION,
@@ -19,11 +17,10 @@ import {
   MAX_VIRTUAL_SIZE,
   NO_DATA_OFFSET,
   SECTOR,
-  WRITER_CREATOR,
 } from './constants.js';
 import { encodeDynamicHeader, encodeParentName } from './dynamic-header.js';
-import { encodeFooter, vhdTimestamp, type FooterFields } from './footer.js';
-import { geometryForSize } from './geometry.js';
+import { newFooter } from './new-footer.js';
+import { encodeFooter, type FooterFields } from './footer.js';
 import { readVhdLayout } from './layout.js';
 import { locatorBytes, parentHeaderFields, writeLocators } from './parent-link.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
@@ -45,30 +42,6 @@ function blockSizeOption(text: string | undefined, virtualSize: number): number 
   }
   if (blockCountFor(virtualSize, bs) > MAX_BAT_ENTRIES) throw new DiskImageError('USAGE', `block_size ${text} is too small for this disk size`);
   return bs;
-}
-
-/** The footer vdisk writes for a new image (creator "win ", see constants.ts). */
-function newFooter(virtualSize: number, type: number, uuid: Uint8Array): FooterFields {
-  const g = geometryForSize(virtualSize);
-  return {
-    cookie: 'conectix',
-    features: FEATURE_RESERVED,
-    formatVersion: FORMAT_VERSION,
-    dataOffset: type === DiskType.fixed ? NO_DATA_OFFSET : BigInt(FOOTER_SIZE),
-    timestamp: vhdTimestamp(new Date()),
-    creatorApp: WRITER_CREATOR.app,
-    creatorVersion: WRITER_CREATOR.version,
-    creatorHostOs: WRITER_CREATOR.hostOs,
-    originalSize: BigInt(virtualSize),
-    currentSize: BigInt(virtualSize),
-    cylinders: g.cylinders,
-    heads: g.heads,
-    sectorsPerTrack: g.sectorsPerTrack,
-    diskType: type,
-    checksum: 0,
-    uniqueId: uuid,
-    savedState: 0,
-  };
 }
 
 /**

@@ -1,11 +1,8 @@
-import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import type { FormatDescriptor } from '../types.js';
-import { DEFAULT_BLOCK_SIZE, FOOTER_SIZE } from './constants.js';
+import { DEFAULT_BLOCK_SIZE } from './constants.js';
 import { MIN_BLOCK, VHD_CREATE_OPTIONS, createVhd } from './create.js';
-import { hasFooterCookie } from './footer.js';
-import { readVhdLayout } from './layout.js';
-import { vhdParentRef } from './parent-ref.js';
+import { openVhdLayer, vhdReadFormat } from './read-format.js';
 import { VhdLayer } from './reader.js';
 import { repairVhd } from './repair.js';
 import { measureVhd } from './measure.js';
@@ -23,18 +20,10 @@ export const vhdFormat: FormatDescriptor = {
   blockSizes: { min: MIN_BLOCK, default: DEFAULT_BLOCK_SIZE },
   pipeInput: true,
   layoutFollowsData: (options) => options.subformat !== 'fixed',
-  probe: (head, tail) => hasFooterCookie(tail) || hasFooterCookie(head),
+  probe: vhdReadFormat.probe,
   async open(path, options) {
     const file = await (options.openFile ?? openDiskFile)(path, options.writable ? 'write' : 'read');
-    try {
-      if (file.size < FOOTER_SIZE) throw new DiskImageError('INVALID_FORMAT', `${path}: ${file.size} bytes is too small for a VHD`);
-      const layout = await readVhdLayout(file);
-      const ref = vhdParentRef(layout);
-      return options.writable ? new WritableVhdLayer(file, layout, ref) : new VhdLayer(file, layout, ref);
-    } catch (err) {
-      await file.close();
-      throw err;
-    }
+    return openVhdLayer(path, file, (f, layout, ref) => (options.writable ? new WritableVhdLayer(f, layout, ref) : new VhdLayer(f, layout, ref)));
   },
   create: createVhd,
   measure: measureVhd,

@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, relative, resolve } from 'node:path';
 import type { ImageFile } from '../../io/image-file.js';
 import { roundUp } from '../../util/checked.js';
-import { SECTOR } from './constants.js';
+import { PlatformCode, SECTOR } from './constants.js';
 import { encodeParentName, type HeaderFields, type LocatorEntry } from './dynamic-header.js';
 import { vhdTimestamp } from './footer.js';
-import { locatorPayloads } from './parent-locator.js';
+import { encodeFileUrl, encodeUtf16lePath } from './parent-locator.js';
 import type { VhdLayer } from './reader.js';
 
 /** Header fields that name a parent: its UUID, its file's modification time and its file name (Appendix A). */
@@ -37,4 +37,15 @@ export async function writeLocators(file: ImageFile, childPath: string, parentPa
     pos += space;
   }
   return entries;
+}
+
+/** Paths a child records for its parent: Windows relative, Windows absolute, and a relative file URL. */
+function locatorPayloads(childPath: string, parentPath: string): { code: number; data: Uint8Array }[] {
+  const rel = relative(dirname(resolve(childPath)), resolve(parentPath));
+  const relWin = `.\\${rel.replace(/\//g, '\\')}`;
+  return [
+    { code: PlatformCode.w2ku, data: encodeUtf16lePath(resolve(parentPath)) },
+    { code: PlatformCode.w2ru, data: encodeUtf16lePath(relWin) },
+    { code: PlatformCode.macx, data: encodeFileUrl(`./${rel}`) },
+  ];
 }

@@ -1,7 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import { u64ToNumber } from '../../util/checked.js';
 import type { ParentCandidate } from '../layer.js';
-import { dirname, relative, resolve } from 'node:path';
 import { PlatformCode, SECTOR } from './constants.js';
 import type { LocatorEntry } from './dynamic-header.js';
 
@@ -110,15 +109,4 @@ export function encodeUtf16lePath(path: string): Uint8Array {
 /** Encodes a path for a MacX locator (file URL, UTF-8). */
 export function encodeFileUrl(path: string): Uint8Array {
   return new Uint8Array(Buffer.from(`file://${encodeURI(path)}`, 'utf8'));
-}
-
-/** Paths a child records for its parent: Windows relative, Windows absolute, and a relative file URL. */
-export function locatorPayloads(childPath: string, parentPath: string): { code: number; data: Uint8Array }[] {
-  const rel = relative(dirname(resolve(childPath)), resolve(parentPath));
-  const relWin = `.\\${rel.replace(/\//g, '\\')}`;
-  return [
-    { code: PlatformCode.w2ku, data: encodeUtf16lePath(resolve(parentPath)) },
-    { code: PlatformCode.w2ru, data: encodeUtf16lePath(relWin) },
-    { code: PlatformCode.macx, data: encodeFileUrl(`./${rel}`) },
-  ];
 }

@@ -1,7 +1,8 @@
 import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import type { ImageFile } from '../../io/image-file.js';
-import { checkShrink, roundNewSize, zeroFileRange } from '../resize-common.js';
+import { roundNewSize, zeroFileRange } from '../resize-common.js';
+import { checkShrink } from '../shrink-check.js';
 import type { OpenOptions, ResizeOptions, ResizeResult } from '../types.js';
 import { bitmapBytes, blockCountFor } from './bat.js';
 import { BAT_UNUSED, FOOTER_SIZE, MAX_BAT_ENTRIES, MAX_VIRTUAL_SIZE, SECTOR, WRITER_CREATOR } from './constants.js';

@@ -1,8 +1,7 @@
 import { openDiskFile } from '../../io/file.js';
 import type { FormatDescriptor } from '../types.js';
-import { DEFAULT_BLOCK_SIZE, FILE_SIGNATURE, MIN_BLOCK_SIZE } from './constants.js';
-import { readVhdxLayout } from './layout.js';
-import { vhdxParentRef } from './parent-ref.js';
+import { DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE } from './constants.js';
+import { isVhdx, openVhdxLayer } from './read-format.js';
 import { VhdxLayer } from './reader.js';
 import { VHDX_CREATE_OPTIONS, createVhdx } from './create.js';
 import { WritableVhdxLayer } from './writer.js';
@@ -20,17 +19,11 @@ export const vhdxFormat: FormatDescriptor = {
   differencing: true,
   blockSizes: { min: MIN_BLOCK_SIZE, default: DEFAULT_BLOCK_SIZE },
   layoutFollowsData: () => true,
-  probe: (head) => head.length >= 8 && Buffer.from(head.subarray(0, 8)).toString('latin1') === FILE_SIGNATURE,
+  probe: isVhdx,
   async open(path, options) {
     const file = await (options.openFile ?? openDiskFile)(path, options.writable ? 'write' : 'read');
-    try {
-      const layout = await readVhdxLayout(file, options.writable === true);
-      const ref = vhdxParentRef(path, layout);
-      return options.writable ? new WritableVhdxLayer(path, layout, ref) : new VhdxLayer(path, layout, ref);
-    } catch (err) {
-      await file.close();
-      throw err;
-    }
+    const writable = options.writable === true;
+    return openVhdxLayer(path, file, writable, (layout, ref) => (writable ? new WritableVhdxLayer(path, layout, ref) : new VhdxLayer(path, layout, ref)));
   },
   create: createVhdx,
   repair: repairVhdx,
