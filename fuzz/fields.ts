@@ -118,6 +118,11 @@ const qcow2: FormatModel = {
     for (let i = 0; i < 2; i++) out.push(...at(b, rt, false, 8, [i * 8]));
     const rb = u64(rt);
     for (let i = 0; i < 8; i++) out.push(...at(b, rb, false, 2, [i * 2]));
+    // Header extensions (type, length) from header_length on, and the first snapshot table entry.
+    const ext = b.length >= 104 ? view(b).getUint32(100, false) : -1;
+    for (let i = 0, o = ext; i < 4 && o >= 0 && o + 8 <= b.length; i++, o += 8 + ((view(b).getUint32(o + 4, false) + 7) & ~7)) out.push(...at(b, o, false, 4, [0, 4]));
+    const snap = u64(64);
+    out.push(...at(b, snap, false, 8, [0]), ...at(b, snap, false, 4, [8]), ...at(b, snap, false, 2, [12, 14]), ...at(b, snap, false, 4, [32, 36]));
     return out;
   },
   fixChecksums: () => undefined,

@@ -56,7 +56,7 @@ function mutateField(bytes: Uint8Array, model: FormatModel, rand: () => number):
   if (fields.length === 0) return undefined;
   const f = fields[pick(rand, fields.length)]!;
   const old = BigInt(readField(bytes, f));
-  const choices = [INTERESTING[pick(rand, INTERESTING.length)]!, old + 1n, old - 1n, old * 2n, old << BigInt(8 * (1 + pick(rand, 3))), BigInt(bytes.length), BigInt(bytes.length >> 9), BigInt(Math.floor(rand() * 2 ** 32))];
+  const choices = [INTERESTING[pick(rand, INTERESTING.length)]!, old + 1n, old - 1n, old * 2n, old << BigInt(8 * (1 + pick(rand, 3))), BigInt(bytes.length), BigInt(bytes.length >> 9), BigInt(Math.floor(rand() * 2 ** 32)), old ^ (1n << BigInt(pick(rand, f.width * 8)))];
   const value = choices[pick(rand, choices.length)]!;
   writeField(bytes, f, value);
   return `field @${f.at} (${f.width} bytes) ${old} -> ${BigInt.asUintN(f.width * 8, value)}`;

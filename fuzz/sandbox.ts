@@ -25,8 +25,9 @@ export class MemorySandbox {
   load(files: Map<string, Uint8Array>, top: string): string {
     for (const name of readdirSync(this.dir)) if (!files.has(name)) rmSync(join(this.dir, name));
     this.files = new Map();
+    const stubs = new Set(readdirSync(this.dir));
     for (const [name, bytes] of files) {
-      writeFileSync(join(this.dir, name), '');
+      if (!stubs.has(name)) writeFileSync(join(this.dir, name), '');
       this.files.set(join(this.dir, name), bytes);
     }
     return join(this.dir, top);

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { createImage, openImage } from '../src/formats/registry.js';
 import type { DiskImage } from '../src/formats/types.js';
 import { fillPattern } from '../test/helpers/pattern-disk.js';
@@ -75,13 +76,26 @@ async function written(format: FuzzFormat, options: Record<string, string>, diff
   }
 }
 
-/** Images of `format` under `dir` (VDISK_REAL_FIXTURES), by extension, each a seed on its own. */
+/** A fixture's name without a trailing .gz. */
+const plain = (name: string): string => name.replace(/\.gz$/i, '');
+
+/**
+ * Images of `format` under `dir` (VDISK_REAL_FIXTURES), by extension (.gz
+ * ones unpacked), up to 64 MiB each: each is a seed's top, with all the
+ * others of its format beside it, so a split VMDK finds its extents and a
+ * differencing VHD its parent.
+ */
 function realSeeds(format: FuzzFormat, dir: string | undefined): Seed[] {
   if (!dir) return [];
   const ext = format === 'raw' ? '.img' : `.${format}`;
-  return readdirSync(dir)
-    .filter((name) => name.toLowerCase().endsWith(ext) && statSync(join(dir, name)).isFile() && statSync(join(dir, name)).size <= 64 * 1024 * 1024)
-    .map((name) => ({ name: `real ${name}`, top: basename(name), files: new Map([[name, new Uint8Array(readFileSync(join(dir, name)))]]) }));
+  const files = new Map<string, Uint8Array>();
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (!plain(name).toLowerCase().endsWith(ext) || !statSync(path).isFile() || statSync(path).size > 64 * 1024 * 1024) continue;
+    const bytes = readFileSync(path);
+    files.set(basename(plain(name)), new Uint8Array(name.toLowerCase().endsWith('.gz') ? gunzipSync(bytes) : bytes));
+  }
+  return [...files.keys()].map((top) => ({ name: `real ${top}`, top, files }));
 }
 
 /**
