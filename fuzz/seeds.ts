@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createImage, openImage } from '../src/formats/registry.js';
+import { convert } from '../src/ops/convert.js';
 import type { DiskImage } from '../src/formats/types.js';
 import { fillPattern } from '../test/helpers/pattern-disk.js';
 
@@ -32,6 +33,12 @@ const VARIANTS: Record<FuzzFormat, Record<string, string>[]> = {
   vdi: [{ block_size: '64K' }],
 };
 
+/** Per format: the `-o` options of seeds only `convert` writes (front to back: compressed grains and clusters). */
+const CONVERTED: Partial<Record<FuzzFormat, Record<string, string>[]>> = {
+  vmdk: [{ subformat: 'streamOptimized', block_size: '64K' }],
+  qcow2: [{ cluster_size: '65536', compressed: 'on' }],
+};
+
 /** Formats whose seeds include a differencing child over a base. */
 const DIFFERENCING: ReadonlySet<FuzzFormat> = new Set(['vhd', 'vhdx', 'vmdk', 'qcow2']);
 
@@ -44,6 +51,20 @@ async function fill(image: { writeAt(data: Uint8Array, offset: number): Promise<
   }
   await image.flush();
   await image.close();
+}
+
+/** Converts a raw pattern disk to `format` with `options` (a layout only convert writes) and returns it as a seed. */
+async function converted(format: FuzzFormat, options: Record<string, string>): Promise<Seed> {
+  const dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-seed-'));
+  try {
+    await fill(await createImage(join(dir, 'source.img'), 'raw', { virtualSize: SIZE, options: {} }), 0xfeed);
+    const top = `disk.${format}`;
+    await convert(join(dir, 'source.img'), join(dir, top), { outputFormat: format, options });
+    rmSync(join(dir, 'source.img'));
+    return { name: `${format} ${Object.entries(options).map(([k, v]) => `${k}=${v}`).join(',')}`, top, files: readDir(dir) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Every regular file of `dir` as a name-to-bytes map. */
@@ -100,12 +121,14 @@ function realSeeds(format: FuzzFormat, dir: string | undefined): Seed[] {
 
 /**
  * The seeds of one format's target: small images vdisk writes (each variant,
+ * the compressed layouts convert writes,
  * plus a differencing child over its base where the format has parents),
  * and the images of that format (up to 64 MiB) in `realDir`.
  */
 export async function seedsFor(format: FuzzFormat, realDir = process.env.VDISK_REAL_FIXTURES): Promise<Seed[]> {
   const seeds: Seed[] = [];
   for (const options of VARIANTS[format]) seeds.push(await written(format, options, false));
+  for (const options of CONVERTED[format] ?? []) seeds.push(await converted(format, options));
   if (DIFFERENCING.has(format)) seeds.push(await written(format, VARIANTS[format][0]!, true));
   return [...seeds, ...realSeeds(format, realDir)];
 }
