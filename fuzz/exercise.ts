@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { DiskImageError } from '../src/errors.js';
 import { openImage } from '../src/formats/registry.js';
 import type { MemorySandbox } from './sandbox.js';
@@ -11,11 +12,17 @@ const EXTENT_CAP = 100_000;
 /** A mutant that ran longer than this (in ms) is a hang. */
 export const HANG_MS = 5000;
 
-/** RSS (bytes) over which a mutant counts as eating memory. */
-export const MEMORY_LIMIT = 512 * 1024 * 1024;
+/** Memory (MiB) over which a mutant counts as eating it: the worker's heap limit, and the process RSS checked after each run. */
+export const MEMORY_LIMIT_MB = 512;
 
 /** What one mutant did: opened and was read, refused with a DiskImageError code, or a finding (crash, hang, memory) with its text. */
 export type Outcome = { kind: 'ok' } | { kind: 'refused'; code: string } | { kind: 'crash' | 'hang' | 'memory'; detail: string };
+
+/** What the harness posts to the worker: one mutant's files and the name to open. */
+export interface MutantMessage {
+  files: [string, Uint8Array][];
+  top: string;
+}
 
 /** Opens the sandbox's `top`, describes, checks, maps and reads it (bounded), and closes it. */
 async function run(sandbox: MemorySandbox, top: string): Promise<void> {
@@ -37,28 +44,56 @@ async function run(sandbox: MemorySandbox, top: string): Promise<void> {
   }
 }
 
-/**
- * Exercises one mutant loaded in `sandbox`. A DiskImageError is a refusal
- * (what a hostile image must get); any other exception is a crash; a run
- * over HANG_MS is a hang (caught when it awaits: a synchronous loop stops
- * the whole harness, which the caller's own timeout then reports); an RSS
- * over MEMORY_LIMIT after it is a memory finding.
- */
-export async function exercise(sandbox: MemorySandbox, top: string): Promise<Outcome> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'hang', detail: `still running after ${HANG_MS} ms` }), HANG_MS);
-  });
-  const done = run(sandbox, top).then(
+/** Runs one mutant loaded in `sandbox`: a DiskImageError is a refusal (what a hostile image must get), any other exception a crash. */
+export function exerciseInSandbox(sandbox: MemorySandbox, top: string): Promise<Outcome> {
+  return run(sandbox, top).then(
     (): Outcome => ({ kind: 'ok' }),
     (err: unknown): Outcome => {
       if (err instanceof DiskImageError) return { kind: 'refused', code: err.code };
       return { kind: 'crash', detail: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err) };
     },
   );
-  const outcome = await Promise.race([done, hang]);
-  clearTimeout(timer);
-  const rss = process.memoryUsage().rss;
-  if (outcome.kind !== 'crash' && outcome.kind !== 'hang' && rss > MEMORY_LIMIT) return { kind: 'memory', detail: `RSS ${rss} bytes after the run` };
-  return outcome;
+}
+
+/**
+ * Runs mutants in a worker thread (worker.ts) with a heap limit of
+ * MEMORY_LIMIT_MB: one that has not answered after HANG_MS is a hang, even
+ * in a synchronous loop (the worker is terminated and a new one started);
+ * one that kills the worker (out of memory) is a memory finding, as is a
+ * process RSS over the limit after a run.
+ */
+export class Exerciser {
+  private worker = Exerciser.spawn();
+
+  private static spawn(): Worker {
+    return new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
+  }
+
+  /** Exercises one mutant: `files` (name to bytes), opening `top`. */
+  async exercise(files: Map<string, Uint8Array>, top: string): Promise<Outcome> {
+    const worker = this.worker;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => resolve({ kind: 'hang', detail: `no answer after ${HANG_MS} ms` }), HANG_MS);
+      worker.once('message', resolve);
+      worker.once('error', (err) => resolve({ kind: err.message.includes('memory') ? 'memory' : 'crash', detail: `worker died: ${err.stack ?? err.message}` }));
+      worker.postMessage({ files: [...files], top } satisfies MutantMessage);
+    });
+    clearTimeout(timer);
+    worker.removeAllListeners('message').removeAllListeners('error');
+    if (outcome.kind === 'hang' || outcome.kind === 'memory' || outcome.kind === 'crash') {
+      await worker.terminate();
+      this.worker = Exerciser.spawn();
+    }
+    const rss = process.memoryUsage().rss;
+    if (outcome.kind !== 'crash' && outcome.kind !== 'hang' && rss > MEMORY_LIMIT_MB * 1024 * 1024) return { kind: 'memory', detail: `RSS ${rss} bytes after the run` };
+    return outcome;
+  }
+
+  /** Stops the worker (it removes its sandbox directory first). */
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.worker.postMessage('close');
+    await exited;
+  }
 }

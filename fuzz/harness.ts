@@ -1,9 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prng } from '../test/helpers/prng.js';
-import { exercise } from './exercise.js';
+import { Exerciser } from './exercise.js';
 import { mutate } from './mutate.js';
-import { MemorySandbox } from './sandbox.js';
 import { seedsFor, type FuzzFormat } from './seeds.js';
 
 /** How long and how one target runs. */
@@ -54,7 +53,7 @@ function record(dir: string, format: FuzzFormat, finding: Finding, files: Map<st
 export async function fuzzFormat(format: FuzzFormat, budget: FuzzBudget): Promise<FuzzReport> {
   const seeds = await seedsFor(format);
   const rand = prng(budget.seed);
-  const sandbox = new MemorySandbox();
+  const exerciser = new Exerciser();
   const report: FuzzReport = { format, seeds: seeds.length, mutants: 0, opened: 0, refused: new Map(), findings: [], ms: 0 };
   const start = Date.now();
   const runs = budget.runs ?? Infinity;
@@ -63,7 +62,7 @@ export async function fuzzFormat(format: FuzzFormat, budget: FuzzBudget): Promis
     while (report.mutants < runs && Date.now() < until) {
       const seed = seeds[report.mutants % seeds.length]!;
       const mutant = mutate(format, seed, rand);
-      const outcome = await exercise(sandbox, sandbox.load(mutant.files, mutant.top));
+      const outcome = await exerciser.exercise(mutant.files, mutant.top);
       if (outcome.kind === 'ok') report.opened++;
       else if (outcome.kind === 'refused') report.refused.set(outcome.code, (report.refused.get(outcome.code) ?? 0) + 1);
       else {
@@ -74,7 +73,7 @@ export async function fuzzFormat(format: FuzzFormat, budget: FuzzBudget): Promis
       report.mutants++;
     }
   } finally {
-    sandbox.dispose();
+    await exerciser.close();
   }
   report.ms = Date.now() - start;
   return report;
