@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { DiskImageError } from '../src/errors.js';
 import { openImage } from '../src/formats/registry.js';
+import type { DiskImage } from '../src/formats/types.js';
 import type { MemorySandbox } from './sandbox.js';
 
 /** Most guest bytes read per mutant: a mutated size cannot make one run slow, yet the seeds' whole guest view (4 MiB) is read. */
@@ -24,6 +25,17 @@ export interface MutantMessage {
   top: string;
 }
 
+/** Most bytes of each zero extent read back to see that they are zeros. */
+const ZERO_CHECK_CAP = 4 * 1024 * 1024;
+
+/** Reads [offset, offset+length) of `image` and throws (a crash finding) unless every byte is zero, as its extents said. */
+async function expectZeros(image: DiskImage, offset: number, length: number): Promise<void> {
+  const buf = new Uint8Array(length);
+  await image.readAt(buf, offset);
+  const at = buf.findIndex((b) => b !== 0);
+  if (at >= 0) throw new Error(`extents say ${length} bytes at ${offset} read as zeros, but byte ${offset + at} is ${buf[at]}`);
+}
+
 /** Opens the sandbox's `top`, describes, checks, maps and reads it (bounded), and closes it. */
 async function run(sandbox: MemorySandbox, top: string): Promise<void> {
   const image = await openImage(top, { openFile: sandbox.opener, onWarning: () => undefined });
@@ -33,6 +45,7 @@ async function run(sandbox: MemorySandbox, top: string): Promise<void> {
     let n = 0;
     for await (const e of image.extents({ offset: 0, length: Math.min(image.virtualSize, READ_CAP) })) {
       if (!(e.length > 0 && e.offset >= 0 && e.offset + e.length <= image.virtualSize)) throw new Error(`bad extent ${JSON.stringify(e)}`);
+      if (e.kind !== 'data' && (e.kind === 'zero' || !image.parent)) await expectZeros(image, e.offset, Math.min(e.length, ZERO_CHECK_CAP));
       if (++n >= EXTENT_CAP) break;
     }
     const buf = new Uint8Array(1024 * 1024);
