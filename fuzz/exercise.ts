@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DiskImageError } from '../src/errors.js';
 import { openImage } from '../src/formats/registry.js';
@@ -76,10 +79,19 @@ export function exerciseInSandbox(sandbox: MemorySandbox, top: string): Promise<
  * process RSS over the limit after a run.
  */
 export class Exerciser {
-  private worker = Exerciser.spawn();
+  private dir = '';
+  private worker = this.spawn();
 
-  private static spawn(): Worker {
-    return new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
+  /** Starts a worker over a new stub directory. */
+  private spawn(): Worker {
+    this.dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-'));
+    return new Worker(new URL('./worker.js', import.meta.url), { workerData: { dir: this.dir }, resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
+  }
+
+  /** Stops the worker and removes its stub directory. */
+  private async stop(): Promise<void> {
+    await this.worker.terminate();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Exercises one mutant: `files` (name to bytes), opening `top`. */
@@ -95,18 +107,16 @@ export class Exerciser {
     clearTimeout(timer);
     worker.removeAllListeners('message').removeAllListeners('error');
     if (outcome.kind === 'hang' || outcome.kind === 'memory' || outcome.kind === 'crash') {
-      await worker.terminate();
-      this.worker = Exerciser.spawn();
+      await this.stop();
+      this.worker = this.spawn();
     }
     const rss = process.memoryUsage().rss;
     if (outcome.kind !== 'crash' && outcome.kind !== 'hang' && rss > MEMORY_LIMIT_MB * 1024 * 1024) return { kind: 'memory', detail: `RSS ${rss} bytes after the run` };
     return outcome;
   }
 
-  /** Stops the worker (it removes its sandbox directory first). */
-  async close(): Promise<void> {
-    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
-    this.worker.postMessage('close');
-    await exited;
+  /** Stops the worker and removes its stub directory. */
+  close(): Promise<void> {
+    return this.stop();
   }
 }

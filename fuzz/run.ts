@@ -27,6 +27,7 @@ const { values } = parseArgs({
 const chosen = values.format === 'all' ? [...FUZZ_FORMATS] : [values.format as FuzzFormat];
 for (const f of chosen) if (!FUZZ_FORMATS.includes(f)) throw new Error(`--format must be all or one of ${FUZZ_FORMATS.join(', ')}`);
 const timeMs = values.time !== undefined ? duration(values.time) : values.runs === undefined ? 30_000 : undefined;
+console.log(`seed ${values.seed} (rerun with --seed ${values.seed} and the same --runs to repeat a run)`);
 let findings = 0;
 for (const format of chosen) {
   const report = await fuzzFormat(format, { seed: Number(values.seed), runs: values.runs === undefined ? undefined : Number(values.runs), timeMs, findingsDir: values.findings });

@@ -17,8 +17,9 @@ export class MemorySandbox {
   readonly dir: string;
   private files = new Map<string, Uint8Array>();
 
-  constructor() {
-    this.dir = realpathSync(mkdtempSync(join(tmpdir(), 'vdisk-fuzz-')));
+  /** Uses `dir` (an empty directory the caller removes) for the stubs, or a new temporary one that dispose() removes. */
+  constructor(dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-'))) {
+    this.dir = realpathSync(dir);
   }
 
   /** Makes the set `files` (name to bytes) the only one the opener serves; returns the path of `top`. */
