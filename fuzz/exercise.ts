@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { DiskImageError } from '../src/errors.js';
+import { openImage } from '../src/formats/registry.js';
+import type { DiskImage } from '../src/formats/types.js';
+import type { MemorySandbox } from './sandbox.js';
+
+/** Most guest bytes read per mutant: a mutated size cannot make one run slow, yet the seeds' whole guest view (4 MiB) is read. */
+const READ_CAP = 64 * 1024 * 1024;
+
+/** Most extents walked per mutant. */
+const EXTENT_CAP = 100_000;
+
+/** A mutant that ran longer than this (in ms) is a hang. */
+export const HANG_MS = 5000;
+
+/** Memory (MiB) over which a mutant counts as eating it: the worker's heap limit, and the process RSS checked after each run. */
+export const MEMORY_LIMIT_MB = 512;
+
+/** What one mutant did: opened and was read, refused with a DiskImageError code, or a finding (crash, hang, memory) with its text. */
+export type Outcome = { kind: 'ok' } | { kind: 'refused'; code: string } | { kind: 'crash' | 'hang' | 'memory'; detail: string };
+
+/** What the harness posts to the worker: one mutant's files and the name to open. */
+export interface MutantMessage {
+  files: [string, Uint8Array][];
+  top: string;
+}
+
+/** Most bytes of each zero extent read back to see that they are zeros. */
+const ZERO_CHECK_CAP = 4 * 1024 * 1024;
+
+/** Reads [offset, offset+length) of `image` and throws (a crash finding) unless every byte is zero, as its extents said. */
+async function expectZeros(image: DiskImage, offset: number, length: number): Promise<void> {
+  const buf = new Uint8Array(length);
+  await image.readAt(buf, offset);
+  const at = buf.findIndex((b) => b !== 0);
+  if (at >= 0) throw new Error(`extents say ${length} bytes at ${offset} read as zeros, but byte ${offset + at} is ${buf[at]}`);
+}
+
+/** Opens the sandbox's `top`, describes, checks, maps and reads it (bounded), and closes it. */
+async function run(sandbox: MemorySandbox, top: string): Promise<void> {
+  const image = await openImage(top, { openFile: sandbox.opener, onWarning: () => undefined });
+  try {
+    image.describe();
+    await image.check();
+    let n = 0;
+    for await (const e of image.extents({ offset: 0, length: Math.min(image.virtualSize, READ_CAP) })) {
+      if (!(e.length > 0 && e.offset >= 0 && e.offset + e.length <= image.virtualSize)) throw new Error(`bad extent ${JSON.stringify(e)}`);
+      if (e.kind !== 'data' && (e.kind === 'zero' || !image.parent)) await expectZeros(image, e.offset, Math.min(e.length, ZERO_CHECK_CAP));
+      if (++n >= EXTENT_CAP) break;
+    }
+    const buf = new Uint8Array(1024 * 1024);
+    for (let pos = 0; pos < Math.min(image.virtualSize, READ_CAP); pos += buf.length) {
+      await image.readAt(buf.subarray(0, Math.min(buf.length, image.virtualSize - pos)), pos);
+    }
+  } finally {
+    await image.close();
+  }
+}
+
+/** Runs one mutant loaded in `sandbox`: a DiskImageError is a refusal (what a hostile image must get), any other exception a crash. */
+export function exerciseInSandbox(sandbox: MemorySandbox, top: string): Promise<Outcome> {
+  return run(sandbox, top).then(
+    (): Outcome => ({ kind: 'ok' }),
+    (err: unknown): Outcome => {
+      if (err instanceof DiskImageError) return { kind: 'refused', code: err.code };
+      return { kind: 'crash', detail: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err) };
+    },
+  );
+}
+
+/**
+ * Runs mutants in a worker thread (worker.ts) with a heap limit of
+ * MEMORY_LIMIT_MB: one that has not answered after HANG_MS is a hang, even
+ * in a synchronous loop (the worker is terminated and a new one started);
+ * one that kills the worker (out of memory) is a memory finding, as is a
+ * process RSS over the limit after a run.
+ */
+export class Exerciser {
+  private dir = '';
+  private worker = this.spawn();
+
+  /** Starts a worker over a new stub directory. */
+  private spawn(): Worker {
+    this.dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-'));
+    return new Worker(new URL('./worker.js', import.meta.url), { workerData: { dir: this.dir }, resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
+  }
+
+  /** Stops the worker and removes its stub directory. */
+  private async stop(): Promise<void> {
+    await this.worker.terminate();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Exercises one mutant: `files` (name to bytes), opening `top`. */
+  async exercise(files: Map<string, Uint8Array>, top: string): Promise<Outcome> {
+    const worker = this.worker;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => resolve({ kind: 'hang', detail: `no answer after ${HANG_MS} ms` }), HANG_MS);
+      worker.once('message', resolve);
+      worker.once('error', (err) => resolve({ kind: err.message.includes('memory') ? 'memory' : 'crash', detail: `worker died: ${err.stack ?? err.message}` }));
+      worker.postMessage({ files: [...files], top } satisfies MutantMessage);
+    });
+    clearTimeout(timer);
+    worker.removeAllListeners('message').removeAllListeners('error');
+    if (outcome.kind === 'hang' || outcome.kind === 'memory' || outcome.kind === 'crash') {
+      await this.stop();
+      this.worker = this.spawn();
+    }
+    const rss = process.memoryUsage().rss;
+    if (outcome.kind !== 'crash' && outcome.kind !== 'hang' && rss > MEMORY_LIMIT_MB * 1024 * 1024) return { kind: 'memory', detail: `RSS ${rss} bytes after the run` };
+    return outcome;
+  }
+
+  /** Stops the worker and removes its stub directory. */
+  close(): Promise<void> {
+    return this.stop();
+  }
+}
