@@ -5,33 +5,19 @@
  * to the disk it was taken of, and a re-run of the killed command finishes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { initRepository, openRepository } from '../../src/backup/repository.js';
 import { restoreToFile } from '../../src/backup/restore.js';
 import { backupVerify } from '../../src/backup/verify.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { vdiskKilledAfter } from '../helpers/cli.js';
 import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 /** Rounds: one kill of each command per round. */
 const ROUNDS = 50;
-
-/** Runs `vdisk ARGS`, killed with SIGKILL after `killAfterMs` when given; resolves to how it ended and how long it ran. */
-function runCli(args: string[], killAfterMs?: number): Promise<{ code: number | null; killed: boolean; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { stdio: 'ignore' });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, killed: signal === 'SIGKILL', ms: Date.now() - t0 });
-    });
-  });
-}
 
 test('kill -9 at 50 points in backup create, prune and gc never leaves a repository that verify rejects or a snapshot that restores wrong', { timeout: 900_000 }, async () => {
   const dir = tempDir('vdisk-backup-kill-');
@@ -63,11 +49,11 @@ test('kill -9 at 50 points in backup create, prune and gc never leaves a reposit
   /** Runs COMMAND killed at a point spread over the later half of its quickest clean run (the first half is mostly Node loading), judges, then runs it to the end and judges again. */
   const killThenFinish = async (command: keyof typeof durations, args: string[], round: number, source: Buffer): Promise<void> => {
     const at = durations[command] * (0.5 + 0.5 * ((round * 0.618034) % 1));
-    const killedRun = await runCli(args, durations[command] === 0 ? undefined : at);
-    if (killedRun.killed) landed[command]++;
+    const killedRun = await vdiskKilledAfter(args, durations[command] === 0 ? undefined : at);
+    if (killedRun.signal === 'SIGKILL') landed[command]++;
     else assert.equal(killedRun.code, 0, `${command} round ${round} failed`);
     await judge(source, `${command} killed at ${Math.round(at)} ms in round ${round}`);
-    const rerun = await runCli(args);
+    const rerun = await vdiskKilledAfter(args);
     assert.equal(rerun.code, 0, `${command} re-run after the kill in round ${round} failed`);
     durations[command] = durations[command] === 0 ? rerun.ms : Math.min(durations[command], rerun.ms);
     await judge(source, `${command} re-run in round ${round}`);

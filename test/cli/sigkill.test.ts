@@ -14,14 +14,14 @@
  * for the judged image, holds the expected view.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { check } from '../../src/ops/check.js';
 import { buildChain, viewOf, type ChainFormat, type LayerWrites } from '../helpers/chain.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { REPO_ROOT, vdiskKilledAfter } from '../helpers/cli.js';
 import { needTools, run, vhdiinfo, withVhdimount } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -44,18 +44,6 @@ const BASE: LayerWrites = Array.from({ length: 8 }, (_, i): [number, number, num
 
 /** Zeros written over most of the blocks, so compact has blocks to drop and later ones to move down. */
 const ZEROED: LayerWrites = Array.from({ length: 12 }, (_, i): [number, number, number] => [i * 2 * MiB, 2 * MiB, 0]);
-
-function runCli(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { stdio: 'ignore' });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, ms: Date.now() - t0 });
-    });
-  });
-}
 
 /** An operation to kill: the chain it runs on (base first), its CLI arguments, and the image whose view must never change. */
 interface KillCase {
@@ -155,7 +143,7 @@ async function killAtManyPoints(t: TestContext, c: KillCase): Promise<void> {
   const full = { ms: Infinity };
   for (let k = 0; k < 2; k++) {
     restore();
-    const r = await runCli(args);
+    const r = await vdiskKilledAfter(args);
     assert.equal(r.code, 0);
     full.ms = Math.min(full.ms, r.ms);
   }
@@ -166,14 +154,14 @@ async function killAtManyPoints(t: TestContext, c: KillCase): Promise<void> {
   for (; killed < KILLS && runs < MAX_RUNS; runs++) {
     restore();
     const delay = Math.round((full.ms * ((runs % 20) + 1)) / 21);
-    const r = await runCli(args, delay);
+    const r = await vdiskKilledAfter(args, delay);
     if (r.signal === 'SIGKILL') killed++;
     else full.ms = Math.min(full.ms, r.ms);
     const what = `${c.format} ${c.name}: kill after ${delay} ms (run ${runs}, ${r.signal ?? `exit ${r.code}`})`;
     assert.ok((await viewOf(paths[c.judged]!)).equals(expected), `${what}: vdisk's view`);
     for (const p of paths) await viewOf(p);
     await judgedByOthers(c, paths, expected, expectedRaw, what);
-    const again = await runCli(args);
+    const again = await vdiskKilledAfter(args);
     assert.equal(again.code, 0, `${what}: the re-run`);
     for (const i of [c.judged, c.after ?? c.judged]) assert.ok((await viewOf(paths[i]!)).equals(expected), `${what}: view of ${basename(paths[i]!)} after the re-run`);
     const report = await check(paths[c.after ?? c.judged]!);

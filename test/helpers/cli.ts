@@ -35,3 +35,16 @@ export function vdiskAsync(...args: string[]): Promise<CliResult> {
     child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
   });
 }
+
+/** Runs `vdisk ARGS` with no output kept, killed with SIGKILL after `killAfterMs` when given; resolves to how it ended and how long it ran. */
+export function vdiskKilledAfter(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'vdisk.js'), ...args], { stdio: 'ignore' });
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, ms: Date.now() - t0 });
+    });
+  });
+}
