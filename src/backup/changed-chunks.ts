@@ -2,14 +2,14 @@ import { realpath } from 'node:fs/promises';
 import type { DiskImage } from '../formats/types.js';
 import { CHUNK_SIZE } from './layout.js';
 import type { SnapshotMeta } from './snapshot-index.js';
-import { unchanged, type SourceFiles } from './source-files.js';
+import type { SourceFiles } from './source-files.js';
 
 /**
  * The incremental shortcut of `backup create` (docs/backup.md,
  * "Incremental backups"): when the previous snapshot's top image is
  * `image` itself or one of its parents, and every file that snapshot was
- * read from is still the same (source-files.ts) and is part of this chain
- * (`current`), only the chunks that the layers above it allocate can
+ * read from is still the same and is part of this chain (`current`, whose
+ * stamps were taken when the image was opened: source-files.ts), only the chunks that the layers above it allocate can
  * differ. Returns their indexes, or undefined when every data chunk must
  * be read and hashed.
  */
@@ -24,7 +24,7 @@ export async function changedChunks(image: DiskImage, current: SourceFiles | und
     upper.push(level);
     level = level.parent;
   }
-  if (!level || !(await unchanged(recorded))) return undefined;
+  if (!level) return undefined;
   const touched = new Set<number>();
   for (const layer of upper) {
     for await (const e of layer.extents(undefined, true)) {

@@ -63,15 +63,6 @@ export async function sourceFiles(top: string, paths: Iterable<string>): Promise
   return { top: topReal, files: files.sort((a, b) => a.path.localeCompare(b.path)) };
 }
 
-/** True when every file of `recorded` is still there with the same identity and stamps. */
-export async function unchanged(recorded: SourceFiles): Promise<boolean> {
-  for (const f of recorded.files) {
-    const now = await identify(f.path);
-    if (!now || JSON.stringify(now) !== JSON.stringify(f)) return false;
-  }
-  return true;
-}
-
 /** Checks a `source` value read from an index's metadata (named `what`); anything but a well-formed one is CORRUPT. */
 export function parseSourceFiles(value: unknown, what: string): SourceFiles {
   const bad = () => new DiskImageError('CORRUPT', `${what}: source is not a list of source files`);
