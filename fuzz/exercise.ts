@@ -6,6 +6,7 @@ import { DiskImageError } from '../src/errors.js';
 import { openImage } from '../src/formats/registry.js';
 import type { DiskImage } from '../src/formats/types.js';
 import type { MemorySandbox } from './sandbox.js';
+import type { FuzzTarget } from './seeds.js';
 
 /** Most guest bytes read per mutant: a mutated size cannot make one run slow, yet the seeds' whole guest view (4 MiB) is read. */
 const READ_CAP = 64 * 1024 * 1024;
@@ -19,11 +20,26 @@ export const HANG_MS = 5000;
 /** Memory (MiB) over which a mutant counts as eating it: the worker's heap limit, and the process RSS checked after each run. */
 export const MEMORY_LIMIT_MB = 512;
 
-/** What one mutant did: opened and was read, refused with a DiskImageError code, or a finding (crash, hang, memory) with its text. */
-export type Outcome = { kind: 'ok' } | { kind: 'refused'; code: string } | { kind: 'crash' | 'hang' | 'memory'; detail: string };
+/**
+ * Mutants one worker runs before a fresh one replaces it: V8's coverage
+ * counters and what the parsers cached grow the thread's memory run by run,
+ * and a long-lived worker crossed MEMORY_LIMIT_MB after about 800 VHDX
+ * mutants without any one of them allocating much.
+ */
+const RECYCLE_AFTER = 400;
 
-/** What the harness posts to the worker: one mutant's files and the name to open. */
+/** What one mutant did: opened and was read, refused with a DiskImageError code, or a finding (crash, hang, memory) with its text. */
+export type Outcome = ({ kind: 'ok' } | { kind: 'refused'; code: string } | { kind: 'crash' | 'hang' | 'memory'; detail: string }) & Coverage;
+
+/** What the worker adds to an outcome: blocks of vdisk's code the run reached first, and blocks reached in all. */
+export interface Coverage {
+  fresh?: number;
+  covered?: number;
+}
+
+/** What the harness posts to the worker: the target, one mutant's files and the name to open. */
 export interface MutantMessage {
+  target: FuzzTarget;
   files: [string, Uint8Array][];
   top: string;
 }
@@ -60,9 +76,14 @@ async function run(sandbox: MemorySandbox, top: string): Promise<void> {
   }
 }
 
-/** Runs one mutant loaded in `sandbox`: a DiskImageError is a refusal (what a hostile image must get), any other exception a crash. */
+/** Runs one image mutant loaded in `sandbox`. */
 export function exerciseInSandbox(sandbox: MemorySandbox, top: string): Promise<Outcome> {
-  return run(sandbox, top).then(
+  return judge(run(sandbox, top));
+}
+
+/** The outcome of one run: a DiskImageError is a refusal (what hostile input must get), any other exception a crash. */
+export function judge(running: Promise<void>): Promise<Outcome> {
+  return running.then(
     (): Outcome => ({ kind: 'ok' }),
     (err: unknown): Outcome => {
       if (err instanceof DiskImageError) return { kind: 'refused', code: err.code };
@@ -81,6 +102,8 @@ export function exerciseInSandbox(sandbox: MemorySandbox, top: string): Promise<
 export class Exerciser {
   private dir = '';
   private worker = this.spawn();
+  /** Mutants the current worker has run. */
+  private runs = 0;
 
   /** Starts a worker over a new stub directory. */
   private spawn(): Worker {
@@ -94,19 +117,20 @@ export class Exerciser {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Exercises one mutant: `files` (name to bytes), opening `top`. */
-  async exercise(files: Map<string, Uint8Array>, top: string): Promise<Outcome> {
+  /** Exercises one mutant of `target`: `files` (name to bytes), opening `top`. */
+  async exercise(target: FuzzTarget, files: Map<string, Uint8Array>, top: string): Promise<Outcome> {
     const worker = this.worker;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'hang', detail: `no answer after ${HANG_MS} ms` }), HANG_MS);
       worker.once('message', resolve);
       worker.once('error', (err) => resolve({ kind: err.message.includes('memory') ? 'memory' : 'crash', detail: `worker died: ${err.stack ?? err.message}` }));
-      worker.postMessage({ files: [...files], top } satisfies MutantMessage);
+      worker.postMessage({ target, files: [...files], top } satisfies MutantMessage);
     });
     clearTimeout(timer);
     worker.removeAllListeners('message').removeAllListeners('error');
-    if (outcome.kind === 'hang' || outcome.kind === 'memory' || outcome.kind === 'crash') {
+    if (outcome.kind === 'hang' || outcome.kind === 'memory' || outcome.kind === 'crash' || ++this.runs >= RECYCLE_AFTER) {
+      this.runs = 0;
       await this.stop();
       this.worker = this.spawn();
     }

@@ -13,6 +13,10 @@ export interface Field {
 export interface FormatModel {
   fields(bytes: Uint8Array): Field[];
   fixChecksums(bytes: Uint8Array): void;
+  /** A mutation of the text a file holds (a VMDK descriptor, backup JSON), or undefined when it holds none. */
+  mutateText?(bytes: Uint8Array, rand: () => number): { bytes: Uint8Array; step: string } | undefined;
+  /** Makes the gates that span files valid again (a backup index's name and its manifest's digest), in place. */
+  fixSet?(files: Map<string, Uint8Array>): void;
 }
 
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { prng } from '../test/helpers/prng.js';
 import { Exerciser } from './exercise.js';
 import { mutate } from './mutate.js';
-import { seedsFor, type FuzzFormat } from './seeds.js';
+import { backupSeeds } from './backup-seeds.js';
+import { nbdSeeds } from './nbd-transcript.js';
+import { seedsFor, type FuzzTarget, type Seed } from './seeds.js';
 
 /** How long and how one target runs. */
 export interface FuzzBudget {
@@ -14,6 +16,8 @@ export interface FuzzBudget {
   timeMs?: number;
   /** Write each finding here (mutant files, steps, stack); none: findings are only counted. */
   findingsDir?: string;
+  /** A directory of real images to seed the format targets with too (VDISK_REAL_FIXTURES for `npm run fuzz`). */
+  realSeeds?: string;
 }
 
 /** A finding: what kind, which mutant, how it was made, what happened. */
@@ -27,48 +31,72 @@ export interface Finding {
 
 /** The counts of one target's run. */
 export interface FuzzReport {
-  format: FuzzFormat;
+  target: FuzzTarget;
   seeds: number;
   mutants: number;
   opened: number;
   refused: Map<string, number>;
   findings: Finding[];
+  /** Mutants kept as seeds because they reached new code. */
+  kept: number;
+  /** Blocks of vdisk's code the target's runs reached (V8 block coverage). */
+  covered: number;
   ms: number;
 }
 
-/** Writes a finding's mutant files and its report (steps, stack) under `dir`/<format>-<index>-<kind>/. */
-function record(dir: string, format: FuzzFormat, finding: Finding, files: Map<string, Uint8Array>): void {
-  const at = join(dir, `${format}-${finding.index}-${finding.kind}`);
+/** Most mutants kept as seeds in one run; past it, a new one replaces a random one. */
+const CORPUS_CAP = 256;
+
+/** Writes a finding's mutant files and its report (steps, stack) under `dir`/<target>-<index>-<kind>/. */
+function record(dir: string, target: FuzzTarget, finding: Finding, files: Map<string, Uint8Array>): void {
+  const at = join(dir, `${target}-${finding.index}-${finding.kind}`);
   mkdirSync(at, { recursive: true });
   for (const [name, bytes] of files) writeFileSync(join(at, name), bytes);
   writeFileSync(join(at, 'finding.txt'), `seed image: ${finding.seed}\nsteps:\n${finding.steps.map((s) => `  ${s}`).join('\n')}\n\n${finding.detail}\n`);
 }
 
+/** The seeds of `target`: transcripts for nbd, a repository for backup, images for a format. */
+function seedsOf(target: FuzzTarget, realDir: string | undefined): Promise<Seed[]> {
+  if (target === 'nbd') return Promise.resolve(nbdSeeds());
+  if (target === 'backup') return backupSeeds();
+  return seedsFor(target, realDir);
+}
+
 /**
- * Runs one format's target: mutants of its seeds, chosen round-robin, each
- * opened from memory and exercised, until `runs` mutants or `timeMs` have
- * passed (at least one must be given). Deterministic for a given seed and
- * run count.
+ * Runs one target, coverage-guided: each mutant is made from a seed (taken
+ * round-robin) or, half the time once there are some, from a kept mutant;
+ * it is exercised in the worker, and kept when it ran vdisk code no earlier
+ * mutant ran. Runs until `runs` mutants or `timeMs` have passed (at least
+ * one must be given). Deterministic for a given seed and run count.
  */
-export async function fuzzFormat(format: FuzzFormat, budget: FuzzBudget): Promise<FuzzReport> {
-  const seeds = await seedsFor(format);
+export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promise<FuzzReport> {
+  const seeds = await seedsOf(target, budget.realSeeds);
   const rand = prng(budget.seed);
   const exerciser = new Exerciser();
-  const report: FuzzReport = { format, seeds: seeds.length, mutants: 0, opened: 0, refused: new Map(), findings: [], ms: 0 };
+  const report: FuzzReport = { target, seeds: seeds.length, mutants: 0, opened: 0, refused: new Map(), findings: [], kept: 0, covered: 0, ms: 0 };
+  const corpus: Seed[] = [];
   const start = Date.now();
   const runs = budget.runs ?? Infinity;
   const until = budget.timeMs === undefined ? Infinity : start + budget.timeMs;
   try {
     while (report.mutants < runs && Date.now() < until) {
-      const seed = seeds[report.mutants % seeds.length]!;
-      const mutant = mutate(format, seed, rand);
-      const outcome = await exerciser.exercise(mutant.files, mutant.top);
+      const seed = corpus.length > 0 && rand() < 0.5 ? corpus[Math.floor(rand() * corpus.length)]! : seeds[report.mutants % seeds.length]!;
+      const mutant = mutate(target, seed, rand);
+      mutant.steps.unshift(...(seed.steps ?? []));
+      const outcome = await exerciser.exercise(target, mutant.files, mutant.top);
+      report.covered = Math.max(report.covered, outcome.covered ?? 0);
+      if ((outcome.fresh ?? 0) > 0 && (outcome.kind === 'ok' || outcome.kind === 'refused')) {
+        const kept: Seed = { name: seed.name, top: mutant.top, files: mutant.files, steps: mutant.steps };
+        if (corpus.length < CORPUS_CAP) corpus.push(kept);
+        else corpus[Math.floor(rand() * CORPUS_CAP)] = kept;
+        report.kept++;
+      }
       if (outcome.kind === 'ok') report.opened++;
       else if (outcome.kind === 'refused') report.refused.set(outcome.code, (report.refused.get(outcome.code) ?? 0) + 1);
       else {
         const finding: Finding = { kind: outcome.kind, index: report.mutants, seed: seed.name, steps: mutant.steps, detail: outcome.detail };
         report.findings.push(finding);
-        if (budget.findingsDir) record(budget.findingsDir, format, finding, mutant.files);
+        if (budget.findingsDir) record(budget.findingsDir, target, finding, mutant.files);
       }
       report.mutants++;
     }

@@ -1,5 +1,7 @@
+import { backupModel } from './backup-seeds.js';
 import { MODELS, readField, writeField, type FormatModel } from './fields.js';
-import type { FuzzFormat, Seed } from './seeds.js';
+import { nbdModel } from './nbd-transcript.js';
+import type { FuzzTarget, Seed } from './seeds.js';
 
 /** Values worth putting in a field: edges of each width, sector and block multiples, block states. */
 const INTERESTING = [0n, 1n, 2n, 7n, 0x1ffn, 0x200n, 0x1000n, 0x10000n, 0x100000n, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn, 2n ** 53n, 2n ** 63n - 1n, 2n ** 64n - 1n];
@@ -91,13 +93,20 @@ function mutateBytes(bytes: Uint8Array, rand: () => number): { bytes: Uint8Array
   return { bytes, step: `${len} bytes at ${at} set to ${fill >= 0 ? `0x${fill.toString(16)}` : 'random'}` };
 }
 
+/** What the mutator knows of a target's inputs: the image format's model, the NBD transcript's, or the backup repository's; VMDK adds its descriptor text. */
+function modelOf(target: FuzzTarget): FormatModel {
+  if (target === 'nbd') return nbdModel;
+  if (target === 'backup') return backupModel;
+  return target === 'vmdk' ? { ...MODELS.vmdk, mutateText: mutateDescriptor } : MODELS[target];
+}
+
 /**
- * Makes a mutant of `seed` for `format`: one file of the set (the top one
+ * Makes a mutant of `seed` for `target`: one file of the set (the top one
  * three times in four) gets one to three mutations, field-aware ones with the
  * checksums recomputed afterwards (most of the time) so they pass the gates.
  */
-export function mutate(format: FuzzFormat, seed: Seed, rand: () => number): Mutant {
-  const model = MODELS[format];
+export function mutate(target: FuzzTarget, seed: Seed, rand: () => number): Mutant {
+  const model = modelOf(target);
   const names = [...seed.files.keys()];
   const name = rand() < 0.75 || names.length === 1 ? seed.top : names[pick(rand, names.length)]!;
   let bytes: Uint8Array = new Uint8Array(seed.files.get(name)!);
@@ -113,8 +122,8 @@ export function mutate(format: FuzzFormat, seed: Seed, rand: () => number): Muta
         continue;
       }
     }
-    if (kind === 5 && format === 'vmdk') {
-      const d = mutateDescriptor(bytes, rand);
+    if (kind === 5 && model.mutateText) {
+      const d = model.mutateText(bytes, rand);
       if (d) {
         bytes = d.bytes;
         steps.push(d.step);
@@ -125,11 +134,12 @@ export function mutate(format: FuzzFormat, seed: Seed, rand: () => number): Muta
     bytes = b.bytes;
     steps.push(b.step);
   }
-  if (structured ? rand() < 0.9 : rand() < 0.5) {
-    model.fixChecksums(bytes);
-    steps.push('checksums fixed');
-  }
   const files = new Map(seed.files);
   files.set(name, bytes);
+  if (structured ? rand() < 0.9 : rand() < 0.5) {
+    model.fixChecksums(bytes);
+    model.fixSet?.(files);
+    steps.push('checksums fixed');
+  }
   return { files, top: seed.top, steps: steps.map((s) => `${name}: ${s}`) };
 }

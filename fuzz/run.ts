@@ -4,8 +4,8 @@
  * prints the counts; exits 1 when there was a finding. See docs/security.md.
  */
 import { parseArgs } from 'node:util';
-import { fuzzFormat, type FuzzReport } from './harness.js';
-import { FUZZ_FORMATS, type FuzzFormat } from './seeds.js';
+import { fuzzTarget, type FuzzReport } from './harness.js';
+import { FUZZ_TARGETS, type FuzzTarget } from './seeds.js';
 
 /** "30s", "10m", "500ms" or plain milliseconds, in milliseconds. */
 function duration(text: string): number {
@@ -18,19 +18,19 @@ function duration(text: string): number {
 function summary(r: FuzzReport): string {
   const refused = [...r.refused].map(([code, n]) => `${code} ${n}`).join(', ');
   const kinds = ['crash', 'hang', 'memory'].map((k) => `${k} ${r.findings.filter((f) => f.kind === k).length}`).join(', ');
-  return `${r.format}: ${r.mutants} mutants of ${r.seeds} seeds in ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.mutants / (r.ms / 1000 || 1))}/s): opened ${r.opened}, refused ${refused || 'none'}; findings: ${kinds}`;
+  return `${r.target}: ${r.mutants} mutants of ${r.seeds} seeds in ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.mutants / (r.ms / 1000 || 1))}/s): opened ${r.opened}, refused ${refused || 'none'}; ${r.covered} blocks covered, ${r.kept} mutants kept; findings: ${kinds}`;
 }
 
 const { values } = parseArgs({
   options: { format: { type: 'string', default: 'all' }, time: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string', default: '1' }, findings: { type: 'string', default: 'fuzz-findings' } },
 });
-const chosen = values.format === 'all' ? [...FUZZ_FORMATS] : [values.format as FuzzFormat];
-for (const f of chosen) if (!FUZZ_FORMATS.includes(f)) throw new Error(`--format must be all or one of ${FUZZ_FORMATS.join(', ')}`);
+const chosen = values.format === 'all' ? [...FUZZ_TARGETS] : [values.format as FuzzTarget];
+for (const f of chosen) if (!FUZZ_TARGETS.includes(f)) throw new Error(`--format must be all or one of ${FUZZ_TARGETS.join(', ')}`);
 const timeMs = values.time !== undefined ? duration(values.time) : values.runs === undefined ? 30_000 : undefined;
 console.log(`seed ${values.seed} (rerun with --seed ${values.seed} and the same --runs to repeat a run)`);
 let findings = 0;
 for (const format of chosen) {
-  const report = await fuzzFormat(format, { seed: Number(values.seed), runs: values.runs === undefined ? undefined : Number(values.runs), timeMs, findingsDir: values.findings });
+  const report = await fuzzTarget(format, { seed: Number(values.seed), runs: values.runs === undefined ? undefined : Number(values.runs), timeMs, findingsDir: values.findings, realSeeds: process.env.VDISK_REAL_FIXTURES });
   console.log(summary(report));
   for (const f of report.findings) console.log(`  ${f.kind} #${f.index} (${f.seed}): ${f.steps.join('; ')}\n    ${f.detail.split('\n').slice(0, 3).join('\n    ')}`);
   findings += report.findings.length;

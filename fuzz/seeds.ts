@@ -12,6 +12,8 @@ export interface Seed {
   name: string;
   top: string;
   files: Map<string, Uint8Array>;
+  /** For a kept mutant: the mutations that made it from its first seed. */
+  steps?: string[];
 }
 
 /** Formats the harness has a target for. */
@@ -19,6 +21,12 @@ export const FUZZ_FORMATS = ['raw', 'vhd', 'vhdx', 'vmdk', 'qcow2', 'vdi'] as co
 
 /** One of FUZZ_FORMATS. */
 export type FuzzFormat = (typeof FUZZ_FORMATS)[number];
+
+/** Every fuzz target: each image format, the NBD server's request parsing (nbd) and the backup repository's object parsing (backup). */
+export const FUZZ_TARGETS = [...FUZZ_FORMATS, 'nbd', 'backup'] as const;
+
+/** One of FUZZ_TARGETS. */
+export type FuzzTarget = (typeof FUZZ_TARGETS)[number];
 
 /** Guest size of the generated seeds: small, so a mutant is cheap to copy and read. */
 const SIZE = 4 * 1024 * 1024;
@@ -42,9 +50,10 @@ const CONVERTED: Partial<Record<FuzzFormat, Record<string, string>[]>> = {
 /** Formats whose seeds include a differencing child over a base. */
 const DIFFERENCING: ReadonlySet<FuzzFormat> = new Set(['vhd', 'vhdx', 'vmdk', 'qcow2']);
 
-/** Writes pattern bytes to a few spread ranges of `image`, so its tables map some blocks and leave others out. */
-async function fill(image: { writeAt(data: Uint8Array, offset: number): Promise<void>; flush(): Promise<void>; close(): Promise<void> }, seed: number): Promise<void> {
-  for (const offset of [0, 1536 * 1024, SIZE - 64 * 1024]) {
+/** Writes pattern bytes to a few spread ranges of `image`, so its tables map some blocks and leave others out; flushes and closes it. */
+export async function fill(image: { virtualSize: number; writeAt(data: Uint8Array, offset: number): Promise<void>; flush(): Promise<void>; close(): Promise<void> }, seed: number): Promise<void> {
+  const size = image.virtualSize;
+  for (const offset of [0, 1536 * 1024, size - 64 * 1024]) {
     const data = new Uint8Array(64 * 1024);
     fillPattern(data, offset, seed);
     await image.writeAt(data, offset);
@@ -125,7 +134,7 @@ function realSeeds(format: FuzzFormat, dir: string | undefined): Seed[] {
  * plus a differencing child over its base where the format has parents),
  * and the images of that format (up to 64 MiB) in `realDir`.
  */
-export async function seedsFor(format: FuzzFormat, realDir = process.env.VDISK_REAL_FIXTURES): Promise<Seed[]> {
+export async function seedsFor(format: FuzzFormat, realDir: string | undefined): Promise<Seed[]> {
   const seeds: Seed[] = [];
   for (const options of VARIANTS[format]) seeds.push(await written(format, options, false));
   for (const options of CONVERTED[format] ?? []) seeds.push(await converted(format, options));

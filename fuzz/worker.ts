@@ -1,15 +1,41 @@
 /**
- * The fuzz worker thread: exercises each mutant the harness posts (files and
- * top name) in its own memory sandbox and posts back the outcome, so the
- * harness can terminate it when a mutant hangs, even in a synchronous loop.
- * Its stub directory (workerData.dir) is the harness's to remove.
+ * The fuzz worker thread: exercises each mutant the harness posts and posts
+ * back the outcome, so the harness can terminate it when a mutant hangs,
+ * even in a synchronous loop, with the new blocks of vdisk's code it ran
+ * (coverage.ts), so the harness keeps mutants that reach new code. Image mutants open in a memory sandbox, NBD
+ * transcripts go to one NbdRig, backup repositories to a memory store. Its
+ * stub directory (workerData.dir) is the harness's to remove.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { exerciseInSandbox, type MutantMessage } from './exercise.js';
+import { exerciseBackup } from './backup-exercise.js';
+import { CoverageTracker } from './coverage.js';
+import { exerciseInSandbox, judge, type MutantMessage, type Outcome } from './exercise.js';
+import { NbdRig } from './nbd-exercise.js';
+import { TRANSCRIPT } from './nbd-transcript.js';
 import { MemorySandbox } from './sandbox.js';
 
-const sandbox = new MemorySandbox((workerData as { dir: string }).dir);
+const dir = (workerData as { dir: string }).dir;
+const sandbox = new MemorySandbox(dir);
+let rig: Promise<NbdRig> | undefined;
+
+/** Runs one mutant of its target. */
+function exercise(m: MutantMessage): Promise<Outcome> {
+  const files = new Map(m.files);
+  if (m.target === 'nbd') {
+    rig ??= NbdRig.start(dir);
+    const dropped = rig.then((r) => r.run(files.get(TRANSCRIPT) ?? new Uint8Array(0)));
+    return judge(dropped.then(() => undefined)).then(async (o) => (o.kind === 'ok' && (await dropped) ? { kind: 'refused', code: 'PROTOCOL' } : o));
+  }
+  if (m.target === 'backup') return judge(exerciseBackup(files));
+  return exerciseInSandbox(sandbox, sandbox.load(files, m.top));
+}
+
+const coverage = new CoverageTracker();
+const started = coverage.start();
 const port = parentPort!;
 port.on('message', (m: MutantMessage) => {
-  void exerciseInSandbox(sandbox, sandbox.load(new Map(m.files), m.top)).then((outcome) => port.postMessage(outcome));
+  void started
+    .then(() => exercise(m))
+    .then(async (outcome): Promise<Outcome> => ({ ...outcome, fresh: await coverage.take(), covered: coverage.covered }))
+    .then((outcome) => port.postMessage(outcome));
 });
