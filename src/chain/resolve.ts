@@ -3,14 +3,12 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { DiskImageError } from '../errors.js';
 import type { ParentCandidate } from '../formats/layer.js';
 import { isUrl } from '../io/http-source.js';
-import { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
+import type { ResolveContext } from './resolve-context.js';
+import { limitNote, MAX_SCANNED_FILES, maxChainDepth } from '../limits.js';
 
 export { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
 
 const WINDOWS_ABSOLUTE = /^(?:[a-zA-Z]:[\\/]|\\\\)/;
-
-/** Most files one directory contributes to an `anyWithExtension` candidate: each is opened to read its identity. */
-export const MAX_SCANNED_FILES = 256;
 
 /** The files of `dir` whose name ends in `.ext` (any case), sorted, at most MAX_SCANNED_FILES; none when it cannot be listed. */
 function filesWithExtension(dir: string, ext: string): string[] {
@@ -58,8 +56,9 @@ function realDir(d: string): string | undefined {
  * parent. Throws `PARENT` naming every path tried and why each was passed over.
  */
 export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext): string[] {
-  if (ctx.depth >= MAX_CHAIN_DEPTH) {
-    throw new DiskImageError('PARENT', `${ctx.childPath}: chain deeper than ${MAX_CHAIN_DEPTH} images`, { depth: ctx.depth });
+  const maxDepth = maxChainDepth(process.env);
+  if (ctx.depth >= maxDepth) {
+    throw new DiskImageError('PARENT', `${ctx.childPath}: chain deeper than ${maxDepth} images (${limitNote('MAX_CHAIN_DEPTH', maxDepth)})`, { depth: ctx.depth });
   }
   if (isUrl(ctx.childPath)) return resolveUrlParent(candidates, ctx);
   const childDir = dirname(resolve(ctx.childPath));
