@@ -10,6 +10,9 @@ export { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
 
 const WINDOWS_ABSOLUTE = /^(?:[a-zA-Z]:[\\/]|\\\\)/;
 
+/** A name that starts like a URL (`file://`, `http://`, ...): a file beside a descriptor never does. */
+const URL_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
+
 /** The files of `dir` whose name ends in `.ext` (any case), sorted, at most MAX_SCANNED_FILES; none when it cannot be listed. */
 function filesWithExtension(dir: string, ext: string): string[] {
   let names: string[];
@@ -134,16 +137,17 @@ function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
 
 /**
  * The path of a file a descriptor names beside itself (a VMDK extent, a
- * qcow2 external data file: `what` names it in errors), for
- * the descriptor at `descriptorPath`: a relative name without `..`, resolved
- * in the descriptor's directory (or against its URL), which after resolving
- * symlinks still lies in that directory. Anything else is `CORRUPT`: a
+ * qcow2 external data file: `what` names it in errors), for the descriptor
+ * at `descriptorPath`: a relative name without `..` that is not a URL,
+ * resolved in the descriptor's directory (or against its URL), which after
+ * resolving symlinks still lies in that directory. Anything else is `CORRUPT`: a
  * descriptor must not reach files elsewhere.
  */
 export function resolveBeside(descriptorPath: string, name: string, what = 'extent file'): string {
   const posix = name.replace(/\\/g, '/');
   const refuse = (why: string): DiskImageError =>
     new DiskImageError('CORRUPT', `${descriptorPath}: ${what} '${name}' ${why}`, { path: descriptorPath, field: what, value: name });
+  if (URL_SCHEME.test(name)) throw refuse('is a URL; extents must lie beside the descriptor');
   if (WINDOWS_ABSOLUTE.test(name) || posix.startsWith('/')) throw refuse('is an absolute path; extents must lie beside the descriptor');
   if (posix.split('/').some((s) => s === '..')) throw refuse("climbs out of the descriptor's directory");
   if (isUrl(descriptorPath)) return new URL(posix.split('/').map(encodeURIComponent).join('/'), descriptorPath).href;
