@@ -124,19 +124,19 @@ export const CHAIN_DEPTH_ENV = 'VDISK_MAX_CHAIN_DEPTH';
 
 /**
  * The deepest chain opened: VDISK_MAX_CHAIN_DEPTH when it is a whole number
- * from 1 to 4096 (raising it is safe: each layer's memory is bounded by the
- * limits above, and loops are refused by identity), else MAX_CHAIN_DEPTH.
+ * from 1 to 4096, else MAX_CHAIN_DEPTH. Raising it is safe for a trusted
+ * chain: loops are still refused by identity, and each extra layer costs
+ * only its own metadata (bounded by the limits above) and an open file.
  */
 export function maxChainDepth(env: Record<string, string | undefined>): number {
   const n = Number(env[CHAIN_DEPTH_ENV]);
   return Number.isInteger(n) && n >= 1 && n <= 4096 ? n : MAX_CHAIN_DEPTH;
 }
 
-/** How each limit that an error can name may be raised. */
+/** How the limits that can be raised, or got around, are; every other limit cannot be. */
 const RAISE: Record<string, string> = {
   MAX_CHAIN_DEPTH: `set ${CHAIN_DEPTH_ENV} (up to 4096) to raise it`,
   VHD_MAX_BAT_ENTRIES: 'it cannot be raised; convert the image to larger blocks with another tool',
-  VHDX_MAX_BAT_ENTRIES: 'it cannot be raised',
   VHDX_MAX_LOG_LENGTH: 'it cannot be raised; replay the log with Hyper-V (mount the disk once) first',
 };
 

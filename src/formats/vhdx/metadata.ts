@@ -94,7 +94,7 @@ export async function readMetadata(file: ImageFile, region: Region): Promise<Vhd
       if (optional) return undefined;
       throw new DiskImageError('CORRUPT', `VHDX metadata lacks the ${name} item`, { item: name });
     }
-    if (id === Item.parentLocator && e.length > VHDX_MAX_LOCATOR_ITEM) throw new DiskImageError('CORRUPT', `VHDX parent locator is ${e.length} bytes (at most ${VHDX_MAX_LOCATOR_ITEM}) (${limitNote('VHDX_MAX_LOCATOR_ITEM', VHDX_MAX_LOCATOR_ITEM)})`);
+    if (id === Item.parentLocator && e.length > VHDX_MAX_LOCATOR_ITEM) throw new DiskImageError('CORRUPT', `VHDX parent locator is ${e.length} bytes (${limitNote('VHDX_MAX_LOCATOR_ITEM', VHDX_MAX_LOCATOR_ITEM)})`);
     const buf = new Uint8Array(e.length);
     await file.read(buf, region.offset + e.offset);
     return new DataView(buf.buffer);
