@@ -14,6 +14,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { resolveParent } from '../../src/chain/resolve.js';
 import { DiskImageError, type ErrorCode } from '../../src/errors.js';
 import { createImage, openImage } from '../../src/formats/registry.js';
+import { encodeParentName } from '../../src/formats/vhd/dynamic-header.js';
 import type { OpenOptions } from '../../src/formats/types.js';
 import type { FileOpener } from '../../src/io/image-file.js';
 import { openSource } from '../../src/io/open-source.js';
@@ -22,6 +23,7 @@ import { addLayer, type ChainFormat } from '../helpers/chain.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { needTools, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
+import { VHD, fixChecksums, patchBytes, patchU32, readBytes } from '../helpers/vhd.js';
 
 const SIZE = 4 * 1024 * 1024;
 
@@ -150,6 +152,38 @@ describe('parent names the writers record (all name carriers of the format at on
       await opens(child, { parentDirs: [s.outside] });
     });
   }
+});
+
+/** Sets every parent locator payload (W2ku, W2ru: UTF-16LE; MacX: UTF-8) and the header parent name of VHD `path` to `name`, checksums fixed. */
+function setVhdParentNames(path: string, name: string): void {
+  for (let i = 0; i < 8; i++) {
+    const at = VHD.headerOffset + VHD.headerLocators + 24 * i;
+    const e = Buffer.from(readBytes(path, at, 24));
+    const code = e.toString('latin1', 0, 4);
+    if (code !== 'W2ku' && code !== 'W2ru' && code !== 'MacX') continue;
+    const data = Buffer.from(name, code === 'MacX' ? 'utf8' : 'utf16le');
+    assert.ok(data.length <= e.readUInt32BE(4), `${name} does not fit the ${code} locator`);
+    patchBytes(path, Number(e.readBigUInt64BE(16)), data);
+    patchU32(path, at + 8, data.length);
+  }
+  patchBytes(path, VHD.headerOffset + VHD.headerParentName, encodeParentName(name));
+  fixChecksums(path);
+}
+
+describe('VHD names in the file (every locator and the header parent name at once)', () => {
+  it('refuses every hostile name; nothing outside is opened or fetched', async () => {
+    const s = sandbox();
+    await withServer(s.outside, async (server) => {
+      const { base, child } = await acrossSandbox(s, 'vhd');
+      for (const name of hostileNames(s, 'base.vhd', server)) {
+        setVhdParentNames(child, name);
+        await refused(child, s.allowed, 'PARENT');
+      }
+      assert.equal(server.requests(), 0);
+      setVhdParentNames(child, base);
+      await opens(child, { parentDirs: [s.outside] });
+    });
+  });
 });
 
 describe('VHD and VHDX names (locators, parent name, parent_linkage paths) through the resolver', () => {
