@@ -44,6 +44,9 @@ export const VHDX_MAX_LOG_LENGTH = 64 * MiB;
 /** Most steps the search for the active VHDX log sequence may take (a 64 MiB log has 16384 sectors), so a log of stale overlapping entries cannot make it quadratic. */
 export const VHDX_MAX_LOG_SEARCH_STEPS = 10_000_000;
 
+/** Least number of candidate-entry bytes one VHDX log scan may checksum (8 × the log length when larger), so a log of stale overlapping entries cannot make the scan quadratic. */
+export const VHDX_LOG_SCAN_BUDGET = 256 * MiB;
+
 /** Largest VMDK descriptor read, embedded or a file: qemu-img and VMware write well under 2 KiB. */
 export const VMDK_MAX_DESCRIPTOR_BYTES = 64 * KiB;
 
@@ -82,6 +85,12 @@ export const QCOW2_MAX_CHECKED_CLUSTERS = 32 * MiB;
 
 /** Largest VDI cbHeader read: the pre-header (72 bytes) and header fit in the first MiB, where VirtualBox starts data (VDI_DATA_ALIGN). */
 export const VDI_MAX_HEADER_SIZE = MiB - 72;
+
+/** Largest VDI cbBlock read (VDICore.h only asks for a power of two): 256 MiB, so one block never needs more memory than that; VirtualBox writes 1 MiB. */
+export const VDI_MAX_BLOCK_SIZE = 256 * MiB;
+
+/** Largest VDI cbBlockExtra read: as large as a block (VirtualBox writes 0). */
+export const VDI_MAX_BLOCK_EXTRA = VDI_MAX_BLOCK_SIZE;
 
 /** Largest VDI block array read (cBlocks × 4 bytes): 32 MiB, 8 Mi blocks, 8 TiB of 1 MiB blocks. */
 export const VDI_MAX_BLOCK_MAP_BYTES = 32 * MiB;

@@ -62,9 +62,3 @@ export const SECTOR = 512;
 /** Smallest cbBlock vdisk reads: one sector. */
 export const MIN_BLOCK_SIZE = SECTOR;
 
-/** Largest cbBlock vdisk reads (VDICore.h only asks for a power of two): 256 MiB, so one block never needs more memory than that. */
-export const MAX_BLOCK_SIZE = 256 * 1024 * 1024;
-
-/** Largest cbBlockExtra vdisk reads: as large as a block. */
-export const MAX_BLOCK_EXTRA = MAX_BLOCK_SIZE;
-

@@ -8,12 +8,12 @@ import { parseUuid, randomUuid } from '../../util/uuid.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
 import type { CreateOptions } from '../types.js';
 import { BlockMap } from './block-map.js';
-import { BLOCK_FREE, COMMENT_SIZE, DATA_ALIGN, DEFAULT_BLOCK_SIZE, FILE_INFO, FILE_INFO_SIZE, HEADER1PLUS_SIZE, MAX_BLOCK_SIZE, PRE_HEADER_SIZE, SECTOR, TYPE_DIFF, TYPE_FIXED, TYPE_NORMAL, VDI_SIGNATURE, VERSION_1_1 } from './constants.js';
+import { BLOCK_FREE, COMMENT_SIZE, DATA_ALIGN, DEFAULT_BLOCK_SIZE, FILE_INFO, FILE_INFO_SIZE, HEADER1PLUS_SIZE, PRE_HEADER_SIZE, SECTOR, TYPE_DIFF, TYPE_FIXED, TYPE_NORMAL, VDI_SIGNATURE, VERSION_1_1 } from './constants.js';
 import { HEADER1, parseVdiHeader, PRE_HEADER } from './header.js';
 import { vdiParentRef } from './parent-ref.js';
 import { VdiLayer } from './reader.js';
 import { WritableVdiLayer } from './writer.js';
-import { VDI_MAX_BLOCK_MAP_BYTES } from '../../limits.js';
+import { VDI_MAX_BLOCK_MAP_BYTES, VDI_MAX_BLOCK_SIZE } from '../../limits.js';
 
 /** `-o` options `vdisk create -f vdi` accepts. */
 export const VDI_CREATE_OPTIONS = ['subformat', 'block_size', 'preallocation'] as const;
@@ -32,7 +32,7 @@ export function newLayout(size: number, blockSize: number): { blocks: number; bl
 /** The `-o block_size` of a new VDI (default 1 MiB). */
 export function blockSizeOption(text: string | undefined): number {
   const bs = text === undefined ? DEFAULT_BLOCK_SIZE : parseSize(text);
-  if (!isPowerOfTwo(bs) || bs < MIN_WRITE_BLOCK || bs > MAX_BLOCK_SIZE) throw new DiskImageError('USAGE', `VDI block_size must be a power of two from 64K to 256M, not ${text}`, { value: text });
+  if (!isPowerOfTwo(bs) || bs < MIN_WRITE_BLOCK || bs > VDI_MAX_BLOCK_SIZE) throw new DiskImageError('USAGE', `VDI block_size must be a power of two from 64K to 256M, not ${text}`, { value: text });
   return bs;
 }
 

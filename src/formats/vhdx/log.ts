@@ -14,7 +14,7 @@ import { uuidIsNil } from '../../util/uuid.js';
 import { HEADER_OFFSETS, KiB64, LOG_SECTOR, MAX_VIRTUAL_SIZE, MiB } from './constants.js';
 import { decodeLogEntry, startsLogEntry, type LogEntry } from './log-entry.js';
 import { resolveUpdates, type LogReplay, type Update } from './log-updates.js';
-import { limitNote, VHDX_MAX_LOG_LENGTH, VHDX_MAX_LOG_SEARCH_STEPS } from '../../limits.js';
+import { limitNote, VHDX_LOG_SCAN_BUDGET, VHDX_MAX_LOG_LENGTH, VHDX_MAX_LOG_SEARCH_STEPS } from '../../limits.js';
 
 /** LogOffset and LogLength are multiples of 1 MiB, and the log lies past the first 1 MiB (2.2.2). */
 export const LOG_ALIGNMENT = MiB;
@@ -26,8 +26,6 @@ export const MAX_LAST_FILE_OFFSET = MAX_VIRTUAL_SIZE + 1024 ** 4;
 /** The header slots [64 KiB, 192 KiB): "updates to the headers cannot be made through the log" (2.2.2). */
 const HEADERS_START = HEADER_OFFSETS[0];
 const HEADERS_END = HEADER_OFFSETS[1] + KiB64;
-/** Most candidate-entry bytes one scan may checksum: a log of stale overlapping entries cannot make it quadratic. */
-const SCAN_BUDGET_MIN = 256 * MiB;
 
 /** Options of readActiveLog. */
 export interface ReadLogOptions {
@@ -46,7 +44,7 @@ type Placed = LogEntry & { position: number };
 function scanLog(log: Uint8Array, logGuid: Uint8Array, options: ReadLogOptions): Map<number, Placed> {
   const found = new Map<number, Placed>();
   const view = new DataView(log.buffer, log.byteOffset, log.length);
-  let budget = Math.max(8 * log.length, SCAN_BUDGET_MIN);
+  let budget = Math.max(8 * log.length, VHDX_LOG_SCAN_BUDGET);
   for (let pos = 0; pos < log.length; pos += LOG_SECTOR) {
     // Entries of earlier sessions (another LogGuid) are normal leftovers: skip them quietly.
     if (!startsLogEntry(log, pos, logGuid)) continue;
@@ -57,7 +55,7 @@ function scanLog(log: Uint8Array, logGuid: Uint8Array, options: ReadLogOptions):
     }
     budget -= length;
     if (budget < 0) {
-      throw corrupt(`VHDX log: candidate entries overlap so much that checking them would read more than ${Math.max(8 * log.length, SCAN_BUDGET_MIN)} bytes (at log position ${pos})`, {
+      throw corrupt(`VHDX log: candidate entries overlap so much that checking them would read more than ${Math.max(8 * log.length, VHDX_LOG_SCAN_BUDGET)} bytes (at log position ${pos}; ${limitNote('VHDX_LOG_SCAN_BUDGET', VHDX_LOG_SCAN_BUDGET)})`, {
         field: 'log entries',
         position: pos,
       });
