@@ -7,7 +7,7 @@ import type { DiskImage, OpenOptions } from '../formats/types.js';
 import { CompressPool } from '../util/compress-pool.js';
 import { isAllZero } from '../util/zero.js';
 import { CHUNK_HEADER, sha256Hex, writeChunkHeader } from './chunk-object.js';
-import { CHUNK_SIZE, checkName, MAX_INDEX_ENTRIES } from './layout.js';
+import { CHUNK_SIZE, checkName } from './layout.js';
 import { Lease, type LeaseTiming } from './lease.js';
 import { changedChunks } from './changed-chunks.js';
 import { recordingOpener, sourceFiles, type SourceFiles } from './source-files.js';
@@ -16,6 +16,7 @@ import type { BackupCounts, Manifest } from './manifest.js';
 import type { StoreOptions } from './open-store.js';
 import { openRepository, type Repository } from './repository.js';
 import { chunkCount, chunkLength, type SnapshotIndex } from './snapshot-index.js';
+import { BACKUP_MAX_INDEX_ENTRIES, limitNote } from '../limits.js';
 
 /** Options of `vdisk backup create`: the snapshot's name and how to open the image. */
 export interface BackupOptions extends OpenOptions {
@@ -168,7 +169,7 @@ async function backupUnderLease(repo: Repository, image: DiskImage, what: { name
   const before = last?.chunks ?? [];
   const changed = opts.full ? undefined : await changedChunks(image, source, last?.meta);
   const total = chunkCount(image.virtualSize);
-  if (total > MAX_INDEX_ENTRIES) throw new DiskImageError('UNSUPPORTED', `${image.path} is ${image.virtualSize} bytes; a snapshot holds at most ${MAX_INDEX_ENTRIES * CHUNK_SIZE}`);
+  if (total > BACKUP_MAX_INDEX_ENTRIES) throw new DiskImageError('UNSUPPORTED', `${image.path} is ${image.virtualSize} bytes; a snapshot holds at most ${BACKUP_MAX_INDEX_ENTRIES * CHUNK_SIZE} (${limitNote('BACKUP_MAX_INDEX_ENTRIES', BACKUP_MAX_INDEX_ENTRIES)})`);
   const chunks: (string | undefined)[] = new Array<string | undefined>(total).fill(undefined);
   const counts: BackupCounts = { total, new: 0, reused: 0, zero: total, storedBytes: 0 };
   const queued = new Set<string>();

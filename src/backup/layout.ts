@@ -14,11 +14,7 @@ export const CONFIG_NAME = 'vdisk-backup.json';
 /** Plaintext bytes per chunk (the last chunk of a disk is shorter). */
 export const CHUNK_SIZE = 4 * 1024 * 1024;
 
-/** Most chunks one index lists: 2^22 chunks of 4 MiB, a 16 TiB disk. */
-export const MAX_INDEX_ENTRIES = 2 ** 22;
 
-/** Largest JSON object (config, manifest, an index's metadata) a reader accepts. */
-export const MAX_JSON_BYTES = 64 * 1024;
 
 /** Folder of the snapshot manifests. */
 export const SNAPSHOTS = 'snapshots/';

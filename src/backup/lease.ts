@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DiskImageError } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
+import { BACKUP_MAX_BEAT_BYTES } from '../limits.js';
 
 /**
  * Leases (docs/backup.md, "gc while a backup runs"): how `backup create`
@@ -68,8 +69,6 @@ function goneHere(bytes: Uint8Array | undefined): boolean {
   }
 }
 
-/** Largest beat body read. */
-const MAX_BEAT_BYTES = 4096;
 
 /** The object name of beat `beat` of holder `id`. */
 function beatName(kind: LeaseKind, id: string, beat: number): string {
@@ -97,7 +96,7 @@ export async function beats(store: ObjectStore, kind: LeaseKind, timing: LeaseTi
     if (o.modifiedMs >= (newest.get(holder)?.modifiedMs ?? -1)) newest.set(holder, o);
   }
   const alive = new Set<string>();
-  for (const [holder, o] of newest) if (nowMs - o.modifiedMs < timing.staleMs && !goneHere(await store.get(o.name, MAX_BEAT_BYTES).catch(() => undefined))) alive.add(holder);
+  for (const [holder, o] of newest) if (nowMs - o.modifiedMs < timing.staleMs && !goneHere(await store.get(o.name, BACKUP_MAX_BEAT_BYTES).catch(() => undefined))) alive.add(holder);
   return found.map((b) => ({ ...b, alive: alive.has(b.holder) }));
 }
 

@@ -1,5 +1,6 @@
 import { DiskImageError } from '../errors.js';
-import { checkName, checkVersion, FORMAT_VERSION, intField, isDigest, MAX_INDEX_ENTRIES, CHUNK_SIZE, parseJsonObject, textField } from './layout.js';
+import { checkName, checkVersion, FORMAT_VERSION, intField, isDigest, CHUNK_SIZE, parseJsonObject, textField } from './layout.js';
+import { BACKUP_MAX_INDEX_ENTRIES } from '../limits.js';
 
 /** What one backup did, in chunks and bytes. */
 export interface BackupCounts {
@@ -54,14 +55,14 @@ export function decodeManifest(bytes: Uint8Array, what: string): Manifest {
     id,
     name: textField(obj, 'name', what),
     createdAt: textField(obj, 'createdAt', what),
-    diskSize: intField(obj, 'diskSize', MAX_INDEX_ENTRIES * CHUNK_SIZE, what),
+    diskSize: intField(obj, 'diskSize', BACKUP_MAX_INDEX_ENTRIES * CHUNK_SIZE, what),
     sourceFormat: textField(obj, 'sourceFormat', what),
     index: obj.index,
     counts: {
-      total: intField(c, 'total', MAX_INDEX_ENTRIES, what),
-      new: intField(c, 'new', MAX_INDEX_ENTRIES, what),
-      reused: intField(c, 'reused', MAX_INDEX_ENTRIES, what),
-      zero: intField(c, 'zero', MAX_INDEX_ENTRIES, what),
+      total: intField(c, 'total', BACKUP_MAX_INDEX_ENTRIES, what),
+      new: intField(c, 'new', BACKUP_MAX_INDEX_ENTRIES, what),
+      reused: intField(c, 'reused', BACKUP_MAX_INDEX_ENTRIES, what),
+      zero: intField(c, 'zero', BACKUP_MAX_INDEX_ENTRIES, what),
       storedBytes: intField(c, 'storedBytes', Number.MAX_SAFE_INTEGER, what),
     },
   };

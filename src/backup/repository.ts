@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { DiskImageError } from '../errors.js';
 import { decodeChunk, MAX_CHUNK_OBJECT, sha256Hex } from './chunk-object.js';
-import { CHUNK_SIZE, CONFIG_NAME, FORMAT_VERSION, MAX_JSON_BYTES, SNAPSHOTS, checkVersion, chunkName, indexName, intField, manifestName, parseJsonObject, textField } from './layout.js';
+import { CHUNK_SIZE, CONFIG_NAME, FORMAT_VERSION, SNAPSHOTS, checkVersion, chunkName, indexName, intField, manifestName, parseJsonObject, textField } from './layout.js';
 import { decodeManifest, encodeManifest, type BackupCounts, type Manifest } from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { openStore, type StoreOptions } from './open-store.js';
 import { ZstdDecoder } from './zstd-decoder.js';
 import { decodeIndex, encodeIndex, MAX_INDEX_BYTES, type SnapshotIndex } from './snapshot-index.js';
+import { BACKUP_MAX_JSON_BYTES } from '../limits.js';
 
 /** The `format` field of the config object. */
 const REPO_KIND = 'vdisk-backup';
@@ -21,7 +22,7 @@ export class Repository {
 
   /** Opens the repository in `store`: USAGE when it has no config, CORRUPT or UNSUPPORTED when the config is bad or newer. */
   static async open(store: ObjectStore): Promise<Repository> {
-    const bytes = await store.get(CONFIG_NAME, MAX_JSON_BYTES);
+    const bytes = await store.get(CONFIG_NAME, BACKUP_MAX_JSON_BYTES);
     if (!bytes) throw new DiskImageError('USAGE', `${store.location} is not a backup repository (no ${CONFIG_NAME}; make one with vdisk backup init)`, { path: store.location });
     const what = `${store.location}: ${CONFIG_NAME}`;
     const config = parseJsonObject(bytes, what);
@@ -68,7 +69,7 @@ export class Repository {
 
   /** The manifest stored as `name` (undefined when it is gone); CORRUPT when it does not parse. */
   async manifest(name: string): Promise<Manifest | undefined> {
-    const bytes = await this.store.get(name, MAX_JSON_BYTES);
+    const bytes = await this.store.get(name, BACKUP_MAX_JSON_BYTES);
     return bytes && decodeManifest(bytes, `${this.store.location}: ${name}`);
   }
 

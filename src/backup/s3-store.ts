@@ -5,6 +5,7 @@ import { DiskImageError } from '../errors.js';
 import type { ObjectStore, StoredObject } from './object-store.js';
 import type { S3Config } from './s3-config.js';
 import { parseListPage, xmlField, type ListPage } from './s3-xml.js';
+import { BACKUP_MAX_XML_BYTES, limitNote } from '../limits.js';
 
 /** Limits of an S3Store's requests; the defaults suit a backup, tests shrink them. */
 export interface S3Tuning {
@@ -27,8 +28,6 @@ interface Call {
   body?: Uint8Array;
 }
 
-/** The largest listing page or error document read (a 1000-key page is about 300 KB). */
-const MAX_XML_BYTES = 16 * 1024 * 1024;
 
 /** Thrown by a response handler to have the request retried, saying why. */
 class Retry extends Error {}
@@ -191,9 +190,9 @@ export class S3Store implements ObjectStore {
     } while (token);
   }
 
-  /** The body of a response as text (an error document or a listing), at most MAX_XML_BYTES. */
+  /** The body of a response as text (an error document or a listing), at most BACKUP_MAX_XML_BYTES. */
   private async errorText(res: Response): Promise<string> {
-    const bytes = await readBody(res, MAX_XML_BYTES, (size) => new DiskImageError('IO', `${this.location}: an answer of ${size} bytes from ${this.config.endpoint} is too large`));
+    const bytes = await readBody(res, BACKUP_MAX_XML_BYTES, (size) => new DiskImageError('IO', `${this.location}: an answer of ${size} bytes from ${this.config.endpoint} is too large (${limitNote('BACKUP_MAX_XML_BYTES', BACKUP_MAX_XML_BYTES)})`));
     return new TextDecoder().decode(bytes);
   }
 

@@ -1,6 +1,7 @@
 import { DiskImageError } from '../errors.js';
 import { parseSourceFiles, type SourceFiles } from './source-files.js';
-import { CHUNK_SIZE, MAX_INDEX_ENTRIES, MAX_JSON_BYTES, checkVersion, FORMAT_VERSION, intField, parseJsonObject, textField } from './layout.js';
+import { CHUNK_SIZE, checkVersion, FORMAT_VERSION, intField, parseJsonObject, textField } from './layout.js';
+import { BACKUP_MAX_INDEX_ENTRIES, BACKUP_MAX_JSON_BYTES, limitNote } from '../limits.js';
 
 /**
  * A snapshot index (docs/backup.md, "Index objects"): "VDBKIDX1" (8 bytes),
@@ -15,7 +16,7 @@ const DIGEST_BYTES = 32;
 const ZERO_HEX = '0'.repeat(64);
 
 /** Bytes the largest valid index takes. */
-export const MAX_INDEX_BYTES = HEAD + MAX_JSON_BYTES + MAX_INDEX_ENTRIES * DIGEST_BYTES;
+export const MAX_INDEX_BYTES = HEAD + BACKUP_MAX_JSON_BYTES + BACKUP_MAX_INDEX_ENTRIES * DIGEST_BYTES;
 
 /** What a snapshot records of its source and itself. */
 export interface SnapshotMeta {
@@ -72,12 +73,12 @@ export function encodeIndex(index: SnapshotIndex): Uint8Array {
 export function decodeIndex(bytes: Uint8Array, what: string): SnapshotIndex {
   if (bytes.length < HEAD || MAGIC.some((b, i) => bytes[i] !== b)) throw new DiskImageError('CORRUPT', `${what} is not a snapshot index`);
   const jsonLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  if (jsonLength > MAX_JSON_BYTES || HEAD + jsonLength > bytes.length) throw new DiskImageError('CORRUPT', `${what}: metadata length ${jsonLength} is past the index or over ${MAX_JSON_BYTES}`);
+  if (jsonLength > BACKUP_MAX_JSON_BYTES || HEAD + jsonLength > bytes.length) throw new DiskImageError('CORRUPT', `${what}: metadata length ${jsonLength} is past the index or over ${BACKUP_MAX_JSON_BYTES} (${limitNote('BACKUP_MAX_JSON_BYTES', BACKUP_MAX_JSON_BYTES)})`);
   const obj = parseJsonObject(bytes.subarray(HEAD, HEAD + jsonLength), what);
   checkVersion(obj, what);
   const chunkSize = intField(obj, 'chunkSize', Number.MAX_SAFE_INTEGER, what);
   if (chunkSize !== CHUNK_SIZE) throw new DiskImageError('CORRUPT', `${what}: chunk size ${chunkSize} is not ${CHUNK_SIZE}`);
-  const diskSize = intField(obj, 'diskSize', MAX_INDEX_ENTRIES * CHUNK_SIZE, what);
+  const diskSize = intField(obj, 'diskSize', BACKUP_MAX_INDEX_ENTRIES * CHUNK_SIZE, what);
   const count = chunkCount(diskSize);
   const table = bytes.subarray(HEAD + jsonLength);
   if (table.length !== count * DIGEST_BYTES) throw new DiskImageError('CORRUPT', `${what}: ${table.length} bytes of chunk digests, a ${diskSize}-byte disk needs ${count * DIGEST_BYTES}`);

@@ -1,6 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { DiskImageError } from '../errors.js';
 import type { FileOpener } from '../io/image-file.js';
+import { BACKUP_MAX_SOURCE_FILES } from '../limits.js';
 
 /**
  * What a snapshot records of the files its guest view was read from
@@ -26,8 +27,6 @@ export interface SourceFiles {
   files: SourceFile[];
 }
 
-/** Most files one source may list (their list must fit the 64 KiB of index metadata; beyond it a backup reads everything). */
-const MAX_FILES = 200;
 
 /** An opener that opens through `base` and adds each path it opened to `seen`. */
 export function recordingOpener(base: FileOpener, seen: Set<string>): FileOpener {
@@ -59,7 +58,7 @@ export async function sourceFiles(top: string, paths: Iterable<string>): Promise
     files.push(f);
   }
   const topReal = await realpath(top).catch(() => undefined);
-  if (!topReal || files.length > MAX_FILES) return undefined;
+  if (!topReal || files.length > BACKUP_MAX_SOURCE_FILES) return undefined;
   return { top: topReal, files: files.sort((a, b) => a.path.localeCompare(b.path)) };
 }
 
@@ -68,7 +67,7 @@ export function parseSourceFiles(value: unknown, what: string): SourceFiles {
   const bad = () => new DiskImageError('CORRUPT', `${what}: source is not a list of source files`);
   if (typeof value !== 'object' || value === null) throw bad();
   const { top, files } = value as Record<string, unknown>;
-  if (typeof top !== 'string' || !Array.isArray(files) || files.length > MAX_FILES) throw bad();
+  if (typeof top !== 'string' || !Array.isArray(files) || files.length > BACKUP_MAX_SOURCE_FILES) throw bad();
   const fields = ['path', 'dev', 'ino', 'size', 'mtimeNs', 'ctimeNs'] as const;
   const parsed = files.map((f: unknown): SourceFile => {
     if (typeof f !== 'object' || f === null) throw bad();

@@ -3,9 +3,8 @@ import { constants, inflateRawSync, inflateSync } from 'node:zlib';
 import { DiskImageError } from '../errors.js';
 import type { CompressedRun } from '../formats/layer.js';
 import { zstdFrame } from '../util/zstd-frame.js';
+import { limitNote, MAX_ZSTD_WINDOW } from '../limits.js';
 
-/** Largest Zstandard window vdisk lets the decoder allocate (a qcow2 cluster, 2 MiB at most, needs no more than itself). */
-const MAX_ZSTD_WINDOW = 8 * 1024 * 1024;
 
 /**
  * One Zstandard frame from the start of `stored` decoded into one unit of
@@ -18,7 +17,7 @@ export function zstdUnit(stored: Uint8Array, unitLength: number): Uint8Array {
   const frame = zstdFrame(stored);
   if (typeof frame === 'string') throw new Error(frame);
   if (frame.contentSize !== undefined && frame.contentSize !== unitLength) throw new Error(`the frame holds ${frame.contentSize} bytes`);
-  if (frame.windowSize > MAX_ZSTD_WINDOW) throw new Error(`its ${frame.windowSize}-byte window is larger than ${MAX_ZSTD_WINDOW} bytes`);
+  if (frame.windowSize > MAX_ZSTD_WINDOW) throw new Error(`its ${frame.windowSize}-byte window is larger than ${MAX_ZSTD_WINDOW} bytes (${limitNote('MAX_ZSTD_WINDOW', MAX_ZSTD_WINDOW)})`);
   const unit = new Uint8Array(unitLength);
   let got = 0;
   const decoder = new Decompress((block) => {

@@ -1,7 +1,7 @@
 import type { ParentCandidate } from '../formats/layer.js';
 
-/** Deepest chain vdisk opens; deeper is refused as a likely loop or hostile file. */
-export const MAX_CHAIN_DEPTH = 64;
+/** The default deepest chain, re-exported where src/browser/picked-files.ts reads it (the CLI and library use limits.ts maxChainDepth()). */
+export { MAX_CHAIN_DEPTH } from '../limits.js';
 
 /** Where a parent may be looked for, and what has been opened on the way down. */
 export interface ResolveContext {

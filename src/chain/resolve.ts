@@ -3,14 +3,15 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { DiskImageError } from '../errors.js';
 import type { ParentCandidate } from '../formats/layer.js';
 import { isUrl } from '../io/http-source.js';
-import { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
+import type { ResolveContext } from './resolve-context.js';
+import { limitNote, MAX_SCANNED_FILES, maxChainDepth } from '../limits.js';
 
 export { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
 
 const WINDOWS_ABSOLUTE = /^(?:[a-zA-Z]:[\\/]|\\\\)/;
 
-/** Most files one directory contributes to an `anyWithExtension` candidate: each is opened to read its identity. */
-export const MAX_SCANNED_FILES = 256;
+/** A name that starts like a URL (`file://`, `http://`, ...): a file beside a descriptor never does. */
+const URL_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 
 /** The files of `dir` whose name ends in `.ext` (any case), sorted, at most MAX_SCANNED_FILES; none when it cannot be listed. */
 function filesWithExtension(dir: string, ext: string): string[] {
@@ -58,8 +59,9 @@ function realDir(d: string): string | undefined {
  * parent. Throws `PARENT` naming every path tried and why each was passed over.
  */
 export function resolveParent(candidates: ParentCandidate[], ctx: ResolveContext): string[] {
-  if (ctx.depth >= MAX_CHAIN_DEPTH) {
-    throw new DiskImageError('PARENT', `${ctx.childPath}: chain deeper than ${MAX_CHAIN_DEPTH} images`, { depth: ctx.depth });
+  const maxDepth = maxChainDepth(process.env);
+  if (ctx.depth >= maxDepth) {
+    throw new DiskImageError('PARENT', `${ctx.childPath}: chain deeper than ${maxDepth} images (${limitNote('MAX_CHAIN_DEPTH', maxDepth)})`, { depth: ctx.depth });
   }
   if (isUrl(ctx.childPath)) return resolveUrlParent(candidates, ctx);
   const childDir = dirname(resolve(ctx.childPath));
@@ -135,16 +137,17 @@ function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
 
 /**
  * The path of a file a descriptor names beside itself (a VMDK extent, a
- * qcow2 external data file: `what` names it in errors), for
- * the descriptor at `descriptorPath`: a relative name without `..`, resolved
- * in the descriptor's directory (or against its URL), which after resolving
- * symlinks still lies in that directory. Anything else is `CORRUPT`: a
+ * qcow2 external data file: `what` names it in errors), for the descriptor
+ * at `descriptorPath`: a relative name without `..` that is not a URL,
+ * resolved in the descriptor's directory (or against its URL), which after
+ * resolving symlinks still lies in that directory. Anything else is `CORRUPT`: a
  * descriptor must not reach files elsewhere.
  */
 export function resolveBeside(descriptorPath: string, name: string, what = 'extent file'): string {
   const posix = name.replace(/\\/g, '/');
   const refuse = (why: string): DiskImageError =>
     new DiskImageError('CORRUPT', `${descriptorPath}: ${what} '${name}' ${why}`, { path: descriptorPath, field: what, value: name });
+  if (URL_SCHEME.test(name)) throw refuse('is a URL; extents must lie beside the descriptor');
   if (WINDOWS_ABSOLUTE.test(name) || posix.startsWith('/')) throw refuse('is an absolute path; extents must lie beside the descriptor');
   if (posix.split('/').some((s) => s === '..')) throw refuse("climbs out of the descriptor's directory");
   if (isUrl(descriptorPath)) return new URL(posix.split('/').map(encodeURIComponent).join('/'), descriptorPath).href;

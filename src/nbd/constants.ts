@@ -140,12 +140,5 @@ export const BASE_ALLOCATION = 'base:allocation';
 export const NBD_DEFAULT_PORT = 10809;
 /** Longest string (export name, context, message) allowed (proto.md, "Conventions"). */
 export const MAX_STRING = 4096;
-/**
- * The largest READ or WRITE payload served: 2^25, the default every client
- * may assume (proto.md, "Size constraints"), advertised in NBD_INFO_BLOCK_SIZE.
- */
-export const MAX_PAYLOAD = 1 << 25;
 /** Preferred block size advertised: 4 KiB, the default (proto.md, "Size constraints"). */
 export const PREFERRED_BLOCK = 4096;
-/** Most descriptors sent in one block status chunk: well under the 2^20 a server SHOULD NOT exceed (proto.md, "Structured reply types"); the client asks again for the rest. */
-export const MAX_STATUS_DESCRIPTORS = 1 << 16;

@@ -1,36 +1,9 @@
 import type { ByteReader } from './byte-reader.js';
-import {
-  BASE_ALLOCATION,
-  IHAVEOPT,
-  MAX_PAYLOAD,
-  NBD_FLAG_C_FIXED_NEWSTYLE,
-  NBD_FLAG_C_NO_ZEROES,
-  NBD_FLAG_FIXED_NEWSTYLE,
-  NBD_FLAG_NO_ZEROES,
-  NBD_INFO_BLOCK_SIZE,
-  NBD_INFO_EXPORT,
-  NBD_OPT_ABORT,
-  NBD_OPT_EXPORT_NAME,
-  NBD_OPT_GO,
-  NBD_OPT_INFO,
-  NBD_OPT_LIST,
-  NBD_OPT_LIST_META_CONTEXT,
-  NBD_OPT_SET_META_CONTEXT,
-  NBD_OPT_STRUCTURED_REPLY,
-  NBD_REP_ACK,
-  NBD_REP_ERR_INVALID,
-  NBD_REP_ERR_SHUTDOWN,
-  NBD_REP_ERR_UNKNOWN,
-  NBD_REP_ERR_UNSUP,
-  NBD_REP_INFO,
-  NBD_REP_META_CONTEXT,
-  NBD_REP_SERVER,
-  NBDMAGIC,
-  PREFERRED_BLOCK,
-} from './constants.js';
+import { BASE_ALLOCATION, IHAVEOPT, NBD_FLAG_C_FIXED_NEWSTYLE, NBD_FLAG_C_NO_ZEROES, NBD_FLAG_FIXED_NEWSTYLE, NBD_FLAG_NO_ZEROES, NBD_INFO_BLOCK_SIZE, NBD_INFO_EXPORT, NBD_OPT_ABORT, NBD_OPT_EXPORT_NAME, NBD_OPT_GO, NBD_OPT_INFO, NBD_OPT_LIST, NBD_OPT_LIST_META_CONTEXT, NBD_OPT_SET_META_CONTEXT, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NBD_REP_ERR_INVALID, NBD_REP_ERR_SHUTDOWN, NBD_REP_ERR_UNKNOWN, NBD_REP_ERR_UNSUP, NBD_REP_INFO, NBD_REP_META_CONTEXT, NBD_REP_SERVER, NBDMAGIC, PREFERRED_BLOCK } from './constants.js';
 import type { NbdExport } from './export.js';
 import { decodeString, parseInfoRequest, parseMetaContextRequest } from './option-data.js';
 import { optionReply, protocolString } from './replies.js';
+import { limitNote, NBD_MAX_OPTION_DATA, NBD_MAX_PAYLOAD } from '../limits.js';
 
 /** What the handshake agreed: the export, whether replies are structured, and the selected metadata context's id. */
 export interface Session {
@@ -50,8 +23,6 @@ export interface HandshakeWire {
   shuttingDown(): boolean;
 }
 
-/** Longest option data read; longer is taken as a denial of service and the connection dropped (proto.md, "Termination of the session during option haggling"). */
-const MAX_OPTION_DATA = 64 * 1024;
 /** The id base:allocation gets from NBD_OPT_SET_META_CONTEXT (any value the server chooses; proto.md, "Option types"). */
 const ALLOCATION_CONTEXT_ID = 1;
 /** Client flags this server knows (proto.md, "Client flags"); any other bit MUST drop the connection. */
@@ -85,7 +56,7 @@ export async function negotiate(wire: HandshakeWire, exports: ReadonlyMap<string
     if (head.readBigUInt64BE(0) !== IHAVEOPT) return void wire.violation('bad option magic');
     const option = head.readUInt32BE(8);
     const length = head.readUInt32BE(12);
-    if (length > MAX_OPTION_DATA) return void wire.violation(`option ${option} carries ${length} bytes`);
+    if (length > NBD_MAX_OPTION_DATA) return void wire.violation(`option ${option} carries ${length} bytes (${limitNote('NBD_MAX_OPTION_DATA', NBD_MAX_OPTION_DATA)})`);
     const data = await wire.reader.read(length);
     if (!data) return undefined;
     if (wire.shuttingDown() && option !== NBD_OPT_ABORT) {
@@ -221,6 +192,6 @@ function blockSizeInfo(): Buffer {
   b.writeUInt16BE(NBD_INFO_BLOCK_SIZE, 0);
   b.writeUInt32BE(1, 2);
   b.writeUInt32BE(PREFERRED_BLOCK, 6);
-  b.writeUInt32BE(MAX_PAYLOAD, 10);
+  b.writeUInt32BE(NBD_MAX_PAYLOAD, 10);
   return b;
 }

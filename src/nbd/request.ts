@@ -1,21 +1,6 @@
-import {
-  MAX_PAYLOAD,
-  NBD_CMD_BLOCK_STATUS,
-  NBD_CMD_FLAG_DF,
-  NBD_CMD_FLAG_FUA,
-  NBD_CMD_FLAG_NO_HOLE,
-  NBD_CMD_FLAG_REQ_ONE,
-  NBD_CMD_FLUSH,
-  NBD_CMD_READ,
-  NBD_CMD_TRIM,
-  NBD_CMD_WRITE,
-  NBD_CMD_WRITE_ZEROES,
-  NBD_EINVAL,
-  NBD_ENOSPC,
-  NBD_EOVERFLOW,
-  NBD_EPERM,
-} from './constants.js';
+import { NBD_CMD_BLOCK_STATUS, NBD_CMD_FLAG_DF, NBD_CMD_FLAG_FUA, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_FLAG_REQ_ONE, NBD_CMD_FLUSH, NBD_CMD_READ, NBD_CMD_TRIM, NBD_CMD_WRITE, NBD_CMD_WRITE_ZEROES, NBD_EINVAL, NBD_ENOSPC, NBD_EOVERFLOW, NBD_EPERM } from './constants.js';
 import type { Session } from './handshake.js';
+import { limitNote, NBD_MAX_PAYLOAD } from '../limits.js';
 
 /** A request header (proto.md, "Request message"), the cookie kept as its 8 opaque bytes. */
 export interface NbdRequest {
@@ -86,8 +71,8 @@ export function refusal(req: NbdRequest, session: Session): Refusal | undefined 
   if (req.flags & ~allowed) return { error: NBD_EINVAL, message: `command ${req.type} does not take flags 0x${(req.flags & ~allowed).toString(16)}` };
   if (WRITES.has(req.type) && !session.export.writable) return { error: NBD_EPERM, message: 'the export is read-only' };
   if (req.type === NBD_CMD_BLOCK_STATUS && session.allocationContext === undefined) return { error: NBD_EINVAL, message: 'no metadata context was selected' };
-  if (req.type === NBD_CMD_READ && req.length > MAX_PAYLOAD) {
-    return { error: session.structured ? NBD_EOVERFLOW : NBD_EINVAL, message: `read of ${req.length} bytes exceeds the maximum payload ${MAX_PAYLOAD}` };
+  if (req.type === NBD_CMD_READ && req.length > NBD_MAX_PAYLOAD) {
+    return { error: session.structured ? NBD_EOVERFLOW : NBD_EINVAL, message: `read of ${req.length} bytes exceeds the maximum payload ${NBD_MAX_PAYLOAD} (${limitNote('NBD_MAX_PAYLOAD', NBD_MAX_PAYLOAD)})` };
   }
   if (req.type === NBD_CMD_FLUSH) return undefined;
   if (req.offset + req.length > session.export.size) {

@@ -6,6 +6,7 @@ import { BufferPool } from './buffer-pool.js';
 import { NbdConnection } from './connection.js';
 import type { NbdExport } from './export.js';
 import type { ServeStats } from './transmission.js';
+import { NBD_CONNECTION_BUDGET, NBD_MAX_IN_FLIGHT, NBD_SERVER_BUDGET } from '../limits.js';
 
 /** Where a server listens: a Unix socket, or a TCP address and port (0: any free port). */
 export type ListenAddress = { socket: string } | { host: string; port: number };
@@ -35,13 +36,13 @@ export class NbdServer {
 
   constructor(exports: NbdExport[], options: NbdServerOptions = {}) {
     const table = new Map(exports.map((e) => [e.name, e]));
-    const budget = options.budget ?? 32 * 1024 * 1024;
+    const budget = options.budget ?? NBD_SERVER_BUDGET;
     const context = {
       exports: table,
       budget: new ByteBudget(budget),
       pool: new BufferPool(budget),
-      connectionBudget: options.connectionBudget ?? 8 * 1024 * 1024,
-      maxInFlight: options.maxInFlight ?? 64,
+      connectionBudget: options.connectionBudget ?? NBD_CONNECTION_BUDGET,
+      maxInFlight: options.maxInFlight ?? NBD_MAX_IN_FLIGHT,
       stats: this.stats,
       shuttingDown: () => this.closing,
       onWarning: options.onWarning ?? (() => undefined),

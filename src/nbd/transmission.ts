@@ -3,29 +3,11 @@ import { DiskImageError } from '../errors.js';
 import type { ByteBudget } from './budget.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ByteReader } from './byte-reader.js';
-import {
-  MAX_PAYLOAD,
-  MAX_STATUS_DESCRIPTORS,
-  NBD_CMD_BLOCK_STATUS,
-  NBD_CMD_DISC,
-  NBD_CMD_FLAG_FUA,
-  NBD_CMD_FLAG_NO_HOLE,
-  NBD_CMD_FLAG_REQ_ONE,
-  NBD_CMD_FLUSH,
-  NBD_CMD_READ,
-  NBD_CMD_TRIM,
-  NBD_CMD_WRITE,
-  NBD_CMD_WRITE_ZEROES,
-  NBD_EINVAL,
-  NBD_EIO,
-  NBD_ENOSPC,
-  NBD_REPLY_FLAG_DONE,
-  NBD_REPLY_TYPE_OFFSET_DATA,
-  NBD_REQUEST_MAGIC,
-} from './constants.js';
+import { NBD_CMD_BLOCK_STATUS, NBD_CMD_DISC, NBD_CMD_FLAG_FUA, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_FLAG_REQ_ONE, NBD_CMD_FLUSH, NBD_CMD_READ, NBD_CMD_TRIM, NBD_CMD_WRITE, NBD_CMD_WRITE_ZEROES, NBD_EINVAL, NBD_EIO, NBD_ENOSPC, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, NBD_REQUEST_MAGIC } from './constants.js';
 import type { Session } from './handshake.js';
 import { blockStatusChunk, chunkHeader, doneChunk, errorChunk, simpleReply } from './replies.js';
 import { decodeRequest, refusal, REQUEST_HEADER, type NbdRequest } from './request.js';
+import { limitNote, NBD_MAX_PAYLOAD, NBD_MAX_STATUS_DESCRIPTORS } from '../limits.js';
 
 /** What a server counts over all its connections. */
 export interface ServeStats {
@@ -86,8 +68,8 @@ export class Transmission {
       }
       const req = decodeRequest(head);
       if (req.type === NBD_CMD_DISC) break;
-      if (req.type === NBD_CMD_WRITE && req.length > MAX_PAYLOAD) {
-        this.context.violation(`write of ${req.length} bytes exceeds the maximum payload ${MAX_PAYLOAD}`);
+      if (req.type === NBD_CMD_WRITE && req.length > NBD_MAX_PAYLOAD) {
+        this.context.violation(`write of ${req.length} bytes exceeds the maximum payload ${NBD_MAX_PAYLOAD} (${limitNote('NBD_MAX_PAYLOAD', NBD_MAX_PAYLOAD)})`);
         break;
       }
       const held = await this.borrow(req);
@@ -119,7 +101,7 @@ export class Transmission {
 
   /** Borrows a READ or WRITE payload's bytes, the connection's first (none for a read that will be refused). */
   private async borrow(req: NbdRequest): Promise<{ connection: number; server: number }> {
-    const bytes = req.type === NBD_CMD_WRITE || (req.type === NBD_CMD_READ && req.length <= MAX_PAYLOAD) ? req.length : 0;
+    const bytes = req.type === NBD_CMD_WRITE || (req.type === NBD_CMD_READ && req.length <= NBD_MAX_PAYLOAD) ? req.length : 0;
     if (!bytes) return { connection: 0, server: 0 };
     const connection = await this.context.budgets.connection.acquire(bytes);
     return { connection, server: await this.context.budgets.server.acquire(bytes) };
@@ -211,7 +193,7 @@ export class Transmission {
   /** NBD_CMD_BLOCK_STATUS: one chunk for base:allocation, one descriptor with REQ_ONE (proto.md, "Request types"). */
   private async blockStatus(req: NbdRequest): Promise<Buffer[]> {
     const one = (req.flags & NBD_CMD_FLAG_REQ_ONE) !== 0;
-    const descriptors = await this.session.export.blockStatus(req.offset, req.length, one ? 1 : MAX_STATUS_DESCRIPTORS);
+    const descriptors = await this.session.export.blockStatus(req.offset, req.length, one ? 1 : NBD_MAX_STATUS_DESCRIPTORS);
     return [blockStatusChunk(req.cookie, this.session.allocationContext!, descriptors, true)];
   }
 

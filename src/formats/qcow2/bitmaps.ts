@@ -1,9 +1,10 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
-import { BITMAP_ENTRY_FIXED_SIZE, ENTRY_BYTES, MAX_BITMAP_DIRECTORY_BYTES, MAX_BITMAPS } from './constants.js';
+import { BITMAP_ENTRY_FIXED_SIZE, ENTRY_BYTES } from './constants.js';
 import { bigEndianU32s } from './cluster-map.js';
 import type { BitmapsExtension } from './extensions.js';
 import { tableOffset } from './l2-entry.js';
+import { limitNote, QCOW2_MAX_BITMAP_DIRECTORY_BYTES, QCOW2_MAX_BITMAPS } from '../../limits.js';
 
 /** One persistent bitmap's directory entry ("Bitmap directory"): where its table is. */
 export interface BitmapEntry {
@@ -18,13 +19,13 @@ export interface BitmapEntry {
 /**
  * Reads the bitmap directory the bitmaps extension points to ("Bitmap
  * directory"): nb_bitmaps entries of variable length, each padded to 8
- * bytes. More than MAX_BITMAPS, a directory past MAX_BITMAP_DIRECTORY_BYTES
+ * bytes. More than QCOW2_MAX_BITMAPS, a directory past QCOW2_MAX_BITMAP_DIRECTORY_BYTES
  * or the end of the file, or an entry running past the directory is CORRUPT.
  */
 export async function readBitmapDirectory(file: ByteSource, ext: BitmapsExtension): Promise<BitmapEntry[]> {
   const bad = (why: string): DiskImageError => new DiskImageError('CORRUPT', `${file.path}: qcow2 bitmap directory ${why}`, { path: file.path, field: 'bitmap directory', value: ext.directoryOffset });
-  if (ext.nbBitmaps > MAX_BITMAPS) throw bad(`lists ${ext.nbBitmaps} bitmaps, more than ${MAX_BITMAPS}`);
-  if (ext.directorySize > MAX_BITMAP_DIRECTORY_BYTES) throw bad(`of ${ext.directorySize} bytes is larger than ${MAX_BITMAP_DIRECTORY_BYTES}`);
+  if (ext.nbBitmaps > QCOW2_MAX_BITMAPS) throw bad(`lists ${ext.nbBitmaps} bitmaps, more than ${QCOW2_MAX_BITMAPS} (${limitNote('QCOW2_MAX_BITMAPS', QCOW2_MAX_BITMAPS)})`);
+  if (ext.directorySize > QCOW2_MAX_BITMAP_DIRECTORY_BYTES) throw bad(`of ${ext.directorySize} bytes is larger than ${QCOW2_MAX_BITMAP_DIRECTORY_BYTES} (${limitNote('QCOW2_MAX_BITMAP_DIRECTORY_BYTES', QCOW2_MAX_BITMAP_DIRECTORY_BYTES)})`);
   if (ext.directoryOffset + ext.directorySize > file.size) throw bad(`at ${ext.directoryOffset} runs past the end of the file`);
   const dir = new Uint8Array(ext.directorySize);
   await file.read(dir, ext.directoryOffset);

@@ -6,9 +6,10 @@ import { bigEndianU32s } from './cluster-map.js';
 import { hasBit } from './header.js';
 import { compressedExtent, isCompressed, isCopied, tableOffset } from './l2-entry.js';
 import type { Qcow2Parts } from './parts.js';
-import { MAX_CHECKED_CLUSTERS, blockEntries, decodeRefcounts, readRefcountTable, reference } from './refcounts.js';
+import { blockEntries, decodeRefcounts, readRefcountTable, reference } from './refcounts.js';
 import { readSnapshots } from './snapshots.js';
 import { bitmapDataClusters, readBitmapDirectory, type BitmapEntry } from './bitmaps.js';
+import { limitNote, QCOW2_MAX_CHECKED_CLUSTERS } from '../../limits.js';
 
 /** An OFLAG_COPIED bit to compare with the cluster's stored refcount once it is read. */
 interface CopiedFlag {
@@ -197,8 +198,8 @@ async function walkImage(parts: Qcow2Parts): Promise<{ w: Walk; blocks?: number[
   const w = new Walk(parts);
   if (hasBit(h.incompatible, INCOMPAT_DIRTY)) w.out.add('warning', 'DIRTY', 'the dirty bit is set: refcounts may be stale until qemu repairs them');
   if (hasBit(h.incompatible, INCOMPAT_CORRUPT)) w.out.add('warning', 'CORRUPT_BIT', 'the corrupt bit is set');
-  if (w.counts.length > MAX_CHECKED_CLUSTERS) {
-    w.out.add('warning', 'TOO_LARGE', `${w.counts.length} clusters: more than the ${MAX_CHECKED_CLUSTERS} vdisk checks`);
+  if (w.counts.length > QCOW2_MAX_CHECKED_CLUSTERS) {
+    w.out.add('warning', 'TOO_LARGE', `${w.counts.length} clusters: more than the ${QCOW2_MAX_CHECKED_CLUSTERS} vdisk checks (${limitNote('QCOW2_MAX_CHECKED_CLUSTERS', QCOW2_MAX_CHECKED_CLUSTERS)})`);
     return { w };
   }
   w.meta(0, w.cs, 'header');
@@ -232,6 +233,6 @@ export async function referenceWalk(parts: Qcow2Parts): Promise<ReferenceWalk> {
  */
 export async function checkQcow2(parts: Qcow2Parts): Promise<Finding[]> {
   const { w, blocks } = await walkImage(parts);
-  if (blocks && w.counts.length <= MAX_CHECKED_CLUSTERS) await compareRefcounts(w, blocks);
+  if (blocks && w.counts.length <= QCOW2_MAX_CHECKED_CLUSTERS) await compareRefcounts(w, blocks);
   return w.out.done();
 }

@@ -3,8 +3,9 @@ import type { ByteSource, Range } from '../../io/byte-source.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
 import type { Codec, Run } from '../layer.js';
 import { coalesce } from '../runs.js';
-import { COMPRESSED_SECTOR, ENTRY_BYTES, EXTENDED_ENTRY_BYTES, MAX_L1_BYTES, SUBCLUSTERS } from './constants.js';
+import { COMPRESSED_SECTOR, ENTRY_BYTES, EXTENDED_ENTRY_BYTES, SUBCLUSTERS } from './constants.js';
 import { decodeL2Entry, tableOffset, type ClusterEntry } from './l2-entry.js';
+import { limitNote, QCOW2_MAX_L1_BYTES } from '../../limits.js';
 
 /** Bytes of L2 tables kept in memory at most (at least a few tables whatever the cluster size). */
 const L2_CACHE_BYTES = 32 * 1024 * 1024;
@@ -44,12 +45,12 @@ export function l2Entries(clusterBits: number, extended: boolean): number {
 
 /**
  * Checks an L1 table's place and size: cluster-aligned, after the header,
- * inside the file, at most MAX_L1_BYTES, and large enough for the guest size.
+ * inside the file, at most QCOW2_MAX_L1_BYTES, and large enough for the guest size.
  */
 export function checkL1(o: Pick<ClusterMapOptions, 'file' | 'clusterBits' | 'extended' | 'l1Offset' | 'l1Size' | 'virtualSize' | 'name'>): void {
   const clusterSize = 2 ** o.clusterBits;
   const bad = (why: string, value: number): DiskImageError => new DiskImageError('CORRUPT', `${o.file.path}: qcow2 ${o.name} ${why}`, { path: o.file.path, field: o.name, value });
-  if (o.l1Size * ENTRY_BYTES > MAX_L1_BYTES) throw bad(`has ${o.l1Size} entries, more than the ${MAX_L1_BYTES / ENTRY_BYTES} (32 MiB) vdisk and qemu read`, o.l1Size);
+  if (o.l1Size * ENTRY_BYTES > QCOW2_MAX_L1_BYTES) throw bad(`has ${o.l1Size} entries, more than the ${QCOW2_MAX_L1_BYTES / ENTRY_BYTES} (32 MiB) vdisk and qemu read (${limitNote('QCOW2_MAX_L1_BYTES', QCOW2_MAX_L1_BYTES)})`, o.l1Size);
   const needed = Math.ceil(o.virtualSize / (clusterSize * l2Entries(o.clusterBits, o.extended)));
   if (o.l1Size < needed) throw bad(`has ${o.l1Size} entries, too few for ${o.virtualSize} bytes (${needed} needed)`, o.l1Size);
   if (o.l1Size === 0) return;

@@ -59,11 +59,7 @@ export const MIN_EXTENDED_L2_CLUSTER_BITS = 14;
 /** Longest backing file name ("Header", bytes 16-19: "Must not be longer than 1023 bytes"). */
 export const MAX_BACKING_NAME = 1023;
 
-/** Largest active L1 table, in bytes: qemu's 32 MB implementation limit ("Header", bytes 24-31). */
-export const MAX_L1_BYTES = 32 * 1024 * 1024;
 
-/** Largest refcount table, in bytes: qemu's 8 MB implementation limit ("Host cluster management"). */
-export const MAX_REFCOUNT_TABLE_BYTES = 8 * 1024 * 1024;
 
 /** Largest refcount_order: 64-bit refcounts ("Header", bytes 96-99). */
 export const MAX_REFCOUNT_ORDER = 6;
@@ -139,20 +135,10 @@ export const COMPRESSED_SECTOR = 512;
 /** Bytes of a bitmap directory entry before its extra data and name ("Bitmap directory"). */
 export const BITMAP_ENTRY_FIXED_SIZE = 24;
 
-/** Most bitmaps vdisk reads ("Bitmaps extension": qemu supports up to 65535). */
-export const MAX_BITMAPS = 65535;
 
-/** Longest bitmap directory vdisk reads, in bytes (qemu's QCOW2_MAX_BITMAP_DIRECTORY_SIZE: 1024 × 65535 bytes). */
-export const MAX_BITMAP_DIRECTORY_BYTES = 1024 * 65535;
 
 /** Bytes of a snapshot table entry before its extra data ("Snapshots"). */
 export const SNAPSHOT_FIXED_SIZE = 40;
 
-/** Longest snapshot table vdisk reads, in bytes (qemu: 64 MiB, QCOW_MAX_SNAPSHOTS_SIZE). */
-export const MAX_SNAPSHOT_TABLE_BYTES = 64 * 1024 * 1024;
 
-/** Most snapshots vdisk reads (qemu's QCOW_MAX_SNAPSHOTS). */
-export const MAX_SNAPSHOTS = 65536;
 
-/** Most extra data per snapshot entry vdisk reads (qemu's QCOW_MAX_SNAPSHOT_EXTRA_DATA). */
-export const MAX_SNAPSHOT_EXTRA = 1024;

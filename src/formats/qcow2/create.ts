@@ -7,28 +7,14 @@ import { parseSize } from '../../util/sizes.js';
 import { preallocate } from '../preallocation.js';
 import type { CreateOptions } from '../types.js';
 import { l2Entries } from './cluster-map.js';
-import {
-  COMPAT_LAZY_REFCOUNTS,
-  COMPRESSION_ZLIB,
-  COMPRESSION_ZSTD,
-  DEFAULT_CLUSTER_BITS,
-  ENTRY_BYTES,
-  INCOMPAT_COMPRESSION,
-  INCOMPAT_EXTENDED_L2,
-  MAX_CLUSTER_BITS,
-  MAX_L1_BYTES,
-  MIN_CLUSTER_BITS,
-  MIN_EXTENDED_L2_CLUSTER_BITS,
-  WRITTEN_REFCOUNT_ORDER,
-  WRITTEN_V3_HEADER_LENGTH,
-  V2_HEADER_SIZE,
-} from './constants.js';
+import { COMPAT_LAZY_REFCOUNTS, COMPRESSION_ZLIB, COMPRESSION_ZSTD, DEFAULT_CLUSTER_BITS, ENTRY_BYTES, INCOMPAT_COMPRESSION, INCOMPAT_EXTENDED_L2, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS, MIN_EXTENDED_L2_CLUSTER_BITS, WRITTEN_REFCOUNT_ORDER, WRITTEN_V3_HEADER_LENGTH, V2_HEADER_SIZE } from './constants.js';
 import { encodeHeaderCluster } from './header-writer.js';
 import type { Qcow2Header } from './header.js';
 import { planNewImage, writeNewImage, type NewImagePlan } from './layout.js';
 import { openQcow2 } from './open.js';
 import { qemuFormatName } from './parent-ref.js';
 import type { WritableQcow2Layer } from './writer.js';
+import { QCOW2_MAX_L1_BYTES } from '../../limits.js';
 
 /** `-o` options `vdisk create -f qcow2` and `convert -O qcow2` accept (qemu-img's names). */
 export const QCOW2_CREATE_OPTIONS = ['cluster_size', 'compat', 'lazy_refcounts', 'extended_l2', 'preallocation', 'backing_file', 'backing_fmt', 'compression_type', 'compressed'] as const;
@@ -106,7 +92,7 @@ export function qcow2Settings(path: string, o: Record<string, string>, virtualSi
   const size = roundUp(virtualSize, 512);
   if (size <= 0) throw new DiskImageError('USAGE', 'qcow2 size must be positive');
   const l1Size = Math.ceil(size / (2 ** clusterBits * l2Entries(clusterBits, extended)));
-  if (l1Size * ENTRY_BYTES > MAX_L1_BYTES) throw new DiskImageError('USAGE', `a ${size}-byte qcow2 needs a cluster_size larger than ${2 ** clusterBits} (its L1 table would pass 32 MiB)`, { value: size });
+  if (l1Size * ENTRY_BYTES > QCOW2_MAX_L1_BYTES) throw new DiskImageError('USAGE', `a ${size}-byte qcow2 needs a cluster_size larger than ${2 ** clusterBits} (its L1 table would pass 32 MiB)`, { value: size });
   return { version, clusterBits, size, l1Size, lazyRefcounts, extended, preallocation, compressionType, compressed, ...(name !== undefined && { backing: { name, format } }) };
 }
 

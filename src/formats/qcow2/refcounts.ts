@@ -1,12 +1,11 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
-import { ENTRY_BYTES, MAX_REFCOUNT_TABLE_BYTES } from './constants.js';
+import { ENTRY_BYTES } from './constants.js';
 import { bigEndianU32s } from './cluster-map.js';
 import type { Qcow2Header } from './header.js';
 import { tableOffset } from './l2-entry.js';
+import { limitNote, QCOW2_MAX_REFCOUNT_TABLE_BYTES } from '../../limits.js';
 
-/** Clusters whose refcount a check keeps at most: a Uint16Array of counts, 64 MiB at this limit. */
-export const MAX_CHECKED_CLUSTERS = 32 * 1024 * 1024;
 
 /** Refcounts a check keeps saturate here (a refcount of 65535 or more is as good as "many" for comparing). */
 const COUNT_MAX = 0xffff;
@@ -19,7 +18,7 @@ const COUNT_MAX = 0xffff;
 export async function readRefcountTable(file: ByteSource, h: Qcow2Header): Promise<number[]> {
   const bytes = h.refcountTableClusters * h.clusterSize;
   const bad = (why: string): DiskImageError => new DiskImageError('CORRUPT', `${file.path}: qcow2 refcount table ${why}`, { path: file.path, field: 'refcount_table_offset', value: h.refcountTableOffset });
-  if (bytes > MAX_REFCOUNT_TABLE_BYTES) throw bad(`of ${h.refcountTableClusters} clusters is larger than ${MAX_REFCOUNT_TABLE_BYTES} bytes`);
+  if (bytes > QCOW2_MAX_REFCOUNT_TABLE_BYTES) throw bad(`of ${h.refcountTableClusters} clusters is larger than ${QCOW2_MAX_REFCOUNT_TABLE_BYTES} bytes (${limitNote('QCOW2_MAX_REFCOUNT_TABLE_BYTES', QCOW2_MAX_REFCOUNT_TABLE_BYTES)})`);
   if (h.refcountTableOffset % h.clusterSize !== 0 || h.refcountTableOffset < h.clusterSize) throw bad(`at ${h.refcountTableOffset} is not a cluster boundary after the header`);
   if (h.refcountTableOffset + bytes > file.size) throw bad(`at ${h.refcountTableOffset} runs past the end of the file (${file.size} bytes)`);
   const buf = new Uint8Array(bytes);

@@ -1,8 +1,9 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import { decodeStruct, defineStruct } from '../../util/struct.js';
-import { MAX_SNAPSHOT_EXTRA, MAX_SNAPSHOT_TABLE_BYTES, MAX_SNAPSHOTS, SNAPSHOT_FIXED_SIZE } from './constants.js';
+import { SNAPSHOT_FIXED_SIZE } from './constants.js';
 import type { Qcow2Header } from './header.js';
+import { limitNote, QCOW2_MAX_SNAPSHOT_EXTRA, QCOW2_MAX_SNAPSHOT_TABLE_BYTES, QCOW2_MAX_SNAPSHOTS } from '../../limits.js';
 
 /** The fixed part of a snapshot table entry ("Snapshots", bytes 0-39). */
 export const SNAPSHOT_ENTRY = defineStruct('QCowSnapshotHeader', SNAPSHOT_FIXED_SIZE, 'be', {
@@ -50,20 +51,20 @@ function safe(path: string, v: bigint, what: string): number {
 /**
  * Reads the snapshot table ("Snapshots"): nb_snapshots entries of variable
  * length from snapshots_offset, each padded to 8 bytes. More than
- * MAX_SNAPSHOTS entries, a table longer than MAX_SNAPSHOT_TABLE_BYTES, extra
- * data past MAX_SNAPSHOT_EXTRA or an entry past the end of the file is CORRUPT.
+ * QCOW2_MAX_SNAPSHOTS entries, a table longer than QCOW2_MAX_SNAPSHOT_TABLE_BYTES, extra
+ * data past QCOW2_MAX_SNAPSHOT_EXTRA or an entry past the end of the file is CORRUPT.
  * Returns the entries and the table's length in bytes.
  */
 export async function readSnapshots(file: ByteSource, h: Qcow2Header): Promise<{ snapshots: Snapshot[]; tableBytes: number }> {
   const path = file.path;
   if (h.nbSnapshots === 0) return { snapshots: [], tableBytes: 0 };
-  if (h.nbSnapshots > MAX_SNAPSHOTS) throw corrupt(path, `${h.nbSnapshots} snapshots, more than the ${MAX_SNAPSHOTS} vdisk and qemu read`, h.nbSnapshots);
+  if (h.nbSnapshots > QCOW2_MAX_SNAPSHOTS) throw corrupt(path, `${h.nbSnapshots} snapshots, more than the ${QCOW2_MAX_SNAPSHOTS} vdisk and qemu read (${limitNote('QCOW2_MAX_SNAPSHOTS', QCOW2_MAX_SNAPSHOTS)})`, h.nbSnapshots);
   if (h.snapshotsOffset % h.clusterSize !== 0 || h.snapshotsOffset < h.clusterSize) throw corrupt(path, `offset ${h.snapshotsOffset} is not a cluster boundary after the header`, h.snapshotsOffset);
   const out: Snapshot[] = [];
   let at = h.snapshotsOffset;
   const read = async (n: number): Promise<Uint8Array> => {
     if (at + n > file.size) throw corrupt(path, `entry ${out.length} runs past the end of the file (${file.size} bytes)`, at);
-    if (at + n - h.snapshotsOffset > MAX_SNAPSHOT_TABLE_BYTES) throw corrupt(path, `longer than ${MAX_SNAPSHOT_TABLE_BYTES} bytes`, at);
+    if (at + n - h.snapshotsOffset > QCOW2_MAX_SNAPSHOT_TABLE_BYTES) throw corrupt(path, `longer than ${QCOW2_MAX_SNAPSHOT_TABLE_BYTES} bytes (${limitNote('QCOW2_MAX_SNAPSHOT_TABLE_BYTES', QCOW2_MAX_SNAPSHOT_TABLE_BYTES)})`, at);
     const buf = new Uint8Array(n);
     await file.read(buf, at);
     at += n;
@@ -72,7 +73,7 @@ export async function readSnapshots(file: ByteSource, h: Qcow2Header): Promise<{
   for (let i = 0; i < h.nbSnapshots; i++) {
     const start = at;
     const f = decodeStruct(SNAPSHOT_ENTRY, await read(SNAPSHOT_FIXED_SIZE));
-    if (f.extraDataSize > MAX_SNAPSHOT_EXTRA) throw corrupt(path, `entry ${i} has ${f.extraDataSize} bytes of extra data, more than ${MAX_SNAPSHOT_EXTRA}`, f.extraDataSize);
+    if (f.extraDataSize > QCOW2_MAX_SNAPSHOT_EXTRA) throw corrupt(path, `entry ${i} has ${f.extraDataSize} bytes of extra data, more than ${QCOW2_MAX_SNAPSHOT_EXTRA} (${limitNote('QCOW2_MAX_SNAPSHOT_EXTRA', QCOW2_MAX_SNAPSHOT_EXTRA)})`, f.extraDataSize);
     const rest = await read(f.extraDataSize + f.idStrSize + f.nameSize);
     const extra = new DataView(rest.buffer, 0, f.extraDataSize);
     const text = (from: number, n: number): string => Buffer.from(rest.subarray(from, from + n)).toString('utf8');

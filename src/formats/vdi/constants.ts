@@ -28,8 +28,6 @@ export const HEADER1_SIZE = 384;
 /** sizeof(VDIHEADER1PLUS): VDIHEADER1 with LCHSGeometry, what VirtualBox writes. */
 export const HEADER1PLUS_SIZE = 400;
 
-/** Largest cbHeader vdisk reads: the header and pre-header fit in the first MiB (VDI_DATA_ALIGN). */
-export const MAX_HEADER_SIZE = 1024 * 1024 - PRE_HEADER_SIZE;
 
 /** Byte offset of VDIHEADER1.cBlocksAllocated in the file: the pre-header plus 316 (VDICore.h VDIHEADER1). */
 export const BLOCKS_ALLOCATED_AT = PRE_HEADER_SIZE + 316;
@@ -64,11 +62,3 @@ export const SECTOR = 512;
 /** Smallest cbBlock vdisk reads: one sector. */
 export const MIN_BLOCK_SIZE = SECTOR;
 
-/** Largest cbBlock vdisk reads (VDICore.h only asks for a power of two): 256 MiB, so one block never needs more memory than that. */
-export const MAX_BLOCK_SIZE = 256 * 1024 * 1024;
-
-/** Largest cbBlockExtra vdisk reads: as large as a block. */
-export const MAX_BLOCK_EXTRA = MAX_BLOCK_SIZE;
-
-/** Largest block array vdisk reads (cBlocks × 4 bytes): 32 MiB, 8 Mi blocks (8 TiB of 1 MiB blocks). */
-export const MAX_BLOCK_MAP_BYTES = 32 * 1024 * 1024;

@@ -8,28 +8,12 @@ import { parseUuid, randomUuid } from '../../util/uuid.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
 import type { CreateOptions } from '../types.js';
 import { BlockMap } from './block-map.js';
-import {
-  BLOCK_FREE,
-  COMMENT_SIZE,
-  DATA_ALIGN,
-  DEFAULT_BLOCK_SIZE,
-  FILE_INFO,
-  FILE_INFO_SIZE,
-  HEADER1PLUS_SIZE,
-  MAX_BLOCK_MAP_BYTES,
-  MAX_BLOCK_SIZE,
-  PRE_HEADER_SIZE,
-  SECTOR,
-  TYPE_DIFF,
-  TYPE_FIXED,
-  TYPE_NORMAL,
-  VDI_SIGNATURE,
-  VERSION_1_1,
-} from './constants.js';
+import { BLOCK_FREE, COMMENT_SIZE, DATA_ALIGN, DEFAULT_BLOCK_SIZE, FILE_INFO, FILE_INFO_SIZE, HEADER1PLUS_SIZE, PRE_HEADER_SIZE, SECTOR, TYPE_DIFF, TYPE_FIXED, TYPE_NORMAL, VDI_SIGNATURE, VERSION_1_1 } from './constants.js';
 import { HEADER1, parseVdiHeader, PRE_HEADER } from './header.js';
 import { vdiParentRef } from './parent-ref.js';
 import { VdiLayer } from './reader.js';
 import { WritableVdiLayer } from './writer.js';
+import { VDI_MAX_BLOCK_MAP_BYTES, VDI_MAX_BLOCK_SIZE } from '../../limits.js';
 
 /** `-o` options `vdisk create -f vdi` accepts. */
 export const VDI_CREATE_OPTIONS = ['subformat', 'block_size', 'preallocation'] as const;
@@ -40,7 +24,7 @@ export const MIN_WRITE_BLOCK = 64 * 1024;
 /** Where a new VDI of `size` bytes in `blockSize` blocks puts its parts: the block array at 1 MiB, the data at the next MiB (VDI_DATA_ALIGN). */
 export function newLayout(size: number, blockSize: number): { blocks: number; blocksOffset: number; dataOffset: number } {
   const blocks = Math.ceil(size / blockSize);
-  if (blocks * 4 > MAX_BLOCK_MAP_BYTES) throw new DiskImageError('USAGE', `block_size ${blockSize} is too small for a ${size}-byte VDI (over ${MAX_BLOCK_MAP_BYTES / 4} blocks)`);
+  if (blocks * 4 > VDI_MAX_BLOCK_MAP_BYTES) throw new DiskImageError('USAGE', `block_size ${blockSize} is too small for a ${size}-byte VDI (over ${VDI_MAX_BLOCK_MAP_BYTES / 4} blocks)`);
   const blocksOffset = roundUp(PRE_HEADER_SIZE + HEADER1PLUS_SIZE, DATA_ALIGN);
   return { blocks, blocksOffset, dataOffset: roundUp(blocksOffset + blocks * 4, DATA_ALIGN) };
 }
@@ -48,7 +32,7 @@ export function newLayout(size: number, blockSize: number): { blocks: number; bl
 /** The `-o block_size` of a new VDI (default 1 MiB). */
 export function blockSizeOption(text: string | undefined): number {
   const bs = text === undefined ? DEFAULT_BLOCK_SIZE : parseSize(text);
-  if (!isPowerOfTwo(bs) || bs < MIN_WRITE_BLOCK || bs > MAX_BLOCK_SIZE) throw new DiskImageError('USAGE', `VDI block_size must be a power of two from 64K to 256M, not ${text}`, { value: text });
+  if (!isPowerOfTwo(bs) || bs < MIN_WRITE_BLOCK || bs > VDI_MAX_BLOCK_SIZE) throw new DiskImageError('USAGE', `VDI block_size must be a power of two from 64K to 256M, not ${text}`, { value: text });
   return bs;
 }
 

@@ -1,24 +1,8 @@
 import { DiskImageError } from '../../errors.js';
 import { formatGuid } from '../../util/guid.js';
 import { decodeStruct, defineStruct } from '../../util/struct.js';
-import {
-  COMMENT_SIZE,
-  FILE_INFO_SIZE,
-  HEADER0_SIZE,
-  HEADER1_SIZE,
-  HEADER1PLUS_SIZE,
-  MAX_BLOCK_EXTRA,
-  MAX_BLOCK_MAP_BYTES,
-  MAX_BLOCK_SIZE,
-  MAX_HEADER_SIZE,
-  MIN_BLOCK_SIZE,
-  PRE_HEADER_SIZE,
-  TYPE_DIFF,
-  TYPE_FIXED,
-  TYPE_NORMAL,
-  TYPE_UNDO,
-  VDI_SIGNATURE,
-} from './constants.js';
+import { COMMENT_SIZE, FILE_INFO_SIZE, HEADER0_SIZE, HEADER1_SIZE, HEADER1PLUS_SIZE, MIN_BLOCK_SIZE, PRE_HEADER_SIZE, TYPE_DIFF, TYPE_FIXED, TYPE_NORMAL, TYPE_UNDO, VDI_SIGNATURE } from './constants.js';
+import { limitNote, VDI_MAX_BLOCK_EXTRA, VDI_MAX_BLOCK_MAP_BYTES, VDI_MAX_BLOCK_SIZE, VDI_MAX_HEADER_SIZE } from '../../limits.js';
 
 /** VDIPREHEADER (VDICore.h), little-endian at byte 0. */
 export const PRE_HEADER = defineStruct('VDIPREHEADER', PRE_HEADER_SIZE, 'le', {
@@ -169,12 +153,12 @@ function shared(path: string, f: Shared): Pick<VdiHeader, 'type' | 'flags' | 'co
 /** The sizes version 0 and 1 share, from either decoded header. */
 type Common = Pick<VdiHeader, 'diskSize' | 'blockSize' | 'blocks'>;
 
-/** Checks the sizes: a power-of-two block, a block array within MAX_BLOCK_MAP_BYTES that covers the disk (VDICore.h: cbBlock "Should be a power of 2!"). */
+/** Checks the sizes: a power-of-two block, a block array within VDI_MAX_BLOCK_MAP_BYTES that covers the disk (VDICore.h: cbBlock "Should be a power of 2!"). */
 function checkSizes(path: string, h: Common & { blockExtra: number }): void {
   const { diskSize, blockSize, blocks, blockExtra } = h;
-  if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || (blockSize & (blockSize - 1)) !== 0) throw corrupt(path, 'cbBlock', blockSize, `not a power of two from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}`);
-  if (blockExtra > MAX_BLOCK_EXTRA) throw corrupt(path, 'cbBlockExtra', blockExtra, `larger than ${MAX_BLOCK_EXTRA}`);
-  if (blocks * 4 > MAX_BLOCK_MAP_BYTES) throw corrupt(path, 'cBlocks', blocks, `a block array over ${MAX_BLOCK_MAP_BYTES} bytes`);
+  if (blockSize < MIN_BLOCK_SIZE || blockSize > VDI_MAX_BLOCK_SIZE || (blockSize & (blockSize - 1)) !== 0) throw corrupt(path, 'cbBlock', blockSize, `not a power of two from ${MIN_BLOCK_SIZE} to ${VDI_MAX_BLOCK_SIZE} (${limitNote('VDI_MAX_BLOCK_SIZE', VDI_MAX_BLOCK_SIZE)})`);
+  if (blockExtra > VDI_MAX_BLOCK_EXTRA) throw corrupt(path, 'cbBlockExtra', blockExtra, `larger than ${VDI_MAX_BLOCK_EXTRA} (${limitNote('VDI_MAX_BLOCK_EXTRA', VDI_MAX_BLOCK_EXTRA)})`);
+  if (blocks * 4 > VDI_MAX_BLOCK_MAP_BYTES) throw corrupt(path, 'cBlocks', blocks, `a block array over ${VDI_MAX_BLOCK_MAP_BYTES} bytes (${limitNote('VDI_MAX_BLOCK_MAP_BYTES', VDI_MAX_BLOCK_MAP_BYTES)})`);
   if (!Number.isSafeInteger(diskSize) || diskSize > blocks * blockSize) throw corrupt(path, 'cbDisk', diskSize, `more than cBlocks (${blocks}) × cbBlock (${blockSize})`);
 }
 
@@ -213,7 +197,7 @@ function parseVersion1(path: string, buf: Uint8Array, version: number, fileSize:
   const full = new Uint8Array(PRE_HEADER_SIZE + HEADER1PLUS_SIZE);
   full.set(buf.subarray(0, full.length));
   const f = decodeStruct(HEADER1, full, PRE_HEADER_SIZE);
-  if (f.headerSize < HEADER1_SIZE || f.headerSize > MAX_HEADER_SIZE) throw corrupt(path, 'cbHeader', f.headerSize, `not from ${HEADER1_SIZE} to ${MAX_HEADER_SIZE}`);
+  if (f.headerSize < HEADER1_SIZE || f.headerSize > VDI_MAX_HEADER_SIZE) throw corrupt(path, 'cbHeader', f.headerSize, `not from ${HEADER1_SIZE} to ${VDI_MAX_HEADER_SIZE} (${limitNote('VDI_MAX_HEADER_SIZE', VDI_MAX_HEADER_SIZE)})`);
   const h = { diskSize: Number(f.diskSize), blockSize: f.blockSize, blocks: f.blocks, blockExtra: f.blockExtra };
   checkSizes(path, h);
   const headerEnd = PRE_HEADER_SIZE + f.headerSize;

@@ -4,9 +4,10 @@ import { roundNewSize, zeroFileRange } from '../resize-common.js';
 import { checkShrink } from '../shrink-check.js';
 import type { ResizeOptions, ResizeResult } from '../types.js';
 import { BlockMap } from './block-map.js';
-import { BLOCK_FREE, MAX_BLOCK_MAP_BYTES, SECTOR } from './constants.js';
+import { BLOCK_FREE, SECTOR } from './constants.js';
 import type { VdiHeader } from './header.js';
 import { encodeEntries, moveBlocks, openVdiForChange, owners, packBlocks, writeLayout, type BlockMove } from './relocate.js';
+import { VDI_MAX_BLOCK_MAP_BYTES } from '../../limits.js';
 
 /**
  * Pointers for guest blocks [from, to) of a grown image: free in a dynamic
@@ -108,7 +109,7 @@ export async function resizeVdi(path: string, requested: number, opts: ResizeOpt
   try {
     const { file, header, blocks: map } = layer;
     if (header.type === 'diff') throw new DiskImageError('UNSUPPORTED', `${path}: cannot resize a differencing VDI (it keeps its parent's size); commit or convert it first`, { path });
-    const max = (MAX_BLOCK_MAP_BYTES / 4) * header.blockSize;
+    const max = (VDI_MAX_BLOCK_MAP_BYTES / 4) * header.blockSize;
     const size = roundNewSize(requested, SECTOR, max, `a VDI of ${header.blockSize}-byte blocks`, '; convert to larger blocks');
     const oldSize = header.diskSize;
     await checkShrink(layer, size, opts.shrink);

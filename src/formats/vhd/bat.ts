@@ -1,8 +1,9 @@
 import { DiskImageError } from '../../errors.js';
 import { assertWithin, roundUp } from '../../util/checked.js';
 import type { ImageFile } from '../../io/image-file.js';
-import { BAT_UNUSED, MAX_BAT_ENTRIES, SECTOR } from './constants.js';
+import { BAT_UNUSED, SECTOR } from './constants.js';
 import type { DynamicHeader } from './dynamic-header.js';
+import { limitNote, VHD_MAX_BAT_ENTRIES } from '../../limits.js';
 
 /** Bytes of the sector bitmap in front of each block: one bit a sector, padded to a whole sector (Appendix A, "Block"). */
 export function bitmapBytes(blockSize: number): number {
@@ -43,7 +44,7 @@ export function blockCountFor(virtualSize: number, blockSize: number): number {
 /**
  * Reads and validates the BAT entries that cover the virtual size. Refuses a
  * table too small for the disk, one that would need more than
- * MAX_BAT_ENTRIES in memory, blocks that end past `dataEnd`, and blocks that
+ * VHD_MAX_BAT_ENTRIES in memory, blocks that end past `dataEnd`, and blocks that
  * overlap each other or a metadata range.
  */
 export async function readBat(
@@ -61,8 +62,8 @@ export async function readBat(
       needed: count,
     });
   }
-  if (count > MAX_BAT_ENTRIES) {
-    throw new DiskImageError('UNSUPPORTED', `BAT of ${count} entries (block size ${header.blockSize}) is larger than vdisk's limit of ${MAX_BAT_ENTRIES}`, {
+  if (count > VHD_MAX_BAT_ENTRIES) {
+    throw new DiskImageError('UNSUPPORTED', `BAT of ${count} entries (block size ${header.blockSize}) is larger than vdisk's limit of ${VHD_MAX_BAT_ENTRIES} (${limitNote('VHD_MAX_BAT_ENTRIES', VHD_MAX_BAT_ENTRIES)})`, {
       field: 'maxTableEntries',
       value: count,
     });

@@ -85,9 +85,3 @@ export const LOCATOR_COUNT = 8;
  */
 export const WRITER_CREATOR = { app: 'win ', version: 0x000a0000, hostOs: HostOs.windows } as const;
 
-/**
- * Most BAT entries vdisk keeps in memory (64 MiB as a Uint32Array): enough for
- * 2040 GiB at 128 KiB blocks. Real writers use 512 KiB or 2 MiB blocks; a larger
- * count is refused as UNSUPPORTED instead of allocating gigabytes.
- */
-export const MAX_BAT_ENTRIES = 16 * 1024 * 1024;

@@ -6,18 +6,7 @@ import { parseSize } from '../../util/sizes.js';
 import { parseUuid, randomUuid } from '../../util/uuid.js';
 import type { CreateOptions } from '../types.js';
 import { blockCountFor, encodeBat } from './bat.js';
-import {
-  DEFAULT_BLOCK_SIZE,
-  DiskType,
-  FOOTER_SIZE,
-  HEADER_COOKIE,
-  HEADER_SIZE,
-  HEADER_VERSION,
-  MAX_BAT_ENTRIES,
-  MAX_VIRTUAL_SIZE,
-  NO_DATA_OFFSET,
-  SECTOR,
-} from './constants.js';
+import { DEFAULT_BLOCK_SIZE, DiskType, FOOTER_SIZE, HEADER_COOKIE, HEADER_SIZE, HEADER_VERSION, MAX_VIRTUAL_SIZE, NO_DATA_OFFSET, SECTOR } from './constants.js';
 import { encodeDynamicHeader, encodeParentName } from './dynamic-header.js';
 import { newFooter } from './new-footer.js';
 import { encodeFooter, type FooterFields } from './footer.js';
@@ -27,6 +16,7 @@ import { preallocate, wantsPreallocation } from '../preallocation.js';
 import { VhdLayer } from './reader.js';
 import { vhdParentRef } from './parent-ref.js';
 import { WritableVhdLayer } from './writer.js';
+import { VHD_MAX_BAT_ENTRIES } from '../../limits.js';
 
 /** `-o` options `vdisk create -f vhd` accepts. */
 export const VHD_CREATE_OPTIONS = ['subformat', 'block_size', 'preallocation'] as const;
@@ -40,7 +30,7 @@ function blockSizeOption(text: string | undefined, virtualSize: number): number 
   if (!isPowerOfTwo(bs) || bs < MIN_BLOCK || bs > MAX_BLOCK) {
     throw new DiskImageError('USAGE', `VHD block_size must be a power of two from 512K to 256M, not ${text}`, { value: text });
   }
-  if (blockCountFor(virtualSize, bs) > MAX_BAT_ENTRIES) throw new DiskImageError('USAGE', `block_size ${text} is too small for this disk size`);
+  if (blockCountFor(virtualSize, bs) > VHD_MAX_BAT_ENTRIES) throw new DiskImageError('USAGE', `block_size ${text} is too small for this disk size`);
   return bs;
 }
 

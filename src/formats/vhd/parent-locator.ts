@@ -3,9 +3,8 @@ import { u64ToNumber } from '../../util/checked.js';
 import type { ParentCandidate } from '../layer.js';
 import { PlatformCode, SECTOR } from './constants.js';
 import type { LocatorEntry } from './dynamic-header.js';
+import { limitNote, VHD_MAX_LOCATOR_BYTES } from '../../limits.js';
 
-/** Longest locator payload vdisk reads: a path of 32 K UTF-16 units (the Windows limit), as bytes. */
-export const MAX_LOCATOR_BYTES = 65536;
 
 /** A locator entry that points somewhere, with its code as text ("W2ru"). */
 export interface DecodedLocator {
@@ -45,7 +44,7 @@ export function locatorsInUse(entries: LocatorEntry[], fileSize: number): Decode
     const offset = beyond ? fileSize : u64ToNumber(e.platformDataOffset, 'parent locator data offset');
     const loc: DecodedLocator = { code: platformName(e.platformCode), offset, length: e.platformDataLength, space: locatorSpaceBytes(e.platformDataSpace) };
     if (beyond) loc.error = `data offset ${e.platformDataOffset} lies past the end of the file (${fileSize})`;
-    else if (e.platformDataLength > MAX_LOCATOR_BYTES) loc.error = `length ${e.platformDataLength} exceeds ${MAX_LOCATOR_BYTES}`;
+    else if (e.platformDataLength > VHD_MAX_LOCATOR_BYTES) loc.error = `length ${e.platformDataLength} exceeds ${VHD_MAX_LOCATOR_BYTES} (${limitNote('VHD_MAX_LOCATOR_BYTES', VHD_MAX_LOCATOR_BYTES)})`;
     else if (offset + e.platformDataLength > fileSize) loc.error = `data at ${offset}+${e.platformDataLength} lies past the end of the file (${fileSize})`;
     out.push(loc);
   }

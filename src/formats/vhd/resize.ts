@@ -5,12 +5,13 @@ import { roundNewSize, zeroFileRange } from '../resize-common.js';
 import { checkShrink } from '../shrink-check.js';
 import type { OpenOptions, ResizeOptions, ResizeResult } from '../types.js';
 import { bitmapBytes, blockCountFor } from './bat.js';
-import { BAT_UNUSED, FOOTER_SIZE, MAX_BAT_ENTRIES, MAX_VIRTUAL_SIZE, SECTOR, WRITER_CREATOR } from './constants.js';
+import { BAT_UNUSED, FOOTER_SIZE, MAX_VIRTUAL_SIZE, SECTOR, WRITER_CREATOR } from './constants.js';
 import { encodeFooter, type FooterFields } from './footer.js';
 import { geometryForSize } from './geometry.js';
 import { readVhdLayout, type VhdLayout } from './layout.js';
 import { placeFooters, reclaimLeakedBlocks, relocateBat, structuresEnd, lowerBat } from './reclaim.js';
 import { VhdLayer } from './reader.js';
+import { VHD_MAX_BAT_ENTRIES } from '../../limits.js';
 
 /**
  * Opens a VHD for an in-place change (exclusive lock) and reads its layout;
@@ -118,10 +119,10 @@ async function resizeDynamic(file: ImageFile, l: VhdLayout, size: number): Promi
   const bs = header.blockSize;
   const oldCount = bat.length;
   const newCount = blockCountFor(size, bs);
-  if (newCount > MAX_BAT_ENTRIES) {
-    throw new DiskImageError('UNSUPPORTED', `${file.path}: ${size} bytes needs ${newCount} BAT entries of ${bs}-byte blocks, more than vdisk's limit of ${MAX_BAT_ENTRIES}; convert to larger blocks`, {
+  if (newCount > VHD_MAX_BAT_ENTRIES) {
+    throw new DiskImageError('UNSUPPORTED', `${file.path}: ${size} bytes needs ${newCount} BAT entries of ${bs}-byte blocks, more than vdisk's limit of ${VHD_MAX_BAT_ENTRIES}; convert to larger blocks`, {
       value: newCount,
-      limit: MAX_BAT_ENTRIES,
+      limit: VHD_MAX_BAT_ENTRIES,
     });
   }
   if (size > old) {

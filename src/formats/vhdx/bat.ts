@@ -1,9 +1,10 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
-import { BitmapState, MAX_BAT_ENTRIES, MiB, PayloadState } from './constants.js';
+import { BitmapState, MiB, PayloadState } from './constants.js';
 import type { Bat, BatGeometry, Reserved } from './bat-geometry.js';
 import { checkBatPlacement } from './bat-placement.js';
 import type { Region } from './region-table.js';
+import { limitNote, VHDX_MAX_BAT_ENTRIES } from '../../limits.js';
 
 const VALID_PAYLOAD = new Set<number>(Object.values(PayloadState));
 
@@ -22,8 +23,8 @@ function entryAt(view: DataView, i: number): { state: number; mb: number } {
  * aligned by construction, not overlapping headers, regions, the log or each other.
  */
 export async function readBat(file: ImageFile, region: Region, g: BatGeometry, hasParent: boolean, reserved: Reserved[]): Promise<Bat> {
-  if (g.totalEntries > MAX_BAT_ENTRIES) {
-    throw new DiskImageError('UNSUPPORTED', `VHDX BAT of ${g.totalEntries} entries is larger than vdisk's limit of ${MAX_BAT_ENTRIES}`, { value: g.totalEntries });
+  if (g.totalEntries > VHDX_MAX_BAT_ENTRIES) {
+    throw new DiskImageError('UNSUPPORTED', `VHDX BAT of ${g.totalEntries} entries is larger than vdisk's limit of ${VHDX_MAX_BAT_ENTRIES} (${limitNote('VHDX_MAX_BAT_ENTRIES', VHDX_MAX_BAT_ENTRIES)})`, { value: g.totalEntries });
   }
   if (g.totalEntries * 8 > region.length) {
     throw new DiskImageError('CORRUPT', `VHDX BAT region (${region.length} bytes) is too small for ${g.totalEntries} entries`, { value: region.length });

@@ -78,11 +78,6 @@ export const SECTORS_PER_BITMAP_BLOCK = 2 ** 23;
 /** Log: entries are 4 KiB aligned; signatures "loge", "desc", "zero", "data" (2.3). */
 export const LOG_SECTOR = 4096;
 
-/**
- * Most BAT entries vdisk reads (4 Mi: 4 TiB at 1 MiB blocks, 64 TiB at 16 MiB);
- * kept as 9 bytes per block, so at most 36 MiB of memory. More is UNSUPPORTED.
- */
-export const MAX_BAT_ENTRIES = 4 * 1024 * 1024;
 
 /** Default block size vdisk writes: 32 MiB, as Hyper-V (issue 5). */
 export const DEFAULT_BLOCK_SIZE = 32 * MiB;

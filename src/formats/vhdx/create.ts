@@ -8,20 +8,7 @@ import { parseGuid } from '../../util/guid.js';
 import type { CreateOptions } from '../types.js';
 import { encodeBatEntry } from './bat.js';
 import { batGeometry, payloadEntryIndex } from './bat-geometry.js';
-import {
-  BAT_REGION,
-  DEFAULT_BLOCK_SIZE,
-  FILE_SIGNATURE,
-  HEADER_OFFSETS,
-  MAX_BAT_ENTRIES,
-  MAX_BLOCK_SIZE,
-  MAX_VIRTUAL_SIZE,
-  METADATA_REGION,
-  MIN_BLOCK_SIZE,
-  MiB,
-  PayloadState,
-  REGION_TABLE_OFFSETS,
-} from './constants.js';
+import { BAT_REGION, DEFAULT_BLOCK_SIZE, FILE_SIGNATURE, HEADER_OFFSETS, MAX_BLOCK_SIZE, MAX_VIRTUAL_SIZE, METADATA_REGION, MIN_BLOCK_SIZE, MiB, PayloadState, REGION_TABLE_OFFSETS } from './constants.js';
 import { encodeHeader, type HeaderFields } from './header.js';
 import { readVhdxLayout } from './layout.js';
 import { encodeMetadataRegion } from './metadata-writer.js';
@@ -31,6 +18,7 @@ import { VhdxLayer } from './reader.js';
 import { encodeRegionTable } from './region-table.js';
 import { WritableVhdxLayer } from './writer.js';
 import { preallocate, wantsPreallocation } from '../preallocation.js';
+import { VHDX_MAX_BAT_ENTRIES } from '../../limits.js';
 
 /** `-o` options `vdisk create -f vhdx` accepts. */
 export const VHDX_CREATE_OPTIONS = ['subformat', 'block_size', 'logical_sector_size', 'physical_sector_size', 'preallocation'] as const;
@@ -88,7 +76,7 @@ export async function createVhdx(path: string, opts: CreateOptions): Promise<Wri
   const fixed = !parent && sub === 'fixed';
   const full = wantsPreallocation(o, fixed, 'vhdx');
   const g = batGeometry(size, blockSize, logical, parent !== undefined);
-  if (g.totalEntries > MAX_BAT_ENTRIES) throw new DiskImageError('USAGE', `block_size ${blockSize} is too small for a ${size}-byte VHDX`);
+  if (g.totalEntries > VHDX_MAX_BAT_ENTRIES) throw new DiskImageError('USAGE', `block_size ${blockSize} is too small for a ${size}-byte VHDX`);
   const batLength = roundUp(g.totalEntries * 8, MiB);
   const file = await (opts.openFile ?? openDiskFile)(path, 'create');
   try {

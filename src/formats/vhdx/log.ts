@@ -14,11 +14,10 @@ import { uuidIsNil } from '../../util/uuid.js';
 import { HEADER_OFFSETS, KiB64, LOG_SECTOR, MAX_VIRTUAL_SIZE, MiB } from './constants.js';
 import { decodeLogEntry, startsLogEntry, type LogEntry } from './log-entry.js';
 import { resolveUpdates, type LogReplay, type Update } from './log-updates.js';
+import { limitNote, VHDX_LOG_SCAN_BUDGET, VHDX_MAX_LOG_LENGTH, VHDX_MAX_LOG_SEARCH_STEPS } from '../../limits.js';
 
 /** LogOffset and LogLength are multiples of 1 MiB, and the log lies past the first 1 MiB (2.2.2). */
 export const LOG_ALIGNMENT = MiB;
-/** Largest log vdisk replays: vdisk's own bound (LogLength is a u32 in 2.2.2); qemu and the Windows VHDX we have use 1 MiB. */
-export const MAX_LOG_LENGTH = 64 * MiB;
 /**
  * Largest LastFileOffset vdisk accepts: 64 TiB of data (2.6.2.2) plus 1 TiB,
  * far more than its BAT and sector bitmaps need. Beyond it the log is CORRUPT.
@@ -27,10 +26,6 @@ export const MAX_LAST_FILE_OFFSET = MAX_VIRTUAL_SIZE + 1024 ** 4;
 /** The header slots [64 KiB, 192 KiB): "updates to the headers cannot be made through the log" (2.2.2). */
 const HEADERS_START = HEADER_OFFSETS[0];
 const HEADERS_END = HEADER_OFFSETS[1] + KiB64;
-/** Most candidate-entry bytes one scan may checksum: a log of stale overlapping entries cannot make it quadratic. */
-const SCAN_BUDGET_MIN = 256 * MiB;
-/** Most steps the search for the active sequence may take (a 64 MiB log has 16384 sectors). */
-const MAX_SEARCH_STEPS = 10_000_000;
 
 /** Options of readActiveLog. */
 export interface ReadLogOptions {
@@ -49,7 +44,7 @@ type Placed = LogEntry & { position: number };
 function scanLog(log: Uint8Array, logGuid: Uint8Array, options: ReadLogOptions): Map<number, Placed> {
   const found = new Map<number, Placed>();
   const view = new DataView(log.buffer, log.byteOffset, log.length);
-  let budget = Math.max(8 * log.length, SCAN_BUDGET_MIN);
+  let budget = Math.max(8 * log.length, VHDX_LOG_SCAN_BUDGET);
   for (let pos = 0; pos < log.length; pos += LOG_SECTOR) {
     // Entries of earlier sessions (another LogGuid) are normal leftovers: skip them quietly.
     if (!startsLogEntry(log, pos, logGuid)) continue;
@@ -60,7 +55,7 @@ function scanLog(log: Uint8Array, logGuid: Uint8Array, options: ReadLogOptions):
     }
     budget -= length;
     if (budget < 0) {
-      throw corrupt(`VHDX log: candidate entries overlap so much that checking them would read more than ${Math.max(8 * log.length, SCAN_BUDGET_MIN)} bytes (at log position ${pos})`, {
+      throw corrupt(`VHDX log: candidate entries overlap so much that checking them would read more than ${Math.max(8 * log.length, VHDX_LOG_SCAN_BUDGET)} bytes (at log position ${pos}; ${limitNote('VHDX_LOG_SCAN_BUDGET', VHDX_LOG_SCAN_BUDGET)})`, {
         field: 'log entries',
         position: pos,
       });
@@ -95,8 +90,8 @@ function activeSequence(entries: Map<number, Placed>, logLength: number): Placed
     const run = [cur];
     let total = cur.entryLength;
     while (cur !== head) {
-      if (++steps > MAX_SEARCH_STEPS) {
-        throw corrupt(`VHDX log: searching for the active sequence took more than ${MAX_SEARCH_STEPS} steps`, { field: 'log entries' });
+      if (++steps > VHDX_MAX_LOG_SEARCH_STEPS) {
+        throw corrupt(`VHDX log: searching for the active sequence took more than ${VHDX_MAX_LOG_SEARCH_STEPS} steps (${limitNote('VHDX_MAX_LOG_SEARCH_STEPS', VHDX_MAX_LOG_SEARCH_STEPS)})`, { field: 'log entries' });
       }
       const next: Placed | undefined = entries.get((cur.position + cur.entryLength) % logLength);
       if (!next || next.sequenceNumber !== cur.sequenceNumber + 1n || next.sequenceNumber > head.sequenceNumber) return undefined;
@@ -169,7 +164,7 @@ function toReplay(run: Placed[], fileSize: number, logOffset: number, logLength:
  * of each one that carries the file's LogGuid. A log region outside the file
  * or misaligned, a truncated file, or an active sequence whose updates are
  * impossible (misaligned, past LastFileOffset, into the headers or the log)
- * is `CORRUPT`; a log over MAX_LOG_LENGTH is `UNSUPPORTED`. Reads the log
+ * is `CORRUPT`; a log over VHDX_MAX_LOG_LENGTH is `UNSUPPORTED`. Reads the log
  * once; memory is bounded by its size.
  */
 export async function readActiveLog(
@@ -186,8 +181,8 @@ export async function readActiveLog(
     throw corrupt(`VHDX log at ${logOffset} (LogLength ${logLength}) is not a non-empty 1 MiB-aligned region past the first 1 MiB (2.2.2)`, region);
   }
   if (logOffset + logLength > file.size) throw corrupt(`VHDX log at ${logOffset} (LogLength ${logLength}) runs past the end of the file (${file.size} bytes)`, region);
-  if (logLength > MAX_LOG_LENGTH) {
-    throw new DiskImageError('UNSUPPORTED', `VHDX log of ${logLength} bytes needs replaying; vdisk replays logs up to ${MAX_LOG_LENGTH} bytes`, region);
+  if (logLength > VHDX_MAX_LOG_LENGTH) {
+    throw new DiskImageError('UNSUPPORTED', `VHDX log of ${logLength} bytes needs replaying; vdisk replays logs up to ${VHDX_MAX_LOG_LENGTH} bytes (${limitNote('VHDX_MAX_LOG_LENGTH', VHDX_MAX_LOG_LENGTH)})`, region);
   }
   const log = new Uint8Array(logLength);
   await file.read(log, logOffset);

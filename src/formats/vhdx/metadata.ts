@@ -6,6 +6,7 @@ import { uuidEqual } from '../../util/uuid.js';
 import { HAS_PARENT, Item, KiB64, LEAVE_BLOCKS_ALLOCATED, MAX_BLOCK_SIZE, MAX_METADATA_ENTRIES, MAX_VIRTUAL_SIZE, METADATA_SIGNATURE, MIN_BLOCK_SIZE } from './constants.js';
 import { decodeParentLocator } from './parent-locator.js';
 import type { Region } from './region-table.js';
+import { limitNote, VHDX_MAX_LOCATOR_ITEM } from '../../limits.js';
 
 /** The metadata items vdisk needs, validated (2.6.2). */
 export interface VhdxMetadata {
@@ -31,8 +32,6 @@ export interface MetadataEntry {
   isRequired: boolean;
 }
 
-/** Largest parent locator item vdisk reads. */
-const MAX_LOCATOR_ITEM = 64 * 1024;
 
 /** Exact sizes of the fixed-size known items. */
 const ITEM_SIZES: [Uint8Array, number][] = [
@@ -95,7 +94,7 @@ export async function readMetadata(file: ImageFile, region: Region): Promise<Vhd
       if (optional) return undefined;
       throw new DiskImageError('CORRUPT', `VHDX metadata lacks the ${name} item`, { item: name });
     }
-    if (id === Item.parentLocator && e.length > MAX_LOCATOR_ITEM) throw new DiskImageError('CORRUPT', `VHDX parent locator is ${e.length} bytes (at most ${MAX_LOCATOR_ITEM})`);
+    if (id === Item.parentLocator && e.length > VHDX_MAX_LOCATOR_ITEM) throw new DiskImageError('CORRUPT', `VHDX parent locator is ${e.length} bytes (${limitNote('VHDX_MAX_LOCATOR_ITEM', VHDX_MAX_LOCATOR_ITEM)})`);
     const buf = new Uint8Array(e.length);
     await file.read(buf, region.offset + e.offset);
     return new DataView(buf.buffer);

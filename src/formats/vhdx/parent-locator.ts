@@ -2,9 +2,8 @@ import { DiskImageError } from '../../errors.js';
 import type { ParentCandidate } from '../layer.js';
 import { uuidEqual } from '../../util/uuid.js';
 import { VHDX_LOCATOR_TYPE } from './constants.js';
+import { limitNote, VHDX_MAX_LOCATOR_ENTRIES } from '../../limits.js';
 
-/** Most key/value pairs vdisk reads from a parent locator. */
-const MAX_ENTRIES = 256;
 
 /** Decodes the parent locator metadata item (2.6.2.6): a locator type and UTF-16LE key/value pairs. */
 export function decodeParentLocator(buf: Uint8Array): Map<string, string> {
@@ -12,8 +11,8 @@ export function decodeParentLocator(buf: Uint8Array): Map<string, string> {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   if (!uuidEqual(buf.subarray(0, 16), VHDX_LOCATOR_TYPE)) throw new DiskImageError('UNSUPPORTED', 'VHDX parent locator is not of the VHDX type');
   const count = view.getUint16(18, true);
-  if (count > MAX_ENTRIES || 20 + count * 12 > buf.length) {
-    throw new DiskImageError('CORRUPT', `VHDX parent locator claims ${count} entries, more than its ${buf.length} bytes hold`, { value: count });
+  if (count > VHDX_MAX_LOCATOR_ENTRIES || 20 + count * 12 > buf.length) {
+    throw new DiskImageError('CORRUPT', `VHDX parent locator claims ${count} entries, more than its ${buf.length} bytes hold or more than ${VHDX_MAX_LOCATOR_ENTRIES} (${limitNote('VHDX_MAX_LOCATOR_ENTRIES', VHDX_MAX_LOCATOR_ENTRIES)})`, { value: count });
   }
   const out = new Map<string, string>();
   const text = (off: number, len: number, what: string): string => {

@@ -6,12 +6,13 @@ import { roundNewSize, zeroFileRange } from '../resize-common.js';
 import { checkShrink } from '../shrink-check.js';
 import type { ResizeOptions, ResizeResult } from '../types.js';
 import { batGeometry, type BatGeometry } from './bat-geometry.js';
-import { Item, KiB64, MAX_BAT_ENTRIES, MAX_VIRTUAL_SIZE, MiB, PayloadState } from './constants.js';
+import { Item, KiB64, MAX_VIRTUAL_SIZE, MiB, PayloadState } from './constants.js';
 import type { VhdxLayout } from './layout.js';
 import { decodeMetadataTable } from './metadata.js';
 import { encodeRegionTable } from './region-table.js';
 import { VhdxLayer } from './reader.js';
 import { normaliseRegionTables, openVhdxForChange, reclaimVhdxSpace, relocateVhdxBat, takeNewHeader, vhdxNextFree, writePayloadEntry } from './reclaim.js';
+import { VHDX_MAX_BAT_ENTRIES } from '../../limits.js';
 
 /** Writes zeros over BAT entries [from, to) when any of them is not zero; returns true when it wrote (the caller fsyncs). */
 async function clearEntries(file: ImageFile, l: VhdxLayout, from: number, to: number): Promise<boolean> {
@@ -116,10 +117,10 @@ export async function resizeVhdx(path: string, requested: number, opts: ResizeOp
     const size = roundNewSize(requested, m.logicalSectorSize, MAX_VIRTUAL_SIZE, 'a VHDX');
     const oldSize = m.virtualSize;
     const g = batGeometry(size, m.blockSize, m.logicalSectorSize, false);
-    if (g.totalEntries > MAX_BAT_ENTRIES) {
-      throw new DiskImageError('UNSUPPORTED', `${path}: ${size} bytes needs ${g.totalEntries} BAT entries of ${m.blockSize}-byte blocks, more than vdisk's limit of ${MAX_BAT_ENTRIES}`, {
+    if (g.totalEntries > VHDX_MAX_BAT_ENTRIES) {
+      throw new DiskImageError('UNSUPPORTED', `${path}: ${size} bytes needs ${g.totalEntries} BAT entries of ${m.blockSize}-byte blocks, more than vdisk's limit of ${VHDX_MAX_BAT_ENTRIES}`, {
         value: g.totalEntries,
-        limit: MAX_BAT_ENTRIES,
+        limit: VHDX_MAX_BAT_ENTRIES,
       });
     }
     await checkShrink(new VhdxLayer(path, l), size, opts.shrink);

@@ -62,15 +62,7 @@ export const GTE_ZEROED = 1;
 /** Bytes in a GD or GT entry: u32 sector offsets ("Grain Directories and Grain Tables"). */
 export const ENTRY_SIZE = 4;
 
-/** vdisk's cap on numGTEsPerGT: the spec fixes 512 ("Grain Table"), COWD uses 4096; one table is at most 16 KiB to read. */
-export const MAX_GTES_PER_GT = 4096;
 
-/**
- * vdisk's cap on grainSize: 16 MiB in sectors, so one grain (the unit of
- * decompression) stays small. The spec asks for a power of two greater than
- * 8 sectors ("Hosted Sparse Extent Header", grainSize); vdisk accepts 1 up.
- */
-export const MAX_GRAIN_SECTORS = 32768;
 
 /** parentCID meaning "no parent" ("The Descriptor File", Header: parentCID=ffffffff). */
 export const NO_PARENT_CID = 0xffffffff;
@@ -85,15 +77,7 @@ export const NO_PARENT_CID = 0xffffffff;
  */
 export const NEXT_PARENT_CID_KEY = 'vdisk.nextParentCID';
 
-/** vdisk's cap on a descriptor's size: 64 KiB (qemu-img and VMware write well under 2 KiB). */
-export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 
-/**
- * vdisk's cap on extent lines in one descriptor: a 4 TiB twoGbMaxExtent disk
- * has 2048. Every extent is an open file, so the process's file limit may
- * refuse fewer (IO, EMFILE).
- */
-export const MAX_EXTENTS = 2048;
 
 /** The first line of a descriptor file ("The Descriptor File"). */
 export const DESCRIPTOR_SIGNATURE = '# Disk DescriptorFile';

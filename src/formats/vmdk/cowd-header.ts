@@ -1,7 +1,8 @@
 import { DiskImageError } from '../../errors.js';
 import { decodeStruct, defineStruct } from '../../util/struct.js';
-import { COWD_GTES_PER_GT, COWD_HEADER_SIZE, COWD_MAGIC, MAX_GRAIN_SECTORS } from './constants.js';
+import { COWD_GTES_PER_GT, COWD_HEADER_SIZE, COWD_MAGIC } from './constants.js';
 import { gdEntries, type SparseHeader } from './header.js';
+import { limitNote, VMDK_MAX_GRAIN_SECTORS } from '../../limits.js';
 
 /** COWDisk_Header, little-endian, the fields vdisk reads ("ESX Server Sparse Extents"). */
 export const COWD_HEADER = defineStruct('COWDisk_Header', COWD_HEADER_SIZE, 'le', {
@@ -24,14 +25,14 @@ function corrupt(field: string, value: number, why: string): DiskImageError {
  * Decodes an ESX sparse (COWD) extent header as the SparseHeader the grain
  * walk uses: 4096 entries per grain table, no descriptor, no redundant
  * directory, no compression. Version 1 only; grainSize from 1 to
- * MAX_GRAIN_SECTORS; the directory must have an entry for every table the
+ * VMDK_MAX_GRAIN_SECTORS; the directory must have an entry for every table the
  * capacity needs.
  */
 export function parseCowdHeader(buf: Uint8Array): SparseHeader {
   const f = decodeStruct(COWD_HEADER, buf);
   if (f.magicNumber !== COWD_MAGIC) throw new DiskImageError('INVALID_FORMAT', 'not a COWD extent', { field: 'magicNumber', value: f.magicNumber });
   if (f.version !== 1) throw new DiskImageError('UNSUPPORTED', `VMDK COWD extent version ${f.version} is not supported (1)`, { field: 'version', value: f.version });
-  if (f.grainSize < 1 || f.grainSize > MAX_GRAIN_SECTORS) throw corrupt('grainSize', f.grainSize, `is not from 1 to ${MAX_GRAIN_SECTORS} sectors`);
+  if (f.grainSize < 1 || f.grainSize > VMDK_MAX_GRAIN_SECTORS) throw corrupt('grainSize', f.grainSize, `is not from 1 to ${VMDK_MAX_GRAIN_SECTORS} sectors (${limitNote('VMDK_MAX_GRAIN_SECTORS', VMDK_MAX_GRAIN_SECTORS)})`);
   const h: SparseHeader = {
     headerBytes: COWD_HEADER_SIZE,
     version: f.version,

@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
-import { MAX_DESCRIPTOR_BYTES, MAX_EXTENTS, MAX_VIRTUAL_BYTES, NEXT_PARENT_CID_KEY, NO_PARENT_CID, SECTOR } from './constants.js';
+import { MAX_VIRTUAL_BYTES, NEXT_PARENT_CID_KEY, NO_PARENT_CID, SECTOR } from './constants.js';
+import { limitNote, VMDK_MAX_DESCRIPTOR_BYTES, VMDK_MAX_EXTENTS } from '../../limits.js';
 
 /** Access of an extent ("The Descriptor File", Extent Descriptions: RW, RDONLY, NOACCESS). */
 export type ExtentAccess = 'RW' | 'RDONLY' | 'NOACCESS';
@@ -58,12 +59,12 @@ function corrupt(message: string, details: Record<string, unknown> = {}): DiskIm
  * The descriptor's text: `bytes` up to its NUL padding (an embedded
  * descriptor area is zero-filled after the text). A NUL inside the text,
  * another control character than tab, CR and LF, or more than
- * MAX_DESCRIPTOR_BYTES of text is CORRUPT.
+ * VMDK_MAX_DESCRIPTOR_BYTES of text is CORRUPT.
  */
 export function descriptorText(bytes: Uint8Array): string {
   let end = bytes.indexOf(0);
   if (end < 0) end = bytes.length;
-  if (end > MAX_DESCRIPTOR_BYTES) throw corrupt(`${end} bytes is more than the ${MAX_DESCRIPTOR_BYTES} vdisk reads`, { value: end, limit: MAX_DESCRIPTOR_BYTES });
+  if (end > VMDK_MAX_DESCRIPTOR_BYTES) throw corrupt(`${end} bytes is more than the ${VMDK_MAX_DESCRIPTOR_BYTES} vdisk reads (${limitNote('VMDK_MAX_DESCRIPTOR_BYTES', VMDK_MAX_DESCRIPTOR_BYTES)})`, { value: end, limit: VMDK_MAX_DESCRIPTOR_BYTES });
   for (let i = end; i < bytes.length; i++) if (bytes[i] !== 0) throw corrupt(`NUL byte at ${end} inside the text`, { offset: end });
   for (let i = 0; i < end; i++) {
     const c = bytes[i]!;
@@ -93,7 +94,7 @@ function parseExtent(m: RegExpExecArray, line: number): ExtentLine {
  * Parses a descriptor's text: the header keys (version, CID, parentCID,
  * createType, parentFileNameHint), the extent lines in order and the
  * `ddb.` keys. Keys are case-sensitive as the spec writes them; a header key
- * given twice, a malformed extent line, more than MAX_EXTENTS extents or
+ * given twice, a malformed extent line, more than VMDK_MAX_EXTENTS extents or
  * extents adding up past MAX_VIRTUAL_BYTES is CORRUPT.
  */
 export function parseDescriptor(text: string): Descriptor {
@@ -108,7 +109,7 @@ export function parseDescriptor(text: string): Descriptor {
     if (line === '' || line.startsWith('#')) continue;
     const ext = EXTENT_LINE.exec(line);
     if (ext) {
-      if (extents.length >= MAX_EXTENTS) throw corrupt(`more than ${MAX_EXTENTS} extents`, { limit: MAX_EXTENTS });
+      if (extents.length >= VMDK_MAX_EXTENTS) throw corrupt(`more than ${VMDK_MAX_EXTENTS} extents (${limitNote('VMDK_MAX_EXTENTS', VMDK_MAX_EXTENTS)})`, { limit: VMDK_MAX_EXTENTS });
       const e = parseExtent(ext, i + 1);
       total += e.sectors;
       if (total * SECTOR > MAX_VIRTUAL_BYTES) throw corrupt(`extents add up to more than ${MAX_VIRTUAL_BYTES} bytes`, { limit: MAX_VIRTUAL_BYTES });

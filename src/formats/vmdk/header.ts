@@ -1,18 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import { decodeStruct, defineStruct, encodeStruct } from '../../util/struct.js';
-import {
-  COMPRESSION_DEFLATE,
-  FLAG_COMPRESSED,
-  FLAG_REDUNDANT_GT,
-  GD_AT_END,
-  HEADER_SIZE,
-  MAX_GRAIN_SECTORS,
-  MAX_GTES_PER_GT,
-  MAX_VERSION,
-  MAX_VIRTUAL_BYTES,
-  SECTOR,
-  SPARSE_MAGIC,
-} from './constants.js';
+import { COMPRESSION_DEFLATE, FLAG_COMPRESSED, FLAG_REDUNDANT_GT, GD_AT_END, HEADER_SIZE, MAX_VERSION, MAX_VIRTUAL_BYTES, SECTOR, SPARSE_MAGIC } from './constants.js';
+import { limitNote, VMDK_MAX_GRAIN_SECTORS, VMDK_MAX_GTES_PER_GT } from '../../limits.js';
 
 /** SparseExtentHeader, little-endian ("Hosted Sparse Extent Header"). */
 export const SPARSE_HEADER = defineStruct('SparseExtentHeader', HEADER_SIZE, 'le', {
@@ -76,7 +65,7 @@ export function hasSparseMagic(buf: Uint8Array): boolean {
 
 /**
  * Decodes and checks a sparse extent header: magic, version 1-3, a
- * power-of-two grain of at most MAX_GRAIN_SECTORS, 1..MAX_GTES_PER_GT
+ * power-of-two grain of at most VMDK_MAX_GRAIN_SECTORS, 1..VMDK_MAX_GTES_PER_GT
  * entries per grain table, DEFLATE as the only compression. Offsets are not
  * checked against the file here (the caller knows its size).
  */
@@ -85,8 +74,8 @@ export function parseSparseHeader(buf: Uint8Array): SparseHeader {
   if (f.magicNumber !== SPARSE_MAGIC) throw new DiskImageError('INVALID_FORMAT', 'not a VMDK sparse extent (no KDMV magic)', { field: 'magicNumber', value: f.magicNumber });
   if (f.version < 1 || f.version > MAX_VERSION) throw new DiskImageError('UNSUPPORTED', `VMDK sparse extent version ${f.version} is not supported (1 to ${MAX_VERSION})`, { field: 'version', value: f.version });
   const grainSize = sectors('grainSize', f.grainSize);
-  if (grainSize < 1 || grainSize > MAX_GRAIN_SECTORS || (grainSize & (grainSize - 1)) !== 0) throw corrupt('grainSize', f.grainSize, `is not a power of two from 1 to ${MAX_GRAIN_SECTORS} sectors`);
-  if (f.numGTEsPerGT < 1 || f.numGTEsPerGT > MAX_GTES_PER_GT) throw corrupt('numGTEsPerGT', f.numGTEsPerGT, `is not from 1 to ${MAX_GTES_PER_GT}`);
+  if (grainSize < 1 || grainSize > VMDK_MAX_GRAIN_SECTORS || (grainSize & (grainSize - 1)) !== 0) throw corrupt('grainSize', f.grainSize, `is not a power of two from 1 to ${VMDK_MAX_GRAIN_SECTORS} sectors (${limitNote('VMDK_MAX_GRAIN_SECTORS', VMDK_MAX_GRAIN_SECTORS)})`);
+  if (f.numGTEsPerGT < 1 || f.numGTEsPerGT > VMDK_MAX_GTES_PER_GT) throw corrupt('numGTEsPerGT', f.numGTEsPerGT, `is not from 1 to ${VMDK_MAX_GTES_PER_GT} (${limitNote('VMDK_MAX_GTES_PER_GT', VMDK_MAX_GTES_PER_GT)})`);
   const compressed = (f.flags & FLAG_COMPRESSED) !== 0;
   if (compressed && f.compressAlgorithm !== COMPRESSION_DEFLATE) {
     throw new DiskImageError('UNSUPPORTED', `VMDK compression algorithm ${f.compressAlgorithm} is not supported (1, DEFLATE)`, { field: 'compressAlgorithm', value: f.compressAlgorithm });

@@ -2,7 +2,7 @@ import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { openSource } from '../../io/open-source.js';
 import type { OpenOptions } from '../types.js';
-import { COWD_MAGIC_TEXT, DESCRIPTOR_SIGNATURE, HEADER_SIZE, MAX_DESCRIPTOR_BYTES } from './constants.js';
+import { COWD_MAGIC_TEXT, DESCRIPTOR_SIGNATURE, HEADER_SIZE } from './constants.js';
 import { descriptorText, parseDescriptor } from './descriptor.js';
 import { closeExtents, extentSource, openExtents, type OpenedExtent, type VmdkParts } from './extents.js';
 import { hasSparseMagic } from './header.js';
@@ -10,6 +10,7 @@ import { vmdkParentRef } from './parent-ref.js';
 import { VmdkLayer } from './reader.js';
 import { SparseExtent } from './sparse-extent.js';
 import { WritableVmdkLayer } from './writer.js';
+import { limitNote, VMDK_MAX_DESCRIPTOR_BYTES } from '../../limits.js';
 
 /**
  * A monolithic sparse file opened directly: the file is its own one extent,
@@ -34,8 +35,8 @@ async function openSparseFile(path: string, file: ImageFile, writable: boolean):
 
 /** A descriptor file: parsed, then every extent it lists opened beside it through `openFile`. */
 async function openDescriptorFile(path: string, file: ImageFile, options: OpenOptions): Promise<VmdkParts> {
-  if (file.size > MAX_DESCRIPTOR_BYTES) {
-    throw new DiskImageError('CORRUPT', `${path}: a ${file.size}-byte VMDK descriptor is larger than the ${MAX_DESCRIPTOR_BYTES} bytes vdisk reads`, { path, value: file.size, limit: MAX_DESCRIPTOR_BYTES });
+  if (file.size > VMDK_MAX_DESCRIPTOR_BYTES) {
+    throw new DiskImageError('CORRUPT', `${path}: a ${file.size}-byte VMDK descriptor is larger than the ${VMDK_MAX_DESCRIPTOR_BYTES} bytes vdisk reads (${limitNote('VMDK_MAX_DESCRIPTOR_BYTES', VMDK_MAX_DESCRIPTOR_BYTES)})`, { path, value: file.size, limit: VMDK_MAX_DESCRIPTOR_BYTES });
   }
   const bytes = new Uint8Array(file.size);
   await file.read(bytes, 0);

@@ -2,11 +2,12 @@ import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
 import type { Run } from '../layer.js';
-import { COWD_HEADER_SIZE, COWD_MAGIC_TEXT, FOOTER_FROM_END, GRAIN_MARKER_SIZE, GTE_UNALLOCATED, GTE_ZEROED, HEADER_SIZE, MAX_DESCRIPTOR_BYTES, SECTOR } from './constants.js';
+import { COWD_HEADER_SIZE, COWD_MAGIC_TEXT, FOOTER_FROM_END, GRAIN_MARKER_SIZE, GTE_UNALLOCATED, GTE_ZEROED, HEADER_SIZE, SECTOR } from './constants.js';
 import { parseCowdHeader } from './cowd-header.js';
 import { GrainDirectory } from './grain-directory.js';
 import { gdEntries, hasSparseMagic, parseSparseHeader, type SparseHeader } from './header.js';
 import { coalesce } from '../runs.js';
+import { VMDK_MAX_DESCRIPTOR_BYTES } from '../../limits.js';
 
 /** Most grain markers (compressed lengths) kept in memory. */
 const MARKER_CACHE_LIMIT = 65536;
@@ -104,12 +105,12 @@ export class SparseExtent {
     return this.header.capacity * SECTOR;
   }
 
-  /** The embedded descriptor's bytes (undefined when the header has none), at most MAX_DESCRIPTOR_BYTES + 1 of them. */
+  /** The embedded descriptor's bytes (undefined when the header has none), at most VMDK_MAX_DESCRIPTOR_BYTES + 1 of them. */
   async embeddedDescriptor(): Promise<Uint8Array | undefined> {
     const { descriptorOffset, descriptorSize } = this.header;
     if (descriptorOffset === 0 || descriptorSize === 0) return undefined;
     const at = descriptorOffset * SECTOR;
-    const length = Math.min(descriptorSize * SECTOR, MAX_DESCRIPTOR_BYTES + 1);
+    const length = Math.min(descriptorSize * SECTOR, VMDK_MAX_DESCRIPTOR_BYTES + 1);
     if (at < this.header.headerBytes || at + length > this.file.size) {
       throw new DiskImageError('CORRUPT', `${this.file.path}: embedded descriptor at sector ${descriptorOffset} lies outside the file`, { path: this.file.path, field: 'descriptorOffset', value: descriptorOffset });
     }

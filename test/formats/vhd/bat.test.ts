@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DiskFile } from '../../../src/io/file.js';
 import { bitmapBytes, blockCountFor, encodeBat, readBat, validateBlocks, type MetadataRange } from '../../../src/formats/vhd/bat.js';
-import { BAT_UNUSED, MAX_BAT_ENTRIES } from '../../../src/formats/vhd/constants.js';
+import { BAT_UNUSED } from '../../../src/formats/vhd/constants.js';
 import { decodeDynamicHeader, encodeDynamicHeader, encodeParentName } from '../../../src/formats/vhd/dynamic-header.js';
 import { rejectsWithCode, throwsWithCode } from '../../helpers/assert-error.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { VHD_MAX_BAT_ENTRIES } from '../../../src/limits.js';
 
 const BS = 512 * 1024;
 const SPAN = 512 + BS;
@@ -126,7 +127,7 @@ describe('readBat', () => {
 
   it('refuses more entries than vdisk keeps in memory (UNSUPPORTED), before reading them', async () => {
     await withFile(4096, async (file) => {
-      await rejectsWithCode(readBat(file, header(0xffffffff), (MAX_BAT_ENTRIES + 1) * BS, 4096, META), 'UNSUPPORTED');
+      await rejectsWithCode(readBat(file, header(0xffffffff), (VHD_MAX_BAT_ENTRIES + 1) * BS, 4096, META), 'UNSUPPORTED');
     });
   });
 

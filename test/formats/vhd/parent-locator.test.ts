@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PlatformCode } from '../../../src/formats/vhd/constants.js';
-import {
-  MAX_LOCATOR_BYTES,
-  decodeLocatorPath,
-  encodeFileUrl,
-  encodeUtf16lePath,
-  locatorSpaceBytes,
-  locatorsInUse,
-  parentCandidates,
-  platformName,
-  type DecodedLocator,
-} from '../../../src/formats/vhd/parent-locator.js';
+import { decodeLocatorPath, encodeFileUrl, encodeUtf16lePath, locatorSpaceBytes, locatorsInUse, parentCandidates, platformName, type DecodedLocator } from '../../../src/formats/vhd/parent-locator.js';
 import { throwsWithCode } from '../../helpers/assert-error.js';
+import { VHD_MAX_LOCATOR_BYTES } from '../../../src/limits.js';
 
 function loc(code: string, length = 0): DecodedLocator {
   return { code, offset: 4096, length, space: 512 };
@@ -84,7 +75,7 @@ describe('locatorsInUse', () => {
   });
 
   it('records an error for payloads past the end or too long, without throwing', () => {
-    const [a, b] = locatorsInUse([entry(PlatformCode.w2ru, 9990n, 20), entry(PlatformCode.w2ku, 0n, MAX_LOCATOR_BYTES + 1)], 10000);
+    const [a, b] = locatorsInUse([entry(PlatformCode.w2ru, 9990n, 20), entry(PlatformCode.w2ku, 0n, VHD_MAX_LOCATOR_BYTES + 1)], 10000);
     assert.match(a!.error!, /past the end/);
     assert.match(b!.error!, /exceeds/);
   });

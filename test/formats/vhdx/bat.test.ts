@@ -8,10 +8,11 @@ import { describe, it } from 'node:test';
 import type { ErrorCode } from '../../../src/errors.js';
 import { encodeBatEntry, readBat } from '../../../src/formats/vhdx/bat.js';
 import { batGeometry, bitmapEntryIndex, payloadEntryIndex, type BatGeometry, type Reserved } from '../../../src/formats/vhdx/bat-geometry.js';
-import { BAT_REGION, MAX_BAT_ENTRIES, PayloadState } from '../../../src/formats/vhdx/constants.js';
+import { BAT_REGION, PayloadState } from '../../../src/formats/vhdx/constants.js';
 import type { Region } from '../../../src/formats/vhdx/region-table.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { MemoryFile, MiB } from '../../helpers/vhdx.js';
+import { VHDX_MAX_BAT_ENTRIES } from '../../../src/limits.js';
 
 const GiB = 1024 * MiB;
 
@@ -166,7 +167,7 @@ describe('readBat', () => {
 
   it('more than 4 Mi entries is UNSUPPORTED before anything is read or allocated', async () => {
     const huge = batGeometry(64 * 1024 * GiB, MiB, 512, false);
-    assert.ok(huge.totalEntries > MAX_BAT_ENTRIES);
+    assert.ok(huge.totalEntries > VHDX_MAX_BAT_ENTRIES);
     const file = new MemoryFile(new Uint8Array(0), 2 ** 50);
     const err = await rejectsWithCode(readBat(file, { guid: BAT_REGION, offset: MiB, length: 2 ** 32 - MiB, required: true }, huge, false, HEADERS), 'UNSUPPORTED');
     assert.equal(err.details.value, huge.totalEntries);

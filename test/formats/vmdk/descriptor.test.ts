@@ -1,9 +1,9 @@
 /** The descriptor parser ("The Descriptor File"): keys, extent lines, the disk database, and the limits on hostile text. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_DESCRIPTOR_BYTES, MAX_EXTENTS } from '../../../src/formats/vmdk/constants.js';
 import { descriptorText, parseDescriptor } from '../../../src/formats/vmdk/descriptor.js';
 import { throwsWithCode } from '../../helpers/assert-error.js';
+import { VMDK_MAX_DESCRIPTOR_BYTES, VMDK_MAX_EXTENTS } from '../../../src/limits.js';
 
 const QEMU_DELTA = `# Disk DescriptorFile
 version=1
@@ -65,7 +65,7 @@ describe('parseDescriptor', () => {
       `${base}RW -8 FLAT "x"\n`,
       `${base}RW 99999999999999999999 FLAT "x"\n`,
       `${base}RW 9007199254740 FLAT "x"\nRW 9007199254740 FLAT "y"\n`,
-      `${base}${'RW 1 ZERO\n'.repeat(MAX_EXTENTS + 1)}`,
+      `${base}${'RW 1 ZERO\n'.repeat(VMDK_MAX_EXTENTS + 1)}`,
     ]) {
       throwsWithCode(() => parseDescriptor(text), 'CORRUPT');
     }
@@ -91,6 +91,6 @@ describe('descriptorText', () => {
     area[40] = 0x41;
     throwsWithCode(() => descriptorText(area), 'CORRUPT');
     throwsWithCode(() => descriptorText(enc('createType="x"\x1b[2J\n')), 'CORRUPT');
-    throwsWithCode(() => descriptorText(new Uint8Array(MAX_DESCRIPTOR_BYTES + 1).fill(0x20)), 'CORRUPT');
+    throwsWithCode(() => descriptorText(new Uint8Array(VMDK_MAX_DESCRIPTOR_BYTES + 1).fill(0x20)), 'CORRUPT');
   });
 });
