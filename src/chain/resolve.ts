@@ -3,11 +3,10 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { DiskImageError } from '../errors.js';
 import type { ParentCandidate } from '../formats/layer.js';
 import { isUrl } from '../io/http-source.js';
-import { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
+import { MAX_CHAIN_DEPTH, WINDOWS_ABSOLUTE, besideName, besideRefusal, type ResolveContext } from './resolve-context.js';
 
 export { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
 
-const WINDOWS_ABSOLUTE = /^(?:[a-zA-Z]:[\\/]|\\\\)/;
 
 /** Most files one directory contributes to an `anyWithExtension` candidate: each is opened to read its identity. */
 export const MAX_SCANNED_FILES = 256;
@@ -142,11 +141,7 @@ function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
  * descriptor must not reach files elsewhere.
  */
 export function resolveBeside(descriptorPath: string, name: string, what = 'extent file'): string {
-  const posix = name.replace(/\\/g, '/');
-  const refuse = (why: string): DiskImageError =>
-    new DiskImageError('CORRUPT', `${descriptorPath}: ${what} '${name}' ${why}`, { path: descriptorPath, field: what, value: name });
-  if (WINDOWS_ABSOLUTE.test(name) || posix.startsWith('/')) throw refuse('is an absolute path; extents must lie beside the descriptor');
-  if (posix.split('/').some((s) => s === '..')) throw refuse("climbs out of the descriptor's directory");
+  const posix = besideName(descriptorPath, name, what);
   if (isUrl(descriptorPath)) return new URL(posix.split('/').map(encodeURIComponent).join('/'), descriptorPath).href;
   const dir = dirname(resolve(descriptorPath));
   const p = join(dir, posix);
@@ -157,6 +152,6 @@ export function resolveBeside(descriptorPath: string, name: string, what = 'exte
     return p;
   }
   const allowed = realDir(dir);
-  if (allowed === undefined || !inside(real, allowed)) throw refuse(`leads to ${real}, outside the descriptor's directory`);
+  if (allowed === undefined || !inside(real, allowed)) throw besideRefusal(descriptorPath, name, what, `leads to ${real}, outside the descriptor's directory`);
   return p;
 }
