@@ -50,6 +50,45 @@ describe('web page in chromium', () => {
     assertMatchesCli(shown, dir, 'base.vhdx');
   });
 
+  it('the map zooms into the row of a clicked square, down to 512-byte squares, and back out', async (t) => {
+    if (!(await web.open(t))) return;
+    const dir = tempDir();
+    const size = 256 * MiB;
+    await buildChain(dir, size, [[[12 * MiB + 64 * 1024, 64 * 1024, 1], [100 * MiB, MiB, 2]], [[13 * MiB, 128 * 1024, 3]]], 'qcow2');
+    await pick(web.page, [join(dir, 'base.qcow2'), join(dir, 'layer1.qcow2')]);
+    const whole: [number, number, number][] = [
+      [12 * MiB + 64 * 1024, 64 * 1024, 1],
+      [13 * MiB, 128 * 1024, 0],
+      [100 * MiB, MiB, 1],
+    ];
+    await assertMapShows(web.page, size, whole);
+    const map = web.page.locator('#map');
+    const shown = async () => [Number(await map.getAttribute('data-offset')), Number(await map.getAttribute('data-length')), Number(await map.getAttribute('data-cell-bytes'))];
+    /** Clicks the square in column `col`, row `row` and waits for the worker's map. */
+    const zoom = async (col: number, row: number) => {
+      await web.page.locator('body').evaluate((body) => body.removeAttribute('data-map'));
+      await map.click({ position: { x: col * 8 + 4, y: row * 8 + 4 } });
+      await web.page.waitForSelector('body[data-map="done"]');
+    };
+    await zoom(10, 3);
+    assert.deepEqual(await shown(), [12 * MiB, 4 * MiB, 1024], 'row 3 of 4 MiB rows: 12 to 16 MiB in 1 KiB squares');
+    const zoomed: [number, number, number][] = [
+      [12 * MiB + 64 * 1024, 64 * 1024, 1],
+      [13 * MiB, 128 * 1024, 0],
+    ];
+    await assertMapShows(web.page, 4 * MiB, zoomed, 12 * MiB);
+    assert.match((await web.page.locator('#map-scale').textContent()) ?? '', /^12 MiB to 16 MiB of the disk: each square is 1 KiB/);
+    await zoom(0, 16);
+    assert.deepEqual(await shown(), [12 * MiB, 2 * MiB, 512], 'a 64 KiB row widened to 2 MiB of sectors');
+    await assertMapShows(web.page, 2 * MiB, zoomed, 12 * MiB);
+    await web.page.click('#map-out');
+    assert.deepEqual(await shown(), [12 * MiB, 4 * MiB, 1024]);
+    await web.page.click('#map-out');
+    assert.deepEqual(await shown(), [0, size, 64 * 1024]);
+    await assertMapShows(web.page, size, whole);
+    assert.equal(await web.page.locator('#map-out').isHidden(), true, 'nothing left to zoom out of');
+  });
+
   it('a broken file shows the CLI error line, a child picked without its parent a PARENT line, another format what the page reads', async (t) => {
     if (!(await web.open(t))) return;
     const dir = tempDir();
