@@ -10,11 +10,11 @@ import { WebSession, assertMapShows, assertMatchesCli, pick } from '../helpers/w
 
 /**
  * VMDK, qcow2 and VDI in the web page (dist/web) in chromium, made by vdisk
- * and qemu-img: a streamOptimized VMDK (zlib grains), a qcow2 with
- * compressed clusters (raw deflate), a differencing VDI picked with its
+ * and qemu-img: a streamOptimized VMDK (zlib grains), qcow2s with
+ * compressed clusters (raw deflate, zstd), a differencing VDI picked with its
  * parent, split and flat VMDKs picked as descriptor and extents. Each shows
  * what `vdisk info --chain`, `check` and `check --target` say, and its map
- * where its data is. A compressed qcow2 converted for Azure is what
+ * where its data is. The compressed ones, converted for Azure, are what
  * qemu-img reads in the source.
  */
 
@@ -32,6 +32,17 @@ describe('web page in chromium: VMDK, qcow2 and VDI', () => {
   before(() => web.serve());
   after(() => web.close());
 
+  /** Converts the picked `name` (in `dir`) with the Azure button and has qemu-img compare the download with it (read as `format`). */
+  async function convertAndCompare(dir: string, name: string, format: string): Promise<void> {
+    const [download] = await Promise.all([web.page.waitForEvent('download'), web.page.click('#convert-azure')]);
+    assert.equal(download.suggestedFilename(), name.replace(/\.[^.]*$/, '-azure.vhd'));
+    const out = join(dir, 'out.vhd');
+    await download.saveAs(out);
+    await web.page.waitForSelector('body[data-convert="done"]');
+    const compare = run('qemu-img', ['compare', '-f', format, '-F', 'vpc', join(dir, name), out], true);
+    assert.equal(compare.status, 0, `qemu-img compare: ${compare.stdout}${compare.stderr}`);
+  }
+
   /** A raw disk of SIZE bytes holding DATA, in a new directory: text that names its own offset, so it compresses (qemu-img -c stores a cluster that does not shrink as it is) and no sector is zero. */
   function rawSource(): string {
     const dir = tempDir();
@@ -41,13 +52,14 @@ describe('web page in chromium: VMDK, qcow2 and VDI', () => {
     return dir;
   }
 
-  it('a streamOptimized VMDK written by vdisk shows what vdisk says, its map where the grains are', async (t) => {
-    if (!(await web.open(t))) return;
+  it('a streamOptimized VMDK written by vdisk shows what vdisk says, its map where the grains are; converted for Azure, qemu-img finds it identical', async (t) => {
+    if (!(await web.open(t)) || !needTools(t, 'qemu-img')) return;
     const dir = rawSource();
     const made = vdiskIn(dir, 'convert', '-O', 'vmdk', '-o', 'subformat=streamOptimized', 'source.raw', 'stream.vmdk');
     assert.equal(made.status, 0, made.stderr);
     assertMatchesCli(await pick(web.page, [join(dir, 'stream.vmdk')]), dir, 'stream.vmdk');
     await assertMapShows(web.page, SIZE, DATA.map(([o, l]) => [o, l, 0]));
+    await convertAndCompare(dir, 'stream.vmdk', 'vmdk');
   });
 
   it('a qcow2 with compressed clusters (qemu-img -c) shows what vdisk says; converted for Azure, qemu-img finds it identical', async (t) => {
@@ -56,13 +68,16 @@ describe('web page in chromium: VMDK, qcow2 and VDI', () => {
     run('qemu-img', ['convert', '-c', '-f', 'raw', '-O', 'qcow2', join(dir, 'source.raw'), join(dir, 'packed.qcow2')]);
     assertMatchesCli(await pick(web.page, [join(dir, 'packed.qcow2')]), dir, 'packed.qcow2');
     await assertMapShows(web.page, SIZE, DATA.map(([o, l]) => [o, l, 0]));
-    const [download] = await Promise.all([web.page.waitForEvent('download'), web.page.click('#convert-azure')]);
-    assert.equal(download.suggestedFilename(), 'packed-azure.vhd');
-    const out = join(dir, 'out.vhd');
-    await download.saveAs(out);
-    await web.page.waitForSelector('body[data-convert="done"]');
-    const compare = run('qemu-img', ['compare', '-f', 'qcow2', '-F', 'vpc', join(dir, 'packed.qcow2'), out], true);
-    assert.equal(compare.status, 0, `qemu-img compare: ${compare.stdout}${compare.stderr}`);
+    await convertAndCompare(dir, 'packed.qcow2', 'qcow2');
+  });
+
+  it('a qcow2 with zstd-compressed clusters (qemu-img -c -o compression_type=zstd) shows what vdisk says; converted for Azure, qemu-img finds it identical', async (t) => {
+    if (!(await web.open(t)) || !needTools(t, 'qemu-img')) return;
+    const dir = rawSource();
+    run('qemu-img', ['convert', '-c', '-f', 'raw', '-O', 'qcow2', '-o', 'compression_type=zstd', join(dir, 'source.raw'), join(dir, 'zstd.qcow2')]);
+    assertMatchesCli(await pick(web.page, [join(dir, 'zstd.qcow2')]), dir, 'zstd.qcow2');
+    await assertMapShows(web.page, SIZE, DATA.map(([o, l]) => [o, l, 0]));
+    await convertAndCompare(dir, 'zstd.qcow2', 'qcow2');
   });
 
   it('a differencing VDI picked with its parent finds it by UUID and shows what vdisk says', async (t) => {
