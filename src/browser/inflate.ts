@@ -2,7 +2,7 @@ import { compressedReader } from '../chain/decode-unit.js';
 import type { DecodeCompressed } from '../chain/chain-image.js';
 
 /** The size of the pieces a browser's DecompressionStream hands out is its own; vdisk keeps reads waiting for pieces of this size (Chromium's are 16 KiB). */
-const MIN_PIECE = 1024;
+const MIN_PIECE = 16 * 1024;
 
 /** Stored bytes are written this many at a time, so that a stream that inflates far past its unit (deflate reaches 1032:1) is stopped within about 4 MiB. */
 const WRITE_PIECE = 4096;
@@ -12,10 +12,13 @@ const WRITE_PIECE = 4096;
  * a qcow2 cluster, 'deflate' for a VMDK grain's zlib stream), at most
  * `unitLength` bytes. A stored cluster is followed by whatever the sectors
  * it ends in hold: the stream then errors ("junk after the end") once it has
- * handed out the unit, and an error clears the pieces still queued. So,
- * before each write, enough reads for the whole unit are waiting, and each
- * piece goes straight to one of them; what arrived before an error counts,
- * and the caller checks its length.
+ * handed out the unit, and an error clears the pieces still queued. So
+ * enough reads for the whole unit wait from the start, each answered read
+ * asks for another, and each piece goes straight to a waiting read; what
+ * arrived before an error counts, and the caller checks its length. Writes
+ * are not waited for once reading has stopped (a stream past its unit would
+ * hold them back for ever); reading stops at the end of the stream, at an
+ * error (a stream cut short fails when closed), or past the unit.
  */
 async function inflateUnit(codec: 'deflate' | 'zlib', stored: Uint8Array<ArrayBuffer>, unitLength: number): Promise<Uint8Array> {
   const stream = new DecompressionStream(codec === 'deflate' ? 'deflate-raw' : 'deflate');
@@ -23,36 +26,36 @@ async function inflateUnit(codec: 'deflate' | 'zlib', stored: Uint8Array<ArrayBu
   const writer = stream.writable.getWriter();
   const unit = new Uint8Array(unitLength);
   let got = 0;
-  let waiting = 0;
   let stop: 'end' | 'over' | 'failed' | undefined;
   let failure: unknown;
-  const ask = () => {
-    waiting++;
+  let stopped: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const halt = (why: 'end' | 'over' | 'failed') => {
+    stop ??= why;
+    stopped();
+  };
+  const ask = (): void => {
     reader.read().then(
       (r) => {
-        waiting--;
         if (stop) return;
-        if (r.done) stop = 'end';
-        else if (got + r.value.length > unitLength) stop = 'over';
-        else {
-          unit.set(r.value, got);
-          got += r.value.length;
-        }
+        if (r.done) return halt('end');
+        if (got + r.value.length > unitLength) return halt('over');
+        unit.set(r.value, got);
+        got += r.value.length;
+        ask();
       },
       (err: unknown) => {
-        waiting--;
         failure ??= err;
-        stop ??= 'failed';
+        halt('failed');
       },
     );
   };
-  const reads = Math.ceil(unitLength / MIN_PIECE) + 2;
-  for (let at = 0; at <= stored.length && !stop; at += WRITE_PIECE) {
-    while (waiting < reads) ask();
-    const done = at + WRITE_PIECE >= stored.length;
-    await (done ? writer.write(stored.subarray(at)).then(() => writer.close()) : writer.write(stored.subarray(at, at + WRITE_PIECE))).catch(() => undefined);
-    if (done) break;
+  for (let i = Math.ceil(unitLength / MIN_PIECE) + 2; i > 0; i--) ask();
+  for (let at = 0; at < stored.length && !stop; at += WRITE_PIECE) {
+    await Promise.race([writer.write(stored.subarray(at, at + WRITE_PIECE)), done]).catch(() => undefined);
   }
+  if (!stop) writer.close().catch(() => undefined);
+  await done;
   await reader.cancel().catch(() => undefined);
   if (stop === 'over') throw new Error(`it holds more than ${unitLength} bytes`);
   if (got === 0 && failure) throw failure;
