@@ -93,7 +93,7 @@ describe('web page in chromium: VMDK, qcow2 and VDI', () => {
     ]);
   });
 
-  it('split and flat VMDKs picked as descriptor and extents read their extents among the picked files only', async (t) => {
+  it('split and flat VMDKs picked as descriptor and extents read their extents among the picked files only; a descriptor naming ../ is CORRUPT', async (t) => {
     if (!(await web.open(t)) || !needTools(t, 'qemu-img')) return;
     const dir = rawSource();
     for (const subformat of ['twoGbMaxExtentSparse', 'monolithicFlat']) {
@@ -104,5 +104,11 @@ describe('web page in chromium: VMDK, qcow2 and VDI', () => {
       const alone = (await pick(web.page, [join(dir, name)])).error ?? '';
       assert.equal(alone, `vdisk: ${name}: extent file '${extent}' is not among the picked files; pick it too (IO)`);
     }
+    const descriptor = '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 16384 FLAT "../monolithicFlat-flat.vmdk" 0\n';
+    writeFileSync(join(dir, 'climbing.vmdk'), descriptor);
+    const cli = vdiskIn(dir, 'info', 'climbing.vmdk');
+    assert.match(cli.stderr, /climbs out .*\(CORRUPT\)/);
+    const shown = await pick(web.page, [join(dir, 'climbing.vmdk'), join(dir, 'monolithicFlat-flat.vmdk')]);
+    assert.equal(shown.error, cli.stderr.trim(), 'a descriptor that climbs out is refused as the CLI refuses it, even when the file it names is picked');
   });
 });
