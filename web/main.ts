@@ -2,7 +2,8 @@
  * The page: takes files from the file input or a drop, hands them to a fresh
  * worker (web/worker.ts; the previous one is stopped, so a slow or hostile
  * file never holds up the next pick) and draws what it answers. A zoom into
- * the map asks a worker for that part of the disk. The Azure button converts
+ * the map asks a worker for that part of the disk (not while a pick is read:
+ * the map shown is then the previous pick's). The Azure button converts
  * the same files in another worker (web/convert-ui.ts).
  */
 import { startConversion } from './convert-ui.js';
@@ -42,6 +43,7 @@ function inspectFiles(files: File[]): void {
 }
 
 onZoom((offset, length) => {
+  if (document.body.dataset.state === 'busy') return;
   worker?.terminate();
   document.body.dataset.map = 'busy';
   worker = startWorker({ kind: 'map', files: picked, offset, length }, (reply, w) => {
