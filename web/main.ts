@@ -1,11 +1,14 @@
 /**
  * The page: takes files from the file input or a drop, hands them to a fresh
  * worker (web/worker.ts; the previous one is stopped, so a slow or hostile
- * file never holds up the next pick) and draws what it answers. The Azure
- * button converts the same files in another worker (web/convert-ui.ts).
+ * file never holds up the next pick) and draws what it answers. A zoom into
+ * the map asks a worker for that part of the disk (not while a pick is read:
+ * the map shown is then the previous pick's). The Azure button converts
+ * the same files in another worker (web/convert-ui.ts).
  */
 import { startConversion } from './convert-ui.js';
 import type { Reply, Request } from './messages.js';
+import { onZoom, showZoomed } from './map.js';
 import { render } from './render.js';
 
 const status = document.getElementById('status')!;
@@ -38,6 +41,18 @@ function inspectFiles(files: File[]): void {
     w.terminate();
   });
 }
+
+onZoom((offset, length) => {
+  if (document.body.dataset.state === 'busy') return;
+  worker?.terminate();
+  document.body.dataset.map = 'busy';
+  worker = startWorker({ kind: 'map', files: picked, offset, length }, (reply, w) => {
+    if (reply.kind === 'map') showZoomed(reply.map);
+    else status.textContent = `vdisk: ${reply.kind === 'failed' ? reply.error : 'unexpected reply (INTERNAL)'}`;
+    document.body.dataset.map = 'done';
+    w.terminate();
+  });
+});
 
 input.addEventListener('change', () => inspectFiles([...(input.files ?? [])]));
 drop.addEventListener('dragover', (e) => {

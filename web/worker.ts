@@ -1,12 +1,12 @@
 /**
  * The page's worker: opens the picked files and runs info, check and every
- * target check, or converts them, off the page's thread, so a large or
- * hostile image never freezes the page. A conversion writes through an
+ * target check, maps a part of their guest view, or converts them, off the
+ * page's thread, so a large or hostile image never freezes the page. A conversion writes through an
  * Origin Private File System sync access handle (disk-backed, so the output
  * is never built in memory).
  */
 import { convertForAzure } from '../src/browser/convert.js';
-import { errorLine, inspect } from '../src/browser/inspect.js';
+import { errorLine, inspect, mapOf } from '../src/browser/inspect.js';
 import { OUTPUT_ENTRY, type Reply, type Request } from './messages.js';
 
 /** The part of FileSystemSyncAccessHandle (worker-only, so not in the DOM typings) used here. */
@@ -43,7 +43,9 @@ async function convert(files: { name: string; blob: Blob }[]): Promise<void> {
 self.onmessage = async (event: MessageEvent<Request>) => {
   const files = event.data.files.map((f) => ({ name: f.name, blob: f as Blob }));
   try {
-    if (event.data.kind === 'inspect') post({ kind: 'inspection', result: await inspect(files) });
+    const request = event.data;
+    if (request.kind === 'inspect') post({ kind: 'inspection', result: await inspect(files) });
+    else if (request.kind === 'map') post({ kind: 'map', map: await mapOf(files, request.offset, request.length) });
     else await convert(files);
   } catch (err) {
     post({ kind: 'failed', error: errorLineOf(err) });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { zstdUnit } from '../chain/decompress.js';
+import { zstdUnit } from '../chain/decode-unit.js';
 import { compressBound } from '../util/compress-pool.js';
 import { DiskImageError } from '../errors.js';
 import { CHUNK_SIZE } from './layout.js';

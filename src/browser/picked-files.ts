@@ -1,5 +1,5 @@
 import { DiskImageError } from '../errors.js';
-import { MAX_CHAIN_DEPTH, type ResolveContext } from '../chain/resolve-context.js';
+import { MAX_CHAIN_DEPTH, besideName, type ResolveContext } from '../chain/resolve-context.js';
 import type { ParentCandidate } from '../formats/layer.js';
 import type { ImageFile, OpenMode } from '../io/image-file.js';
 import { readOnlyFile } from '../io/read-only-file.js';
@@ -14,7 +14,8 @@ function baseName(path: string): string {
  * The files a user picked in a browser, by name: the namespace an image and
  * its parents are opened in. A parent is looked for by the file name its
  * child records (every locator's last component), among the picked files
- * only; nothing else can be reached, so a hostile locator reads nothing.
+ * only; so is a file an image names beside itself (a VMDK extent). Nothing
+ * else can be reached, so a hostile locator or extent line reads nothing.
  */
 export class PickedFiles {
   private readonly byName = new Map<string, Blob>();
@@ -55,5 +56,17 @@ export class PickedFiles {
       tried,
       expected: ctx.expected,
     });
+  };
+
+  /**
+   * The picked file an image names beside itself (a BesideResolver): the
+   * last part of `name`. As in the CLI's directory (chain/resolve.ts), an
+   * absolute name or one that climbs out with `..` is `CORRUPT`; a name not
+   * picked is `IO`, saying to pick it too.
+   */
+  readonly resolveBeside = (imagePath: string, name: string, what = 'extent file'): string => {
+    const picked = baseName(besideName(imagePath, name, what));
+    if (!this.byName.has(picked)) throw new DiskImageError('IO', `${imagePath}: ${what} '${name}' is not among the picked files; pick it too`, { path: picked });
+    return picked;
   };
 }

@@ -6,7 +6,7 @@ import type { DiskImage, Extent, Finding, ImageInfo, WritableDiskImage } from '.
 import { ZERO_MIB } from '../util/zero.js';
 
 /**
- * Decompresses a compressed run into `out` (chain/decompress.ts readCompressed).
+ * Decompresses a compressed run into `out` (chain/decode-unit.ts compressedReader).
  * Passed in rather than imported so that the guest view does not tie every
  * reader to node:zlib: the browser build reads VHD and VHDX, which have no
  * compressed runs, without it.

@@ -4,21 +4,21 @@ import type { Layer, WritableLayer } from '../formats/layer.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 import { ChainImage, WritableChainImage, type DecodeCompressed } from './chain-image.js';
 import { openMatchingParent, type ChainContext } from './open-parent.js';
-import type { ParentResolver } from './resolve-context.js';
+import type { BesideResolver, ParentResolver } from './resolve-context.js';
 
 /** What opening a chain needs of a format: its name, its probe and its reader. */
 export interface OpenableFormat {
   readonly name: string;
   readonly internalSnapshots?: boolean;
   probe(head: Uint8Array, tail: Uint8Array, fileSize: number): boolean;
-  open?(path: string, options: OpenOptions & { openFile: FileOpener }): Promise<Layer>;
+  open?(path: string, options: OpenOptions & { openFile: FileOpener; resolveBeside: BesideResolver }): Promise<Layer>;
 }
 
 /**
  * Where a chain is opened from, so this module reaches neither the file system
  * nor node: the CLI passes every format, DiskFile and the sandboxed directory
- * resolver (formats/registry.ts); the browser build the formats it reads, the
- * picked Blobs and a resolver among their names (src/browser/).
+ * resolvers (formats/registry.ts); the browser build the formats it reads, the
+ * picked Blobs and resolvers among their names (src/browser/).
  */
 export interface ChainSetup {
   /** Formats in probe order; the first whose probe matches is the file's. */
@@ -26,6 +26,8 @@ export interface ChainSetup {
   openFile: FileOpener;
   /** The paths the candidates a child records for its parent lead to, best first (chain/resolve.ts resolveParent). */
   resolveParent: ParentResolver;
+  /** Where files an image names beside itself (VMDK extents, a qcow2 data file) are found. */
+  resolveBeside: BesideResolver;
   /** Decompresses compressed runs; absent, they are `UNSUPPORTED`. */
   decode?: DecodeCompressed;
 }
@@ -57,7 +59,7 @@ export async function openChain(path: string, options: OpenOptions & { format?: 
   if (!format) throw new DiskImageError('USAGE', `unknown format '${name}' (known: ${setup.formats.map((x) => x.name).join(', ')})`, { format: name });
   if (!format.open) throw new DiskImageError('UNSUPPORTED', `reading ${name} is not supported yet`);
   if (options.snapshot !== undefined && !format.internalSnapshots) throw new DiskImageError('USAGE', `${path}: ${name} images hold no internal snapshots (snapshot '${options.snapshot}' asked for)`, { path });
-  const layer = await format.open(path, { ...options, openFile: setup.openFile }).catch((err: unknown) => {
+  const layer = await format.open(path, { ...options, openFile: setup.openFile, resolveBeside: setup.resolveBeside }).catch((err: unknown) => {
     throw withContext(err, { path, operation: 'open' });
   });
   try {

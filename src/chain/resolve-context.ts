@@ -1,3 +1,4 @@
+import { DiskImageError } from '../errors.js';
 import type { ParentCandidate } from '../formats/layer.js';
 
 /** The default deepest chain, re-exported where src/browser/picked-files.ts reads it (the CLI and library use limits.ts maxChainDepth()). */
@@ -17,3 +18,37 @@ export interface ResolveContext {
 
 /** Finds the paths the candidates a child records for its parent lead to, best first; throws `PARENT` when there are none. */
 export type ParentResolver = (candidates: ParentCandidate[], ctx: ResolveContext) => string[];
+
+/**
+ * The path of a file an image names beside itself (a VMDK extent, a qcow2
+ * external data file), found from the image's own path; `what` names it in
+ * errors. It must not reach anything else: the CLI's (chain/resolve.ts
+ * resolveBeside) stays in the image's directory, the browser's among the
+ * picked files.
+ */
+export type BesideResolver = (imagePath: string, name: string, what?: string) => string;
+
+/** A URL (scheme://), which a name an image records beside itself must never be. */
+export const URL_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
+
+/** A Windows absolute path: a drive letter or a UNC name. */
+export const WINDOWS_ABSOLUTE = /^(?:[a-zA-Z]:[\\/]|\\\\)/;
+
+/** The `CORRUPT` error for a file an image names beside itself that it may not reach, saying `why`. */
+export function besideRefusal(imagePath: string, name: string, what: string, why: string): DiskImageError {
+  return new DiskImageError('CORRUPT', `${imagePath}: ${what} '${name}' ${why}`, { path: imagePath, field: what, value: name });
+}
+
+/**
+ * The name of a file an image names beside itself, with '/' separators,
+ * once checked: a URL, an absolute name, or one that climbs out with `..`, is
+ * `CORRUPT` (an image must not reach files elsewhere).
+ */
+export function besideName(imagePath: string, name: string, what: string): string {
+  const posix = name.replace(/\\/g, '/');
+  const refuse = (why: string) => besideRefusal(imagePath, name, what, why);
+  if (URL_SCHEME.test(name)) throw refuse('is a URL; extents must lie beside the descriptor');
+  if (WINDOWS_ABSOLUTE.test(name) || posix.startsWith('/')) throw refuse('is an absolute path; extents must lie beside the descriptor');
+  if (posix.split('/').some((s) => s === '..')) throw refuse("climbs out of the descriptor's directory");
+  return posix;
+}

@@ -3,15 +3,11 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { DiskImageError } from '../errors.js';
 import type { ParentCandidate } from '../formats/layer.js';
 import { isUrl } from '../io/http-source.js';
-import type { ResolveContext } from './resolve-context.js';
+import { WINDOWS_ABSOLUTE, besideName, besideRefusal, type ResolveContext } from './resolve-context.js';
 import { limitNote, MAX_SCANNED_FILES, maxChainDepth } from '../limits.js';
 
 export { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
 
-const WINDOWS_ABSOLUTE = /^(?:[a-zA-Z]:[\\/]|\\\\)/;
-
-/** A name that starts like a URL (`file://`, `http://`, ...): a file beside a descriptor never does. */
-const URL_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 
 /** The files of `dir` whose name ends in `.ext` (any case), sorted, at most MAX_SCANNED_FILES; none when it cannot be listed. */
 function filesWithExtension(dir: string, ext: string): string[] {
@@ -144,12 +140,7 @@ function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
  * descriptor must not reach files elsewhere.
  */
 export function resolveBeside(descriptorPath: string, name: string, what = 'extent file'): string {
-  const posix = name.replace(/\\/g, '/');
-  const refuse = (why: string): DiskImageError =>
-    new DiskImageError('CORRUPT', `${descriptorPath}: ${what} '${name}' ${why}`, { path: descriptorPath, field: what, value: name });
-  if (URL_SCHEME.test(name)) throw refuse('is a URL; extents must lie beside the descriptor');
-  if (WINDOWS_ABSOLUTE.test(name) || posix.startsWith('/')) throw refuse('is an absolute path; extents must lie beside the descriptor');
-  if (posix.split('/').some((s) => s === '..')) throw refuse("climbs out of the descriptor's directory");
+  const posix = besideName(descriptorPath, name, what);
   if (isUrl(descriptorPath)) return new URL(posix.split('/').map(encodeURIComponent).join('/'), descriptorPath).href;
   const dir = dirname(resolve(descriptorPath));
   const p = join(dir, posix);
@@ -160,6 +151,6 @@ export function resolveBeside(descriptorPath: string, name: string, what = 'exte
     return p;
   }
   const allowed = realDir(dir);
-  if (allowed === undefined || !inside(real, allowed)) throw refuse(`leads to ${real}, outside the descriptor's directory`);
+  if (allowed === undefined || !inside(real, allowed)) throw besideRefusal(descriptorPath, name, what, `leads to ${real}, outside the descriptor's directory`);
   return p;
 }

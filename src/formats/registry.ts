@@ -9,7 +9,7 @@ import { vdiFormat } from './vdi/index.js';
 import { WritableChainImage } from '../chain/chain-image.js';
 import { readCompressed } from '../chain/decompress.js';
 import { openChain, probeFormat, type ChainSetup } from '../chain/open-chain.js';
-import { resolveParent } from '../chain/resolve.js';
+import { resolveBeside, resolveParent } from '../chain/resolve.js';
 import type { CreateOptions, DiskImage, FormatDescriptor, OpenOptions, WritableDiskImage } from './types.js';
 import { vhdFormat } from './vhd/index.js';
 import { vhdxFormat } from './vhdx/index.js';
@@ -37,7 +37,7 @@ export async function detectFormat(path: string, openFile: FileOpener = openSour
 
 /** The chain setup of the CLI and library: every format, local files and URLs, parents found by the sandboxed directory resolver. */
 function setupOf(options: OpenOptions): ChainSetup {
-  return { formats: FORMATS, openFile: options.openFile ?? openSource, resolveParent, decode: readCompressed };
+  return { formats: FORMATS, openFile: options.openFile ?? openSource, resolveParent, resolveBeside: options.resolveBeside ?? resolveBeside, decode: readCompressed };
 }
 
 /**

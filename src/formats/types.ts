@@ -1,4 +1,5 @@
 import type { FileOpener } from '../io/image-file.js';
+import type { BesideResolver } from '../chain/resolve-context.js';
 import type { Finding, ImageInfo, Layer, WritableLayer } from './layer.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from './sequential.js';
 
@@ -88,6 +89,8 @@ export interface OpenOptions {
   writableParents?: string[];
   /** How files are opened (default: DiskFile with OFD locks; tests inject faults here). */
   openFile?: FileOpener;
+  /** Where files an image names beside itself are found (default: chain/resolve.ts resolveBeside, in the image's directory). */
+  resolveBeside?: BesideResolver;
   /**
    * Open this internal snapshot's guest view (by ID or name) instead of the
    * current one: the image named only, never its parents; USAGE for a format

@@ -8,18 +8,19 @@ import { readAll } from './images.js';
 export type LayerWrites = [number, number, number][];
 
 /** Formats buildChain can make chains of. */
-export type ChainFormat = 'vhd' | 'vhdx' | 'vmdk' | 'qcow2';
+export type ChainFormat = 'vhd' | 'vhdx' | 'vmdk' | 'qcow2' | 'vdi';
 
-/** Block size of each chain format's layers: VHD 512 KiB, VHDX 1 MiB (the smallest it allows), VMDK 64 KiB grains, qcow2 64 KiB clusters. */
-export const CHAIN_BLOCK_SIZE: Record<ChainFormat, number> = { vhd: 512 * 1024, vhdx: 1024 * 1024, vmdk: 64 * 1024, qcow2: 64 * 1024 };
+/** Block size of each chain format's layers: VHD 512 KiB, VHDX 1 MiB (the smallest it allows), VMDK 64 KiB grains, qcow2 64 KiB clusters, VDI 1 MiB blocks. */
+export const CHAIN_BLOCK_SIZE: Record<ChainFormat, number> = { vhd: 512 * 1024, vhdx: 1024 * 1024, vmdk: 64 * 1024, qcow2: 64 * 1024, vdi: 1024 * 1024 };
 
 /** The `-o` option that sets each chain format's block size. */
-const BLOCK_OPTION: Record<ChainFormat, string> = { vhd: 'block_size', vhdx: 'block_size', vmdk: 'block_size', qcow2: 'cluster_size' };
+const BLOCK_OPTION: Record<ChainFormat, string> = { vhd: 'block_size', vhdx: 'block_size', vmdk: 'block_size', qcow2: 'cluster_size', vdi: 'block_size' };
 
 /**
  * Builds base.FMT and a differencing child per entry of `layers` in `dir`
  * (FMT: `format`, VHD by default with 512 KiB blocks, VHDX with 1 MiB
- * blocks, VMDK with 64 KiB grains, qcow2 with 64 KiB clusters), applying each layer's writes; returns the paths, base first.
+ * blocks, VMDK with 64 KiB grains, qcow2 with 64 KiB clusters, VDI with 1 MiB
+ * blocks), applying each layer's writes; returns the paths, base first.
  */
 export async function buildChain(dir: string, size: number, layers: LayerWrites[], format: ChainFormat = 'vhd'): Promise<string[]> {
   const paths: string[] = [];

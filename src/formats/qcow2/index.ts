@@ -1,9 +1,9 @@
 import type { FormatDescriptor } from '../types.js';
 import { COMPRESSED_OPTIONS, DEFAULT_CLUSTER_SIZE, MIN_CLUSTER_SIZE, QCOW2_CREATE_OPTIONS, createQcow2 } from './create.js';
 import { compactQcow2 } from './compact.js';
-import { hasQcow2Magic } from './header.js';
 import { measureQcow2 } from './measure.js';
 import { openQcow2 } from './open.js';
+import { qcow2ReadFormat } from './read-format.js';
 import { repairQcow2 } from './repair.js';
 import { resizeQcow2 } from './resize.js';
 import { qcow2SequentialWriter } from './stream.js';
@@ -20,7 +20,7 @@ export const qcow2Format: FormatDescriptor = {
   layoutFollowsData: () => true,
   frontToBackOnly: (options) => options.compressed === 'on',
   compressOptions: COMPRESSED_OPTIONS,
-  probe: (head) => hasQcow2Magic(head),
+  probe: qcow2ReadFormat.probe,
   open: openQcow2,
   create: createQcow2,
   repair: repairQcow2,

@@ -6,7 +6,8 @@ import { referenceWalk } from './check.js';
 import { ENTRY_BYTES, INCOMPAT_DIRTY, REFCOUNT_TABLE_FIELDS_OFFSET, WRITTEN_REFCOUNT_BYTES, WRITTEN_REFCOUNT_ORDER } from './constants.js';
 import { hasBit, type Qcow2Header } from './header.js';
 import { refcountCover } from './layout.js';
-import { openParts } from './open.js';
+import { nodeAccess } from './open.js';
+import { openParts } from './read-format.js';
 import { decodeRefcounts, readRefcountTable } from './refcounts.js';
 
 /** Header bytes rewritten at once by a repair: refcount_table_offset through incompatible_features ("Header", bytes 48-79). */
@@ -48,7 +49,7 @@ async function differences(file: ByteSource, h: Qcow2Header, counts: Uint16Array
 export async function repairQcow2(path: string, openFile: FileOpener = openDiskFile): Promise<string[]> {
   const file = await openFile(path, 'write');
   try {
-    const parts = await openParts(path, file, {});
+    const parts = await openParts(path, file, nodeAccess({}));
     const h = parts.header;
     if (h.refcountOrder !== WRITTEN_REFCOUNT_ORDER) throw new DiskImageError('UNSUPPORTED', `${path}: vdisk repairs 16-bit qcow2 refcounts only, not ${2 ** h.refcountOrder}-bit`, { path });
     const walk = await referenceWalk(parts);

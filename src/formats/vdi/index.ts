@@ -3,9 +3,9 @@ import { resizeVdi } from './resize.js';
 import type { FormatDescriptor } from '../types.js';
 import { MIN_WRITE_BLOCK, VDI_CREATE_OPTIONS, createVdi } from './create.js';
 import { DEFAULT_BLOCK_SIZE } from './constants.js';
-import { hasVdiSignature } from './header.js';
 import { measureVdi } from './measure.js';
 import { openVdi } from './open.js';
+import { vdiReadFormat } from './read-format.js';
 import { vdiSequentialWriter } from './stream.js';
 
 /** The VDI format (VirtualBox): dynamic, fixed and differencing images; reads versions 0.x and 1.1, writes 1.1. */
@@ -15,7 +15,7 @@ export const vdiFormat: FormatDescriptor = {
   extension: 'vdi',
   differencing: true,
   blockSizes: { min: MIN_WRITE_BLOCK, default: DEFAULT_BLOCK_SIZE },
-  probe: (head) => hasVdiSignature(head),
+  probe: vdiReadFormat.probe,
   open: openVdi,
   create: createVdi,
   measure: measureVdi,

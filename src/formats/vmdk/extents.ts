@@ -1,4 +1,4 @@
-import { resolveBeside } from '../../chain/resolve.js';
+import type { BesideResolver } from '../../chain/resolve-context.js';
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import type { FileOpener, ImageFile } from '../../io/image-file.js';
@@ -60,14 +60,20 @@ function unsupported(line: ExtentLine, what: string): DiskImageError {
   return new DiskImageError('UNSUPPORTED', `VMDK ${what} are not supported (descriptor line ${line.line})`, { field: 'extent type', value: line.type });
 }
 
-/** Opens one extent's file through `openFile`, beside the descriptor (for writing when `writable`), and checks it holds what the line says. */
-async function openExtent(descriptorPath: string, line: ExtentLine, start: number, openFile: FileOpener, writable: boolean): Promise<OpenedExtent> {
+/** How extent files are reached: opened through `openFile`, found beside the descriptor by `resolveBeside`. */
+export interface ExtentAccess {
+  openFile: FileOpener;
+  resolveBeside: BesideResolver;
+}
+
+/** Opens one extent's file beside the descriptor (for writing when `writable`), and checks it holds what the line says. */
+async function openExtent(descriptorPath: string, line: ExtentLine, start: number, access: ExtentAccess, writable: boolean): Promise<OpenedExtent> {
   const length = line.sectors * SECTOR;
   if (line.access === 'NOACCESS') throw unsupported(line, 'NOACCESS');
   if (line.type === 'ZERO') return { kind: 'zero', line, start, length };
   const what = UNSUPPORTED_TYPES[line.type];
   if (what) throw unsupported(line, what);
-  const file = await openFile(resolveBeside(descriptorPath, line.file!), writable ? 'write' : 'read');
+  const file = await access.openFile(access.resolveBeside(descriptorPath, line.file!), writable ? 'write' : 'read');
   const { source, target } = extentSource(file, writable);
   try {
     if (FLAT_TYPES.has(line.type)) {
@@ -89,12 +95,12 @@ async function openExtent(descriptorPath: string, line: ExtentLine, start: numbe
 }
 
 /** Opens every extent a descriptor lists, in order (for writing when `writable`); on failure closes those already open. */
-export async function openExtents(descriptorPath: string, lines: ExtentLine[], openFile: FileOpener, writable = false): Promise<OpenedExtent[]> {
+export async function openExtents(descriptorPath: string, lines: ExtentLine[], access: ExtentAccess, writable = false): Promise<OpenedExtent[]> {
   const out: OpenedExtent[] = [];
   let start = 0;
   try {
     for (const line of lines) {
-      out.push(await openExtent(descriptorPath, line, start, openFile, writable));
+      out.push(await openExtent(descriptorPath, line, start, access, writable));
       start += line.sectors * SECTOR;
     }
     return out;

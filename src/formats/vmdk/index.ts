@@ -1,8 +1,8 @@
 import type { FormatDescriptor } from '../types.js';
-import { COWD_MAGIC_TEXT, DESCRIPTOR_SIGNATURE, WRITE_GRAIN_SECTORS, SECTOR } from './constants.js';
+import { WRITE_GRAIN_SECTORS, SECTOR } from './constants.js';
 import { MIN_GRAIN, VMDK_CREATE_OPTIONS, createVmdk } from './create.js';
-import { hasSparseMagic } from './header.js';
 import { openVmdk } from './open.js';
+import { isVmdk } from './read-format.js';
 import { repairVmdk } from './repair.js';
 import { vmdkSequentialWriter } from './sequential.js';
 
@@ -14,10 +14,7 @@ export const vmdkFormat: FormatDescriptor = {
   differencing: true,
   blockSizes: { min: MIN_GRAIN, default: WRITE_GRAIN_SECTORS * SECTOR },
   layoutFollowsData: () => true,
-  probe: (head) => {
-    const text = Buffer.from(head.subarray(0, DESCRIPTOR_SIGNATURE.length)).toString('latin1');
-    return hasSparseMagic(head) || text.startsWith(COWD_MAGIC_TEXT) || text === DESCRIPTOR_SIGNATURE;
-  },
+  probe: isVmdk,
   open: openVmdk,
   create: createVmdk,
   repair: repairVmdk,
