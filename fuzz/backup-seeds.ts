@@ -56,9 +56,8 @@ const startsWith = (bytes: Uint8Array, magic: string): boolean => Buffer.from(by
 
 /** The binary header fields of an index (metadata length) or a chunk object (plaintext length, codec). */
 function backupFields(bytes: Uint8Array): Field[] {
-  if (startsWith(bytes, INDEX_MAGIC)) return [{ at: 8, width: 4, le: true }];
-  if (startsWith(bytes, CHUNK_MAGIC)) return [{ at: 8, width: 4, le: true }, { at: 12, width: 4, le: true }];
-  return [];
+  const fields: Field[] = startsWith(bytes, INDEX_MAGIC) ? [{ at: 8, width: 4, le: true }] : startsWith(bytes, CHUNK_MAGIC) ? [{ at: 8, width: 4, le: true }, { at: 12, width: 4, le: true }] : [];
+  return fields.filter((f) => f.at + f.width <= bytes.length);
 }
 
 /** Replaces one number or string of JSON text by a hostile JSON value. */
@@ -77,6 +76,7 @@ function mutateJson(bytes: Uint8Array, rand: () => number): { bytes: Uint8Array;
     const m = mutateJsonText(Buffer.from(bytes).toString('utf8'), rand);
     return m && { bytes: new Uint8Array(Buffer.from(m.text, 'utf8')), step: m.step };
   }
+  if (bytes.length < 12) return undefined;
   const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
   if (12 + length > bytes.length) return undefined;
   const m = mutateJsonText(Buffer.from(bytes.subarray(12, 12 + length)).toString('utf8'), rand);

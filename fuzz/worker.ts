@@ -36,6 +36,9 @@ const port = parentPort!;
 port.on('message', (m: MutantMessage) => {
   void started
     .then(() => exercise(m))
-    .then(async (outcome): Promise<Outcome> => ({ ...outcome, fresh: await coverage.take(), covered: coverage.covered }))
+    .then(async (outcome): Promise<Outcome> => {
+      const { heapUsed, arrayBuffers } = process.memoryUsage();
+      return { ...outcome, fresh: await coverage.take(), covered: coverage.covered, memory: heapUsed + arrayBuffers };
+    })
     .then((outcome) => port.postMessage(outcome));
 });
