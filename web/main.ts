@@ -3,7 +3,7 @@
  * worker (web/worker.ts; the previous one is stopped, so a slow or hostile
  * file never holds up the next pick) and draws what it answers. A zoom into
  * the map asks a worker for that part of the disk (not while a pick is read:
- * the map shown is then the previous pick's). The Azure button converts
+ * the map shown is then the previous pick's). The Convert button converts
  * the same files in another worker (web/convert-ui.ts).
  */
 import { startConversion } from './convert-ui.js';
@@ -65,4 +65,4 @@ drop.addEventListener('drop', (e) => {
   drop.classList.remove('over');
   inspectFiles([...(e.dataTransfer?.files ?? [])]);
 });
-document.getElementById('convert-azure')!.addEventListener('click', () => startConversion(picked, startWorker));
+document.getElementById('convert')!.addEventListener('click', () => startConversion(picked, startWorker));

@@ -2,8 +2,9 @@
  * Draws the allocation map (src/browser/allocation-map.ts) on the page's
  * canvas: 64 cells a row, 8 px each, coloured by what the guest reads there
  * (docs/web.md lists the colours), with a legend naming the layer of each
- * data colour and a hover text giving a cell's byte range. A click on a cell
- * zooms into its row (at least MIN_VIEW bytes); Zoom out goes back a step.
+ * data colour and a hover text giving a cell's byte range. A click on a cell,
+ * or the wheel turned forward over it, zooms into its row (at least
+ * MIN_VIEW bytes); Zoom out, or the wheel turned back, goes back a step.
  */
 import { UNALLOCATED, ZERO, type MapView } from '../src/browser/allocation-map.js';
 import { formatSize } from '../src/util/sizes.js';
@@ -69,16 +70,24 @@ function draw(map: MapView): void {
     const from = map.offset + i * map.cellBytes;
     canvas.title = value === undefined ? '' : `${formatSize(from)} to ${formatSize(Math.min(from + map.cellBytes, map.offset + map.length))}: ${meaningOf(value, state.layers)}`;
   };
-  canvas.onclick = (e) => {
+  const zoomInto = (e: MouseEvent) => {
     const target = map.cells[cellAt(e)] === undefined ? undefined : zoomTarget(map, cellAt(e));
     if (target) state.zoom?.(target.offset, target.length);
+  };
+  canvas.onclick = zoomInto;
+  canvas.onwheel = (e) => {
+    e.preventDefault();
+    // One step per answer: a trackpad sends many wheel events for one gesture.
+    if (document.body.dataset.map === 'busy') return;
+    if (e.deltaY < 0) zoomInto(e);
+    else if (e.deltaY > 0 && state.back.length > 0) draw(state.back.pop()!);
   };
   canvas.style.cursor = map.length > MIN_VIEW ? 'zoom-in' : 'default';
   const out = document.getElementById('map-out') as HTMLButtonElement;
   out.hidden = state.back.length === 0;
   out.onclick = () => draw(state.back.pop()!);
   const whole = map.offset === 0 && state.back.length === 0;
-  document.getElementById('map-scale')!.textContent = `${whole ? 'The whole disk' : `${formatSize(map.offset)} to ${formatSize(map.offset + map.length)} of the disk`}: each square is ${formatSize(map.cellBytes)}, left to right, top to bottom.${map.length > MIN_VIEW ? ' Click a square to zoom into its row.' : ''}`;
+  document.getElementById('map-scale')!.textContent = `${whole ? 'The whole disk' : `${formatSize(map.offset)} to ${formatSize(map.offset + map.length)} of the disk`}: each square is ${formatSize(map.cellBytes)}, left to right, top to bottom.${map.length > MIN_VIEW ? ' Click a square (or turn the wheel forward over it) to zoom into its row.' : ''}`;
 }
 
 /** Draws a zoomed map the worker answered, keeping the one shown to go back to. */

@@ -72,6 +72,5 @@ export function render(result: Inspection): void {
   document.getElementById('check-result')!.textContent = result.check.result;
   document.getElementById('findings')!.replaceChildren(...result.check.findings.map((f) => el('li', `${f.severity} ${f.code}: ${f.message}`, { 'data-code': f.code })));
   document.querySelector('#targets tbody')!.replaceChildren(...result.targets.map(targetRow));
-  document.getElementById('convert-hint')!.hidden = result.targets.every((t) => t.ok);
   drawMap(result.map, result.chain.map((l) => l.filename));
 }

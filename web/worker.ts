@@ -5,7 +5,8 @@
  * Origin Private File System sync access handle (disk-backed, so the output
  * is never built in memory).
  */
-import { convertForAzure } from '../src/browser/convert.js';
+import { convertPicked } from '../src/browser/convert.js';
+import type { OutputChoice } from '../src/browser/output-choices.js';
 import { errorLine, inspect, mapOf } from '../src/browser/inspect.js';
 import { OUTPUT_ENTRY, type Reply, type Request } from './messages.js';
 
@@ -19,8 +20,8 @@ interface SyncAccessHandle {
 
 const post = (reply: Reply) => self.postMessage(reply);
 
-/** Converts `files` for Azure into the OPFS file OUTPUT_ENTRY, posting progress. */
-async function convert(files: { name: string; blob: Blob }[]): Promise<void> {
+/** Converts `files` as `output` says into the OPFS file OUTPUT_ENTRY, posting progress. */
+async function convert(files: { name: string; blob: Blob }[], output: OutputChoice): Promise<void> {
   const root = await navigator.storage.getDirectory();
   const entry = await root.getFileHandle(OUTPUT_ENTRY, { create: true });
   const handle = await (entry as unknown as { createSyncAccessHandle(): Promise<SyncAccessHandle> }).createSyncAccessHandle();
@@ -28,7 +29,7 @@ async function convert(files: { name: string; blob: Blob }[]): Promise<void> {
     handle.truncate(0);
     let last = 0;
     const out = { write: (buf: Uint8Array, at: number) => void handle.write(buf, { at }), truncate: (n: number) => handle.truncate(n) };
-    const result = await convertForAzure(files, out, (done, total) => {
+    const result = await convertPicked(files, output, out, (done, total) => {
       if (done - last < total / 100 && done !== total) return;
       last = done;
       post({ kind: 'progress', done, total });
@@ -46,7 +47,7 @@ self.onmessage = async (event: MessageEvent<Request>) => {
     const request = event.data;
     if (request.kind === 'inspect') post({ kind: 'inspection', result: await inspect(files) });
     else if (request.kind === 'map') post({ kind: 'map', map: await mapOf(files, request.offset, request.length) });
-    else await convert(files);
+    else await convert(files, request.output);
   } catch (err) {
     post({ kind: 'failed', error: errorLineOf(err) });
   }

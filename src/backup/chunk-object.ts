@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { zstdUnit } from '../chain/decode-unit.js';
-import { compressBound } from '../util/compress-pool.js';
+import { compressBound } from '../util/compressor.js';
 import { DiskImageError } from '../errors.js';
 import { CHUNK_SIZE } from './layout.js';
 

@@ -1,24 +1,57 @@
 import { DiskImageError } from '../errors.js';
-import { profileByName } from '../targets/profiles.js';
-import { writeFixedVhd, type OutputFile } from './fixed-vhd.js';
+import { streamThrough } from '../engine/stream-copy.js';
+import type { ByteSink } from '../formats/sequential.js';
+import type { CompressPoolOptions } from '../util/compressor.js';
+import { isAllZero, ZERO_MIB } from '../util/zero.js';
 import { openTop } from './inspect.js';
+import type { OutputChoice } from './output-choices.js';
+import { pageOutput, type PageOutput } from './page-outputs.js';
+import { StreamCompressor } from './stream-compressor.js';
+
+/** Where the output goes: positioned writes into a file that starts empty (an OPFS sync access handle in the worker). */
+export interface OutputFile {
+  write(buf: Uint8Array, offset: number): void;
+  truncate(size: number): void;
+}
 
 /**
- * Converts the top image among picked files (with its chain) for Azure: a
- * fixed VHD, the virtual size rounded up as the azure profile says
- * (src/targets/profiles.ts), written into `out`. Returns the download's
- * name (the top file's name with "-azure.vhd" for its extension) and size.
+ * Converts the top image among picked files (with its chain) as `choice`
+ * says, into `out`, through the format's sequential writer: the same bytes
+ * `vdisk convert` writes to a pipe, but an all-zero piece is not written
+ * (the file is truncated to its length at the end, so it reads as zeros
+ * there), which keeps a sparse disk's output sparse and fast; the padding
+ * writers emit from ZERO_MIB, which is never written, is known to be zeros
+ * without being scanned. Returns the
+ * download's name and the file's size. Cancelling is stopping the worker.
  */
-export async function convertForAzure(picked: { name: string; blob: Blob }[], out: OutputFile, onProgress: (done: number, total: number) => void): Promise<{ name: string; size: number }> {
-  const azure = profileByName('azure');
-  if (!azure || azure.outputs[0]?.format !== 'vhd' || azure.outputs[0].options.subformat !== 'fixed') {
-    throw new DiskImageError('UNSUPPORTED', 'the azure profile no longer writes a fixed VHD; this page writes only that');
-  }
+export async function convertPicked(picked: { name: string; blob: Blob }[], choice: OutputChoice, out: OutputFile, onProgress: (done: number, total: number) => void): Promise<{ name: string; size: number }> {
+  const o = pageOutput(choice);
   const image = await openTop(picked);
   try {
-    const size = await writeFixedVhd(image, out, azure.sizeMultiple, onProgress);
-    return { name: `${image.path.replace(/\.[^.]*$/, '')}-azure.vhd`, size };
+    const name = outputName(image.path, o);
+    let size = 0;
+    const sink: ByteSink = {
+      write: async (buf) => {
+        if (buf.buffer !== ZERO_MIB.buffer && !isAllZero(buf)) out.write(buf, size);
+        size += buf.length;
+      },
+      writeAt: async (buf, offset) => {
+        if (offset + buf.length > size) throw new DiskImageError('USAGE', `a sink rewrites only bytes already written (${offset + buf.length} is past ${size})`);
+        out.write(buf, offset);
+      },
+    };
+    const virtualSize = Math.ceil(image.virtualSize / o.sizeMultiple) * o.sizeMultiple;
+    const compressor = (c: CompressPoolOptions) => new StreamCompressor(c);
+    await streamThrough(image, (spans) => o.writer(sink, { virtualSize, options: o.options, spans, path: name, compressor }), onProgress);
+    out.truncate(size);
+    return { name, size };
   } finally {
     await image.close();
   }
+}
+
+/** The top image's name without its extension, the choice's tag (target or subformat), and the output's extension: `disk-azure.vhd`, `disk-dynamic.vhdx`. */
+function outputName(topName: string, o: PageOutput): string {
+  const stem = topName.replace(/\.[^.]*$/, '');
+  return `${stem}${o.tag ? `-${o.tag}` : ''}.${o.extension}`;
 }

@@ -1,5 +1,5 @@
 import { DiskImageError } from '../errors.js';
-import type { CompressPool, CompressResult } from '../util/compress-pool.js';
+import type { Compressor, CompressResult } from '../util/compressor.js';
 import { isAllZero } from '../util/zero.js';
 
 /**
@@ -49,7 +49,7 @@ export class CompressedUnitStream {
   private readonly batchUnitCount: number;
 
   constructor(
-    private readonly pool: CompressPool,
+    private readonly pool: Compressor,
     private readonly unitBytes: number,
     private readonly groupUnits: number,
     private readonly target: CompressedUnitTarget,

@@ -1,3 +1,5 @@
+import { DiskImageError } from '../errors.js';
+import type { CompressorFactory } from '../util/compressor.js';
 import type { Span } from '../util/spans.js';
 
 /**
@@ -31,6 +33,14 @@ export interface StreamLayout {
   spans: Span[];
   /** The output's file path when it is a file (formats that record their own file name record its name). */
   path?: string;
+  /** What compresses units for compressed output (a worker pool in Node, CompressionStream in a browser). */
+  compressor?: CompressorFactory;
+}
+
+/** The layout's compressor; UNSUPPORTED when the caller gave none. */
+export function compressorOf(l: StreamLayout): CompressorFactory {
+  if (!l.compressor) throw new DiskImageError('UNSUPPORTED', 'compressed output needs a compressor, and this caller has none');
+  return l.compressor;
 }
 
 /** A format writing itself to a sink in file order. */

@@ -2,9 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { CHUNK } from '../engine/chunks.js';
-import { chunkSpans, spanBytes } from '../util/spans.js';
-import { nonZeroSpans } from '../engine/scan.js';
+import { streamThrough } from '../engine/stream-copy.js';
 import type { ProgressFn } from '../engine/copy.js';
 import { DiskImageError } from '../errors.js';
 import { DiskFile } from '../io/file.js';
@@ -12,6 +10,8 @@ import { formatByName, formats, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 import type { ByteSink } from '../formats/sequential.js';
 import type { ImageFile } from '../io/image-file.js';
+import { CompressPool } from '../util/compress-pool.js';
+import type { CompressPoolOptions } from '../util/compressor.js';
 import { isAllZero } from '../util/zero.js';
 import { outputPlan, type OutputPlan, type OutputRequest } from './output-plan.js';
 
@@ -86,37 +86,16 @@ export function fileSink(file: ImageFile): ByteSink {
 
 /**
  * Writes the guest view of `src` as `plan` says to `sink`, in file order,
- * through the format's sequential writer: the source's data is scanned for
- * non-zero runs first (as measure does), the writer is told them, then the
- * data is read again and handed over in guest order. Memory stays bounded.
- * On a failure the writer is aborted (its workers stop) before the error
- * goes on.
- * Returns the bytes of data handed over. `path`: the output file's, when it
- * is one.
+ * through the format's sequential writer (engine/stream-copy.ts), with the
+ * worker pool as its compressor. Returns the bytes of data handed over.
+ * `path`: the output file's, when it is one.
  */
 export async function streamImage(src: DiskImage, plan: OutputPlan, sink: ByteSink, onProgress?: ProgressFn, path?: string): Promise<number> {
   const { format, virtualSize, options, uuid } = plan;
-  const f = formatByName(format);
-  if (!f.sequentialWriter) throw new DiskImageError('UNSUPPORTED', `${format} cannot be written to a pipe`);
-  const spans = await nonZeroSpans(src);
-  const writer = await f.sequentialWriter(sink, { virtualSize, options, uuid, spans, path });
-  const total = spanBytes(spans);
-  const buf = new Uint8Array(CHUNK);
-  let done = 0;
-  try {
-    for (const s of chunkSpans(spans, CHUNK)) {
-      const piece = buf.subarray(0, s.end - s.start);
-      await src.readAt(piece, s.start);
-      await writer.put(piece, s.start);
-      done += piece.length;
-      onProgress?.(done, total);
-    }
-    await writer.finish();
-  } catch (err) {
-    await writer.abort?.();
-    throw err;
-  }
-  return total;
+  const { sequentialWriter } = formatByName(format);
+  if (!sequentialWriter) throw new DiskImageError('UNSUPPORTED', `${format} cannot be written to a pipe`);
+  const compressor = (o: CompressPoolOptions) => new CompressPool(o);
+  return streamThrough(src, (spans) => sequentialWriter(sink, { virtualSize, options, uuid, spans, path, compressor }), onProgress);
 }
 
 /** Writes SRC (seekable, any format, its whole chain) to a stream in `outputFormat`, in file order (streamImage). */

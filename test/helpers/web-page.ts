@@ -157,3 +157,19 @@ export class WebSession {
     await this.server?.close();
   }
 }
+
+/** Selects the output menu's entry whose `data-choice` is `choice` (`target:azure`, `format:vhdx:dynamic`, `format:qcow2`). */
+export async function chooseOutput(page: Page, choice: string): Promise<void> {
+  const value = await page.locator(`#convert-to option[data-choice="${choice}"]`).getAttribute('value');
+  assert.ok(value !== null, `the menu offers ${choice}`);
+  await page.selectOption('#convert-to', value);
+}
+
+/** Converts to `choice` (chooseOutput), clicks Convert and saves the download as `out`; returns the download's suggested name. */
+export async function convertTo(page: Page, choice: string, out: string): Promise<string> {
+  await chooseOutput(page, choice);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#convert')]);
+  await download.saveAs(out);
+  await page.waitForSelector('body[data-convert="done"]');
+  return download.suggestedFilename();
+}

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inflateRawSync, inflateSync } from 'node:zlib';
 import { decompress } from 'fzstd';
-import { CompressPool, type CompressResult } from '../../src/util/compress-pool.js';
+import { CompressPool } from '../../src/util/compress-pool.js';
+import type { CompressResult } from '../../src/util/compressor.js';
 import { prng } from '../helpers/prng.js';
 
 const KiB = 1024;

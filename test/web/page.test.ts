@@ -7,7 +7,7 @@ import { vdiskIn } from '../helpers/cli.js';
 import { needTools, run } from '../helpers/oracles.js';
 import { residentBytes } from '../helpers/process-memory.js';
 import { tempDir } from '../helpers/tmp.js';
-import { WebSession, assertMapShows, assertMatchesCli, pick } from '../helpers/web-page.js';
+import { WebSession, assertMapShows, assertMatchesCli, chooseOutput, convertTo, pick } from '../helpers/web-page.js';
 
 /**
  * The web page (dist/web, built by `npm run build:web`) in Debian's chromium,
@@ -50,7 +50,7 @@ describe('web page in chromium', () => {
     assertMatchesCli(shown, dir, 'base.vhdx');
   });
 
-  it('the map zooms into the row of a clicked square, down to 512-byte squares, and back out', async (t) => {
+  it('the map zooms into the row of a clicked square, down to 512-byte squares, and back out; the wheel does the same', async (t) => {
     if (!(await web.open(t))) return;
     const dir = tempDir();
     const size = 256 * MiB;
@@ -87,6 +87,15 @@ describe('web page in chromium', () => {
     assert.deepEqual(await shown(), [0, size, 64 * 1024]);
     await assertMapShows(web.page, size, whole);
     assert.equal(await web.page.locator('#map-out').isHidden(), true, 'nothing left to zoom out of');
+    await web.page.locator('body').evaluate((body) => body.removeAttribute('data-map'));
+    const box = (await map.boundingBox())!;
+    await web.page.mouse.move(box.x + 10 * 8 + 4, box.y + 3 * 8 + 4);
+    await web.page.mouse.wheel(0, -100);
+    await web.page.waitForSelector('body[data-map="done"]');
+    assert.deepEqual(await shown(), [12 * MiB, 4 * MiB, 1024], 'the wheel forward over row 3 zooms into it');
+    await web.page.mouse.wheel(0, 100);
+    await web.page.waitForFunction("document.getElementById('map').dataset.offset === '0'");
+    assert.deepEqual(await shown(), [0, size, 64 * 1024], 'the wheel back zooms out');
   });
 
   it('a broken file shows the CLI error line, a child picked without its parent a PARENT line, another format what the page reads', async (t) => {
@@ -113,11 +122,8 @@ describe('web page in chromium', () => {
     const size = 8 * MiB + MiB / 2;
     await buildChain(dir, size, [[[0, MiB, 1]], [[3 * MiB, 2 * MiB, 2]], [[8 * MiB, MiB / 2, 3]]]);
     await pick(web.page, ['base.vhd', 'layer1.vhd', 'layer2.vhd'].map((n) => join(dir, n)));
-    const [download] = await Promise.all([web.page.waitForEvent('download'), web.page.click('#convert-azure')]);
-    assert.equal(download.suggestedFilename(), 'layer2-azure.vhd');
     const out = join(dir, 'out.vhd');
-    await download.saveAs(out);
-    await web.page.waitForSelector('body[data-convert="done"]');
+    assert.equal(await convertTo(web.page, 'target:azure', out), 'layer2-azure.vhd');
     assert.equal(await web.page.locator('#convert-progress').isHidden(), true);
     // qemu's vpc driver reads no differencing VHD, so the chain's guest view is given to it as raw (vdisk's chain reading is checked against libvhdi elsewhere).
     assert.equal(vdiskIn(dir, 'convert', '-O', 'raw', 'layer2.vhd', 'guest.raw').status, 0);
@@ -129,7 +135,7 @@ describe('web page in chromium', () => {
     assert.equal(check.status, 0, check.stdout + check.stderr);
   });
 
-  it('converts a 2 GiB sparse VHD for Azure with its renderer growing by less than 300 MiB; Cancel stops a conversion and removes its output', async (t) => {
+  it('converts a 2 GiB sparse VHD for Azure with its renderer growing by less than 300 MiB; Cancel stops a conversion, at its start or in the middle of the copy, and removes its output', async (t) => {
     if (!(await web.open(t))) return;
     const dir = tempDir();
     const GiB = 1024 * MiB;
@@ -143,7 +149,8 @@ describe('web page in chromium', () => {
       let peak = before;
       const sampler = setInterval(() => (peak = Math.max(peak, residentBytes('--type=renderer'))), 25);
       try {
-        await big.click('#convert-azure');
+        await chooseOutput(big, 'target:azure');
+        await big.click('#convert');
         await big.waitForSelector('body[data-convert="done"]', { timeout: 120_000 });
       } finally {
         clearInterval(sampler);
@@ -152,16 +159,35 @@ describe('web page in chromium', () => {
       t.diagnostic(`renderers: ${Math.round(before / MiB)} MiB before, ${Math.round(peak / MiB)} MiB at the peak`);
       assert.ok(peak - before < 300 * MiB, `the renderers grew by ${Math.round((peak - before) / MiB)} MiB`);
       // Both clicks in one task: Cancel lands before the new worker has read anything.
-      await big.locator('#convert-azure').evaluate((button) => {
+      await big.locator('#convert').evaluate((button) => {
         button.click();
         button.ownerDocument.getElementById('convert-cancel')!.click();
       });
       await big.locator('#convert-status', { hasText: 'Cancelled.' }).waitFor();
       await big.waitForTimeout(500);
       assert.equal(await big.locator('#convert-status').textContent(), 'Cancelled.', 'no result comes after Cancel');
-      assert.deepEqual([await big.locator('#convert-cancel').isHidden(), await big.locator('#convert-azure').isEnabled()], [true, true]);
+      assert.deepEqual([await big.locator('#convert-cancel').isHidden(), await big.locator('#convert').isEnabled()], [true, true]);
       const entry = "navigator.storage.getDirectory().then((d) => d.getFileHandle('vdisk-output.tmp')).then(() => 'kept', () => 'removed')";
       assert.equal(await big.evaluate(entry), 'removed', 'the output of the cancelled conversion is removed');
+      // In the middle of a copy: Cancel is clicked as soon as the progress bar first moves (the first 1 % of the data).
+      await chooseOutput(big, 'format:raw');
+      const cancelInTheMiddle = `new Promise((resolve) => {
+        const bar = document.getElementById('convert-progress');
+        new MutationObserver((_, observer) => {
+          if (bar.value <= 0) return;
+          observer.disconnect();
+          const value = bar.value;
+          document.getElementById('convert-cancel').click();
+          resolve(value);
+        }).observe(bar, { attributes: true });
+        document.getElementById('convert').click();
+      })`;
+      const at = (await big.evaluate(cancelInTheMiddle)) as number;
+      assert.ok(at > 0 && at < 1, `cancelled at ${at} of the copy`);
+      await big.locator('#convert-status', { hasText: 'Cancelled.' }).waitFor();
+      await big.waitForTimeout(500);
+      assert.equal(await big.locator('#convert-status').textContent(), 'Cancelled.', 'no result comes after a Cancel in the middle');
+      assert.equal(await big.evaluate(entry), 'removed', 'the half-written output is removed');
     } finally {
       await context.close();
     }

@@ -1,11 +1,11 @@
 import { DiskImageError } from '../../errors.js';
-import { CompressPool, type CompressResult } from '../../util/compress-pool.js';
+import type { Compressor, CompressorFactory, CompressResult } from '../../util/compressor.js';
 import { CompressedUnitStream } from '../compressed-units.js';
 import type { ByteSink, SequentialWriter } from '../sequential.js';
 import { AppendedRefcounts } from './appended-refcounts.js';
 import { l2Entries } from './cluster-map.js';
 import { ENTRY_BYTES, EXTENDED_ENTRY_BYTES } from './constants.js';
-import { newHeader, type Qcow2Settings } from './create.js';
+import { newHeader, type Qcow2Settings } from './settings.js';
 import { encodeHeaderCluster } from './header-writer.js';
 import { ALL_ALLOCATED, compressedEntry, copiedEntry, setEntryWords, wordsToBytes } from './l2-entry.js';
 
@@ -52,7 +52,7 @@ export class Qcow2CompressedWriter implements SequentialWriter {
   private constructor(
     private readonly sink: ByteSink & Required<Pick<ByteSink, 'writeAt'>>,
     private readonly s: Qcow2Settings,
-    private readonly pool: CompressPool,
+    private readonly pool: Compressor,
   ) {
     this.cs = 2 ** s.clusterBits;
     this.refs = new AppendedRefcounts(this.cs);
@@ -66,12 +66,12 @@ export class Qcow2CompressedWriter implements SequentialWriter {
   }
 
   /** Starts a compressed qcow2 of settings `s` on `sink` (a file): emits the placeholder first cluster. */
-  static async start(sink: ByteSink, s: Qcow2Settings): Promise<Qcow2CompressedWriter> {
+  static async start(sink: ByteSink, s: Qcow2Settings, compressor: CompressorFactory): Promise<Qcow2CompressedWriter> {
     const { writeAt } = sink;
     if (!writeAt) throw new DiskImageError('USAGE', 'a compressed qcow2 gets its header last, so it is written to a file, not to a pipe');
     const codec = s.compressionType === 'zstd' ? 'zstd' : 'deflate-raw';
     const cs = 2 ** s.clusterBits;
-    const writer = new Qcow2CompressedWriter({ write: (b) => sink.write(b), writeAt: (b, o) => writeAt.call(sink, b, o) }, s, new CompressPool({ codec, storeFrom: cs }));
+    const writer = new Qcow2CompressedWriter({ write: (b) => sink.write(b), writeAt: (b, o) => writeAt.call(sink, b, o) }, s, compressor({ codec, storeFrom: cs }));
     writer.refs.add(0, cs);
     await writer.emit(new Uint8Array(cs));
     return writer;

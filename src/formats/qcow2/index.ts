@@ -1,5 +1,6 @@
 import type { FormatDescriptor } from '../types.js';
-import { COMPRESSED_OPTIONS, DEFAULT_CLUSTER_SIZE, MIN_CLUSTER_SIZE, QCOW2_CREATE_OPTIONS, createQcow2 } from './create.js';
+import { COMPRESSED_OPTIONS, QCOW2_CREATE_OPTIONS, createQcow2 } from './create.js';
+import { DEFAULT_CLUSTER_SIZE, MIN_CLUSTER_SIZE } from './settings.js';
 import { compactQcow2 } from './compact.js';
 import { measureQcow2 } from './measure.js';
 import { openQcow2 } from './open.js';

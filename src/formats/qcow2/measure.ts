@@ -1,7 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import { blocksWithData, spanBytes, type Span } from '../../util/spans.js';
 import type { Measurement } from '../types.js';
-import { allClusters, qcow2Settings } from './create.js';
+import { allClusters, qcow2Settings } from './settings.js';
 import { planNewImage, refcountCover } from './layout.js';
 import { refcountTablesTaken } from './refcount-writer.js';
 
@@ -24,7 +24,7 @@ import { refcountTablesTaken } from './refcount-writer.js';
  * clusters 16 TiB. A compressed image (compressed=on) is refused.
  */
 export function measureQcow2(virtualSize: number, options: Record<string, string>, nonZero: Span[]): Measurement {
-  const s = qcow2Settings('.', options, virtualSize);
+  const s = qcow2Settings(options, virtualSize);
   if (s.compressed) throw new DiskImageError('UNSUPPORTED', 'measure cannot predict a compressed qcow2 (compressed=on, convert -c): its size depends on how each cluster compresses');
   const cs = 2 ** s.clusterBits;
   const geometry = { clusterBits: s.clusterBits, extended: s.extended, l1Size: s.l1Size };

@@ -1,9 +1,9 @@
 import { MemoryFile } from '../../io/memory-file.js';
 import { blocksWithData } from '../../util/spans.js';
 import { BlockStreamWriter } from '../block-stream.js';
-import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
+import { compressorOf, type ByteSink, type SequentialWriter, type StreamLayout } from '../sequential.js';
 import { Qcow2CompressedWriter } from './compressed-writer.js';
-import { allClusters, newHeader, qcow2Settings } from './create.js';
+import { allClusters, newHeader, qcow2Settings } from './settings.js';
 import { encodeHeaderCluster } from './header-writer.js';
 import { planNewImage, writeNewImage } from './layout.js';
 
@@ -18,8 +18,8 @@ import { planNewImage, writeNewImage } from './layout.js';
  * Qcow2CompressedWriter writes it instead.
  */
 export async function qcow2SequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
-  const s = qcow2Settings(l.path ?? '.', l.options, l.virtualSize);
-  if (s.compressed) return Qcow2CompressedWriter.start(sink, s);
+  const s = qcow2Settings(l.options, l.virtualSize);
+  if (s.compressed) return Qcow2CompressedWriter.start(sink, s, compressorOf(l));
   const cs = 2 ** s.clusterBits;
   const dataClusters = s.preallocation === 'off' ? blocksWithData(l.spans, cs) : allClusters(s);
   const plan = planNewImage({ clusterBits: s.clusterBits, extended: s.extended, l1Size: s.l1Size, dataClusters });

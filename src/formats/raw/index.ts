@@ -1,8 +1,8 @@
 import { spanBytes } from '../../util/spans.js';
-import { BlockStreamWriter } from '../block-stream.js';
 import type { FormatDescriptor } from '../types.js';
 import { RawLayer } from './raw-layer.js';
 import { compactRaw, resizeRaw } from './resize.js';
+import { rawSequentialWriter } from './stream.js';
 
 /** Raw: any file is a raw image, so it is probed last. */
 export const rawFormat: FormatDescriptor = {
@@ -15,7 +15,7 @@ export const rawFormat: FormatDescriptor = {
   open: (path, options) => RawLayer.open(path, options.writable === true, options.openFile),
   create: (path, options) => RawLayer.create(path, options.virtualSize, options.options, options.openFile),
   measure: (virtualSize, options, nonZero) => ({ fileSize: virtualSize, allocatedBytes: options.preallocation === 'full' ? virtualSize : spanBytes(nonZero) }),
-  sequentialWriter: (sink, l) => BlockStreamWriter.start(sink, { virtualSize: l.virtualSize, blockSize: l.virtualSize, blocks: l.virtualSize > 0 ? [0] : [] }),
+  sequentialWriter: rawSequentialWriter,
   resize: resizeRaw,
   compact: compactRaw,
   createOptions: ['preallocation'],

@@ -1,7 +1,8 @@
 import { compactVdi } from './compact.js';
 import { resizeVdi } from './resize.js';
 import type { FormatDescriptor } from '../types.js';
-import { MIN_WRITE_BLOCK, VDI_CREATE_OPTIONS, createVdi } from './create.js';
+import { VDI_CREATE_OPTIONS, createVdi } from './create.js';
+import { MIN_WRITE_BLOCK } from './new-image.js';
 import { DEFAULT_BLOCK_SIZE } from './constants.js';
 import { measureVdi } from './measure.js';
 import { openVdi } from './open.js';

@@ -2,7 +2,7 @@ import { roundUp } from '../../util/checked.js';
 import { blocksWithData, spanBytes } from '../../util/spans.js';
 import type { Measurement } from '../types.js';
 import { HEADER1PLUS_SIZE, PRE_HEADER_SIZE, SECTOR } from './constants.js';
-import { blockSizeOption, newLayout } from './create.js';
+import { blockSizeOption, newLayout } from './new-image.js';
 
 /**
  * The VDI `convert` writes (create.ts, writer.ts): header, block array at

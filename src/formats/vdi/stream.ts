@@ -3,11 +3,12 @@ import { blocksWithData } from '../../util/spans.js';
 import { BlockStreamWriter } from '../block-stream.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
 import { BLOCKS_ALLOCATED_AT } from './constants.js';
-import { createVdi } from './create.js';
+import { parseVdiHeader } from './header.js';
+import { planVdi, writeNewVdi } from './new-image.js';
 
 /**
  * A VDI written front to back. Its header and block array are encoded by
- * `createVdi` into memory (so options are checked and fields set exactly as
+ * `planVdi` into memory (so options are checked and fields set exactly as
  * for a file): pre-header and header, the block array at 1 MiB, the data at
  * the next MiB (VDICore.h VDI_DATA_ALIGN). A fixed image stores every block
  * in order; a dynamic one stores, in guest order, every block holding a
@@ -16,10 +17,10 @@ import { createVdi } from './create.js';
  * count, and every other entry VDI_IMAGE_BLOCK_FREE.
  */
 export async function vdiSequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
+  const plan = planVdi({ virtualSize: l.virtualSize, options: l.options, uuid: l.uuid });
   const file = new MemoryFile();
-  const layer = await createVdi('(stream)', { virtualSize: l.virtualSize, options: l.options, uuid: l.uuid, openFile: async () => file });
-  const { header } = layer;
-  await layer.close();
+  await writeNewVdi(file, plan);
+  const header = parseVdiHeader('(stream)', plan.head);
   const bs = header.blockSize;
   const prefix = file.bytes(0, header.dataOffset);
   const all = Array.from({ length: header.blocks }, (_, i) => i);

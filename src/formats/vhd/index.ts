@@ -1,7 +1,8 @@
 import { openDiskFile } from '../../io/file.js';
 import type { FormatDescriptor } from '../types.js';
 import { DEFAULT_BLOCK_SIZE } from './constants.js';
-import { MIN_BLOCK, VHD_CREATE_OPTIONS, createVhd } from './create.js';
+import { VHD_CREATE_OPTIONS, createVhd } from './create.js';
+import { MIN_BLOCK } from './new-image.js';
 import { openVhdLayer, vhdReadFormat } from './read-format.js';
 import { VhdLayer } from './reader.js';
 import { repairVhd } from './repair.js';

@@ -6,6 +6,7 @@ import { PlatformCode, SECTOR } from './constants.js';
 import { encodeParentName, type HeaderFields, type LocatorEntry } from './dynamic-header.js';
 import { vhdTimestamp } from './footer.js';
 import { encodeFileUrl, encodeUtf16lePath } from './parent-locator.js';
+import type { VhdParentLink } from './new-image.js';
 import type { VhdLayer } from './reader.js';
 
 /** Header fields that name a parent: its UUID, its file's modification time and its file name (Appendix A). */
@@ -15,6 +16,11 @@ export function parentHeaderFields(parent: VhdLayer): Pick<HeaderFields, 'parent
     parentTimestamp: vhdTimestamp(statSync(parent.path).mtime),
     parentUnicodeName: encodeParentName(basename(parent.path)),
   };
+}
+
+/** How a new child at `childPath` names `parent`: header fields and locators (new-image.ts writes them). */
+export function vhdParentLink(childPath: string, parent: VhdLayer): VhdParentLink {
+  return { fields: parentHeaderFields(parent), bytes: locatorBytes(childPath, parent.path), write: (file, at) => writeLocators(file, childPath, parent.path, at) };
 }
 
 /** Bytes the locator payloads for `parentPath` take in the file, each padded to whole sectors. */

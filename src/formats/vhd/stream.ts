@@ -4,10 +4,11 @@ import { BlockStreamWriter } from '../block-stream.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
 import { appendedBlockOffset, bitmapBytes } from './bat.js';
 import { FOOTER_SIZE, SECTOR } from './constants.js';
-import { createVhd } from './create.js';
+import { readVhdLayout } from './layout.js';
+import { planVhd, writeNewVhd } from './new-image.js';
 
 /**
- * A VHD written front to back. Its metadata is encoded by `createVhd` into
+ * A VHD written front to back. Its metadata is encoded by `writeNewVhd` into
  * memory (so options are checked and fields set exactly as for a file):
  * fixed = the guest data, then the footer; dynamic = footer copy, header and
  * a BAT that allocates, in order, every block holding a non-zero span, then
@@ -16,10 +17,10 @@ import { createVhd } from './create.js';
  */
 export async function vhdSequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
   const file = new MemoryFile();
-  const layer = await createVhd('(stream)', { virtualSize: l.virtualSize, options: l.options, uuid: l.uuid, openFile: async () => file });
-  const { header } = layer.layout;
+  await writeNewVhd(file, planVhd({ virtualSize: l.virtualSize, options: l.options, uuid: l.uuid }));
+  const { header, virtualSize } = await readVhdLayout(file);
   const footer = file.bytes(file.size - FOOTER_SIZE, FOOTER_SIZE);
-  if (!header) return BlockStreamWriter.start(sink, { virtualSize: layer.virtualSize, blockSize: layer.virtualSize, blocks: [0], suffix: footer });
+  if (!header) return BlockStreamWriter.start(sink, { virtualSize, blockSize: virtualSize, blocks: [0], suffix: footer });
   const bs = header.blockSize;
   const dataStart = file.size - FOOTER_SIZE;
   const prefix = file.bytes(0, dataStart);
@@ -35,5 +36,5 @@ export async function vhdSequentialWriter(sink: ByteSink, l: StreamLayout): Prom
   };
   const first = head(appendedBlockOffset(dataStart, bs) - dataStart);
   const later = head(appendedBlockOffset(dataStart, bs, 1) - appendedBlockOffset(dataStart, bs) - bitmap.length - bs);
-  return BlockStreamWriter.start(sink, { virtualSize: layer.virtualSize, blockSize: bs, prefix, blocks, blockHead: (k) => (k === 0 ? first : later), suffix: footer });
+  return BlockStreamWriter.start(sink, { virtualSize, blockSize: bs, prefix, blocks, blockHead: (k) => (k === 0 ? first : later), suffix: footer });
 }

@@ -1,46 +1,19 @@
 import { basename } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
-import { isPowerOfTwo } from '../../util/checked.js';
-import { parseSize } from '../../util/sizes.js';
 import type { CreateOptions } from '../types.js';
-import { EMBEDDED_DESCRIPTOR_SECTORS, SECTOR, WRITE_GRAIN_SECTORS } from './constants.js';
-import { descriptorSectors, newDescriptor, parentHint, type DescriptorFields } from './descriptor-writer.js';
+import { EMBEDDED_DESCRIPTOR_SECTORS, SECTOR } from './constants.js';
+import { descriptorSectors, newDescriptor, type DescriptorFields } from './descriptor-writer.js';
+import { parentHint } from './parent-hint.js';
 import { createExtentFiles } from './create-extents.js';
 import { openVmdk } from './open.js';
 import { VmdkLayer } from './reader.js';
 import { writeEmptySparse } from './sparse-layout.js';
 import type { WritableVmdkLayer } from './writer.js';
+import { grainOption, subformatOption } from './write-options.js';
 
 /** `-o` options `vdisk create -f vmdk` and `convert -O vmdk` accept. */
 export const VMDK_CREATE_OPTIONS = ['subformat', 'adapter_type', 'hwversion', 'block_size'] as const;
-
-/** Subformats (createType values, "The Descriptor File") vdisk writes; the first is the default. */
-export const WRITTEN_SUBFORMATS = ['monolithicSparse', 'streamOptimized', 'monolithicFlat', 'twoGbMaxExtentSparse', 'twoGbMaxExtentFlat'] as const;
-
-/**
- * Grain sizes vdisk writes: powers of two from 64 KiB, what VMware writes
- * (the spec allows down to 16 sectors, "Hosted Sparse Extent Header",
- * grainSize), to 1 MiB.
- */
-export const MIN_GRAIN = 64 * 1024;
-const MAX_GRAIN = 1024 * 1024;
-
-/** The `block_size` option as sectors per grain. */
-export function grainOption(text: string | undefined): number {
-  if (text === undefined) return WRITE_GRAIN_SECTORS;
-  const bytes = parseSize(text);
-  if (!isPowerOfTwo(bytes) || bytes < MIN_GRAIN || bytes > MAX_GRAIN) throw new DiskImageError('USAGE', `VMDK block_size (grain) must be a power of two from 64K to 1M, not ${text}`, { value: text });
-  return bytes / SECTOR;
-}
-
-/** The subformat option: one vdisk writes (default monolithicSparse), else USAGE. */
-export function subformatOption(options: Record<string, string>): (typeof WRITTEN_SUBFORMATS)[number] {
-  const sub = options.subformat ?? WRITTEN_SUBFORMATS[0];
-  const known = WRITTEN_SUBFORMATS.find((s) => s === sub);
-  if (!known) throw new DiskImageError('USAGE', `VMDK subformat must be ${WRITTEN_SUBFORMATS.join(' or ')}, not '${sub}'`, { value: sub });
-  return known;
-}
 
 /** The delta fields of a child of `parent`: its CID, and its path relative to the child's directory ("The Descriptor File", parentCID, parentFileNameHint). */
 function parentFields(childPath: string, parent: VmdkLayer): Pick<DescriptorFields, 'parentCid' | 'parentFileNameHint'> {

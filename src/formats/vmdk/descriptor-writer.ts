@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { dirname, relative, resolve } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { parseUuid, randomUuid } from '../../util/uuid.js';
 import { DESCRIPTOR_SIGNATURE, NEXT_PARENT_CID_KEY, NO_PARENT_CID, SECTOR } from './constants.js';
@@ -81,9 +79,9 @@ export interface ContentIds {
  */
 export function newContentIds(): ContentIds {
   for (;;) {
-    const bytes = randomBytes(16);
-    const cid = bytes.readUInt32BE(12);
-    if (cid < 0xfffffffe) return { cid, longContentId: bytes.toString('hex') };
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const cid = new DataView(bytes.buffer).getUint32(12);
+    if (cid < 0xfffffffe) return { cid, longContentId: Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('') };
   }
 }
 
@@ -174,11 +172,6 @@ export function descriptorSectors(d: DescriptorFields, minSectors: number): Uint
   const out = new Uint8Array(Math.max(minSectors * SECTOR, Math.ceil(text.length / SECTOR) * SECTOR));
   out.set(text);
   return out;
-}
-
-/** A delta's parentFileNameHint: the parent's path relative to the child's directory ("The Descriptor File", parentFileNameHint). */
-export function parentHint(childPath: string, parentPath: string): string {
-  return relative(dirname(resolve(childPath)), resolve(parentPath));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { FormatDescriptor } from '../types.js';
 import { WRITE_GRAIN_SECTORS, SECTOR } from './constants.js';
-import { MIN_GRAIN, VMDK_CREATE_OPTIONS, createVmdk } from './create.js';
+import { VMDK_CREATE_OPTIONS, createVmdk } from './create.js';
+import { MIN_GRAIN } from './write-options.js';
 import { openVmdk } from './open.js';
 import { isVmdk } from './read-format.js';
 import { repairVmdk } from './repair.js';

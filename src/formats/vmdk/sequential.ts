@@ -1,11 +1,10 @@
-import { basename } from 'node:path';
 import { DiskImageError } from '../../errors.js';
 import { MemoryFile } from '../../io/memory-file.js';
 import { blocksWithData } from '../../util/spans.js';
 import { BlockStreamWriter } from '../block-stream.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
 import { EMBEDDED_DESCRIPTOR_SECTORS, ENTRY_SIZE, SECTOR, WRITE_GTES_PER_GT } from './constants.js';
-import { grainOption, subformatOption } from './create.js';
+import { grainOption, subformatOption } from './write-options.js';
 import { descriptorSectors, newDescriptor } from './descriptor-writer.js';
 import { tableSectorOf, writeEmptySparse } from './sparse-layout.js';
 import { StreamOptimizedWriter } from './stream-writer.js';
@@ -40,7 +39,7 @@ async function monolithicSparseStream(sink: ByteSink, l: StreamLayout, name: str
 
 /** A VMDK written front to back in the subformat the options name: streamOptimized (compressed, workers) or monolithicSparse; UNSUPPORTED for the subformats that are several files. */
 export async function vmdkSequentialWriter(sink: ByteSink, l: StreamLayout): Promise<SequentialWriter> {
-  const name = l.path ? basename(l.path) : PIPE_NAME;
+  const name = l.path ? l.path.slice(l.path.lastIndexOf('/') + 1) : PIPE_NAME;
   const sub = subformatOption(l.options);
   if (sub === 'streamOptimized') return StreamOptimizedWriter.start(sink, l, name);
   if (sub === 'monolithicSparse') return monolithicSparseStream(sink, l, name);

@@ -1,8 +1,8 @@
 import { DiskImageError } from '../../errors.js';
 import { roundUp } from '../../util/checked.js';
-import { CompressPool, type CompressResult } from '../../util/compress-pool.js';
+import type { Compressor, CompressResult } from '../../util/compressor.js';
 import { CompressedUnitStream } from '../compressed-units.js';
-import type { ByteSink, SequentialWriter, StreamLayout } from '../sequential.js';
+import { compressorOf, type ByteSink, type SequentialWriter, type StreamLayout } from '../sequential.js';
 import {
   COMPRESSION_DEFLATE,
   ENTRY_SIZE,
@@ -60,7 +60,7 @@ export class StreamOptimizedWriter implements SequentialWriter {
   private constructor(
     private readonly sink: ByteSink,
     private readonly header: HeaderFields,
-    private readonly pool: CompressPool,
+    private readonly pool: Compressor,
   ) {
     this.gd = new Uint32Array(Math.ceil(header.capacity / (header.grainSize * WRITE_GTES_PER_GT)));
     this.grains = new CompressedUnitStream(pool, header.grainSize * SECTOR, WRITE_GTES_PER_GT, {
@@ -88,7 +88,7 @@ export class StreamOptimizedWriter implements SequentialWriter {
       overHead: roundUp(1 + descriptor.length / SECTOR, WRITE_GRAIN_SECTORS),
       compressAlgorithm: COMPRESSION_DEFLATE,
     };
-    const writer = new StreamOptimizedWriter(sink, header, new CompressPool({ codec: 'zlib', framing: GRAIN_FRAMING }));
+    const writer = new StreamOptimizedWriter(sink, header, compressorOf(l)({ codec: 'zlib', framing: GRAIN_FRAMING }));
     const head = new Uint8Array(header.overHead * SECTOR);
     head.set(encodeSparseHeader(header));
     head.set(descriptor, HEADER_SIZE);

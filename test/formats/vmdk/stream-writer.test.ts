@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatByName, openImage } from '../../../src/formats/registry.js';
 import type { SequentialWriter } from '../../../src/formats/sequential.js';
+import { CompressPool } from '../../../src/util/compress-pool.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
 import { readAll } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -21,7 +22,7 @@ const dir = tempDir('vdisk-vmdk-stream-');
 /** A stream-optimized writer for a disk of `size` bytes whose output collects in `parts`. */
 async function writer(size: number, parts: Uint8Array[], spans = [{ start: 0, end: size }]): Promise<SequentialWriter> {
   const sink = { write: async (buf: Uint8Array) => void parts.push(buf.slice()) };
-  return formatByName('vmdk').sequentialWriter!(sink, { virtualSize: size, options: { subformat: 'streamOptimized' }, spans });
+  return formatByName('vmdk').sequentialWriter!(sink, { virtualSize: size, options: { subformat: 'streamOptimized' }, spans, compressor: (o) => new CompressPool(o) });
 }
 
 describe('the stream-optimized VMDK writer', () => {
