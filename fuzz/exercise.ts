@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DiskImageError } from '../src/errors.js';
-import { openImage } from '../src/formats/registry.js';
+import { copyImage } from '../src/engine/copy.js';
+import { createImage, openImage } from '../src/formats/registry.js';
 import type { DiskImage } from '../src/formats/types.js';
+import { MemoryFile } from '../src/io/memory-file.js';
 import type { MemorySandbox } from './sandbox.js';
 import type { FuzzTarget } from './seeds.js';
 
@@ -52,9 +54,14 @@ async function expectZeros(image: DiskImage, offset: number, length: number): Pr
   if (at >= 0) throw new Error(`extents say ${length} bytes at ${offset} read as zeros, but byte ${offset + at} is ${buf[at]}`);
 }
 
-/** Opens the sandbox's `top`, describes, checks, maps and reads it (bounded), and closes it. */
+/**
+ * Opens the sandbox's `top`, describes, checks, maps and reads it (bounded),
+ * converts it to raw in memory when the whole guest view is read, compares
+ * the two byte for byte (a difference is a crash finding), and closes it.
+ */
 async function run(sandbox: MemorySandbox, top: string): Promise<void> {
   const image = await openImage(top, { openFile: sandbox.opener, onWarning: () => undefined });
+  let raw: DiskImage | undefined;
   try {
     image.describe();
     await image.check();
@@ -64,13 +71,29 @@ async function run(sandbox: MemorySandbox, top: string): Promise<void> {
       if (e.kind !== 'data' && (e.kind === 'zero' || !image.parent)) await expectZeros(image, e.offset, Math.min(e.length, ZERO_CHECK_CAP));
       if (++n >= EXTENT_CAP) break;
     }
+    if (image.virtualSize <= READ_CAP) raw = await toRaw(image);
     const buf = new Uint8Array(1024 * 1024);
+    const copied = new Uint8Array(buf.length);
     for (let pos = 0; pos < Math.min(image.virtualSize, READ_CAP); pos += buf.length) {
-      await image.readAt(buf.subarray(0, Math.min(buf.length, image.virtualSize - pos)), pos);
+      const n = Math.min(buf.length, image.virtualSize - pos);
+      await image.readAt(buf.subarray(0, n), pos);
+      if (!raw) continue;
+      await raw.readAt(copied.subarray(0, n), pos);
+      if (Buffer.compare(buf.subarray(0, n), copied.subarray(0, n)) === 0) continue;
+      const at = buf.findIndex((b, i) => b !== copied[i]);
+      throw new Error(`converted to raw, byte ${pos + at} is ${copied[at]}, but the image reads ${buf[at]} there`);
     }
   } finally {
+    await raw?.close();
     await image.close();
   }
+}
+
+/** The image converted to raw in memory by the real copy engine (copyImage into a raw image over a MemoryFile), as `convert` writes it. */
+async function toRaw(image: DiskImage): Promise<DiskImage> {
+  const raw = await createImage('(memory).raw', 'raw', { virtualSize: image.virtualSize, options: {}, openFile: async () => new MemoryFile() });
+  await copyImage(image, raw);
+  return raw;
 }
 
 /** Runs one image mutant loaded in `sandbox`. */

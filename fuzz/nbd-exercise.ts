@@ -3,11 +3,9 @@ import { join } from 'node:path';
 import { createImage, openImage } from '../src/formats/registry.js';
 import { NbdExport } from '../src/nbd/export.js';
 import { NbdServer } from '../src/nbd/server.js';
+import { judge, type Outcome } from './exercise.js';
 import { NBD_EXPORTS } from './nbd-transcript.js';
-import { fill } from './seeds.js';
-
-/** Guest size of both exports. */
-const SIZE = 4 * 1024 * 1024;
+import { fill, SEED_GUEST_SIZE } from './seeds.js';
 
 /** Most reply bytes one transcript may draw: far above any honest answer to a seed, far below memory trouble. */
 const REPLY_CAP = 256 * 1024 * 1024;
@@ -29,8 +27,8 @@ export class NbdRig {
   /** Makes the exports and starts the server in `dir`. */
   static async start(dir: string): Promise<NbdRig> {
     const roPath = join(dir, 'nbd-ro.vhd');
-    await fill(await createImage(roPath, 'vhd', { virtualSize: SIZE, options: { block_size: '512K' } }), 3);
-    const rw = await createImage(join(dir, 'nbd-rw.raw'), 'raw', { virtualSize: SIZE, options: {} });
+    await fill(await createImage(roPath, 'vhd', { virtualSize: SEED_GUEST_SIZE, options: { block_size: '512K' } }), 3);
+    const rw = await createImage(join(dir, 'nbd-rw.raw'), 'raw', { virtualSize: SEED_GUEST_SIZE, options: {} });
     const rig = new NbdRig(join(dir, 'nbd.sock'));
     const exports = [new NbdExport(NBD_EXPORTS.readOnly, await openImage(roPath)), new NbdExport(NBD_EXPORTS.writable, rw, rw)];
     rig.server = new NbdServer(exports, { onWarning: () => void rig.violations++ });
@@ -40,14 +38,14 @@ export class NbdRig {
 
   /**
    * Sends `transcript` as one client and waits for the server to close the
-   * connection; resolves true when the server dropped the client for
-   * breaking the protocol. Throws when the server answered more than
-   * REPLY_CAP bytes.
+   * connection; resolves to the outcome: refused (`PROTOCOL`) when the
+   * server dropped the client for breaking the protocol, a crash when it
+   * answered more than REPLY_CAP bytes.
    */
-  async run(transcript: Uint8Array): Promise<boolean> {
+  async run(transcript: Uint8Array): Promise<Outcome> {
     const before = this.violations;
-    await this.converse(transcript);
-    return this.violations > before;
+    const outcome = await judge(this.converse(transcript));
+    return outcome.kind === 'ok' && this.violations > before ? { kind: 'refused', code: 'PROTOCOL' } : outcome;
   }
 
   private converse(transcript: Uint8Array): Promise<void> {

@@ -28,8 +28,8 @@ export const FUZZ_TARGETS = [...FUZZ_FORMATS, 'nbd', 'backup'] as const;
 /** One of FUZZ_TARGETS. */
 export type FuzzTarget = (typeof FUZZ_TARGETS)[number];
 
-/** Guest size of the generated seeds: small, so a mutant is cheap to copy and read. */
-const SIZE = 4 * 1024 * 1024;
+/** Guest size of the generated seeds and of the NBD target's exports: small, so a mutant is cheap to copy and read. */
+export const SEED_GUEST_SIZE = 4 * 1024 * 1024;
 
 /** Per format: the `-o` options of each seed vdisk writes (small blocks, so the tables hold several entries). */
 const VARIANTS: Record<FuzzFormat, Record<string, string>[]> = {
@@ -66,7 +66,7 @@ export async function fill(image: { virtualSize: number; writeAt(data: Uint8Arra
 async function converted(format: FuzzFormat, options: Record<string, string>): Promise<Seed> {
   const dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-seed-'));
   try {
-    await fill(await createImage(join(dir, 'source.img'), 'raw', { virtualSize: SIZE, options: {} }), 0xfeed);
+    await fill(await createImage(join(dir, 'source.img'), 'raw', { virtualSize: SEED_GUEST_SIZE, options: {} }), 0xfeed);
     const top = `disk.${format}`;
     await convert(join(dir, 'source.img'), join(dir, top), { outputFormat: format, options });
     rmSync(join(dir, 'source.img'));
@@ -90,12 +90,12 @@ async function written(format: FuzzFormat, options: Record<string, string>, diff
     const ext = format === 'raw' ? 'img' : format;
     let parent: DiskImage | undefined;
     if (differencing) {
-      await fill(await createImage(join(dir, `base.${ext}`), format, { virtualSize: SIZE, options }), 0x5eed);
+      await fill(await createImage(join(dir, `base.${ext}`), format, { virtualSize: SEED_GUEST_SIZE, options }), 0x5eed);
       parent = await openImage(join(dir, `base.${ext}`));
     }
     const top = `disk.${ext}`;
     try {
-      await fill(await createImage(join(dir, top), format, { virtualSize: SIZE, options, parent }), 0xbeef);
+      await fill(await createImage(join(dir, top), format, { virtualSize: SEED_GUEST_SIZE, options, parent }), 0xbeef);
     } finally {
       await parent?.close();
     }

@@ -23,8 +23,8 @@ function exercise(m: MutantMessage): Promise<Outcome> {
   const files = new Map(m.files);
   if (m.target === 'nbd') {
     rig ??= NbdRig.start(dir);
-    const dropped = rig.then((r) => r.run(files.get(TRANSCRIPT) ?? new Uint8Array(0)));
-    return judge(dropped.then(() => undefined)).then(async (o) => (o.kind === 'ok' && (await dropped) ? { kind: 'refused', code: 'PROTOCOL' } : o));
+    const transcript = files.get(TRANSCRIPT) ?? new Uint8Array(0);
+    return rig.then((r) => r.run(transcript), (err: unknown) => judge(Promise.reject(err)));
   }
   if (m.target === 'backup') return judge(exerciseBackup(files));
   return exerciseInSandbox(sandbox, sandbox.load(files, m.top));

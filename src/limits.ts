@@ -113,6 +113,12 @@ export const NBD_CONNECTION_BUDGET = 8 * MiB;
 /** Requests in flight on one NBD connection; the server stops reading the socket past it. */
 export const NBD_MAX_IN_FLIGHT = 64;
 
+/** Time a client has to finish the NBD handshake (from accept to NBD_OPT_GO or NBD_OPT_EXPORT_NAME), so one that connects and stalls cannot hold a socket forever; qemu's NBD server drops such clients after 10 s too (CVE-2024-7409, commit b9b72cb3). The transmission phase has none: an idle client there is legitimate. NbdServerOptions.handshakeTimeout sets another. */
+export const NBD_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Most NBD connections open at once on one server (handshaking or transmitting); one more is closed before the greeting, so file descriptors and per-connection state stay bounded; qemu caps its NBD server at 100 by default (CVE-2024-7409, commit c8a76dbd), nbdcopy opens 4 by default. NbdServerOptions.maxConnections sets another. */
+export const NBD_MAX_CONNECTIONS = 128;
+
 /** Most chunks one backup snapshot index lists: 2^22 chunks of 4 MiB, a 16 TiB disk (128 MiB of digests). */
 export const BACKUP_MAX_INDEX_ENTRIES = 4 * MiB;
 
@@ -147,6 +153,7 @@ const RAISE: Record<string, string> = {
   MAX_CHAIN_DEPTH: `set ${CHAIN_DEPTH_ENV} (up to 4096) to raise it`,
   VHD_MAX_BAT_ENTRIES: 'it cannot be raised; convert the image to larger blocks with another tool',
   VHDX_MAX_LOG_LENGTH: 'it cannot be raised; replay the log with Hyper-V (mount the disk once) first',
+  NBD_MAX_CONNECTIONS: 'a library caller raises it with NbdServerOptions.maxConnections',
 };
 
 /** The clause an error adds when it hits limit `name` of `value`: which limit, and how to raise it (most cannot be: they match what qemu, VMware or VirtualBox accept, or bound memory). */

@@ -1,8 +1,9 @@
 import { DiskImageError } from '../errors.js';
-import { MAX_CHAIN_DEPTH, besideName, type ResolveContext } from '../chain/resolve-context.js';
+import { besideName, type ResolveContext } from '../chain/resolve-context.js';
 import type { ParentCandidate } from '../formats/layer.js';
 import type { ImageFile, OpenMode } from '../io/image-file.js';
 import { readOnlyFile } from '../io/read-only-file.js';
+import { MAX_CHAIN_DEPTH } from '../limits.js';
 import { BlobSource } from './blob-source.js';
 
 /** The last component of a path recorded in an image, Windows or POSIX. */
@@ -38,7 +39,7 @@ export class PickedFiles {
     return readOnlyFile(new BlobSource(name, blob));
   };
 
-  /** The picked files the candidates name, best first (a ParentResolver); `PARENT` naming what was tried when none is picked. */
+  /** The picked files the candidates name, best first (a ParentResolver); `PARENT` naming what was tried when none is picked, or past MAX_CHAIN_DEPTH (the page has no environment variables to raise it). */
   readonly resolveParent = (candidates: ParentCandidate[], ctx: ResolveContext): string[] => {
     if (ctx.depth >= MAX_CHAIN_DEPTH) throw new DiskImageError('PARENT', `${ctx.childPath}: chain deeper than ${MAX_CHAIN_DEPTH} images`, { depth: ctx.depth });
     const found: string[] = [];

@@ -1,9 +1,6 @@
 import { DiskImageError } from '../errors.js';
 import type { ParentCandidate } from '../formats/layer.js';
 
-/** The default deepest chain, re-exported where src/browser/picked-files.ts reads it (the CLI and library use limits.ts maxChainDepth()). */
-export { MAX_CHAIN_DEPTH } from '../limits.js';
-
 /** Where a parent may be looked for, and what has been opened on the way down. */
 export interface ResolveContext {
   childPath: string;

@@ -6,7 +6,7 @@ import { isUrl } from '../io/http-source.js';
 import { WINDOWS_ABSOLUTE, besideName, besideRefusal, type ResolveContext } from './resolve-context.js';
 import { limitNote, MAX_SCANNED_FILES, maxChainDepth } from '../limits.js';
 
-export { MAX_CHAIN_DEPTH, type ResolveContext } from './resolve-context.js';
+export type { ResolveContext } from './resolve-context.js';
 
 
 /** The files of `dir` whose name ends in `.ext` (any case), sorted, at most MAX_SCANNED_FILES; none when it cannot be listed. */

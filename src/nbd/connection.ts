@@ -17,14 +17,17 @@ export interface ConnectionContext {
   connectionBudget: number;
   /** Requests one connection may have in flight. */
   maxInFlight: number;
+  /** Milliseconds a client has to finish the handshake. */
+  handshakeTimeout: number;
   stats: ServeStats;
   shuttingDown(): boolean;
   onWarning(message: string): void;
 }
 
 /**
- * One client: the handshake, then the transmission phase, then the socket
- * closed. `done` resolves when it is over, however it ended; errors of the
+ * One client: the handshake (within the context's handshakeTimeout, else
+ * the socket is destroyed), then the transmission phase (no timeout), then
+ * the socket closed. `done` resolves when it is over, however it ended; errors of the
  * socket end the connection and nothing else.
  */
 export class NbdConnection {
@@ -44,8 +47,13 @@ export class NbdConnection {
     const { socket, context } = this;
     const reader = new ByteReader(socket);
     const violation = (why: string) => context.onWarning(`client ${this.id}: ${why}; connection closed`);
+    const timer = setTimeout(() => {
+      violation(`handshake not finished within ${context.handshakeTimeout} ms`);
+      socket.destroy();
+    }, context.handshakeTimeout);
     try {
       const session = await negotiate({ reader, send: (b) => void socket.write(b), violation, shuttingDown: context.shuttingDown }, context.exports);
+      clearTimeout(timer);
       if (!session) return;
       this.transmission = new Transmission(socket, reader, session, {
         budgets: { connection: new ByteBudget(context.connectionBudget), server: context.budget },
@@ -56,6 +64,7 @@ export class NbdConnection {
       });
       await this.transmission.run();
     } finally {
+      clearTimeout(timer);
       await closeSocket(socket);
     }
   }

@@ -6,7 +6,7 @@ import { BufferPool } from './buffer-pool.js';
 import { NbdConnection } from './connection.js';
 import type { NbdExport } from './export.js';
 import type { ServeStats } from './transmission.js';
-import { NBD_CONNECTION_BUDGET, NBD_MAX_IN_FLIGHT, NBD_SERVER_BUDGET } from '../limits.js';
+import { limitNote, NBD_CONNECTION_BUDGET, NBD_HANDSHAKE_TIMEOUT_MS, NBD_MAX_CONNECTIONS, NBD_MAX_IN_FLIGHT, NBD_SERVER_BUDGET } from '../limits.js';
 
 /** Where a server listens: a Unix socket, or a TCP address and port (0: any free port). */
 export type ListenAddress = { socket: string } | { host: string; port: number };
@@ -19,13 +19,17 @@ export interface NbdServerOptions {
   connectionBudget?: number;
   /** Requests in flight on one connection (default 64). */
   maxInFlight?: number;
-  /** Told of each client dropped for breaking the protocol. */
+  /** Milliseconds a client has to finish the handshake before it is disconnected (default 10 s); the transmission phase has no timeout. */
+  handshakeTimeout?: number;
+  /** Connections open at once (default 128); one more is closed before the greeting. */
+  maxConnections?: number;
+  /** Told of each client dropped for breaking the protocol, stalling in the handshake or coming over the connection cap. */
   onWarning?: (message: string) => void;
 }
 
 /**
  * An NBD server (NetworkBlockDevice/nbd doc/proto.md, fixed newstyle, no
- * TLS) serving a set of exports to any number of clients at once. One
+ * TLS) serving a set of exports to up to maxConnections clients at once. One
  * NbdExport object serves every connection to its export.
  */
 export class NbdServer {
@@ -43,12 +47,18 @@ export class NbdServer {
       pool: new BufferPool(budget),
       connectionBudget: options.connectionBudget ?? NBD_CONNECTION_BUDGET,
       maxInFlight: options.maxInFlight ?? NBD_MAX_IN_FLIGHT,
+      handshakeTimeout: options.handshakeTimeout ?? NBD_HANDSHAKE_TIMEOUT_MS,
       stats: this.stats,
       shuttingDown: () => this.closing,
       onWarning: options.onWarning ?? (() => undefined),
     };
+    const maxConnections = options.maxConnections ?? NBD_MAX_CONNECTIONS;
     this.server = createServer((socket: Socket) => {
       if (this.closing) return void socket.destroy();
+      if (this.connections.size >= maxConnections) {
+        socket.destroy();
+        return context.onWarning(`a client was refused: ${maxConnections} connections are open (${limitNote('NBD_MAX_CONNECTIONS', maxConnections)})`);
+      }
       if (socket.remoteFamily) socket.setNoDelay(true);
       const conn = new NbdConnection(socket, ++this.stats.connections, context);
       this.connections.add(conn);

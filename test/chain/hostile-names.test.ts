@@ -20,6 +20,7 @@ import type { FileOpener } from '../../src/io/image-file.js';
 import { openSource } from '../../src/io/open-source.js';
 import { throwsWithCode } from '../helpers/assert-error.js';
 import { addLayer, type ChainFormat } from '../helpers/chain.js';
+import { withClosing } from '../helpers/closing.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { needTools, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -81,16 +82,6 @@ async function opens(path: string, options: OpenOptions = {}): Promise<void> {
 /** Hostile spellings of a file `name` whose real copy lies in `outside`, for a child in `allowed`. */
 function hostileNames(s: Sandbox, name: string, server: TestHttpServer): string[] {
   return [join(s.outside, name), `../outside/${name}`, `C:\\outside\\${name}`, `\\\\server\\share\\${name}`, `file://${join(s.outside, name)}`, `${server.url}${name}`];
-}
-
-/** Runs `fn` with an HTTP server serving `root` (the real targets a URL name would reach), closed after. */
-async function withServer(root: string, fn: (server: TestHttpServer) => Promise<void>): Promise<void> {
-  const server = await startHttpServer(root);
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
 }
 
 /** Replaces the first match of `pattern` in the (possibly embedded) VMDK descriptor of `path` by `to`, keeping an embedded descriptor's NUL padding. */
@@ -173,7 +164,7 @@ function setVhdParentNames(path: string, name: string): void {
 describe('VHD names in the file (every locator and the header parent name at once)', () => {
   it('refuses every hostile name; nothing outside is opened or fetched', async () => {
     const s = sandbox();
-    await withServer(s.outside, async (server) => {
+    await withClosing(startHttpServer(s.outside), async (server) => {
       const { base, child } = await acrossSandbox(s, 'vhd');
       for (const name of hostileNames(s, 'base.vhd', server)) {
         setVhdParentNames(child, name);
@@ -189,7 +180,7 @@ describe('VHD names in the file (every locator and the header parent name at onc
 describe('VHD and VHDX names (locators, parent name, parent_linkage paths) through the resolver', () => {
   it('refuses drive letters, UNC paths and URLs whose file lies outside; a drive letter or UNC path is looked for by its file name only', async () => {
     const s = sandbox();
-    await withServer(s.outside, async (server) => {
+    await withClosing(startHttpServer(s.outside), async (server) => {
       for (const ext of ['vhd', 'vhdx']) {
         writeFileSync(join(s.outside, `base.${ext}`), new Uint8Array(512));
         const ctx = { childPath: join(s.allowed, `child.${ext}`), parentDirs: [], visited: new Set<string>(), depth: 1, expected: 'UUID x' };
@@ -209,7 +200,7 @@ describe('qcow2 names (qemu-img)', () => {
   it('refuses every hostile backing file name; nothing outside is opened or fetched', async (t: TestContext) => {
     if (!needTools(t, 'qemu-img')) return;
     const s = sandbox();
-    await withServer(s.outside, async (server) => {
+    await withClosing(startHttpServer(s.outside), async (server) => {
       const { base, child } = await acrossSandbox(s, 'qcow2');
       for (const name of hostileNames(s, 'base.qcow2', server)) {
         run('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', name, child]);
@@ -224,7 +215,7 @@ describe('qcow2 names (qemu-img)', () => {
   it('refuses an external data file named outside the image directory, or a symlink there; an absolute name is read by its file name beside the image', async (t: TestContext) => {
     if (!needTools(t, 'qemu-img')) return;
     const s = sandbox();
-    await withServer(s.outside, async (server) => {
+    await withClosing(startHttpServer(s.outside), async (server) => {
       const image = join(s.allowed, 'd.qcow2');
       const data = join(s.allowed, 'data.raw');
       const make = (name: string): void => {
@@ -254,7 +245,7 @@ describe('qcow2 names (qemu-img)', () => {
 describe('VMDK names (descriptor text)', () => {
   it('refuses every hostile extent file name, and an extent that is a symlink out', async () => {
     const s = sandbox();
-    await withServer(s.outside, async (server) => {
+    await withClosing(startHttpServer(s.outside), async (server) => {
       const desc = join(s.allowed, 'split.vmdk');
       const image = await createImage(desc, 'vmdk', { virtualSize: SIZE, options: { subformat: 'twoGbMaxExtentSparse' } });
       await image.close();
@@ -279,7 +270,7 @@ describe('VMDK names (descriptor text)', () => {
 
   it('refuses every hostile parentFileNameHint', async () => {
     const s = sandbox();
-    await withServer(s.outside, async (server) => {
+    await withClosing(startHttpServer(s.outside), async (server) => {
       const { base, child } = await acrossSandbox(s, 'vmdk');
       for (const name of hostileNames(s, 'base.vmdk', server)) {
         editDescriptor(child, /parentFileNameHint="[^"]*"/, `parentFileNameHint="${name}"`);

@@ -3,7 +3,8 @@ import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ParentCandidate } from '../../src/formats/layer.js';
-import { MAX_CHAIN_DEPTH, resolveParent, type ResolveContext } from '../../src/chain/resolve.js';
+import { resolveParent, type ResolveContext } from '../../src/chain/resolve.js';
+import { MAX_CHAIN_DEPTH } from '../../src/limits.js';
 import { throwsWithCode } from '../helpers/assert-error.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -15,6 +15,7 @@ import { check } from '../../../src/ops/check.js';
 import { compact } from '../../../src/ops/compact.js';
 import type { DiskImage, WritableDiskImage } from '../../../src/formats/types.js';
 import { rejectsWithCode } from '../../helpers/assert-error.js';
+import { withClosing } from '../../helpers/closing.js';
 import { Recorder, crashStates, materialise, snapshot } from '../../helpers/fault-file.js';
 import { extentsOf, readAll, same, writeBoth } from '../../helpers/images.js';
 import { QFIELD, buildQcow2, clusterOf, type ClusterContent } from '../../helpers/qcow2.js';
@@ -29,15 +30,6 @@ async function problems(image: DiskImage): Promise<string[]> {
   return (await image.check()).map((f) => `${f.severity} ${f.code}: ${f.message}`);
 }
 
-async function reopened(path: string, fn: (image: DiskImage) => Promise<void>): Promise<void> {
-  const image = await openImage(path);
-  try {
-    await fn(image);
-  } finally {
-    await image.close();
-  }
-}
-
 describe('qcow2 writer', () => {
   it('512-byte clusters over 12 MiB: every cluster written, the refcount table grows, refcounts exact', async () => {
     const path = join(tempDir(), 'small.qcow2');
@@ -49,7 +41,7 @@ describe('qcow2 writer', () => {
     await writeBoth(image, model, 777, 3000, 3);
     await image.flush();
     await image.close();
-    await reopened(path, async (again) => {
+    await withClosing(openImage(path), async (again) => {
       assert.ok(same(await readAll(again), model));
       assert.deepEqual(await problems(again), []);
       assert.ok(readFileSync(path).readUInt32BE(QFIELD.refcountClusters) > 1, 'the refcount table grew past one cluster');
@@ -71,7 +63,7 @@ describe('qcow2 writer', () => {
     assert.ok(flushed >= 10, `only ${flushed} writes flushed`);
     await image.flush();
     await image.close();
-    await reopened(path, async (again) => {
+    await withClosing(openImage(path), async (again) => {
       assert.ok(same(await readAll(again), model));
       assert.deepEqual(await problems(again), []);
     });
@@ -94,7 +86,7 @@ describe('qcow2 writer', () => {
     await writeBoth(image, model, MiB + 1, 70000, 4);
     await image.flush();
     await image.close();
-    await reopened(path, async (again) => {
+    await withClosing(openImage(path), async (again) => {
       assert.ok(same(await readAll(again), model));
       assert.deepEqual(await problems(again), []);
     });
@@ -111,7 +103,7 @@ describe('qcow2 writer', () => {
       model.fill(0, 64 * KiB, 192 * KiB);
       await image.flush();
       await image.close();
-      await reopened(path, async (again) => {
+      await withClosing(openImage(path), async (again) => {
         assert.ok(same(await readAll(again), model));
         const zeroed = (await extentsOf(again)).find((e) => e.offset === 64 * KiB)!;
         assert.deepEqual(zeroed, { offset: 64 * KiB, length: 128 * KiB, kind: compat === '1.1' ? 'zero' : 'unallocated', depth: 0 });
@@ -132,7 +124,7 @@ describe('qcow2 writer', () => {
     await writeBoth(image, model, 2 * cs + 1000, 100, 9);
     await image.flush();
     await image.close();
-    await reopened(path, async (again) => {
+    await withClosing(openImage(path), async (again) => {
       assert.ok(same(await readAll(again), model));
       assert.deepEqual(await problems(again), []);
     });
@@ -149,7 +141,7 @@ describe('qcow2 writer', () => {
     await image.flush();
     await image.close();
     assert.equal(readFileSync(path).readBigUInt64BE(QFIELD.incompatible) & 1n, 0n, 'clean after flush');
-    await reopened(path, async (again) => {
+    await withClosing(openImage(path), async (again) => {
       assert.ok(same(await readAll(again), model));
       assert.equal(again.describe().formatSpecific!.extendedL2, true);
       assert.equal(again.describe().formatSpecific!.lazyRefcounts, true);
@@ -162,7 +154,7 @@ describe('qcow2 writer', () => {
       const path = join(tempDir(), `p-${preallocation}.qcow2`);
       const image = await createImage(path, 'qcow2', { virtualSize: 4 * MiB, options: { preallocation } });
       await image.close();
-      await reopened(path, async (again) => {
+      await withClosing(openImage(path), async (again) => {
         assert.deepEqual(await extentsOf(again), [{ offset: 0, length: 4 * MiB, kind: 'data', depth: 0 }]);
         assert.ok((await readAll(again)).every((b) => b === 0));
         assert.deepEqual(await problems(again), []);
@@ -176,7 +168,7 @@ describe('qcow2 writer', () => {
     await image.writeAt(new Uint8Array(64 * 1024).fill(0x21), MiB);
     await image.flush();
     await image.close();
-    await reopened(path, async (again) => {
+    await withClosing(openImage(path), async (again) => {
       assert.equal(again.describe().formatSpecific?.compressionType, 'zstd');
       assert.match(String(again.describe().formatSpecific?.incompatibleFeatures), /compression type/);
       assert.deepEqual(await problems(again), []);
@@ -225,7 +217,7 @@ describe('qcow2 writer', () => {
     let n = 0;
     for (const state of crashStates(initial, rec.events)) {
       const at = (await materialise(state, join(dir, `state${n++}`))).get(path)!;
-      await reopened(at, async (again) => {
+      await withClosing(openImage(at), async (again) => {
         const view = Buffer.from(await readAll(again));
         for (let c = 0; c < size; c += 512) {
           const got = view.subarray(c, c + 512);
@@ -252,7 +244,7 @@ describe('qcow2 compact', () => {
     const r = await compact(path, {});
     assert.equal(r.blocksDropped, 4);
     assert.ok(r.allocatedAfter < r.allocatedBefore, 'space given back');
-    await reopened(path, async (again) => {
+    await withClosing(openImage(path), async (again) => {
       assert.ok(same(await readAll(again), model));
       assert.deepEqual((await extentsOf(again)).find((e) => e.offset === 512 * KiB), { offset: 512 * KiB, length: 256 * KiB, kind: 'zero', depth: 0 });
       assert.deepEqual(await problems(again), []);
@@ -282,7 +274,7 @@ describe('qcow2 check --repair', () => {
     const fixed = await check(path, { repair: true });
     assert.equal(fixed.result, 'clean', JSON.stringify(fixed.findings));
     assert.match(fixed.repaired.join('|'), /1 leaked cluster\(s\) freed, 1 refcount\(s\) raised.*\|cleared the dirty bit/);
-    await reopened(path, async (again) => assert.ok(same(await readAll(again), model)));
+    await withClosing(openImage(path), async (again) => assert.ok(same(await readAll(again), model)));
     await (await openImage(path, { writable: true })).close();
     assert.deepEqual((await check(path, { repair: true })).repaired, [], 'nothing left to repair');
     if (needTools(t, 'qemu-img')) qemuCheckClean(path, 'qcow2');
