@@ -1,6 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import { openDiskFile } from '../../io/file.js';
 import { zeroPastEnd } from '../../io/zero-past-end.js';
+import { MetadataBudget } from '../../util/metadata-budget.js';
 import { isPowerOfTwo, roundUp } from '../../util/checked.js';
 import { parseSize } from '../../util/sizes.js';
 import { encodeStruct } from '../../util/struct.js';
@@ -102,7 +103,7 @@ export async function createVdi(path: string, opts: CreateOptions): Promise<Writ
     await file.sync();
     const header = parseVdiHeader(path, head);
     const warnings: string[] = [];
-    const blockMap = await BlockMap.read(file, header, zeroPastEnd(file), warnings);
+    const blockMap = await BlockMap.read(file, header, zeroPastEnd(file), warnings, new MetadataBudget(path));
     return new WritableVdiLayer(file, header, blockMap, warnings, parent ? vdiParentRef(header) : undefined);
   } catch (err) {
     await file.close();
