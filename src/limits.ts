@@ -14,8 +14,28 @@
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
-/** Deepest chain of differencing images opened (the browser's default; the CLI and library read maxChainDepth()). A longer chain is refused as a likely loop or a hostile file; each layer holds its own metadata in memory. */
+/** Deepest chain of differencing images opened (the browser's default; the CLI and library read maxChainDepth()). A longer chain is refused as a likely loop or a hostile file; each layer holds its own metadata in memory, at most METADATA_BUDGET. */
 export const MAX_CHAIN_DEPTH = 64;
+
+/**
+ * Bytes of metadata tables one opened image file (one layer) may hold in
+ * memory together, charged through MetadataBudget (src/util/metadata-budget.ts)
+ * before each is allocated. Each table below has its own limit, but a hostile
+ * image could hold several near theirs at once (about 170 MiB for a qcow2 L1
+ * table, refcount table, snapshot table and bitmap directory). What real large
+ * images need: a 64 TiB VHDX at 32 MiB blocks, 2 Mi BAT entries at 9 bytes
+ * each, 18 MiB; a 2 TiB qcow2 at 64 KiB clusters, a 32 KiB L1 table and a
+ * 64 KiB refcount table; the largest qcow2 tables qemu accepts, a 32 MiB
+ * L1 (128 GiB at 512-byte clusters, 2 PiB at 64 KiB) and an 8 MiB refcount
+ * table, plus the 32 MiB L1 `check` reads again while it walks, 72 MiB; a 2040 GiB VHD at 2 MiB blocks, a 4 MiB BAT
+ * (64 MiB at VHD_MAX_BAT_ENTRIES); an 8 TiB VDI at 1 MiB blocks, a 32 MiB
+ * block array; a VMDK holds only fixed-size caches. 80 MiB admits all of
+ * these, and keeps a hostile qcow2 layer (with its 32 MiB L2 cache and the
+ * transient read buffers) under the 256 MiB the issue's hostile-input rule
+ * allows (docs/security.md measures 164-194 MiB peak RSS). Source: vdisk,
+ * from the figures above.
+ */
+export const METADATA_BUDGET = 80 * MiB;
 
 /** Most files one directory contributes to an "any file with this extension" parent candidate (VHDX without a path, VMDK hints): each is opened to read its identity. */
 export const MAX_SCANNED_FILES = 256;

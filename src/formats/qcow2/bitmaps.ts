@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
+import type { MetadataBudget } from '../../util/metadata-budget.js';
 import { BITMAP_ENTRY_FIXED_SIZE, ENTRY_BYTES } from './constants.js';
 import { bigEndianU32s } from './cluster-map.js';
 import type { BitmapsExtension } from './extensions.js';
@@ -21,12 +22,14 @@ export interface BitmapEntry {
  * directory"): nb_bitmaps entries of variable length, each padded to 8
  * bytes. More than QCOW2_MAX_BITMAPS, a directory past QCOW2_MAX_BITMAP_DIRECTORY_BYTES
  * or the end of the file, or an entry running past the directory is CORRUPT.
+ * Charged to `budget` before it is read.
  */
-export async function readBitmapDirectory(file: ByteSource, ext: BitmapsExtension): Promise<BitmapEntry[]> {
+export async function readBitmapDirectory(file: ByteSource, ext: BitmapsExtension, budget: MetadataBudget): Promise<BitmapEntry[]> {
   const bad = (why: string): DiskImageError => new DiskImageError('CORRUPT', `${file.path}: qcow2 bitmap directory ${why}`, { path: file.path, field: 'bitmap directory', value: ext.directoryOffset });
   if (ext.nbBitmaps > QCOW2_MAX_BITMAPS) throw bad(`lists ${ext.nbBitmaps} bitmaps, more than ${QCOW2_MAX_BITMAPS} (${limitNote('QCOW2_MAX_BITMAPS', QCOW2_MAX_BITMAPS)})`);
   if (ext.directorySize > QCOW2_MAX_BITMAP_DIRECTORY_BYTES) throw bad(`of ${ext.directorySize} bytes is larger than ${QCOW2_MAX_BITMAP_DIRECTORY_BYTES} (${limitNote('QCOW2_MAX_BITMAP_DIRECTORY_BYTES', QCOW2_MAX_BITMAP_DIRECTORY_BYTES)})`);
   if (ext.directoryOffset + ext.directorySize > file.size) throw bad(`at ${ext.directoryOffset} runs past the end of the file`);
+  budget.charge(ext.directorySize, 'qcow2 bitmap directory');
   const dir = new Uint8Array(ext.directorySize);
   await file.read(dir, ext.directoryOffset);
   const view = new DataView(dir.buffer);
@@ -51,8 +54,9 @@ export async function readBitmapDirectory(file: ByteSource, ext: BitmapsExtensio
   return out;
 }
 
-/** The host offsets of a bitmap's data clusters ("Bitmap table": bits 9-55; 0 for a cluster of all zeros or all ones). */
-export async function bitmapDataClusters(file: ByteSource, b: BitmapEntry): Promise<number[]> {
+/** The host offsets of a bitmap's data clusters ("Bitmap table": bits 9-55; 0 for a cluster of all zeros or all ones); the table is charged to `budget` before it is read. */
+export async function bitmapDataClusters(file: ByteSource, b: BitmapEntry, budget: MetadataBudget): Promise<number[]> {
+  budget.charge(b.tableSize * ENTRY_BYTES, `qcow2 bitmap '${b.name}' table`);
   const buf = new Uint8Array(b.tableSize * ENTRY_BYTES);
   await file.read(buf, b.tableOffset);
   const words = bigEndianU32s(buf);

@@ -7,7 +7,6 @@ import { hasBit } from './header.js';
 import { compressedExtent, isCompressed, isCopied, tableOffset } from './l2-entry.js';
 import type { Qcow2Parts } from './parts.js';
 import { blockEntries, decodeRefcounts, readRefcountTable, reference } from './refcounts.js';
-import { readSnapshots } from './snapshots.js';
 import { bitmapDataClusters, readBitmapDirectory, type BitmapEntry } from './bitmaps.js';
 import { limitNote, QCOW2_MAX_CHECKED_CLUSTERS } from '../../limits.js';
 
@@ -74,7 +73,7 @@ async function bitmaps(w: Walk): Promise<void> {
   if (!ext) return;
   let entries: BitmapEntry[];
   try {
-    entries = await readBitmapDirectory(w.parts.file, ext);
+    entries = await readBitmapDirectory(w.parts.file, ext, w.parts.budget);
   } catch (err) {
     if (!(err instanceof DiskImageError)) throw err;
     w.out.add('corruption', 'BITMAP_DIRECTORY', err.message);
@@ -84,7 +83,7 @@ async function bitmaps(w: Walk): Promise<void> {
   for (const b of entries) {
     const what = `bitmap '${b.name}' table`;
     if (!w.meta(b.tableOffset, b.tableSize * ENTRY_BYTES, what)) continue;
-    for (const at of await bitmapDataClusters(w.parts.file, b)) w.meta(at, w.cs, `data cluster of bitmap '${b.name}'`);
+    for (const at of await bitmapDataClusters(w.parts.file, b, w.parts.budget)) w.meta(at, w.cs, `data cluster of bitmap '${b.name}'`);
   }
 }
 
@@ -93,17 +92,17 @@ async function l1Tables(w: Walk): Promise<{ offset: number; size: number; name: 
   const h = w.parts.header;
   const tables = [{ offset: h.l1TableOffset, size: h.l1Size, name: 'active L1 table', active: true }];
   if (h.nbSnapshots > 0) {
-    const { snapshots, tableBytes } = await readSnapshots(w.parts.file, h);
-    w.meta(h.snapshotsOffset, tableBytes, 'snapshot table');
-    for (const s of snapshots) tables.push({ offset: s.l1Offset, size: s.l1Size, name: `snapshot ${s.id} L1 table`, active: false });
+    w.meta(h.snapshotsOffset, w.parts.snapshotTableBytes, 'snapshot table');
+    for (const s of w.parts.snapshots) tables.push({ offset: s.l1Offset, size: s.l1Size, name: `snapshot ${s.id} L1 table`, active: false });
   }
   return tables.filter((t) => w.meta(t.offset, t.size * ENTRY_BYTES, t.name));
 }
 
-/** Every L2 table the L1 tables point to (checked, counted as metadata), with whether it is reachable from the active L1. */
+/** Every L2 table the L1 tables point to (checked, counted as metadata), with whether it is reachable from the active L1. Each L1 table is charged to the image's budget while it is read. */
 async function l2Tables(w: Walk): Promise<{ at: number; active: boolean; name: string }[]> {
   const out: { at: number; active: boolean; name: string }[] = [];
   for (const t of await l1Tables(w)) {
+    w.parts.budget.charge(t.size * ENTRY_BYTES, `qcow2 ${t.name}`);
     const buf = new Uint8Array(t.size * ENTRY_BYTES);
     await w.parts.file.read(buf, t.offset);
     const words = bigEndianU32s(buf);
@@ -115,6 +114,7 @@ async function l2Tables(w: Walk): Promise<{ at: number; active: boolean; name: s
       else if (w.meta(at, w.cs, name)) out.push({ at, active: t.active, name });
       if (t.active) w.copied.push({ cluster: Math.floor(at / w.cs), copied: isCopied(words[2 * i]!), what: name });
     }
+    w.parts.budget.release(t.size * ENTRY_BYTES);
   }
   return out;
 }
@@ -206,7 +206,7 @@ async function walkImage(parts: Qcow2Parts): Promise<{ w: Walk; blocks?: number[
   if (parts.extensions.fde) w.meta(parts.extensions.fde.offset, parts.extensions.fde.length, 'encryption header');
   let blocks: number[];
   try {
-    blocks = await readRefcountTable(parts.file, h);
+    blocks = await readRefcountTable(parts.file, h, parts.budget);
   } catch (err) {
     if (!(err instanceof DiskImageError)) throw err;
     w.out.add('corruption', 'REFCOUNT_TABLE', err.message);
@@ -221,7 +221,7 @@ async function walkImage(parts: Qcow2Parts): Promise<{ w: Walk; blocks?: number[
 
 /** The references of every cluster and the structural findings, for `check --repair` to rebuild refcounts from. */
 export async function referenceWalk(parts: Qcow2Parts): Promise<ReferenceWalk> {
-  const { w, blocks } = await walkImage(parts);
+  const { w, blocks } = await parts.budget.transient(() => walkImage(parts));
   return { counts: w.counts, blocks, findings: w.out.done() };
 }
 
@@ -229,10 +229,13 @@ export async function referenceWalk(parts: Qcow2Parts): Promise<ReferenceWalk> {
  * Read-only check of a qcow2 image, as `qemu-img check` does it: walks the
  * references (walkImage) and compares them with the stored refcounts. More
  * references than the refcount is corruption; fewer is a leak. OFLAG_COPIED
- * bits that disagree with a refcount of one are corruption.
+ * bits that disagree with a refcount of one are corruption. The tables it
+ * reads are charged to the image's metadata budget until it ends.
  */
-export async function checkQcow2(parts: Qcow2Parts): Promise<Finding[]> {
-  const { w, blocks } = await walkImage(parts);
-  if (blocks && w.counts.length <= QCOW2_MAX_CHECKED_CLUSTERS) await compareRefcounts(w, blocks);
-  return w.out.done();
+export function checkQcow2(parts: Qcow2Parts): Promise<Finding[]> {
+  return parts.budget.transient(async () => {
+    const { w, blocks } = await walkImage(parts);
+    if (blocks && w.counts.length <= QCOW2_MAX_CHECKED_CLUSTERS) await compareRefcounts(w, blocks);
+    return w.out.done();
+  });
 }

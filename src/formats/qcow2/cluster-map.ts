@@ -1,19 +1,22 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource, Range } from '../../io/byte-source.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
+import type { MetadataBudget } from '../../util/metadata-budget.js';
 import type { Codec, Run } from '../layer.js';
 import { coalesce } from '../runs.js';
 import { COMPRESSED_SECTOR, ENTRY_BYTES, EXTENDED_ENTRY_BYTES, SUBCLUSTERS } from './constants.js';
 import { decodeL2Entry, tableOffset, type ClusterEntry } from './l2-entry.js';
 import { limitNote, QCOW2_MAX_L1_BYTES } from '../../limits.js';
 
-/** Bytes of L2 tables kept in memory at most (at least a few tables whatever the cluster size). */
+/** Bytes of L2 tables kept in memory at most (at least a few tables whatever the cluster size); a fixed bound, so not charged to the metadata budget. */
 const L2_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** How the clusters of one L1 table are read. */
 export interface ClusterMapOptions {
   /** The qcow2 file: tables and compressed clusters. */
   file: ByteSource;
+  /** The image's metadata budget, charged for the L1 table. */
+  budget: MetadataBudget;
   /** Where standard clusters are: the qcow2 file, or the external data file ("External data file bit"). */
   data: ByteSource;
   dataFile: boolean;
@@ -82,9 +85,10 @@ export class ClusterMap {
     this.l2Cache = new BoundedCache(Math.max(4, Math.floor(L2_CACHE_BYTES / this.clusterSize)));
   }
 
-  /** Reads and checks the L1 table. */
+  /** Reads and checks the L1 table, charged to the image's metadata budget. */
   static async open(o: ClusterMapOptions): Promise<ClusterMap> {
     checkL1(o);
+    o.budget.charge(o.l1Size * ENTRY_BYTES, `qcow2 ${o.name}`);
     const buf = new Uint8Array(o.l1Size * ENTRY_BYTES);
     await o.file.read(buf, o.l1Offset);
     return new ClusterMap(o, bigEndianU32s(buf));

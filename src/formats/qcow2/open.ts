@@ -37,7 +37,7 @@ export async function openQcow2(path: string, options: OpenOptions): Promise<Qco
     if (!options.writable) return new Qcow2Layer(parts, await openMap(parts), ref);
     const refused = writeRefusal(parts);
     if (refused) throw new DiskImageError('UNSUPPORTED', `${path}: vdisk will not write this qcow2 image: ${refused}`, { path });
-    const refs = await RefcountWriter.open(parts.file, parts.header);
+    const refs = await RefcountWriter.open(parts.file, parts.header, parts.budget);
     return new WritableQcow2Layer(parts, await openMap(parts, () => refs.end), ref, refs);
   });
 }

@@ -4,6 +4,7 @@ import { DiskImageError } from '../../errors.js';
 import type { FileOpener, ImageFile } from '../../io/image-file.js';
 import type { ParentRef } from '../layer.js';
 import { zeroPastEnd } from '../../io/zero-past-end.js';
+import { MetadataBudget } from '../../util/metadata-budget.js';
 import { ClusterMap } from './cluster-map.js';
 import { AUTOCLEAR_BITMAPS, AUTOCLEAR_DATA_FILE_RAW, COMPRESSION_ZSTD, INCOMPAT_CORRUPT, INCOMPAT_DATA_FILE, INCOMPAT_DIRTY, INCOMPAT_EXTENDED_L2, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS, V3_HEADER_SIZE } from './constants.js';
 import { parseExtensions, type HeaderExtensions } from './extensions.js';
@@ -74,7 +75,8 @@ function featureWarnings(h: Qcow2Header, ext: HeaderExtensions, backing: string 
 /**
  * Opens the parts of a qcow2 image: header and extensions checked, the
  * backing file named, the external data file opened, the snapshot table
- * read and the snapshot asked for found. Throws UNSUPPORTED for encryption
+ * read (charged to the image's metadata budget) and the snapshot asked for
+ * found. Throws UNSUPPORTED for encryption
  * and unknown incompatible bits.
  */
 export async function openParts(path: string, file: ImageFile, options: PartsAccess): Promise<Qcow2Parts> {
@@ -83,10 +85,11 @@ export async function openParts(path: string, file: ImageFile, options: PartsAcc
   refuseUnknownFeatures(header, extensions.featureNames);
   const backingFile = await backingName(file, header);
   const warnings = featureWarnings(header, extensions, backingFile);
-  const { snapshots } = await readSnapshots(file, header);
+  const budget = new MetadataBudget(path);
+  const { snapshots, tableBytes } = await readSnapshots(file, header, budget);
   const snapshot = options.snapshot === undefined ? undefined : findSnapshot(snapshots, options.snapshot, path);
   const dataFile = hasBit(header.incompatible, INCOMPAT_DATA_FILE) ? await openDataFile(path, extensions, options, warnings) : undefined;
-  return { path, file, header, extensions, backingFile, dataFile, snapshots, snapshot, warnings };
+  return { path, file, header, extensions, backingFile, dataFile, snapshots, snapshotTableBytes: tableBytes, snapshot, warnings, budget };
 }
 
 /**
@@ -99,6 +102,7 @@ export function openMap(parts: Qcow2Parts, reach?: () => number): Promise<Cluste
   const s = parts.snapshot;
   return ClusterMap.open({
     file: parts.file,
+    budget: parts.budget,
     data: zeroPastEnd(parts.dataFile ?? parts.file, reach),
     dataFile: parts.dataFile !== undefined,
     clusterBits: h.clusterBits,

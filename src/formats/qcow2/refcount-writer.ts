@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
+import type { MetadataBudget } from '../../util/metadata-budget.js';
 import { ENTRY_BYTES, REFCOUNT_TABLE_FIELDS_OFFSET, WRITTEN_REFCOUNT_BYTES, WRITTEN_REFCOUNT_ORDER } from './constants.js';
 import type { Qcow2Header } from './header.js';
 import { readRefcountTable } from './refcounts.js';
@@ -79,13 +80,14 @@ export class RefcountWriter {
   /**
    * Reads the refcount table and finds the first free cluster at the end:
    * past the last cluster with a refcount and past the end of the file.
-   * UNSUPPORTED for refcount widths other than 16 bits.
+   * The table is charged to the image's `budget` for as long as the layer is
+   * open. UNSUPPORTED for refcount widths other than 16 bits.
    */
-  static async open(file: ImageFile, h: Qcow2Header): Promise<RefcountWriter> {
+  static async open(file: ImageFile, h: Qcow2Header, budget: MetadataBudget): Promise<RefcountWriter> {
     if (h.refcountOrder !== WRITTEN_REFCOUNT_ORDER) {
       throw new DiskImageError('UNSUPPORTED', `${file.path}: vdisk writes qcow2 images with 16-bit refcounts only, not ${2 ** h.refcountOrder}-bit`, { path: file.path, field: 'refcount_order', value: h.refcountOrder });
     }
-    const table = await readRefcountTable(file, h);
+    const table = await readRefcountTable(file, h, budget);
     const w = new RefcountWriter(file, h, table, Math.ceil(file.size / h.clusterSize));
     w.next = w.committed = Math.max(w.next, await w.lastCounted());
     return w;

@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
+import type { MetadataBudget } from '../../util/metadata-budget.js';
 import { ENTRY_BYTES } from './constants.js';
 import { bigEndianU32s } from './cluster-map.js';
 import type { Qcow2Header } from './header.js';
@@ -14,13 +15,15 @@ const COUNT_MAX = 0xffff;
  * The refcount table ("Host cluster management"): the offset of every
  * refcount block, 0 for one not allocated. CORRUPT when the table lies
  * outside the file, is misaligned or is larger than qemu's 8 MiB limit.
+ * Charged to `budget` (8 bytes an entry) before it is read.
  */
-export async function readRefcountTable(file: ByteSource, h: Qcow2Header): Promise<number[]> {
+export async function readRefcountTable(file: ByteSource, h: Qcow2Header, budget: MetadataBudget): Promise<number[]> {
   const bytes = h.refcountTableClusters * h.clusterSize;
   const bad = (why: string): DiskImageError => new DiskImageError('CORRUPT', `${file.path}: qcow2 refcount table ${why}`, { path: file.path, field: 'refcount_table_offset', value: h.refcountTableOffset });
   if (bytes > QCOW2_MAX_REFCOUNT_TABLE_BYTES) throw bad(`of ${h.refcountTableClusters} clusters is larger than ${QCOW2_MAX_REFCOUNT_TABLE_BYTES} bytes (${limitNote('QCOW2_MAX_REFCOUNT_TABLE_BYTES', QCOW2_MAX_REFCOUNT_TABLE_BYTES)})`);
   if (h.refcountTableOffset % h.clusterSize !== 0 || h.refcountTableOffset < h.clusterSize) throw bad(`at ${h.refcountTableOffset} is not a cluster boundary after the header`);
   if (h.refcountTableOffset + bytes > file.size) throw bad(`at ${h.refcountTableOffset} runs past the end of the file (${file.size} bytes)`);
+  budget.charge(bytes, 'qcow2 refcount table');
   const buf = new Uint8Array(bytes);
   await file.read(buf, h.refcountTableOffset);
   const words = bigEndianU32s(buf);

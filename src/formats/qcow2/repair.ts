@@ -8,18 +8,18 @@ import { hasBit, type Qcow2Header } from './header.js';
 import { refcountCover } from './layout.js';
 import { nodeAccess } from './open.js';
 import { openParts } from './read-format.js';
-import { decodeRefcounts, readRefcountTable } from './refcounts.js';
+import { decodeRefcounts } from './refcounts.js';
 
 /** Header bytes rewritten at once by a repair: refcount_table_offset through incompatible_features ("Header", bytes 48-79). */
 const SWITCH_END = 80;
 
-/** How many clusters' stored refcounts differ from their references `counts`: [too high (leaks), too low]. */
-async function differences(file: ByteSource, h: Qcow2Header, counts: Uint16Array): Promise<[number, number]> {
+/** How many clusters' stored refcounts differ from their references `counts`: [too high (leaks), too low]; `table` is the refcount table the walk read. */
+async function differences(file: ByteSource, h: Qcow2Header, table: number[], counts: Uint16Array): Promise<[number, number]> {
   const per = (h.clusterSize * 8) / 2 ** h.refcountOrder;
   const buf = new Uint8Array(h.clusterSize);
   let leaks = 0;
   let low = 0;
-  for (const [b, at] of (await readRefcountTable(file, h)).entries()) {
+  for (const [b, at] of table.entries()) {
     if (b * per >= counts.length) break;
     let stored: Uint16Array = new Uint16Array(per);
     if (at !== 0 && at + h.clusterSize <= file.size) {
@@ -56,7 +56,7 @@ export async function repairQcow2(path: string, openFile: FileOpener = openDiskF
     const broken = walk.findings.filter((f) => f.severity === 'corruption' || f.code === 'TOO_LARGE');
     if (broken.length > 0 || !walk.blocks) throw new DiskImageError('CORRUPT', `${path}: vdisk rebuilds qcow2 refcounts only, and this image's tables are damaged: ${broken.map((f) => f.message).join('; ')}`, { path });
     const dirty = hasBit(h.incompatible, INCOMPAT_DIRTY);
-    const [leaks, low] = await differences(file, h, walk.counts);
+    const [leaks, low] = await differences(file, h, walk.blocks, walk.counts);
     if (leaks === 0 && low === 0 && !dirty) return [];
     const cs = h.clusterSize;
     const counts = walk.counts;

@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
+import type { MetadataBudget } from '../../util/metadata-budget.js';
 import { decodeStruct, defineStruct } from '../../util/struct.js';
 import { SNAPSHOT_FIXED_SIZE } from './constants.js';
 import type { Qcow2Header } from './header.js';
@@ -53,9 +54,10 @@ function safe(path: string, v: bigint, what: string): number {
  * length from snapshots_offset, each padded to 8 bytes. More than
  * QCOW2_MAX_SNAPSHOTS entries, a table longer than QCOW2_MAX_SNAPSHOT_TABLE_BYTES, extra
  * data past QCOW2_MAX_SNAPSHOT_EXTRA or an entry past the end of the file is CORRUPT.
- * Returns the entries and the table's length in bytes.
+ * Each piece is charged to `budget` before it is read (the entries keep its
+ * names). Returns the entries and the table's length in bytes.
  */
-export async function readSnapshots(file: ByteSource, h: Qcow2Header): Promise<{ snapshots: Snapshot[]; tableBytes: number }> {
+export async function readSnapshots(file: ByteSource, h: Qcow2Header, budget: MetadataBudget): Promise<{ snapshots: Snapshot[]; tableBytes: number }> {
   const path = file.path;
   if (h.nbSnapshots === 0) return { snapshots: [], tableBytes: 0 };
   if (h.nbSnapshots > QCOW2_MAX_SNAPSHOTS) throw corrupt(path, `${h.nbSnapshots} snapshots, more than the ${QCOW2_MAX_SNAPSHOTS} vdisk and qemu read (${limitNote('QCOW2_MAX_SNAPSHOTS', QCOW2_MAX_SNAPSHOTS)})`, h.nbSnapshots);
@@ -65,6 +67,7 @@ export async function readSnapshots(file: ByteSource, h: Qcow2Header): Promise<{
   const read = async (n: number): Promise<Uint8Array> => {
     if (at + n > file.size) throw corrupt(path, `entry ${out.length} runs past the end of the file (${file.size} bytes)`, at);
     if (at + n - h.snapshotsOffset > QCOW2_MAX_SNAPSHOT_TABLE_BYTES) throw corrupt(path, `longer than ${QCOW2_MAX_SNAPSHOT_TABLE_BYTES} bytes (${limitNote('QCOW2_MAX_SNAPSHOT_TABLE_BYTES', QCOW2_MAX_SNAPSHOT_TABLE_BYTES)})`, at);
+    budget.charge(n, 'qcow2 snapshot table');
     const buf = new Uint8Array(n);
     await file.read(buf, at);
     at += n;

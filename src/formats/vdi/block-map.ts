@@ -1,6 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import type { ByteSource, Range } from '../../io/byte-source.js';
 import type { ImageFile } from '../../io/image-file.js';
+import type { MetadataBudget } from '../../util/metadata-budget.js';
 import type { Run } from '../layer.js';
 import { BLOCK_FREE, BLOCK_ZERO } from './constants.js';
 import type { VdiHeader } from './header.js';
@@ -24,13 +25,15 @@ export class BlockMap {
   /**
    * Reads the block array of `file`; throws CORRUPT when it runs past the end
    * of the file, or when a data block starts at or past the end (a block cut
-   * short by the end of the file reads zeros past it, with a warning).
+   * short by the end of the file reads zeros past it, with a warning). The
+   * array is charged to `budget` before it is read.
    */
-  static async read(file: ImageFile, header: VdiHeader, data: ByteSource, warnings: string[]): Promise<BlockMap> {
+  static async read(file: ImageFile, header: VdiHeader, data: ByteSource, warnings: string[], budget: MetadataBudget): Promise<BlockMap> {
     const bytes = header.blocks * 4;
     if (header.blocksOffset + bytes > file.size) {
       throw new DiskImageError('CORRUPT', `${file.path}: VDI block array (${header.blocks} entries at ${header.blocksOffset}) runs past the end of the file (${file.size} bytes)`, { path: file.path, field: 'offBlocks', value: header.blocksOffset });
     }
+    budget.charge(bytes, 'VDI block array');
     const raw = new Uint8Array(bytes);
     await file.read(raw, header.blocksOffset);
     const view = new DataView(raw.buffer);

@@ -1,5 +1,6 @@
 import { openDiskFile } from '../../io/file.js';
 import { zeroPastEnd } from '../../io/zero-past-end.js';
+import { MetadataBudget } from '../../util/metadata-budget.js';
 import type { CreateOptions } from '../types.js';
 import { BlockMap } from './block-map.js';
 import { parseVdiHeader } from './header.js';
@@ -18,7 +19,7 @@ export async function createVdi(path: string, opts: CreateOptions): Promise<Writ
     await writeNewVdi(file, plan);
     const header = parseVdiHeader(path, plan.head);
     const warnings: string[] = [];
-    const blockMap = await BlockMap.read(file, header, zeroPastEnd(file), warnings);
+    const blockMap = await BlockMap.read(file, header, zeroPastEnd(file), warnings, new MetadataBudget(path));
     return new WritableVdiLayer(file, header, blockMap, warnings, opts.parent?.layer ? vdiParentRef(header) : undefined);
   } catch (err) {
     await file.close();

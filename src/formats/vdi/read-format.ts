@@ -1,6 +1,7 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { zeroPastEnd } from '../../io/zero-past-end.js';
+import { MetadataBudget } from '../../util/metadata-budget.js';
 import type { OpenableFormat } from '../../chain/open-chain.js';
 import type { ParentRef } from '../layer.js';
 import { BlockMap } from './block-map.js';
@@ -33,7 +34,7 @@ export async function openVdiLayer<L>(path: string, file: ImageFile, writable: b
     const header = await readHeader(file);
     if (writable && header.version !== VERSION_1_1) throw new DiskImageError('UNSUPPORTED', `${path}: writing a VDI ${header.version >>> 16}.${header.version & 0xffff} image is not supported (1.1 is)`, { path });
     const warnings: string[] = [];
-    const blocks = await BlockMap.read(file, header, zeroPastEnd(file), warnings);
+    const blocks = await BlockMap.read(file, header, zeroPastEnd(file), warnings, new MetadataBudget(path));
     return make(file, header, blocks, warnings, header.type === 'diff' ? vdiParentRef(header) : undefined);
   } catch (err) {
     await file.close();

@@ -3,6 +3,7 @@ import { assertWithin, roundUp } from '../../util/checked.js';
 import type { ImageFile } from '../../io/image-file.js';
 import { BAT_UNUSED, SECTOR } from './constants.js';
 import type { DynamicHeader } from './dynamic-header.js';
+import { MetadataBudget } from '../../util/metadata-budget.js';
 import { limitNote, VHD_MAX_BAT_ENTRIES } from '../../limits.js';
 
 /** Bytes of the sector bitmap in front of each block: one bit a sector, padded to a whole sector (Appendix A, "Block"). */
@@ -45,7 +46,8 @@ export function blockCountFor(virtualSize: number, blockSize: number): number {
  * Reads and validates the BAT entries that cover the virtual size. Refuses a
  * table too small for the disk, one that would need more than
  * VHD_MAX_BAT_ENTRIES in memory, blocks that end past `dataEnd`, and blocks that
- * overlap each other or a metadata range.
+ * overlap each other or a metadata range. The table (4 bytes an entry) is
+ * charged to `budget` (the file's own unless given) before it is read.
  */
 export async function readBat(
   file: ImageFile,
@@ -53,6 +55,7 @@ export async function readBat(
   virtualSize: number,
   dataEnd: number,
   metadata: MetadataRange[],
+  budget = new MetadataBudget(file.path),
 ): Promise<Uint32Array> {
   const count = blockCountFor(virtualSize, header.blockSize);
   if (count > header.maxTableEntries) {
@@ -69,6 +72,7 @@ export async function readBat(
     });
   }
   assertWithin('BAT', header.tableOffset, count * 4, file.size);
+  budget.charge(count * 4, 'VHD BAT');
   const raw = new Uint8Array(count * 4);
   await file.read(raw, header.tableOffset);
   const view = new DataView(raw.buffer);

@@ -12,8 +12,14 @@ import { describeFooter, timestampToIso } from './footer.js';
 import type { VhdLayout } from './layout.js';
 import { qemu72Size } from './size-rule.js';
 
-/** Most sector bitmaps kept in the read cache (512 bytes each for 2 MiB blocks). */
-const BITMAP_CACHE_LIMIT = 4096;
+/**
+ * Bytes of sector bitmaps kept in the read cache: 4096 bitmaps of 2 MiB
+ * blocks (512 bytes each), and at least 16 bitmaps whatever the block size
+ * (a 2 GiB block's is 512 KiB), so the cache stays under 8 MiB however
+ * large a hostile header makes the blocks; a fixed bound, so not charged to
+ * the metadata budget.
+ */
+const BITMAP_CACHE_BYTES = 2 * 1024 * 1024;
 
 /** Sector bitmaps read ahead, concurrently, while walking extents (each is a small random read). */
 const BITMAP_READ_AHEAD = 16;
@@ -24,7 +30,7 @@ export class VhdLayer implements Layer {
   readonly grain: number;
   readonly virtualSize: number;
   readonly warnings: string[];
-  private readonly bitmapCache = new BoundedCache<number, Uint8Array>(BITMAP_CACHE_LIMIT);
+  private readonly bitmapCache: BoundedCache<number, Uint8Array>;
 
   constructor(
     readonly file: ImageFile,
@@ -33,6 +39,7 @@ export class VhdLayer implements Layer {
   ) {
     this.virtualSize = layout.virtualSize;
     this.grain = layout.header?.blockSize ?? 2 * 1024 * 1024;
+    this.bitmapCache = new BoundedCache(Math.max(16, Math.floor(BITMAP_CACHE_BYTES / bitmapBytes(this.grain))));
     this.warnings = layout.warnings;
   }
 

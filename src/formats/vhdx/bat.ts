@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
+import { MetadataBudget } from '../../util/metadata-budget.js';
 import { BitmapState, MiB, PayloadState } from './constants.js';
 import type { Bat, BatGeometry, Reserved } from './bat-geometry.js';
 import { checkBatPlacement } from './bat-placement.js';
@@ -21,14 +22,17 @@ function entryAt(view: DataView, i: number): { state: number; mb: number } {
  * Reads and validates the BAT: states known (partially present only in a
  * differencing disk), every present block and bitmap inside the file, 1 MiB
  * aligned by construction, not overlapping headers, regions, the log or each other.
+ * What it keeps (9 bytes a payload block, 8 a sector bitmap block) is charged
+ * to `budget` (the file's own unless given) first.
  */
-export async function readBat(file: ImageFile, region: Region, g: BatGeometry, hasParent: boolean, reserved: Reserved[]): Promise<Bat> {
+export async function readBat(file: ImageFile, region: Region, g: BatGeometry, hasParent: boolean, reserved: Reserved[], budget = new MetadataBudget(file.path)): Promise<Bat> {
   if (g.totalEntries > VHDX_MAX_BAT_ENTRIES) {
     throw new DiskImageError('UNSUPPORTED', `VHDX BAT of ${g.totalEntries} entries is larger than vdisk's limit of ${VHDX_MAX_BAT_ENTRIES} (${limitNote('VHDX_MAX_BAT_ENTRIES', VHDX_MAX_BAT_ENTRIES)})`, { value: g.totalEntries });
   }
   if (g.totalEntries * 8 > region.length) {
     throw new DiskImageError('CORRUPT', `VHDX BAT region (${region.length} bytes) is too small for ${g.totalEntries} entries`, { value: region.length });
   }
+  budget.charge(9 * g.payloadBlocks + 8 * g.bitmapBlocks, 'VHDX BAT');
   const bat: Bat = { geometry: g, states: new Uint8Array(g.payloadBlocks), offsetsMb: new Float64Array(g.payloadBlocks), bitmapMb: new Float64Array(g.bitmapBlocks) };
   const place = (mb: number, length: number, what: string) => {
     const start = mb * MiB;

@@ -1,5 +1,6 @@
 import { DiskImageError } from '../../errors.js';
 import type { ImageFile } from '../../io/image-file.js';
+import { MetadataBudget } from '../../util/metadata-budget.js';
 import { uuidIsNil } from '../../util/uuid.js';
 import { readBat } from './bat.js';
 import { batGeometry, type Bat, type Reserved } from './bat-geometry.js';
@@ -52,7 +53,8 @@ async function readSlots<T>(file: ImageFile, offsets: readonly number[], size: n
 /**
  * Reads a VHDX: identifier, current header, log (applied in memory when the
  * file is read-only; refused for writing until `check --repair` replays it),
- * region table, metadata and BAT, each validated.
+ * region table, metadata and BAT, each validated. The log kept for replay
+ * and the BAT are charged to one metadata budget for the file.
  */
 export async function readVhdxLayout(raw: ImageFile, writable: boolean): Promise<VhdxLayout> {
   const warnings: string[] = [];
@@ -61,12 +63,15 @@ export async function readVhdxLayout(raw: ImageFile, writable: boolean): Promise
   const header = currentHeader(headers[0], headers[1]);
   if (!header) throw new DiskImageError('CORRUPT', `${raw.path}: both VHDX headers are damaged (signature or CRC-32C)`, { field: 'header' });
   if (!headers[0] || !headers[1]) warnings.push(`VHDX header ${headers[0] ? 2 : 1} is damaged; using the other (vdisk check --repair rewrites it)`);
+  const budget = new MetadataBudget(raw.path);
   let file = raw;
   let replay: LogReplay | undefined;
   if (header.logLength > 0 || !uuidIsNil(header.fields.logGuid)) checkLogRegion(header, raw.size);
   if (!uuidIsNil(header.fields.logGuid)) {
     if (header.fields.logVersion !== 0) throw new DiskImageError('UNSUPPORTED', `${raw.path}: VHDX log version ${header.fields.logVersion} (only 0 exists)`);
+    budget.charge(header.logLength, 'VHDX log');
     replay = await readActiveLog(raw, header.fields.logGuid, header.logOffset, header.logLength);
+    if (!replay) budget.release(header.logLength);
     if (replay && writable) {
       throw new DiskImageError('UNSUPPORTED', `${raw.path} has a log that must be replayed before it can be changed (it was not closed cleanly); run vdisk check --repair`);
     }
@@ -87,7 +92,7 @@ export async function readVhdxLayout(raw: ImageFile, writable: boolean): Promise
     ...regions.all.map((r) => ({ what: 'region', offset: r.offset, length: r.length })),
   ];
   if (header.logLength > 0) reserved.push({ what: 'log', offset: header.logOffset, length: header.logLength });
-  const bat = await readBat(file, regions.bat, geometry, metadata.hasParent, reserved);
+  const bat = await readBat(file, regions.bat, geometry, metadata.hasParent, reserved, budget);
   return { file, creator, header, headers, regions, regionTables, metadata, bat, replay, warnings };
 }
 

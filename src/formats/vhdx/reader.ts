@@ -11,7 +11,7 @@ import type { VhdxLayout } from './layout.js';
 /** Names of payload block states for `info`. */
 const STATE_NAMES: Record<number, string> = { 0: 'notPresent', 1: 'undefined', 2: 'zero', 3: 'unmapped', 6: 'fullyPresent', 7: 'partiallyPresent' };
 
-/** Most block bitmaps kept in the read cache. */
+/** Most block bitmaps kept in the read cache: at most 64 KiB each (a 256 MiB block of 512-byte sectors, the largest VHDX block), 64 MiB in all; a fixed bound, so not charged to the metadata budget. */
 const BITMAP_CACHE_LIMIT = 1024;
 
 /** One VHDX layer opened for reading ([MS-VHDX] 2.5); `map` gives the block states' meaning. */

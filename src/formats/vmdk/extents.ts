@@ -5,6 +5,7 @@ import type { FileOpener, ImageFile } from '../../io/image-file.js';
 import { zeroPastEnd } from '../../io/zero-past-end.js';
 import { roundUp } from '../../util/checked.js';
 import { SECTOR } from './constants.js';
+import { GrainCaches } from './grain-directory.js';
 import type { Descriptor, ExtentLine } from './descriptor.js';
 import { SparseExtent } from './sparse-extent.js';
 
@@ -66,8 +67,8 @@ export interface ExtentAccess {
   resolveBeside: BesideResolver;
 }
 
-/** Opens one extent's file beside the descriptor (for writing when `writable`), and checks it holds what the line says. */
-async function openExtent(descriptorPath: string, line: ExtentLine, start: number, access: ExtentAccess, writable: boolean): Promise<OpenedExtent> {
+/** Opens one extent's file beside the descriptor (for writing when `writable`), and checks it holds what the line says; a sparse extent keeps its tables in `caches`. */
+async function openExtent(descriptorPath: string, line: ExtentLine, start: number, access: ExtentAccess, writable: boolean, caches: GrainCaches): Promise<OpenedExtent> {
   const length = line.sectors * SECTOR;
   if (line.access === 'NOACCESS') throw unsupported(line, 'NOACCESS');
   if (line.type === 'ZERO') return { kind: 'zero', line, start, length };
@@ -83,7 +84,7 @@ async function openExtent(descriptorPath: string, line: ExtentLine, start: numbe
       }
       return { kind: 'flat', line, start, length, file, at, target };
     }
-    const sparse = await SparseExtent.open(source);
+    const sparse = await SparseExtent.open(source, caches);
     if (sparse.capacityBytes < length) {
       throw new DiskImageError('CORRUPT', `${file.path}: the descriptor gives this extent ${line.sectors} sectors, its header ${sparse.header.capacity}`, { path: file.path, field: 'capacity', value: sparse.header.capacity });
     }
@@ -94,13 +95,14 @@ async function openExtent(descriptorPath: string, line: ExtentLine, start: numbe
   }
 }
 
-/** Opens every extent a descriptor lists, in order (for writing when `writable`); on failure closes those already open. */
+/** Opens every extent a descriptor lists, in order (for writing when `writable`), their sparse extents sharing one set of grain caches; on failure closes those already open. */
 export async function openExtents(descriptorPath: string, lines: ExtentLine[], access: ExtentAccess, writable = false): Promise<OpenedExtent[]> {
   const out: OpenedExtent[] = [];
+  const caches = new GrainCaches();
   let start = 0;
   try {
     for (const line of lines) {
-      out.push(await openExtent(descriptorPath, line, start, access, writable));
+      out.push(await openExtent(descriptorPath, line, start, access, writable, caches));
       start += line.sectors * SECTOR;
     }
     return out;

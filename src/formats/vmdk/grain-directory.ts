@@ -6,8 +6,25 @@ import { ENTRY_SIZE, SECTOR } from './constants.js';
 /** GD entries read at a time (4 KiB): the directory is read in pieces, never whole. */
 const GD_CHUNK = 1024;
 
-/** Most GD pieces and grain tables kept in memory (each at most 16 KiB). */
+/** Most GD pieces and grain tables kept in memory (each at most 16 KiB), over all the sparse extents of one layer: 20 MiB at most, a fixed bound, so not charged to the metadata budget. */
 const CACHE_LIMIT = 1024;
+
+/**
+ * The caches of grain directory pieces and grain tables that the sparse
+ * extents of one VMDK layer share, so that their memory stays under
+ * CACHE_LIMIT entries each however many extents a descriptor lists (up to
+ * VMDK_MAX_EXTENTS); each directory keys its entries by its own prefix.
+ */
+export class GrainCaches {
+  readonly pieces = new BoundedCache<string, Uint32Array>(CACHE_LIMIT);
+  readonly tables = new BoundedCache<string, Uint32Array | undefined>(CACHE_LIMIT);
+  private directories = 0;
+
+  /** A key prefix for one more directory, which no other sharing these caches has. */
+  register(): string {
+    return `${this.directories++}:`;
+  }
+}
 
 /**
  * One grain directory and the grain tables it points to ("Grain Directories
@@ -16,14 +33,14 @@ const CACHE_LIMIT = 1024;
  * Read lazily, in bounded pieces, with every pointer checked against the file.
  */
 export class GrainDirectory {
-  private readonly gdCache = new BoundedCache<number, Uint32Array>(CACHE_LIMIT);
-  private readonly gtCache = new BoundedCache<number, Uint32Array | undefined>(CACHE_LIMIT);
+  private readonly key: string;
 
   /**
    * `gdSector`: where the directory starts; `entries`: how many it has;
    * `perTable`: numGTEsPerGT; `headerBytes`: the header nothing may
-   * overlap. CORRUPT when the directory does not lie wholly in the file
-   * after the header.
+   * overlap; `caches`: where pieces and tables are kept (the layer's,
+   * shared by its extents). CORRUPT when the directory does not lie wholly
+   * in the file after the header.
    */
   constructor(
     readonly source: ByteSource,
@@ -32,7 +49,9 @@ export class GrainDirectory {
     readonly perTable: number,
     readonly name: string,
     readonly headerBytes: number,
+    private readonly caches: GrainCaches = new GrainCaches(),
   ) {
+    this.key = caches.register();
     const at = gdSector * SECTOR;
     if (at < headerBytes || at + entries * ENTRY_SIZE > source.size) {
       throw new DiskImageError('CORRUPT', `VMDK ${name} at sector ${gdSector} (${entries} entries) does not lie in the file after the header (${source.size} bytes)`, {
@@ -50,7 +69,7 @@ export class GrainDirectory {
 
   /** Directory entries [chunk·GD_CHUNK, ...) as one cached piece. */
   private piece(chunk: number): Promise<Uint32Array> {
-    return this.gdCache.get(chunk, async () => {
+    return this.caches.pieces.get(this.key + chunk, async () => {
       const n = Math.min(GD_CHUNK, this.entries - chunk * GD_CHUNK);
       const buf = new Uint8Array(n * ENTRY_SIZE);
       await this.source.read(buf, this.gdSector * SECTOR + chunk * GD_CHUNK * ENTRY_SIZE);
@@ -76,7 +95,7 @@ export class GrainDirectory {
 
   /** Grain table `g`, or undefined when the directory has none for it; CORRUPT when it points into the header or past the end. */
   table(g: number): Promise<Uint32Array | undefined> {
-    return this.gtCache.get(g, async () => {
+    return this.caches.tables.get(this.key + g, async () => {
       const sector = await this.tableSector(g);
       if (sector === 0) return undefined;
       const at = sector * SECTOR;
@@ -95,7 +114,7 @@ export class GrainDirectory {
 
   /** Remembers `table` as grain table `g` once a writer has stored it, so reads see it without reading it back. */
   remember(g: number, table: Uint32Array): void {
-    this.gtCache.set(g, table);
+    this.caches.tables.set(this.key + g, table);
   }
 }
 

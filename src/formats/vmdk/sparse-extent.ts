@@ -4,7 +4,7 @@ import { BoundedCache } from '../../util/bounded-cache.js';
 import type { Run } from '../layer.js';
 import { COWD_HEADER_SIZE, COWD_MAGIC_TEXT, FOOTER_FROM_END, GRAIN_MARKER_SIZE, GTE_UNALLOCATED, GTE_ZEROED, HEADER_SIZE, SECTOR } from './constants.js';
 import { parseCowdHeader } from './cowd-header.js';
-import { GrainDirectory } from './grain-directory.js';
+import { GrainCaches, GrainDirectory } from './grain-directory.js';
 import { gdEntries, hasSparseMagic, parseSparseHeader, type SparseHeader } from './header.js';
 import { coalesce } from '../runs.js';
 import { VMDK_MAX_DESCRIPTOR_BYTES } from '../../limits.js';
@@ -72,15 +72,15 @@ export class SparseExtent {
     readonly footerUsed: boolean,
   ) {}
 
-  /** Reads the header (and footer), and checks where the directories are; a damaged primary directory falls back to the redundant one. */
-  static async open(file: ByteSource): Promise<SparseExtent> {
+  /** Reads the header (and footer), and checks where the directories are; a damaged primary directory falls back to the redundant one. Their pieces and tables are kept in `caches` (the layer's, when it has several extents). */
+  static async open(file: ByteSource, caches: GrainCaches = new GrainCaches()): Promise<SparseExtent> {
     const { header, footer } = await readHeaders(file);
     const h = footer ?? header;
     const entries = gdEntries(h);
     const warnings: string[] = [];
     const directory = (sector: number, name: string): GrainDirectory | undefined => {
       try {
-        return new GrainDirectory(file, sector, entries, h.numGTEsPerGT, name, h.headerBytes);
+        return new GrainDirectory(file, sector, entries, h.numGTEsPerGT, name, h.headerBytes, caches);
       } catch (err) {
         if (!(err instanceof DiskImageError)) throw err;
         warnings.push(err.message);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ByteSource } from '../../../src/io/byte-source.js';
-import { GrainDirectory, littleEndianU32s } from '../../../src/formats/vmdk/grain-directory.js';
+import { GrainCaches, GrainDirectory, littleEndianU32s } from '../../../src/formats/vmdk/grain-directory.js';
 import { gdEntries, hasSparseMagic, parseSparseHeader } from '../../../src/formats/vmdk/header.js';
 import { rejectsWithCode, throwsWithCode } from '../../helpers/assert-error.js';
 import { FIELD, buildSparseVmdk, grainOf } from '../../helpers/vmdk.js';
@@ -84,6 +84,22 @@ describe('GrainDirectory', () => {
   it('a directory entry of 0 is a table of unallocated grains', async () => {
     const gd = new GrainDirectory(fakeSource(4096, 0), 1, 4, 512, 'grain directory', 512);
     assert.equal(await gd.table(3), undefined);
+  });
+
+  it('directories sharing one GrainCaches keep their own tables, and 1024 tables in all', async () => {
+    const caches = new GrainCaches();
+    const a = fakeSource(2 ** 40, 16);
+    const b = fakeSource(2 ** 40, 32);
+    const first = new GrainDirectory(a, 1, 2048, 512, 'grain directory', 512, caches);
+    const second = new GrainDirectory(b, 1, 2048, 512, 'grain directory', 512, caches);
+    assert.equal((await first.table(0))![0], 16);
+    assert.equal((await second.table(0))![0], 32, 'the same index in another directory is its own table');
+    const tablesRead = (src: { reads: number[] }): number => src.reads.filter((n) => n === 2048).length;
+    await first.table(0);
+    assert.equal(tablesRead(a), 1, 'cached');
+    for (let g = 1; g < 1024; g++) await second.table(g);
+    await first.table(0);
+    assert.equal(tablesRead(a), 2, "the other directory's tables filled the shared cache, so this one was read again");
   });
 
   it('decodes little-endian entries', () => {
