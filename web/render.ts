@@ -43,7 +43,24 @@ function layerFields(info: ImageInfo, depth: number, parent: string | undefined)
   return section;
 }
 
-/** One profile's row: its name, ✓ or ✗, and each rule with why it fails. */
+/** Selects `--target profile` in the Convert menu and brings the Convert button into view. */
+function chooseTarget(profile: string): void {
+  const option = document.querySelector<HTMLOptionElement>(`#convert-to option[data-choice="target:${profile}"]`);
+  if (option) (document.getElementById('convert-to') as HTMLSelectElement).value = option.value;
+  const convert = document.getElementById('convert')!;
+  convert.scrollIntoView({ block: 'center' });
+  convert.focus();
+}
+
+/** The answer to the page's question in one line: which hypervisors take the image as it is, and which need a conversion. */
+function targetsSummary(targets: TargetVerdict[]): string {
+  const names = (ok: boolean) => targets.filter((t) => t.ok === ok).map((t) => t.profile).join(', ');
+  const takes = names(true);
+  const needs = names(false);
+  return [takes && `Takes it as it is: ${takes}.`, needs && `Needs a conversion: ${needs} (the ✗ rows say why; their button picks the conversion below).`].filter(Boolean).join(' ');
+}
+
+/** One profile's row: its name, ✓ or ✗, each rule with why it fails, and for ✗ a button that picks the conversion for it. */
 function targetRow(t: TargetVerdict): HTMLElement {
   const tr = el('tr', '', { 'data-profile': t.profile });
   const rules = el('ul');
@@ -54,6 +71,11 @@ function targetRow(t: TargetVerdict): HTMLElement {
   }
   const cell = el('td');
   cell.append(rules);
+  if (!t.ok) {
+    const button = el('button', `Convert for ${t.profile}…`, { class: 'convert-for', 'data-target': t.profile });
+    button.onclick = () => chooseTarget(t.profile);
+    cell.append(button);
+  }
   tr.append(el('td', t.profile), el('td', t.ok ? '✓' : '✗', { class: t.ok ? 'ok' : 'fail', 'data-verdict': t.ok ? 'ok' : 'fail' }), cell);
   return tr;
 }
@@ -72,5 +94,6 @@ export function render(result: Inspection): void {
   document.getElementById('check-result')!.textContent = result.check.result;
   document.getElementById('findings')!.replaceChildren(...result.check.findings.map((f) => el('li', `${f.severity} ${f.code}: ${f.message}`, { 'data-code': f.code })));
   document.querySelector('#targets tbody')!.replaceChildren(...result.targets.map(targetRow));
+  document.getElementById('targets-summary')!.textContent = targetsSummary(result.targets);
   drawMap(result.map, result.chain.map((l) => l.filename));
 }

@@ -41,6 +41,9 @@ export interface TargetProfile {
 }
 
 const MiB = 1024 * 1024;
+
+/** Why a VMDK extent rule fails for an image that has no sparse VMDK extent at all. */
+const NO_SPARSE_EXTENT = 'it is not a sparse VMDK (no extent header to read)';
 const GiB = 1024 * MiB;
 
 const fs = (ctx: TargetContext) => ctx.info.formatSpecific ?? {};
@@ -113,7 +116,11 @@ export const PROFILES: TargetProfile[] = [
         id: 'logical-sector-512',
         text: 'logical sectors of 512 bytes (4096 also works in Hyper-V, but qemu and older guests refuse it)',
         source: 'INTEROP-NOTES 16; [MS-VHDX] 2.6.2.4',
-        violation: (ctx) => (fs(ctx).logicalSectorSize === 512 ? undefined : `logical sector size is ${String(fs(ctx).logicalSectorSize)}`),
+        violation: (ctx) => {
+          const size = fs(ctx).logicalSectorSize;
+          if (size === undefined) return `it is not a VHDX (a ${ctx.info.format.toUpperCase()} records no logical sector size)`;
+          return size === 512 ? undefined : `logical sector size is ${String(size)}`;
+        },
       },
     ],
   },
@@ -165,7 +172,8 @@ export const PROFILES: TargetProfile[] = [
         source: 'https://github.com/glennmatthews/cot/issues/65 (ESXi: "Not a supported disk format (sparse VMDK version too old)" below version 3)',
         violation: ({ info }) => {
           const versions = ((fs({ info }).extents as { version?: number }[] | undefined) ?? []).map((e) => e.version);
-          return versions.length > 0 && versions.every((v) => v === 3) ? undefined : `extent versions ${versions.join(', ') || 'none'}`;
+          if (versions.length === 0) return NO_SPARSE_EXTENT;
+          return versions.every((v) => v === 3) ? undefined : `extent versions ${versions.join(', ')}`;
         },
       },
       {
@@ -174,7 +182,8 @@ export const PROFILES: TargetProfile[] = [
         source: 'https://gitlab.com/qemu-project/qemu/-/issues/1357 (ESXi refuses an OVF disk whose footer is not followed by the EOS marker; VMware Virtual Disk Format 1.1, "The Footer")',
         violation: ({ info }) => {
           const extents = (fs({ info }).extents as { footer?: boolean }[] | undefined) ?? [];
-          return extents.length > 0 && extents.every((e) => e.footer === true) ? undefined : 'no footer';
+          if (extents.length === 0) return NO_SPARSE_EXTENT;
+          return extents.every((e) => e.footer === true) ? undefined : 'no footer';
         },
       },
     ],

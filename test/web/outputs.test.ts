@@ -37,6 +37,11 @@ describe('web page in chromium: every output format and target', () => {
     await buildChain(dir, 8 * MiB + MiB / 2, [[[0, MiB, 1]], [[3 * MiB, 2 * MiB, 2]], [[8 * MiB, MiB / 2, 3]]]);
     assert.equal(vdiskIn(dir, 'convert', '-O', 'raw', 'layer2.vhd', 'guest.raw').status, 0);
     await pick(web.page, ['base.vhd', 'layer1.vhd', 'layer2.vhd'].map((n) => join(dir, n)));
+    const summary = (await web.page.locator('#targets-summary').textContent()) ?? '';
+    assert.match(summary, /Needs a conversion: azure, hyperv,/, 'a differencing VHD needs converting for Azure and Hyper-V');
+    await web.page.selectOption('#convert-to', { index: PAGE_CHOICES.length - 1 });
+    await web.page.click('button.convert-for[data-target="hyperv"]');
+    assert.equal(await web.page.evaluate("document.getElementById('convert-to').selectedOptions[0].dataset.choice"), 'target:hyperv', 'the row button picks its conversion');
     const offered = (await web.page.evaluate("[...document.querySelectorAll('#convert-to option')].map((o) => o.dataset.choice)")) as string[];
     assert.equal(offered.length, PAGE_CHOICES.length);
     assert.deepEqual(offered.filter((c) => c.startsWith('target:')), PROFILES.map((p) => `target:${p.name}`), 'every profile is offered');
