@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { prng } from '../test/helpers/prng.js';
 import { Exerciser } from './exercise.js';
 import { mutate } from './mutate.js';
+import { SharedPool } from './shared-pool.js';
 import { backupSeeds } from './backup-seeds.js';
 import { nbdSeeds } from './nbd-transcript.js';
 import { seedsFor, type FuzzTarget, type Seed } from './seeds.js';
@@ -70,7 +71,9 @@ function seedsOf(target: FuzzTarget, realDir: string | undefined): Promise<Seed[
  * one must be given). Deterministic for a given seed and run count.
  */
 export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promise<FuzzReport> {
+  const pool = new SharedPool();
   const seeds = await seedsOf(target, budget.realSeeds);
+  for (const s of seeds) pool.share(s.files);
   const rand = prng(budget.seed);
   const exerciser = new Exerciser();
   const report: FuzzReport = { target, seeds: seeds.length, mutants: 0, opened: 0, refused: new Map(), findings: [], kept: 0, covered: 0, ms: 0 };
@@ -81,11 +84,12 @@ export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promis
   try {
     while (report.mutants < runs && Date.now() < until) {
       const seed = corpus.length > 0 && rand() < 0.5 ? corpus[Math.floor(rand() * corpus.length)]! : seeds[report.mutants % seeds.length]!;
-      const mutant = mutate(target, seed, rand);
+      const mutant = mutate(target, seed, rand, pool);
       mutant.steps.unshift(...(seed.steps ?? []));
       const outcome = await exerciser.exercise(target, mutant.files, mutant.top);
       report.covered = Math.max(report.covered, outcome.covered ?? 0);
-      if ((outcome.fresh ?? 0) > 0 && (outcome.kind === 'ok' || outcome.kind === 'refused')) {
+      const keep = (outcome.fresh ?? 0) > 0 && (outcome.kind === 'ok' || outcome.kind === 'refused');
+      if (keep) {
         const kept: Seed = { name: seed.name, top: mutant.top, files: mutant.files, steps: mutant.steps };
         if (corpus.length < CORPUS_CAP) corpus.push(kept);
         else corpus[Math.floor(rand() * CORPUS_CAP)] = kept;
@@ -98,6 +102,7 @@ export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promis
         report.findings.push(finding);
         if (budget.findingsDir) record(budget.findingsDir, target, finding, mutant.files);
       }
+      if (!keep && (outcome.kind === 'ok' || outcome.kind === 'refused')) for (const bytes of mutant.made) pool.release(bytes);
       report.mutants++;
     }
   } finally {

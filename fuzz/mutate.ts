@@ -2,6 +2,7 @@ import { backupModel } from './backup-seeds.js';
 import { MODELS, readField, writeField, type FormatModel } from './fields.js';
 import { nbdModel } from './nbd-transcript.js';
 import type { FuzzTarget, Seed } from './seeds.js';
+import type { SharedPool } from './shared-pool.js';
 
 /** Values worth putting in a field: edges of each width, sector and block multiples, block states. */
 const INTERESTING = [0n, 1n, 2n, 7n, 0x1ffn, 0x200n, 0x1000n, 0x10000n, 0x100000n, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn, 2n ** 53n, 2n ** 63n - 1n, 2n ** 64n - 1n];
@@ -14,6 +15,8 @@ export interface Mutant {
   files: Map<string, Uint8Array>;
   top: string;
   steps: string[];
+  /** The mutant's own files, from the pool: give them back when the mutant is neither kept nor a finding. */
+  made: Uint8Array[];
 }
 
 /** A random integer in [0, n). */
@@ -104,12 +107,15 @@ function modelOf(target: FuzzTarget): FormatModel {
  * Makes a mutant of `seed` for `target`: one file of the set (the top one
  * three times in four) gets one to three mutations, field-aware ones with the
  * checksums recomputed afterwards (most of the time) so they pass the gates.
+ * Every file of the mutant is in shared memory; the new ones come from `pool`.
  */
-export function mutate(target: FuzzTarget, seed: Seed, rand: () => number): Mutant {
+export function mutate(target: FuzzTarget, seed: Seed, rand: () => number, pool: SharedPool): Mutant {
   const model = modelOf(target);
   const names = [...seed.files.keys()];
-  const name = rand() < 0.75 || names.length === 1 ? seed.top : names[pick(rand, names.length)]!;
-  let bytes: Uint8Array = new Uint8Array(seed.files.get(name)!);
+  // The top may be gone: the backup model's fixSet renames an index after its digest.
+  const name = (rand() < 0.75 || names.length === 1) && seed.files.has(seed.top) ? seed.top : names[pick(rand, names.length)]!;
+  const first = pool.copy(seed.files.get(name)!);
+  let bytes = first;
   const steps: string[] = [];
   let structured = false;
   for (let round = 1 + pick(rand, 3); round > 0; round--) {
@@ -141,5 +147,9 @@ export function mutate(target: FuzzTarget, seed: Seed, rand: () => number): Muta
     model.fixSet?.(files);
     steps.push('checksums fixed');
   }
-  return { files, top: seed.top, steps: steps.map((s) => `${name}: ${s}`) };
+  const made = pool.share(files);
+  if ([...files.values()].includes(first)) made.push(first);
+  else pool.release(first);
+  return { files, top: seed.top, steps: steps.map((s) => `${name}: ${s}`), made };
 }
+
