@@ -1,7 +1,7 @@
-import { DiskImageError } from '../errors.js';
 import { streamThrough } from '../engine/stream-copy.js';
-import type { ByteSink } from '../formats/sequential.js';
+import { appendSink } from '../formats/sequential.js';
 import type { CompressPoolOptions } from '../util/compressor.js';
+import { roundUp } from '../util/checked.js';
 import { isAllZero, ZERO_MIB } from '../util/zero.js';
 import { openTop } from './inspect.js';
 import type { OutputChoice } from './output-choices.js';
@@ -29,22 +29,15 @@ export async function convertPicked(picked: { name: string; blob: Blob }[], choi
   const image = await openTop(picked);
   try {
     const name = outputName(image.path, o);
-    let size = 0;
-    const sink: ByteSink = {
-      write: async (buf) => {
-        if (buf.buffer !== ZERO_MIB.buffer && !isAllZero(buf)) out.write(buf, size);
-        size += buf.length;
-      },
-      writeAt: async (buf, offset) => {
-        if (offset + buf.length > size) throw new DiskImageError('USAGE', `a sink rewrites only bytes already written (${offset + buf.length} is past ${size})`);
-        out.write(buf, offset);
-      },
-    };
-    const virtualSize = Math.ceil(image.virtualSize / o.sizeMultiple) * o.sizeMultiple;
+    const sink = appendSink(
+      (buf, at) => out.write(buf, at),
+      (buf) => buf.buffer !== ZERO_MIB.buffer && !isAllZero(buf),
+    );
+    const virtualSize = roundUp(image.virtualSize, o.sizeMultiple);
     const compressor = (c: CompressPoolOptions) => new StreamCompressor(c);
     await streamThrough(image, (spans) => o.writer(sink, { virtualSize, options: o.options, spans, path: name, compressor }), onProgress);
-    out.truncate(size);
-    return { name, size };
+    out.truncate(sink.size);
+    return { name, size: sink.size };
   } finally {
     await image.close();
   }

@@ -1,4 +1,5 @@
 import { DiskImageError } from '../errors.js';
+import { FORMAT_EXTENSIONS } from '../formats/extensions.js';
 import { qcow2SequentialWriter } from '../formats/qcow2/stream.js';
 import { rawSequentialWriter } from '../formats/raw/stream.js';
 import type { ByteSink, SequentialWriter, StreamLayout } from '../formats/sequential.js';
@@ -6,7 +7,7 @@ import { vdiSequentialWriter } from '../formats/vdi/stream.js';
 import { vhdSequentialWriter } from '../formats/vhd/stream.js';
 import { vhdxSequentialWriter } from '../formats/vhdx/stream.js';
 import { vmdkSequentialWriter } from '../formats/vmdk/sequential.js';
-import { PROFILES, profileByName } from '../targets/profiles.js';
+import { firstOutput, profileNamed } from '../targets/profile-outputs.js';
 import type { OutputChoice } from './output-choices.js';
 
 /** A format the page writes: its file extension and its sequential writer (the same one `vdisk convert` streams through). */
@@ -17,12 +18,12 @@ interface PageFormat {
 
 /** Every format the page writes, by vdisk's format name. */
 const PAGE_FORMATS: Record<string, PageFormat> = {
-  raw: { extension: 'img', writer: rawSequentialWriter },
-  vhd: { extension: 'vhd', writer: vhdSequentialWriter },
-  vhdx: { extension: 'vhdx', writer: vhdxSequentialWriter },
-  vmdk: { extension: 'vmdk', writer: vmdkSequentialWriter },
-  qcow2: { extension: 'qcow2', writer: qcow2SequentialWriter },
-  vdi: { extension: 'vdi', writer: vdiSequentialWriter },
+  raw: { extension: FORMAT_EXTENSIONS.raw, writer: rawSequentialWriter },
+  vhd: { extension: FORMAT_EXTENSIONS.vhd, writer: vhdSequentialWriter },
+  vhdx: { extension: FORMAT_EXTENSIONS.vhdx, writer: vhdxSequentialWriter },
+  vmdk: { extension: FORMAT_EXTENSIONS.vmdk, writer: vmdkSequentialWriter },
+  qcow2: { extension: FORMAT_EXTENSIONS.qcow2, writer: qcow2SequentialWriter },
+  vdi: { extension: FORMAT_EXTENSIONS.vdi, writer: vdiSequentialWriter },
 };
 
 /** What a choice writes: the format, its options, the unit the size is rounded up to, and the words the file name gets. */
@@ -41,10 +42,8 @@ export interface PageOutput extends PageFormat {
  */
 export function pageOutput(choice: OutputChoice): PageOutput {
   if ('target' in choice) {
-    const p = profileByName(choice.target);
-    if (!p) throw new DiskImageError('USAGE', `unknown target '${choice.target}' (known: ${PROFILES.map((x) => x.name).join(', ')})`);
-    const out = p.outputs.find((o) => PAGE_FORMATS[o.format]);
-    if (!out) throw new DiskImageError('UNSUPPORTED', `--target ${p.name}: the page writes none of ${p.outputs.map((o) => o.format).join(', ')}`);
+    const p = profileNamed(choice.target);
+    const out = firstOutput(p, (format) => format in PAGE_FORMATS, 'the page');
     return { ...PAGE_FORMATS[out.format]!, format: out.format, options: { ...out.defaults, ...out.options }, sizeMultiple: p.sizeMultiple, tag: p.name };
   }
   const f = PAGE_FORMATS[choice.format];

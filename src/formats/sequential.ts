@@ -22,6 +22,36 @@ export interface ByteSink {
   writeAt?(buf: Uint8Array, offset: number): Promise<void>;
 }
 
+/** A ByteSink with the count of bytes appended so far: the file's length once the writer is done. */
+export interface AppendSink extends ByteSink {
+  readonly size: number;
+}
+
+/**
+ * A ByteSink over positioned writes into a file that starts empty (`put`):
+ * `write` appends, and `writeAt` may rewrite only bytes already appended,
+ * as a writer patching its header does. With `keep`, an appended piece for
+ * which it answers false is counted but not written: the caller's file
+ * reads as zeros there (sparse output).
+ */
+export function appendSink(put: (buf: Uint8Array, offset: number) => Promise<void> | void, keep?: (buf: Uint8Array) => boolean): AppendSink {
+  let size = 0;
+  return {
+    get size() {
+      return size;
+    },
+    async write(buf) {
+      const at = size;
+      size += buf.length;
+      if (!keep || keep(buf)) await put(buf, at);
+    },
+    async writeAt(buf, offset) {
+      if (offset + buf.length > size) throw new DiskImageError('USAGE', `a sink rewrites only bytes already written (${offset + buf.length} is past ${size})`);
+      await put(buf, offset);
+    },
+  };
+}
+
 /** What a sequential writer is told before any data. */
 export interface StreamLayout {
   virtualSize: number;

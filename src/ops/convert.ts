@@ -1,9 +1,10 @@
 import { copyImage, type CopyStats, type ProgressFn } from '../engine/copy.js';
 import { createImage, detectFormat, formatByName, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions, WritableDiskImage } from '../formats/types.js';
+import { appendSink } from '../formats/sequential.js';
 import { checkOutputPath, checkReplaceablePath, refuseInputPath, writeNewOutput, type NewOutput } from './output-file.js';
 import { DiskImageError } from '../errors.js';
-import { fileSink, streamImage } from './stream.js';
+import { streamImage } from './stream.js';
 import { outputPlan, type OutputPlan, type OutputRequest } from './output-plan.js';
 import { convertOverBacking } from './convert-backing.js';
 
@@ -92,7 +93,7 @@ async function sizeOf(path: string, format: string): Promise<number> {
 async function writeFrontToBack(source: DiskImage, plan: OutputPlan, out: NewOutput, dst: string, opts: ConvertOptions): Promise<CopyStats> {
   const file = await out.openFile(out.temp, 'create');
   try {
-    const dataBytes = await streamImage(source, plan, fileSink(file), opts.onProgress, dst);
+    const dataBytes = await streamImage(source, plan, appendSink((buf, at) => file.write(buf, at)), opts.onProgress, dst);
     await file.sync();
     return { dataBytes, writtenBytes: file.size };
   } finally {

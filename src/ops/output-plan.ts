@@ -1,7 +1,8 @@
 import { DiskImageError } from '../errors.js';
 import { formatByName, formats } from '../formats/registry.js';
 import type { DiskImage } from '../formats/types.js';
-import { PROFILES, profileByName } from '../targets/profiles.js';
+import { roundUp } from '../util/checked.js';
+import { profileNamed } from '../targets/profile-outputs.js';
 import { profileOutput } from '../targets/profile-output.js';
 
 /** What the user asked of a conversion's output: `-O`, `-o`, `--target`, `--keep-uuid`. */
@@ -53,8 +54,7 @@ function profileOrFormat(req: OutputRequest): { format: string; options: Record<
     if (!req.outputFormat) throw new DiskImageError('USAGE', 'convert needs -O FORMAT or --target PROFILE');
     return { format: req.outputFormat, options, sizeMultiple: 1 };
   }
-  const p = profileByName(req.target);
-  if (!p) throw new DiskImageError('USAGE', `unknown target '${req.target}' (known: ${PROFILES.map((x) => x.name).join(', ')})`);
+  const p = profileNamed(req.target);
   const out = profileOutput(p);
   if (req.outputFormat && req.outputFormat !== out.format) throw new DiskImageError('USAGE', `--target ${p.name} writes ${out.format}, not ${req.outputFormat} (leave out -O)`);
   for (const [k, v] of Object.entries(options)) {
@@ -72,5 +72,5 @@ export function outputPlan(srcPath: string, source: DiskImage, req: OutputReques
   const { format, options, sizeMultiple } = resolveOutput(req);
   const uuid = req.keepUuid ? source.describe().uuid : undefined;
   if (req.keepUuid && !uuid) throw new DiskImageError('USAGE', `--keep-uuid: ${srcPath} (${source.format}) has no UUID to keep`);
-  return { format, options, virtualSize: Math.ceil(source.virtualSize / sizeMultiple) * sizeMultiple, uuid };
+  return { format, options, virtualSize: roundUp(source.virtualSize, sizeMultiple), uuid };
 }

@@ -9,7 +9,6 @@ import { DiskFile } from '../io/file.js';
 import { formatByName, formats, openImage } from '../formats/registry.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 import type { ByteSink } from '../formats/sequential.js';
-import type { ImageFile } from '../io/image-file.js';
 import { CompressPool } from '../util/compress-pool.js';
 import type { CompressPoolOptions } from '../util/compressor.js';
 import { isAllZero } from '../util/zero.js';
@@ -67,21 +66,6 @@ class PipeOut {
 export interface StreamOptions extends OpenOptions, OutputRequest {
   format?: string;
   onProgress?: ProgressFn;
-}
-
-/** A sink writing a file front to back from its start. */
-export function fileSink(file: ImageFile): ByteSink {
-  let pos = 0;
-  return {
-    async write(buf) {
-      await file.write(buf, pos);
-      pos += buf.length;
-    },
-    async writeAt(buf, offset) {
-      if (offset + buf.length > pos) throw new DiskImageError('USAGE', `a sink rewrites only bytes already written (${offset + buf.length} is past ${pos})`);
-      await file.write(buf, offset);
-    },
-  };
 }
 
 /**

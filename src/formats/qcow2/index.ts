@@ -1,3 +1,4 @@
+import { FORMAT_EXTENSIONS } from '../extensions.js';
 import type { FormatDescriptor } from '../types.js';
 import { COMPRESSED_OPTIONS, QCOW2_CREATE_OPTIONS, createQcow2 } from './create.js';
 import { DEFAULT_CLUSTER_SIZE, MIN_CLUSTER_SIZE } from './settings.js';
@@ -13,7 +14,7 @@ import { qcow2SequentialWriter } from './stream.js';
 export const qcow2Format: FormatDescriptor = {
   name: 'qcow2',
   summary: 'QEMU copy-on-write v2/v3: KVM, OpenStack, Proxmox, cloud images (reads compressed, extended L2, data files, snapshots; writes uncompressed or -c compressed, backing files)',
-  extension: 'qcow2',
+  extension: FORMAT_EXTENSIONS.qcow2,
   differencing: true,
   internalSnapshots: true,
   blockSizes: { min: MIN_CLUSTER_SIZE, default: DEFAULT_CLUSTER_SIZE },

@@ -1,3 +1,4 @@
+import { FORMAT_EXTENSIONS } from '../extensions.js';
 import { spanBytes } from '../../util/spans.js';
 import type { FormatDescriptor } from '../types.js';
 import { RawLayer } from './raw-layer.js';
@@ -8,7 +9,7 @@ import { rawSequentialWriter } from './stream.js';
 export const rawFormat: FormatDescriptor = {
   name: 'raw',
   summary: 'the disk as a plain file or block device (sparse where the file system allows)',
-  extension: 'raw',
+  extension: FORMAT_EXTENSIONS.raw,
   differencing: false,
   pipeInput: true,
   probe: () => true,

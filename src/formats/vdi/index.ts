@@ -1,3 +1,4 @@
+import { FORMAT_EXTENSIONS } from '../extensions.js';
 import { compactVdi } from './compact.js';
 import { resizeVdi } from './resize.js';
 import type { FormatDescriptor } from '../types.js';
@@ -13,7 +14,7 @@ import { vdiSequentialWriter } from './stream.js';
 export const vdiFormat: FormatDescriptor = {
   name: 'vdi',
   summary: 'VirtualBox Disk Image: dynamic, fixed and differencing',
-  extension: 'vdi',
+  extension: FORMAT_EXTENSIONS.vdi,
   differencing: true,
   blockSizes: { min: MIN_WRITE_BLOCK, default: DEFAULT_BLOCK_SIZE },
   probe: vdiReadFormat.probe,

@@ -1,3 +1,4 @@
+import { FORMAT_EXTENSIONS } from '../extensions.js';
 import { openDiskFile } from '../../io/file.js';
 import type { FormatDescriptor } from '../types.js';
 import { DEFAULT_BLOCK_SIZE } from './constants.js';
@@ -16,7 +17,7 @@ import { compactVhd } from './compact.js';
 export const vhdFormat: FormatDescriptor = {
   name: 'vhd',
   summary: 'Virtual Hard Disk: Virtual Server, Hyper-V, Xen, Azure (fixed, dynamic, differencing)',
-  extension: 'vhd',
+  extension: FORMAT_EXTENSIONS.vhd,
   differencing: true,
   blockSizes: { min: MIN_BLOCK, default: DEFAULT_BLOCK_SIZE },
   pipeInput: true,

@@ -1,3 +1,4 @@
+import { FORMAT_EXTENSIONS } from '../extensions.js';
 import { openDiskFile } from '../../io/file.js';
 import type { FormatDescriptor } from '../types.js';
 import { DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE } from './constants.js';
@@ -15,7 +16,7 @@ import { compactVhdx } from './compact.js';
 export const vhdxFormat: FormatDescriptor = {
   name: 'vhdx',
   summary: 'Hyper-V virtual hard disk v2 (fixed, dynamic, differencing)',
-  extension: 'vhdx',
+  extension: FORMAT_EXTENSIONS.vhdx,
   differencing: true,
   blockSizes: { min: MIN_BLOCK_SIZE, default: DEFAULT_BLOCK_SIZE },
   layoutFollowsData: () => true,

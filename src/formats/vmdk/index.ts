@@ -1,3 +1,4 @@
+import { FORMAT_EXTENSIONS } from '../extensions.js';
 import type { FormatDescriptor } from '../types.js';
 import { WRITE_GRAIN_SECTORS, SECTOR } from './constants.js';
 import { VMDK_CREATE_OPTIONS, createVmdk } from './create.js';
@@ -11,7 +12,7 @@ import { vmdkSequentialWriter } from './sequential.js';
 export const vmdkFormat: FormatDescriptor = {
   name: 'vmdk',
   summary: 'VMware Virtual Machine Disk: Workstation, ESXi, OVF/OVA (reads sparse, flat, split, streamOptimized, vmfsSparse, deltas; writes monolithicSparse, deltas and streamOptimized)',
-  extension: 'vmdk',
+  extension: FORMAT_EXTENSIONS.vmdk,
   differencing: true,
   blockSizes: { min: MIN_GRAIN, default: WRITE_GRAIN_SECTORS * SECTOR },
   layoutFollowsData: () => true,
