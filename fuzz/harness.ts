@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prng } from '../test/helpers/prng.js';
 import { Exerciser } from './exercise.js';
-import { mutate } from './mutate.js';
+import { mutate, type Mutant } from './mutate.js';
 import { SharedPool } from './shared-pool.js';
 import { backupSeeds } from './backup-seeds.js';
 import { nbdSeeds } from './nbd-transcript.js';
@@ -67,7 +67,7 @@ function seedsOf(target: FuzzTarget, realDir: string | undefined): Promise<Seed[
  * Runs one target, coverage-guided: each mutant is made from a seed (taken
  * round-robin) or, half the time once there are some, from a kept mutant;
  * it is exercised in the worker, and kept when it ran vdisk code no earlier
- * mutant ran. Runs until `runs` mutants or `timeMs` have passed (at least
+ * mutant ran. Each mutant is made while the worker runs the one before. Runs until `runs` mutants or `timeMs` have passed (at least
  * one must be given). Deterministic for a given seed and run count.
  */
 export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promise<FuzzReport> {
@@ -82,11 +82,20 @@ export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promis
   const runs = budget.runs ?? Infinity;
   const until = budget.timeMs === undefined ? Infinity : start + budget.timeMs;
   try {
-    while (report.mutants < runs && Date.now() < until) {
-      const seed = corpus.length > 0 && rand() < 0.5 ? corpus[Math.floor(rand() * corpus.length)]! : seeds[report.mutants % seeds.length]!;
+    /** Mutant `index`: from a seed, taken round-robin, or half the time a kept mutant. */
+    const make = (index: number): { seed: Seed; mutant: Mutant } => {
+      const seed = corpus.length > 0 && rand() < 0.5 ? corpus[Math.floor(rand() * corpus.length)]! : seeds[index % seeds.length]!;
       const mutant = mutate(target, seed, rand, pool);
       mutant.steps.unshift(...(seed.steps ?? []));
-      const outcome = await exerciser.exercise(target, mutant.files, mutant.top);
+      return { seed, mutant };
+    };
+    let next = make(0);
+    while (report.mutants < runs && Date.now() < until) {
+      const { seed, mutant } = next;
+      const running = exerciser.exercise(target, mutant.files, mutant.top);
+      // The next mutant is made while the worker runs this one (from the corpus as it stood before this one's outcome).
+      next = make(report.mutants + 1);
+      const outcome = await running;
       report.covered = Math.max(report.covered, outcome.covered ?? 0);
       const keep = (outcome.fresh ?? 0) > 0 && (outcome.kind === 'ok' || outcome.kind === 'refused');
       if (keep) {
