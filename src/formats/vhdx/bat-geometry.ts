@@ -9,6 +9,12 @@ export interface BatGeometry {
   bitmapBlocks: number;
   /** Entries the BAT holds (2.5). */
   totalEntries: number;
+  /**
+   * Bytes of the last payload block inside the disk (the block size unless
+   * the size is not a multiple of it): all of that block the file must hold.
+   * qemu-img's fixed VHDX ends there, not at the block's end.
+   */
+  lastBlockBytes: number;
 }
 
 /** BAT geometry for a disk (2.5; differencing disks have a bitmap entry after every chunk, even the last). */
@@ -17,7 +23,7 @@ export function batGeometry(virtualSize: number, blockSize: number, logicalSecto
   const payloadBlocks = Math.ceil(virtualSize / blockSize);
   const bitmapBlocks = Math.ceil(payloadBlocks / chunkRatio);
   const totalEntries = hasParent ? bitmapBlocks * (chunkRatio + 1) : payloadBlocks + Math.floor((payloadBlocks - 1) / chunkRatio);
-  return { blockSize, chunkRatio, payloadBlocks, bitmapBlocks, totalEntries };
+  return { blockSize, chunkRatio, payloadBlocks, bitmapBlocks, totalEntries, lastBlockBytes: virtualSize - (payloadBlocks - 1) * blockSize };
 }
 
 /** Index in the BAT of payload block `b`. */

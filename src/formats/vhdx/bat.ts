@@ -20,7 +20,9 @@ function entryAt(view: DataView, i: number): { state: number; mb: number } {
 
 /**
  * Reads and validates the BAT: states known (partially present only in a
- * differencing disk), every present block and bitmap inside the file, 1 MiB
+ * differencing disk), every present block and bitmap inside the file (of
+ * the last block, the part inside the disk: qemu-img's fixed VHDX of a size
+ * that is not a multiple of the block size ends there), 1 MiB
  * aligned by construction, not overlapping headers, regions, the log or each other.
  * What it keeps (9 bytes a payload block, 8 a sector bitmap block) is charged
  * to `budget` (the file's own unless given) first.
@@ -66,7 +68,7 @@ export async function readBat(file: ImageFile, region: Region, g: BatGeometry, h
       }
       bat.states[b] = state;
       if (state === PayloadState.fullyPresent || state === PayloadState.partiallyPresent) {
-        place(mb, g.blockSize, `block ${b}`);
+        place(mb, b === g.payloadBlocks - 1 ? g.lastBlockBytes : g.blockSize, `block ${b}`);
         bat.offsetsMb[b] = mb;
       }
     }
