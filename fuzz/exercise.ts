@@ -131,6 +131,8 @@ export function judge(running: Promise<void>): Promise<Outcome> {
  */
 export class Exerciser {
   private dir = '';
+  /** Resolves when the current worker has loaded vdisk and started counting coverage (its 'ready' message). */
+  private ready: Promise<void> = Promise.resolve();
   private worker = this.spawn();
   /** Mutants the current worker has run. */
   private runs = 0;
@@ -138,7 +140,14 @@ export class Exerciser {
   /** Starts a worker over a new stub directory. */
   private spawn(): Worker {
     this.dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-'));
-    return new Worker(new URL('./worker.js', import.meta.url), { workerData: { dir: this.dir }, resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { dir: this.dir }, resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
+    this.ready = new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    // A worker that fails before any mutant is posted to it must not end the process: exercise reports it.
+    this.ready.catch(() => undefined);
+    return worker;
   }
 
   /** Stops the worker and removes its stub directory. */
@@ -151,7 +160,12 @@ export class Exerciser {
   async exercise(target: FuzzTarget, files: Map<string, Uint8Array>, top: string): Promise<Outcome> {
     const worker = this.worker;
     let timer: NodeJS.Timeout | undefined;
-    const outcome = await new Promise<Outcome>((resolve) => {
+    // The hang clock starts once the worker is up: loading vdisk on a busy machine took over HANG_MS and was reported as the first mutant's hang.
+    const started = await this.ready.then(
+      () => undefined,
+      (err: Error): Outcome => ({ kind: 'crash', detail: `worker failed to start: ${err.stack ?? err.message}` }),
+    );
+    const outcome = started ?? await new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'hang', detail: `no answer after ${HANG_MS} ms` }), HANG_MS);
       worker.once('message', resolve);
       worker.once('error', (err) => resolve({ kind: err.message.includes('memory') ? 'memory' : 'crash', detail: `worker died: ${err.stack ?? err.message}` }));

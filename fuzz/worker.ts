@@ -2,7 +2,8 @@
  * The fuzz worker thread: exercises each mutant the harness posts and posts
  * back the outcome, so the harness can terminate it when a mutant hangs,
  * even in a synchronous loop, with the new blocks of vdisk's code it ran
- * (coverage.ts), so the harness keeps mutants that reach new code. Image mutants open in a memory sandbox, NBD
+ * (coverage.ts), so the harness keeps mutants that reach new code. It
+ * posts 'ready' once loaded and counting, before the first outcome. Image mutants open in a memory sandbox, NBD
  * transcripts go to one NbdRig, backup repositories to a memory store. Its
  * stub directory (workerData.dir) is the harness's to remove.
  */
@@ -33,6 +34,7 @@ function exercise(m: MutantMessage): Promise<Outcome> {
 const coverage = new CoverageTracker();
 const started = coverage.start();
 const port = parentPort!;
+void started.then(() => port.postMessage('ready'));
 port.on('message', (m: MutantMessage) => {
   void started
     .then(() => exercise(m))

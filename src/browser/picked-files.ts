@@ -1,6 +1,6 @@
 import { DiskImageError } from '../errors.js';
 import { besideName, type ResolveContext } from '../chain/resolve-context.js';
-import type { ParentCandidate } from '../formats/layer.js';
+import { hasExtension, type ParentCandidate } from '../formats/layer.js';
 import type { ImageFile, OpenMode } from '../io/image-file.js';
 import { readOnlyFile } from '../io/read-only-file.js';
 import { MAX_CHAIN_DEPTH } from '../limits.js';
@@ -45,7 +45,7 @@ export class PickedFiles {
     const found: string[] = [];
     const tried: string[] = [];
     for (const c of candidates) {
-      const names = c.anyWithExtension ? this.names.filter((n) => n.toLowerCase().endsWith(`.${c.anyWithExtension!.toLowerCase()}`)) : [baseName(c.path)];
+      const names = c.anyWithExtension ? this.names.filter((n) => hasExtension(n, c.anyWithExtension!)) : [baseName(c.path)];
       for (const n of names) {
         if (!this.byName.has(n)) tried.push(`${n} (${c.source}: not picked)`);
         else if (ctx.visited.has(n)) tried.push(`${n} (${c.source}: already part of this chain, a loop)`);

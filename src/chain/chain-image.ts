@@ -4,6 +4,7 @@ import { assertGuestRange } from '../formats/guest-range.js';
 import type { CompressedRun, Layer, Run, StoredRun, WritableLayer } from '../formats/layer.js';
 import type { DiskImage, Extent, Finding, ImageInfo, WritableDiskImage } from '../formats/types.js';
 import { ZERO_MIB } from '../util/zero.js';
+import { WriteOrder } from './write-order.js';
 
 /**
  * Decompresses a compressed run into `out` (chain/decode-unit.ts compressedReader).
@@ -150,9 +151,24 @@ export class WritableChainImage extends ChainImage implements WritableDiskImage 
     return this.layer.upcomingIdentity;
   }
 
+  /** Writes in flight, ordered where their write units overlap (write-order.ts). */
+  private readonly order = new WriteOrder();
+
+  /** Runs a write of [offset, offset+length) in order with the others that touch its write units. */
+  private ordered(offset: number, length: number, work: () => Promise<void>): Promise<void> {
+    const unit = this.layer.writeUnit;
+    const start = Math.floor(offset / unit) * unit;
+    return this.order.run(start, Math.max(start + 1, Math.ceil((offset + length) / unit) * unit), work);
+  }
+
   /** Writes through the layer; an unaligned write reads its whole units through the chain first. */
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
     assertGuestRange('write', offset, data.length, this.virtualSize);
+    return this.ordered(offset, data.length, () => this.writeUnits(data, offset));
+  }
+
+  /** writeAt once ordered: the whole units straight to the layer, a partial one read-modify-written. */
+  private async writeUnits(data: Uint8Array, offset: number): Promise<void> {
     const unit = this.layer.writeUnit;
     const end = offset + data.length;
     if (offset % unit === 0 && (end % unit === 0 || end === this.virtualSize)) return this.layer.writeAt(data, offset);
@@ -171,6 +187,11 @@ export class WritableChainImage extends ChainImage implements WritableDiskImage 
    */
   async writeZeroes(offset: number, length: number): Promise<void> {
     assertGuestRange('write', offset, length, this.virtualSize);
+    return this.ordered(offset, length, () => this.zeroUnits(offset, length));
+  }
+
+  /** writeZeroes once ordered. */
+  private async zeroUnits(offset: number, length: number): Promise<void> {
     const unit = this.layer.writeUnit;
     const end = offset + length;
     const innerStart = Math.min(end, Math.ceil(offset / unit) * unit);
@@ -184,7 +205,7 @@ export class WritableChainImage extends ChainImage implements WritableDiskImage 
   private async zeroPartial(offset: number, length: number): Promise<void> {
     for await (const run of this.layer.map({ offset, length })) {
       if (run.kind === 'zero' || (run.kind === 'absent' && !this.parent)) continue;
-      return this.writeAt(ZERO_MIB.subarray(0, length), offset);
+      return this.writeUnits(ZERO_MIB.subarray(0, length), offset);
     }
   }
 

@@ -1,7 +1,7 @@
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DiskImageError } from '../errors.js';
-import type { ParentCandidate } from '../formats/layer.js';
+import { ANY_FILE, hasExtension, type ParentCandidate } from '../formats/layer.js';
 import { isUrl } from '../io/http-source.js';
 import { WINDOWS_ABSOLUTE, besideName, besideRefusal, type ResolveContext } from './resolve-context.js';
 import { limitNote, MAX_SCANNED_FILES, maxChainDepth } from '../limits.js';
@@ -9,7 +9,16 @@ import { limitNote, MAX_SCANNED_FILES, maxChainDepth } from '../limits.js';
 export type { ResolveContext } from './resolve-context.js';
 
 
-/** The files of `dir` whose name ends in `.ext` (any case), sorted, at most MAX_SCANNED_FILES; none when it cannot be listed. */
+/** True when `path` is a regular file (after symlinks); false when it is anything else or cannot be stat'ed. */
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The files of `dir` whose name ends in `.ext` (any case; ANY_FILE: its regular files), sorted, at most MAX_SCANNED_FILES; none when it cannot be listed. */
 function filesWithExtension(dir: string, ext: string): string[] {
   let names: string[];
   try {
@@ -17,8 +26,8 @@ function filesWithExtension(dir: string, ext: string): string[] {
   } catch {
     return [];
   }
-  const suffix = `.${ext.toLowerCase()}`;
-  return names.filter((n) => n.toLowerCase().endsWith(suffix)).sort().slice(0, MAX_SCANNED_FILES).map((n) => join(dir, n));
+  const paths = names.filter((n) => hasExtension(n, ext)).sort().slice(0, MAX_SCANNED_FILES).map((n) => join(dir, n));
+  return ext === ANY_FILE ? paths.filter(isRegularFile) : paths;
 }
 
 /** Turns a stored path into the POSIX paths to try, relative to the child's directory. */

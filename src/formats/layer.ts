@@ -129,11 +129,20 @@ export interface ParentCandidate {
   /** Only a file name: look for it in the allowed directories. */
   nameOnly?: boolean;
   /**
-   * No name at all: every file with this extension (no dot) in the allowed
-   * directories is a candidate, and the parent's identity decides (a
-   * differencing VDI records only its parent's UUID).
+   * No name at all: every file with this extension (no dot; ANY_FILE: every
+   * regular file) in the allowed directories is a candidate, and the
+   * parent's identity decides (a differencing VDI records only its parent's
+   * UUID).
    */
   anyWithExtension?: string;
+}
+
+/** anyWithExtension for every regular file, whatever its name. */
+export const ANY_FILE = '*';
+
+/** True when the file name `name` is one a candidate with anyWithExtension `ext` takes (case does not matter). */
+export function hasExtension(name: string, ext: string): boolean {
+  return ext === ANY_FILE || name.toLowerCase().endsWith(`.${ext.toLowerCase()}`);
 }
 
 /** One opened layer of a disk: its own contents, no parent logic. */

@@ -51,7 +51,10 @@ function safe(path: string, v: bigint, what: string): number {
 
 /**
  * Reads the snapshot table ("Snapshots"): nb_snapshots entries of variable
- * length from snapshots_offset, each padded to 8 bytes. More than
+ * length from snapshots_offset, each starting on an 8-byte boundary. The
+ * spec pads every entry to 8 bytes, but qemu's table (qcow2_write_snapshots)
+ * ends where the last entry does, and when it is the last thing in the file
+ * the file ends there too: that padding is not required. More than
  * QCOW2_MAX_SNAPSHOTS entries, a table longer than QCOW2_MAX_SNAPSHOT_TABLE_BYTES, extra
  * data past QCOW2_MAX_SNAPSHOT_EXTRA or an entry past the end of the file is CORRUPT.
  * Each piece is charged to `budget` before it is read (the entries keep its
@@ -74,7 +77,8 @@ export async function readSnapshots(file: ByteSource, h: Qcow2Header, budget: Me
     return buf;
   };
   for (let i = 0; i < h.nbSnapshots; i++) {
-    const start = at;
+    // Each entry starts on an 8-byte boundary; the padding after the last one is not part of the table (qemu writes and reads it so).
+    at = h.snapshotsOffset + Math.ceil((at - h.snapshotsOffset) / 8) * 8;
     const f = decodeStruct(SNAPSHOT_ENTRY, await read(SNAPSHOT_FIXED_SIZE));
     if (f.extraDataSize > QCOW2_MAX_SNAPSHOT_EXTRA) throw corrupt(path, `entry ${i} has ${f.extraDataSize} bytes of extra data, more than ${QCOW2_MAX_SNAPSHOT_EXTRA} (${limitNote('QCOW2_MAX_SNAPSHOT_EXTRA', QCOW2_MAX_SNAPSHOT_EXTRA)})`, f.extraDataSize);
     const rest = await read(f.extraDataSize + f.idStrSize + f.nameSize);
@@ -91,7 +95,6 @@ export async function readSnapshots(file: ByteSource, h: Qcow2Header, budget: Me
       vmStateSize: f.extraDataSize >= EXTRA_VM_STATE + 8 ? safe(path, extra.getBigUint64(EXTRA_VM_STATE, false), 'vm_state_size') : f.vmStateSize,
       diskSize: f.extraDataSize >= EXTRA_DISK_SIZE + 8 ? safe(path, extra.getBigUint64(EXTRA_DISK_SIZE, false), 'disk_size') : h.size,
     });
-    at = start + Math.ceil((at - start) / 8) * 8;
   }
   return { snapshots: out, tableBytes: at - h.snapshotsOffset };
 }

@@ -1,4 +1,4 @@
-import type { Layer, ParentRef } from '../layer.js';
+import { ANY_FILE, type Layer, type ParentRef } from '../layer.js';
 import { formatVdiUuid, parseVdiHeader, type VdiHeader } from './header.js';
 import { VdiLayer } from './reader.js';
 
@@ -12,15 +12,19 @@ function uuidOf(layer: Layer): string | undefined {
  * holds uuidLinkage, the parent's uuidCreate (VDICore.h: "UUID of previous
  * image"), and no file name: VirtualBox finds the parent in its media
  * registry. So every .vdi file in the child's directory and in each
- * --parent-dir is a candidate, and the one whose UUID is uuidLinkage is the
- * parent; the parent must be as large as the child. Candidates are first
+ * --parent-dir is a candidate, then every other file there (a VDI named
+ * disk.img is still one: `vdisk snapshot disk.img child.vdi` makes such a
+ * chain), and the one whose UUID is uuidLinkage is the parent; the parent must be as large as the child. Candidates are first
  * judged by their header alone, so a folder of sibling snapshots is not
  * opened chain by chain.
  */
 export function vdiParentRef(header: VdiHeader): ParentRef {
   const want = formatVdiUuid(header.uuidLinkage);
   return {
-    candidates: [{ source: 'a .vdi file in the allowed directories', path: '*.vdi', anyWithExtension: 'vdi' }],
+    candidates: [
+      { source: 'a .vdi file in the allowed directories', path: '*.vdi', anyWithExtension: 'vdi' },
+      { source: 'another file in the allowed directories', path: '*', anyWithExtension: ANY_FILE },
+    ],
     expected: `UUID ${want} (uuidLinkage)`,
     identityOf: (p) => {
       const got = uuidOf(p);

@@ -56,16 +56,18 @@ function corrupt(message: string, details: Record<string, unknown> = {}): DiskIm
 }
 
 /**
- * The descriptor's text: `bytes` up to its NUL padding (an embedded
- * descriptor area is zero-filled after the text). A NUL inside the text,
- * another control character than tab, CR and LF, or more than
- * VMDK_MAX_DESCRIPTOR_BYTES of text is CORRUPT.
+ * The descriptor's text: `bytes` up to the first NUL, as qemu and VMware
+ * read it (a C string); whatever follows is ignored. An embedded descriptor
+ * area is zero-filled after the text, but qemu rewrites a descriptor in
+ * place when its CID changes (`CID=%x`, unpadded) and a shorter CID leaves
+ * the old text's last bytes after the new NUL: `...\n\0\n\0...`. A
+ * control character other than tab, CR and LF, or more than
+ * VMDK_MAX_DESCRIPTOR_BYTES of text, is CORRUPT.
  */
 export function descriptorText(bytes: Uint8Array): string {
   let end = bytes.indexOf(0);
   if (end < 0) end = bytes.length;
   if (end > VMDK_MAX_DESCRIPTOR_BYTES) throw corrupt(`${end} bytes is more than the ${VMDK_MAX_DESCRIPTOR_BYTES} vdisk reads (${limitNote('VMDK_MAX_DESCRIPTOR_BYTES', VMDK_MAX_DESCRIPTOR_BYTES)})`, { value: end, limit: VMDK_MAX_DESCRIPTOR_BYTES });
-  for (let i = end; i < bytes.length; i++) if (bytes[i] !== 0) throw corrupt(`NUL byte at ${end} inside the text`, { offset: end });
   for (let i = 0; i < end; i++) {
     const c = bytes[i]!;
     if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) throw corrupt(`control character 0x${c.toString(16)} at byte ${i}`, { offset: i, value: c });

@@ -115,3 +115,51 @@ test('snapshot, commit and rebase of a VDI chain: the guest view is kept at ever
   await commit(child);
   assert.equal(await guestSha256OfFile(copy), view, 'committed into the new base');
 });
+
+test('concurrent writes into one block of a differencing VDI all land: convert -n of a raw disk into a child reads back as that disk', async () => {
+  const dir = tempDir();
+  const base = join(dir, 'base.vdi');
+  const b = await createImage(base, 'vdi', { virtualSize: 8 * MiB, options: {} });
+  await b.writeAt(new Uint8Array(8 * MiB).fill(1), 0);
+  await b.flush();
+  await b.close();
+  const childPath = join(dir, 'child.vdi');
+  await snapshot(base, childPath);
+  const c = (await openImage(childPath, { writable: true })) as WritableDiskImage;
+  // One 1 MiB block, three writes at once: each reads the whole block to write it back, so without ordering the last one undid the others.
+  await Promise.all([c.writeAt(new Uint8Array(65536).fill(7), 2 * MiB + 65536), c.writeZeroes(2 * MiB + 262144, 65536), c.writeAt(new Uint8Array(512).fill(8), 2 * MiB + 524288)]);
+  await c.flush();
+  await c.close();
+  const again = await openImage(childPath);
+  const all = await readAll(again);
+  await again.close();
+  assert.ok(all.subarray(2 * MiB + 65536, 2 * MiB + 131072).every((x) => x === 7), 'the first write');
+  assert.ok(all.subarray(2 * MiB + 262144, 2 * MiB + 327680).every((x) => x === 0), 'the zeroes');
+  assert.ok(all.subarray(2 * MiB + 524288, 2 * MiB + 524800).every((x) => x === 8), 'the third write');
+  assert.ok(all.subarray(2 * MiB, 2 * MiB + 65536).every((x) => x === 1), 'the parent around them');
+
+  const raw = join(dir, 'changed.raw');
+  await writePatternDisk(raw, { size: 8 * MiB, blockSize: 64 * 1024, fraction: 0.5, seed: 77 });
+  await convert(raw, childPath, { existing: true });
+  assert.equal(await guestSha256OfFile(childPath), await guestSha256OfFile(raw));
+});
+
+test('the parent of a differencing VDI is found by its UUID whatever its name: a base named disk.img', async () => {
+  const dir = tempDir();
+  const base = join(dir, 'disk.img');
+  const b = await createImage(base, 'vdi', { virtualSize: 2 * MiB, options: {} });
+  await b.writeAt(new Uint8Array(MiB).fill(5), 0);
+  await b.flush();
+  await b.close();
+  await createImage(join(dir, 'other.raw'), 'raw', { virtualSize: 2 * MiB, options: {} }).then((o) => o.close());
+  const child = join(dir, 'child.vdi');
+  await snapshot(base, child);
+  const opened = await openImage(child);
+  try {
+    assert.equal(opened.parent?.path, base);
+  } finally {
+    await opened.close();
+  }
+  await commit(child);
+  assert.equal(await guestSha256OfFile(base), await guestSha256OfFile(child));
+});

@@ -85,11 +85,14 @@ describe('descriptorText', () => {
     assert.equal(descriptorText(area), 'createType="x"\n');
   });
 
-  it('refuses NULs inside the text, control characters and oversized text', () => {
+  it('ends the text at the first NUL, as C readers do: what a shorter CID left behind after it is ignored', () => {
+    // qemu rewrote CID=12345678 as CID=1234567 in place: the old text's last byte follows the new NUL.
     const area = new Uint8Array(64);
-    area.set(enc('createType="x"\n'));
-    area[40] = 0x41;
-    throwsWithCode(() => descriptorText(area), 'CORRUPT');
+    area.set(enc('CID=1234567\ncreateType="x"\n\0\n'));
+    assert.equal(descriptorText(area), 'CID=1234567\ncreateType="x"\n');
+  });
+
+  it('refuses control characters and oversized text', () => {
     throwsWithCode(() => descriptorText(enc('createType="x"\x1b[2J\n')), 'CORRUPT');
     throwsWithCode(() => descriptorText(new Uint8Array(VMDK_MAX_DESCRIPTOR_BYTES + 1).fill(0x20)), 'CORRUPT');
   });
