@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gate } from '../helpers/gate.js';
 import { WriteOrder } from '../../src/chain/write-order.js';
 
-/** A promise and the function that resolves it. */
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((r) => (open = r));
-  return { wait, open };
-}
 
 test('writes whose ranges overlap run one after the other, in the order they were issued', async () => {
   const order = new WriteOrder();
@@ -15,7 +10,7 @@ test('writes whose ranges overlap run one after the other, in the order they wer
   const first = gate();
   const a = order.run(0, 100, async () => {
     log.push('a starts');
-    await first.wait;
+    await first.promise;
     log.push('a ends');
   });
   const b = order.run(50, 150, async () => void log.push('b'));
@@ -31,7 +26,7 @@ test('writes to ranges that do not overlap run at once', async () => {
   const order = new WriteOrder();
   const first = gate();
   let second = false;
-  const a = order.run(0, 100, () => first.wait);
+  const a = order.run(0, 100, () => first.promise);
   await order.run(100, 200, async () => void (second = true));
   assert.ok(second, 'ran while the first was still pending');
   first.open();

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gate } from '../helpers/gate.js';
 import { RwLock } from '../../src/nbd/rw-lock.js';
 
-/** A promise and the function that resolves it. */
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
-}
 
 test('readers share the lock; a writer waits for them and readers that come after it wait for the writer', async () => {
   const lock = new RwLock();
