@@ -99,9 +99,10 @@ const vmdk: FormatModel = {
   fields: (b) => {
     if (!hasText(b, 0, 'KDMV')) return [];
     const out = [...at(b, 0, true, 4, [4, 8, 44]), ...at(b, 0, true, 8, [12, 20, 28, 36, 48, 56, 64]), ...at(b, 0, true, 1, [72]), ...at(b, 0, true, 2, [77])];
-    const gd = Number(view(b).getBigUint64(56, true)) * 512;
+    // A truncated mutant may end inside the header: no directory then.
+    const gd = b.length >= 64 ? Number(view(b).getBigUint64(56, true)) * 512 : -1;
     for (let i = 0; i < 4; i++) out.push(...at(b, gd, true, 4, [i * 4]));
-    const gt = gd + 4 <= b.length ? view(b).getUint32(gd, true) * 512 : -1;
+    const gt = gd >= 0 && gd + 4 <= b.length ? view(b).getUint32(gd, true) * 512 : -1;
     for (let i = 0; i < 8; i++) out.push(...at(b, gt, true, 4, [i * 4]));
     return out;
   },
