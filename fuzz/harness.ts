@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { prng } from '../test/helpers/prng.js';
 import { Exerciser } from './exercise.js';
 import { mutate, type Mutant } from './mutate.js';
@@ -48,12 +48,16 @@ export interface FuzzReport {
 /** Most mutants kept as seeds in one run; past it, a new one replaces a random one. */
 const CORPUS_CAP = 256;
 
-/** Writes a finding's mutant files and its report (steps, stack) under `dir`/<target>-<index>-<kind>/. */
-function record(dir: string, target: FuzzTarget, finding: Finding, files: Map<string, Uint8Array>): void {
+/** Writes a finding's mutant files (a backup repository's in their folders) and its report (steps, stack) under `dir`/<target>-<index>-<kind>/; returns that folder. */
+export function record(dir: string, target: FuzzTarget, finding: Finding, files: Map<string, Uint8Array>): string {
   const at = join(dir, `${target}-${finding.index}-${finding.kind}`);
   mkdirSync(at, { recursive: true });
-  for (const [name, bytes] of files) writeFileSync(join(at, name), bytes);
+  for (const [name, bytes] of files) {
+    mkdirSync(dirname(join(at, name)), { recursive: true });
+    writeFileSync(join(at, name), bytes);
+  }
   writeFileSync(join(at, 'finding.txt'), `seed image: ${finding.seed}\nsteps:\n${finding.steps.map((s) => `  ${s}`).join('\n')}\n\n${finding.detail}\n`);
+  return at;
 }
 
 /** The seeds of `target`: transcripts for nbd, a repository for backup, images for a format. */
