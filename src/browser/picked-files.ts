@@ -1,5 +1,5 @@
 import { DiskImageError } from '../errors.js';
-import { besideName, type ResolveContext } from '../chain/resolve-context.js';
+import { besideName, listCandidates, type ResolveContext } from '../chain/resolve-context.js';
 import { hasExtension, type ParentCandidate } from '../formats/layer.js';
 import type { ImageFile, OpenMode } from '../io/image-file.js';
 import { readOnlyFile } from '../io/read-only-file.js';
@@ -53,7 +53,7 @@ export class PickedFiles {
       }
     }
     if (found.length > 0) return found;
-    throw new DiskImageError('PARENT', `${ctx.childPath}: parent with ${ctx.expected} not found among the picked files; tried ${tried.join('; ') || 'nothing (the image names no parent path)'}; pick the parent too`, {
+    throw new DiskImageError('PARENT', `${ctx.childPath}: parent with ${ctx.expected} not found among the picked files; tried ${listCandidates(tried) || 'nothing (the image names no parent path)'}; pick the parent too`, {
       tried,
       expected: ctx.expected,
     });

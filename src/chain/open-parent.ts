@@ -2,7 +2,7 @@ import { DiskImageError } from '../errors.js';
 import type { Layer, ParentRef } from '../formats/layer.js';
 import type { DiskImage, OpenOptions } from '../formats/types.js';
 import type { FileOpener } from '../io/image-file.js';
-import type { ParentResolver } from './resolve-context.js';
+import { listCandidates, type ParentResolver } from './resolve-context.js';
 
 /** Where a layer sits in the chain being opened, and how to open the next one down. */
 export interface ChainContext {
@@ -80,7 +80,7 @@ export async function openMatchingParent(child: Layer, ref: ParentRef, options: 
     chain.visited.delete(found);
     await parent.close();
   }
-  throw new DiskImageError('PARENT', `${child.path}: no parent with ${ref.expected}; found only ${mismatched.join('; ')} (--ignore-parent-uuid to open anyway)`, {
+  throw new DiskImageError('PARENT', `${child.path}: no parent with ${ref.expected}; found only ${listCandidates(mismatched)} (--ignore-parent-uuid to open anyway)`, {
     expected: ref.expected,
     found: mismatched,
   });

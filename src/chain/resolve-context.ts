@@ -25,6 +25,15 @@ export type ParentResolver = (candidates: ParentCandidate[], ctx: ResolveContext
  */
 export type BesideResolver = (imagePath: string, name: string, what?: string) => string;
 
+/** Most candidates a PARENT error names; the rest are counted (a directory of hundreds of files is searched for a VDI's parent). */
+const LISTED_CANDIDATES = 8;
+
+/** The first LISTED_CANDIDATES of `items` joined by '; ', and how many more there were. */
+export function listCandidates(items: string[]): string {
+  const more = items.length > LISTED_CANDIDATES ? `; and ${items.length - LISTED_CANDIDATES} more` : '';
+  return items.slice(0, LISTED_CANDIDATES).join('; ') + more;
+}
+
 /** A URL (scheme://), which a name an image records beside itself must never be. */
 export const URL_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 

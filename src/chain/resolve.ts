@@ -3,7 +3,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { DiskImageError } from '../errors.js';
 import { ANY_FILE, hasExtension, type ParentCandidate } from '../formats/layer.js';
 import { isUrl } from '../io/http-source.js';
-import { WINDOWS_ABSOLUTE, besideName, besideRefusal, type ResolveContext } from './resolve-context.js';
+import { WINDOWS_ABSOLUTE, besideName, besideRefusal, listCandidates, type ResolveContext } from './resolve-context.js';
 import { limitNote, MAX_SCANNED_FILES, maxChainDepth } from '../limits.js';
 
 export type { ResolveContext } from './resolve-context.js';
@@ -133,7 +133,7 @@ function resolveUrlParent(candidates: ParentCandidate[], ctx: ResolveContext): s
 
 /** The `PARENT` error for a parent that could not be found, listing what was tried. */
 function parentNotFound(ctx: ResolveContext, tried: string[]): DiskImageError {
-  const list = tried.length ? tried.join('; ') : 'the image names no parent path';
+  const list = tried.length ? listCandidates(tried) : 'the image names no parent path';
   return new DiskImageError('PARENT', `${ctx.childPath}: parent with ${ctx.expected} not found; tried ${list}`, {
     tried,
     expected: ctx.expected,

@@ -88,6 +88,17 @@ test('a differencing VDI whose parent UUID no .vdi file has is a PARENT error', 
   await rejectsWithCode(openImage(child), 'PARENT');
 });
 
+test('a missing VDI parent in a folder of many files: every file is judged by its header, and the error names 8 of them and counts the rest', async () => {
+  const dir = tempDir();
+  for (let i = 0; i < 20; i++) writeFileSync(join(dir, `other-${String(i).padStart(2, '0')}.${i % 2 ? 'vdi' : 'img'}`), buildVdi({ diskSize: MiB, uuidCreate: randomUuid() }));
+  const child = join(dir, 'child.vdi');
+  writeFileSync(child, buildVdi({ diskSize: MiB, uuidCreate: randomUuid(), uuidLinkage: randomUuid() }));
+  const err = await rejectsWithCode(openImage(child), 'PARENT');
+  assert.match(err.message, /; and 12 more \(--ignore-parent-uuid/);
+  assert.equal((err.details.found as string[]).length, 20, 'the details keep every file');
+  assert.ok(!err.message.includes('\n'));
+});
+
 test('block sizes other than 1 MiB and a block extra area read where the header says', async () => {
   const dir = tempDir();
   const B = 64 * 1024;
