@@ -71,8 +71,9 @@ function seedsOf(target: FuzzTarget, realDir: string | undefined): Promise<Seed[
  * Runs one target, coverage-guided: each mutant is made from a seed (taken
  * round-robin) or, half the time once there are some, from a kept mutant;
  * it is exercised in the worker, and kept when it ran vdisk code no earlier
- * mutant ran. Each mutant is made while the worker runs the one before. Runs until `runs` mutants or `timeMs` have passed (at least
- * one must be given). Deterministic for a given seed and run count.
+ * mutant ran. Each mutant is made while the worker runs the one before.
+ * Runs until `runs` mutants or `timeMs` have passed (at least one must be
+ * given). Deterministic for a given seed and run count.
  */
 export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promise<FuzzReport> {
   const pool = new SharedPool();

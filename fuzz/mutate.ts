@@ -152,4 +152,3 @@ export function mutate(target: FuzzTarget, seed: Seed, rand: () => number, pool:
   else pool.release(first);
   return { files, top: seed.top, steps: steps.map((s) => `${name}: ${s}`), made };
 }
-

@@ -1,13 +1,11 @@
 import { DiskImageError } from '../errors.js';
 import { alignedBuffer, DIRECT_ALIGN } from '../io/aligned-buffer.js';
 import type { DiskImage, WritableDiskImage } from '../formats/types.js';
+import { roundUp } from '../util/checked.js';
 import { CHUNK, dataChunks, dataTotal, gaps, nonZeroRuns } from './chunks.js';
 
 /** Chunks in flight at once: one being read, one being scanned, one being written. */
 const DEPTH = 3;
-
-/** `n` rounded up to a multiple of DIRECT_ALIGN. */
-const roundUp = (n: number): number => Math.ceil(n / DIRECT_ALIGN) * DIRECT_ALIGN;
 
 /** Progress callback: bytes of source data handled so far, of the total to handle. */
 export type ProgressFn = (done: number, total: number) => void;
@@ -42,10 +40,10 @@ export interface CopyStats {
  * written (the target stays sparse), reads and scans overlap with a bounded
  * pool of buffers (each made when first needed and grown, at least doubling,
  * when a chunk does not fit, up to 8 MiB or the guest size: a copy of small
- * extents does not allocate and zero 24 MiB), and writes are issued one chunk at a time in offset
- * order: the target allocates its blocks in order, and writers never contend
- * for the file's lock (parallel writes to one file made the kernel spin on
- * it, measurably slower). Does not flush.
+ * extents does not allocate and zero 24 MiB), and writes are issued one
+ * chunk at a time in offset order: the target allocates its blocks in
+ * order, and writers never contend for the file's lock (parallel writes to
+ * one file made the kernel spin on it, measurably slower). Does not flush.
  */
 export async function copyImage(src: DiskImage, dst: WritableDiskImage, opts: CopyOptions = {}): Promise<CopyStats> {
   if (dst.virtualSize < src.virtualSize) {
@@ -57,7 +55,7 @@ export async function copyImage(src: DiskImage, dst: WritableDiskImage, opts: Co
   let sinceFlush = 0;
   const pool: Uint8Array[] = [];
   let made = 0;
-  const bufferSize = Math.min(CHUNK, roundUp(src.virtualSize));
+  const bufferSize = Math.min(CHUNK, roundUp(src.virtualSize, DIRECT_ALIGN));
   const inFlight = new Set<Promise<void>>();
   const stats: CopyStats = { dataBytes: 0, writtenBytes: 0 };
   let written: Promise<void> = Promise.resolve();
@@ -94,7 +92,7 @@ export async function copyImage(src: DiskImage, dst: WritableDiskImage, opts: Co
     }
     while (pool.length === 0) await Promise.race(inFlight);
     if (failure) break;
-    if (pool.at(-1)!.length < chunk.length) pool[pool.length - 1] = alignedBuffer(Math.min(bufferSize, roundUp(Math.max(chunk.length, 2 * pool.at(-1)!.length))));
+    if (pool.at(-1)!.length < chunk.length) pool[pool.length - 1] = alignedBuffer(Math.min(bufferSize, roundUp(Math.max(chunk.length, 2 * pool.at(-1)!.length), DIRECT_ALIGN)));
     if (opts.flushEvery && sinceFlush >= opts.flushEvery) {
       await Promise.all(inFlight);
       await dst.flush();

@@ -14,9 +14,10 @@ function uuidOf(layer: Layer): string | undefined {
  * registry. So every .vdi file in the child's directory and in each
  * --parent-dir is a candidate, then every other file there (a VDI named
  * disk.img is still one: `vdisk snapshot disk.img child.vdi` makes such a
- * chain), and the one whose UUID is uuidLinkage is the parent; the parent must be as large as the child. Candidates are first
- * judged by their header alone, so a folder of sibling snapshots is not
- * opened chain by chain.
+ * chain), and the one whose UUID is uuidLinkage is the parent; the parent
+ * must be as large as the child. Candidates are first judged by their
+ * header alone, so a folder of sibling snapshots is not opened chain by
+ * chain.
  */
 export function vdiParentRef(header: VdiHeader): ParentRef {
   const want = formatVdiUuid(header.uuidLinkage);
