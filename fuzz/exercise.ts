@@ -23,25 +23,32 @@ export const HANG_MS = 5000;
 /** Memory (MiB) over which a mutant counts as eating it: the worker's heap limit, and its heap plus ArrayBuffers checked after each run. */
 export const MEMORY_LIMIT_MB = 512;
 
-/** Mutants one worker runs before a fresh one replaces it, which bounds what V8's coverage data and the tracker's set of seen blocks grow to. */
-const RECYCLE_AFTER = 400;
+/** Mutants one worker runs before a fresh one replaces it (at its next coverage take), which bounds what V8's coverage data grows to. */
+const RECYCLE_AFTER = 4000;
 
 /** What one mutant did: opened and was read, refused with a DiskImageError code, or a finding (crash, hang, memory) with its text. */
 export type Outcome = ({ kind: 'ok' } | { kind: 'refused'; code: string } | { kind: 'crash' | 'hang' | 'memory'; detail: string }) & Coverage;
 
-/** What the worker adds to an outcome: blocks of vdisk's code the run reached first, blocks reached in all, and the worker's own memory after the run. */
+/** What the worker adds to an outcome: the blocks of vdisk's code first reached since the last take (when the message asked for a take), and the worker's own memory after the run. */
 export interface Coverage {
-  fresh?: number;
-  covered?: number;
-  /** Bytes of the worker's V8 heap in use plus its ArrayBuffers, after the run. */
+  fresh?: string[];
+  /** Bytes of the worker's V8 heap in use plus its external memory (its own ArrayBuffers; not the mutant's shared files), after the run. */
   memory?: number;
 }
 
-/** What the harness posts to the worker: the target, one mutant's files and the name to open. */
+/**
+ * Whether the worker takes coverage after a mutant: 'none' (the counters
+ * keep counting), 'probe' (new blocks since the last take are reported, not
+ * yet counted as seen) or 'commit' (reported and counted as seen).
+ */
+export type CoverageTake = 'none' | 'probe' | 'commit';
+
+/** What the harness posts to the worker: the target, one mutant's files, the name to open and the coverage take. */
 export interface MutantMessage {
   target: FuzzTarget;
   files: [string, Uint8Array][];
   top: string;
+  coverage: CoverageTake;
 }
 
 /** Most bytes of each zero extent read back to see that they are zeros. */
@@ -96,10 +103,13 @@ async function run(sandbox: MemorySandbox, top: string): Promise<void> {
   }
 }
 
+/** The copy engine's buffers, kept for every conversion of this worker: making and zeroing them was a seventh of a mutant's time. */
+const copyBuffers: Uint8Array[] = [];
+
 /** The image converted to raw in memory by the real copy engine (copyImage into a raw image over a MemoryFile), as `convert` writes it. */
 async function toRaw(image: DiskImage): Promise<DiskImage> {
   const raw = await createImage('(memory).raw', 'raw', { virtualSize: image.virtualSize, options: {}, openFile: async () => new MemoryFile() });
-  await copyImage(image, raw);
+  await copyImage(image, raw, { buffers: copyBuffers });
   return raw;
 }
 
@@ -130,6 +140,8 @@ export function judge(running: Promise<void>): Promise<Outcome> {
  * some 400 mutants with no mutant to blame (docs/security.md).
  */
 export class Exerciser {
+  /** Blocks of vdisk's code committed as seen by any worker: a new worker starts from them, so a replacement does not make old blocks look new. */
+  readonly seen = new Set<string>();
   private dir = '';
   /** Resolves when the current worker has loaded vdisk and started counting coverage (its 'ready' message). */
   private ready: Promise<void> = Promise.resolve();
@@ -140,7 +152,7 @@ export class Exerciser {
   /** Starts a worker over a new stub directory. */
   private spawn(): Worker {
     this.dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-'));
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { dir: this.dir }, resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { dir: this.dir, seen: [...this.seen] }, resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
     this.ready = new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
       worker.once('error', reject);
@@ -156,8 +168,8 @@ export class Exerciser {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Exercises one mutant of `target`: `files` (name to bytes), opening `top`. */
-  async exercise(target: FuzzTarget, files: Map<string, Uint8Array>, top: string): Promise<Outcome> {
+  /** Exercises one mutant of `target`: `files` (name to bytes), opening `top`, then takes coverage as `coverage` says. */
+  async exercise(target: FuzzTarget, files: Map<string, Uint8Array>, top: string, coverage: CoverageTake): Promise<Outcome> {
     const worker = this.worker;
     let timer: NodeJS.Timeout | undefined;
     // The hang clock starts once the worker is up: loading vdisk on a busy machine took over HANG_MS and was reported as the first mutant's hang.
@@ -169,11 +181,13 @@ export class Exerciser {
       timer = setTimeout(() => resolve({ kind: 'hang', detail: `no answer after ${HANG_MS} ms` }), HANG_MS);
       worker.once('message', resolve);
       worker.once('error', (err) => resolve({ kind: err.message.includes('memory') ? 'memory' : 'crash', detail: `worker died: ${err.stack ?? err.message}` }));
-      worker.postMessage({ target, files: [...files], top } satisfies MutantMessage);
+      worker.postMessage({ target, files: [...files], top, coverage } satisfies MutantMessage);
     });
     clearTimeout(timer);
     worker.removeAllListeners('message').removeAllListeners('error');
-    if (outcome.kind === 'hang' || outcome.kind === 'memory' || outcome.kind === 'crash' || ++this.runs >= RECYCLE_AFTER) {
+    if (coverage === 'commit') for (const key of outcome.fresh ?? []) this.seen.add(key);
+    // A worker is replaced after a take, so no run's coverage is lost with it.
+    if (outcome.kind === 'hang' || outcome.kind === 'memory' || outcome.kind === 'crash' || (++this.runs >= RECYCLE_AFTER && coverage !== 'none')) {
       this.runs = 0;
       await this.stop();
       this.worker = this.spawn();

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { prng } from '../test/helpers/prng.js';
-import { Exerciser } from './exercise.js';
+import { Exerciser, type Outcome } from './exercise.js';
 import { mutate, type Mutant } from './mutate.js';
 import { SharedPool } from './shared-pool.js';
 import { backupSeeds } from './backup-seeds.js';
@@ -67,13 +67,24 @@ function seedsOf(target: FuzzTarget, realDir: string | undefined): Promise<Seed[
   return seedsFor(target, realDir);
 }
 
+/** Mutants run between coverage takes: a take (about 2 ms) is paid once a batch, and only a batch that reached new code is run again, a mutant at a time with a take after each, to find which ones did. */
+const BATCH = 8;
+
+/** A mutant and the seed it was made from. */
+interface Made {
+  seed: Seed;
+  mutant: Mutant;
+}
+
 /**
  * Runs one target, coverage-guided: each mutant is made from a seed (taken
  * round-robin) or, half the time once there are some, from a kept mutant;
  * it is exercised in the worker, and kept when it ran vdisk code no earlier
- * mutant ran. Each mutant is made while the worker runs the one before.
- * Runs until `runs` mutants or `timeMs` have passed (at least one must be
- * given). Deterministic for a given seed and run count.
+ * mutant ran (coverage is taken once per BATCH mutants; a batch that reached
+ * new code is run again a mutant at a time). Each mutant is made while the
+ * worker runs the one before. Runs until `runs` mutants or `timeMs` have
+ * passed (at least one must be given). Deterministic for a given seed and
+ * run count.
  */
 export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promise<FuzzReport> {
   const pool = new SharedPool();
@@ -86,42 +97,64 @@ export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promis
   const start = Date.now();
   const runs = budget.runs ?? Infinity;
   const until = budget.timeMs === undefined ? Infinity : start + budget.timeMs;
+  /** Mutant `index`: from a seed, taken round-robin, or half the time a kept mutant. */
+  const make = (index: number): Made => {
+    const seed = corpus.length > 0 && rand() < 0.5 ? corpus[Math.floor(rand() * corpus.length)]! : seeds[index % seeds.length]!;
+    const mutant = mutate(target, seed, rand, pool);
+    mutant.steps.unshift(...(seed.steps ?? []));
+    return { seed, mutant };
+  };
+  /** Records a crash, hang or memory finding; returns false for one, true for a mutant that opened or was refused. */
+  const judged = ({ seed, mutant }: Made, outcome: Outcome, index: number): boolean => {
+    if (outcome.kind === 'ok' || outcome.kind === 'refused') return true;
+    const finding: Finding = { kind: outcome.kind, index, seed: seed.name, steps: mutant.steps, detail: outcome.detail };
+    report.findings.push(finding);
+    if (budget.findingsDir) record(budget.findingsDir, target, finding, mutant.files);
+    return false;
+  };
+  /** Adds a mutant to the corpus (up to CORPUS_CAP; past it, in place of a random one). */
+  const keep = ({ seed, mutant }: Made): void => {
+    const kept: Seed = { name: seed.name, top: mutant.top, files: mutant.files, steps: mutant.steps };
+    if (corpus.length < CORPUS_CAP) corpus.push(kept);
+    else corpus[Math.floor(rand() * CORPUS_CAP)] = kept;
+    report.kept++;
+  };
+  /** Gives a mutant's pooled files back. */
+  const release = ({ mutant }: Made): void => {
+    for (const bytes of mutant.made) pool.release(bytes);
+  };
+  /** Runs each mutant of a batch that reached new code again, taking coverage after each: keeps those that reached new code, releases the others. */
+  const attribute = async (batch: Made[]): Promise<void> => {
+    for (const made of batch) {
+      const outcome = await exerciser.exercise(target, made.mutant.files, made.mutant.top, 'commit');
+      if (!judged(made, outcome, report.mutants)) continue;
+      if ((outcome.fresh?.length ?? 0) > 0) keep(made);
+      else release(made);
+    }
+  };
+  const batch: Made[] = [];
   try {
-    /** Mutant `index`: from a seed, taken round-robin, or half the time a kept mutant. */
-    const make = (index: number): { seed: Seed; mutant: Mutant } => {
-      const seed = corpus.length > 0 && rand() < 0.5 ? corpus[Math.floor(rand() * corpus.length)]! : seeds[index % seeds.length]!;
-      const mutant = mutate(target, seed, rand, pool);
-      mutant.steps.unshift(...(seed.steps ?? []));
-      return { seed, mutant };
-    };
     let next = make(0);
     while (report.mutants < runs && Date.now() < until) {
-      const { seed, mutant } = next;
-      const running = exerciser.exercise(target, mutant.files, mutant.top);
+      const current = next;
+      const take = batch.length + 1 >= BATCH ? 'probe' : 'none';
+      const running = exerciser.exercise(target, current.mutant.files, current.mutant.top, take);
       // The next mutant is made while the worker runs this one (from the corpus as it stood before this one's outcome).
       next = make(report.mutants + 1);
       const outcome = await running;
-      report.covered = Math.max(report.covered, outcome.covered ?? 0);
-      const keep = (outcome.fresh ?? 0) > 0 && (outcome.kind === 'ok' || outcome.kind === 'refused');
-      if (keep) {
-        const kept: Seed = { name: seed.name, top: mutant.top, files: mutant.files, steps: mutant.steps };
-        if (corpus.length < CORPUS_CAP) corpus.push(kept);
-        else corpus[Math.floor(rand() * CORPUS_CAP)] = kept;
-        report.kept++;
-      }
       if (outcome.kind === 'ok') report.opened++;
       else if (outcome.kind === 'refused') report.refused.set(outcome.code, (report.refused.get(outcome.code) ?? 0) + 1);
-      else {
-        const finding: Finding = { kind: outcome.kind, index: report.mutants, seed: seed.name, steps: mutant.steps, detail: outcome.detail };
-        report.findings.push(finding);
-        if (budget.findingsDir) record(budget.findingsDir, target, finding, mutant.files);
-      }
-      if (!keep && (outcome.kind === 'ok' || outcome.kind === 'refused')) for (const bytes of mutant.made) pool.release(bytes);
+      const clean = judged(current, outcome, report.mutants);
       report.mutants++;
+      if (clean) batch.push(current);
+      // A finding replaced the worker, and the batch's coverage went with it; a probe without new code ends the batch.
+      if (!clean || (take === 'probe' && (outcome.fresh?.length ?? 0) === 0)) batch.splice(0).forEach(release);
+      else if (take === 'probe') await attribute(batch.splice(0));
     }
   } finally {
     await exerciser.close();
   }
+  report.covered = exerciser.seen.size;
   report.ms = Date.now() - start;
   return report;
 }

@@ -67,15 +67,32 @@ function mutateField(bytes: Uint8Array, model: FormatModel, rand: () => number):
   return `field @${f.at} (${f.width} bytes) ${old} -> ${BigInt.asUintN(f.width * 8, value)}`;
 }
 
-/** One byte-level mutation: bit flip, a run set to 0x00/0xFF/random, a truncation or an extension. */
-function mutateBytes(bytes: Uint8Array, rand: () => number): { bytes: Uint8Array; step: string } {
+/** Fills `out` from `at` on with bytes of a xorshift32 stream seeded from `rand`: one call of `rand` instead of one a byte. */
+function fillRandom(out: Uint8Array, at: number, rand: () => number): void {
+  let x = Math.floor(rand() * 2 ** 32) | 1;
+  for (let k = at; k < out.length; k++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[k] = x & 0xff;
+  }
+}
+
+/**
+ * One byte-level mutation: bit flip, a run set to 0x00/0xFF/random, a
+ * truncation (a shorter view of the same bytes) or an extension (into a
+ * new buffer from `pool`, which is added to `owned`).
+ */
+function mutateBytes(bytes: Uint8Array, rand: () => number, pool: SharedPool, owned: Uint8Array[]): { bytes: Uint8Array; step: string } {
   const kind = pick(rand, 6);
   const n = bytes.length;
   if (n === 0 || kind === 5) {
     const extra = 1 + pick(rand, 128 * 1024);
-    const out = new Uint8Array(n + extra);
+    const out = pool.alloc(n + extra);
+    owned.push(out);
     out.set(bytes);
-    if (rand() < 0.5) for (let k = n; k < out.length; k++) out[k] = pick(rand, 256);
+    if (rand() < 0.5) fillRandom(out, n, rand);
+    else out.fill(0, n);
     return { bytes: out, step: `extended by ${extra}` };
   }
   // Aim at the metadata-dense start, the end (footers) or anywhere, equally.
@@ -88,7 +105,7 @@ function mutateBytes(bytes: Uint8Array, rand: () => number): { bytes: Uint8Array
   }
   if (kind === 4) {
     const size = rand() < 0.5 ? pick(rand, n) : n - 1 - pick(rand, Math.min(n, 4096));
-    return { bytes: bytes.slice(0, Math.max(0, size)), step: `truncated to ${Math.max(0, size)}` };
+    return { bytes: bytes.subarray(0, Math.max(0, size)), step: `truncated to ${Math.max(0, size)}` };
   }
   const len = Math.min(n - at, 1 + pick(rand, 64));
   const fill = kind === 1 ? 0 : kind === 2 ? 0xff : -1;
@@ -115,6 +132,8 @@ export function mutate(target: FuzzTarget, seed: Seed, rand: () => number, pool:
   // The top may be gone: the backup model's fixSet renames an index after its digest.
   const name = (rand() < 0.75 || names.length === 1) && seed.files.has(seed.top) ? seed.top : names[pick(rand, names.length)]!;
   const first = pool.copy(seed.files.get(name)!);
+  /** The pooled buffers this mutant took: those its files use are its own, the others go back. */
+  const owned = [first];
   let bytes = first;
   const steps: string[] = [];
   let structured = false;
@@ -136,7 +155,7 @@ export function mutate(target: FuzzTarget, seed: Seed, rand: () => number, pool:
         continue;
       }
     }
-    const b = mutateBytes(bytes, rand);
+    const b = mutateBytes(bytes, rand, pool, owned);
     bytes = b.bytes;
     steps.push(b.step);
   }
@@ -148,7 +167,8 @@ export function mutate(target: FuzzTarget, seed: Seed, rand: () => number, pool:
     steps.push('checksums fixed');
   }
   const made = pool.share(files);
-  if ([...files.values()].includes(first)) made.push(first);
-  else pool.release(first);
+  const used = new Set([...files.values()].map((f) => f.buffer));
+  for (const b of owned) if (used.has(b.buffer)) made.push(b);
+  else pool.release(b);
   return { files, top: seed.top, steps: steps.map((s) => `${name}: ${s}`), made };
 }

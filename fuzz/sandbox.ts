@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DiskImageError } from '../src/errors.js';
@@ -16,6 +16,8 @@ export class MemorySandbox {
   /** The real path of the stub directory. */
   readonly dir: string;
   private files = new Map<string, Uint8Array>();
+  /** Names of the stubs in `dir` (kept here: listing the directory for every mutant cost more than the rest of loading it). */
+  private readonly stubs = new Set<string>();
 
   /** Uses `dir` (an empty directory the caller removes) for the stubs, or a new temporary one that dispose() removes. */
   constructor(dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-'))) {
@@ -24,11 +26,15 @@ export class MemorySandbox {
 
   /** Makes the set `files` (name to bytes) the only one the opener serves; returns the path of `top`. */
   load(files: Map<string, Uint8Array>, top: string): string {
-    for (const name of readdirSync(this.dir)) if (!files.has(name)) rmSync(join(this.dir, name));
+    for (const name of this.stubs) {
+      if (files.has(name)) continue;
+      rmSync(join(this.dir, name));
+      this.stubs.delete(name);
+    }
     this.files = new Map();
-    const stubs = new Set(readdirSync(this.dir));
     for (const [name, bytes] of files) {
-      if (!stubs.has(name)) writeFileSync(join(this.dir, name), '');
+      if (!this.stubs.has(name)) writeFileSync(join(this.dir, name), '');
+      this.stubs.add(name);
       this.files.set(join(this.dir, name), bytes);
     }
     return join(this.dir, top);

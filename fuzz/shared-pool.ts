@@ -1,5 +1,5 @@
 /** Largest number of released buffers kept for reuse. */
-const FREE_CAP = 8;
+const FREE_CAP = 16;
 
 /** Sizes of pooled buffers are rounded up to this, so mutants a little longer or shorter than their seed reuse the same ones. */
 const GRAIN = 1024 * 1024;
@@ -14,11 +14,16 @@ const GRAIN = 1024 * 1024;
 export class SharedPool {
   private readonly free: SharedArrayBuffer[] = [];
 
+  /** A view of exactly `length` bytes of a pooled shared buffer; its bytes are whatever the buffer held before. */
+  alloc(length: number): Uint8Array {
+    const at = this.free.findIndex((b) => b.byteLength >= length && b.byteLength - length < 4 * GRAIN);
+    const buffer = at >= 0 ? this.free.splice(at, 1)[0]! : new SharedArrayBuffer(Math.ceil(Math.max(1, length) / GRAIN) * GRAIN);
+    return new Uint8Array(buffer, 0, length);
+  }
+
   /** A copy of `bytes` in a pooled shared buffer (its view is exactly `bytes.length` long). */
   copy(bytes: Uint8Array): Uint8Array {
-    const at = this.free.findIndex((b) => b.byteLength >= bytes.length && b.byteLength - bytes.length < 4 * GRAIN);
-    const buffer = at >= 0 ? this.free.splice(at, 1)[0]! : new SharedArrayBuffer(Math.ceil(Math.max(1, bytes.length) / GRAIN) * GRAIN);
-    const view = new Uint8Array(buffer, 0, bytes.length);
+    const view = this.alloc(bytes.length);
     view.set(bytes);
     return view;
   }

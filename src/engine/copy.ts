@@ -24,6 +24,13 @@ export interface CopyOptions {
   overwrite?: boolean;
   /** Flush the target after about this many bytes (bounds its dirty metadata; each flush is a consistent point). */
   flushEvery?: number;
+  /**
+   * Buffers to read into, kept between copies: the copy takes its buffers
+   * from this list and puts them back when it ends, so a caller that copies
+   * many small images (the fuzzer) does not allocate and zero them on every
+   * copy. Without it each copy makes its own.
+   */
+  buffers?: Uint8Array[];
 }
 
 /** What a copy did. */
@@ -53,8 +60,8 @@ export async function copyImage(src: DiskImage, dst: WritableDiskImage, opts: Co
   const overwrite = opts.overwrite === true;
   const total = opts.onProgress ? await dataTotal(src, belowDepth) : 0;
   let sinceFlush = 0;
-  const pool: Uint8Array[] = [];
-  let made = 0;
+  const pool = opts.buffers ?? [];
+  let made = pool.length;
   const bufferSize = Math.min(CHUNK, roundUp(src.virtualSize, DIRECT_ALIGN));
   const inFlight = new Set<Promise<void>>();
   const stats: CopyStats = { dataBytes: 0, writtenBytes: 0 };
