@@ -1,7 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { DiskImageError } from '../src/errors.js';
 import { copyImage } from '../src/engine/copy.js';
 import { createImage, openImage } from '../src/formats/registry.js';
@@ -16,15 +12,6 @@ const READ_CAP = 64 * 1024 * 1024;
 
 /** Most extents walked per mutant. */
 const EXTENT_CAP = 100_000;
-
-/** A mutant that ran longer than this (in ms) is a hang. */
-export const HANG_MS = 5000;
-
-/** Memory (MiB) over which a mutant counts as eating it: the worker's heap limit, and its heap plus ArrayBuffers checked after each run. */
-export const MEMORY_LIMIT_MB = 512;
-
-/** Mutants one worker runs before a fresh one replaces it (at its next coverage take), which bounds what V8's coverage data grows to. */
-const RECYCLE_AFTER = 4000;
 
 /** What one mutant did: opened and was read, refused with a DiskImageError code, or a finding (crash, hang, memory) with its text. */
 export type Outcome = ({ kind: 'ok' } | { kind: 'refused'; code: string } | { kind: 'crash' | 'hang' | 'memory'; detail: string }) & Coverage;
@@ -43,12 +30,17 @@ export interface Coverage {
  */
 export type CoverageTake = 'none' | 'probe' | 'commit';
 
-/** What the harness posts to the worker: the target, one mutant's files, the name to open and the coverage take. */
-export interface MutantMessage {
-  target: FuzzTarget;
+/** One mutant of a batch: its files (name to bytes), the name to open, and the coverage take after it. */
+export interface BatchItem {
   files: [string, Uint8Array][];
   top: string;
   coverage: CoverageTake;
+}
+
+/** What the harness posts to the worker: mutants of one target, run in order; the worker answers with their outcomes, in order. */
+export interface BatchMessage {
+  target: FuzzTarget;
+  items: BatchItem[];
 }
 
 /** Most bytes of each zero extent read back to see that they are zeros. */
@@ -127,78 +119,4 @@ export function judge(running: Promise<void>): Promise<Outcome> {
       return { kind: 'crash', detail: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err) };
     },
   );
-}
-
-/**
- * Runs mutants in a worker thread (worker.ts) with a heap limit of
- * MEMORY_LIMIT_MB: one that has not answered after HANG_MS is a hang, even
- * in a synchronous loop (the worker is terminated and a new one started);
- * one that kills the worker (out of memory) is a memory finding, as is a
- * worker holding more than the limit after a run. The worker's own memory
- * is measured, not the process RSS: the RSS also holds what workers
- * replaced earlier left to the allocator, and it crossed the limit after
- * some 400 mutants with no mutant to blame (docs/security.md).
- */
-export class Exerciser {
-  /** Blocks of vdisk's code committed as seen by any worker: a new worker starts from them, so a replacement does not make old blocks look new. */
-  readonly seen = new Set<string>();
-  private dir = '';
-  /** Resolves when the current worker has loaded vdisk and started counting coverage (its 'ready' message). */
-  private ready: Promise<void> = Promise.resolve();
-  private worker = this.spawn();
-  /** Mutants the current worker has run. */
-  private runs = 0;
-
-  /** Starts a worker over a new stub directory. */
-  private spawn(): Worker {
-    this.dir = mkdtempSync(join(tmpdir(), 'vdisk-fuzz-'));
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { dir: this.dir, seen: [...this.seen] }, resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB } });
-    this.ready = new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve());
-      worker.once('error', reject);
-    });
-    // A worker that fails before any mutant is posted to it must not end the process: exercise reports it.
-    this.ready.catch(() => undefined);
-    return worker;
-  }
-
-  /** Stops the worker and removes its stub directory. */
-  private async stop(): Promise<void> {
-    await this.worker.terminate();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  /** Exercises one mutant of `target`: `files` (name to bytes), opening `top`, then takes coverage as `coverage` says. */
-  async exercise(target: FuzzTarget, files: Map<string, Uint8Array>, top: string, coverage: CoverageTake): Promise<Outcome> {
-    const worker = this.worker;
-    let timer: NodeJS.Timeout | undefined;
-    // The hang clock starts once the worker is up: loading vdisk on a busy machine took over HANG_MS and was reported as the first mutant's hang.
-    const started = await this.ready.then(
-      () => undefined,
-      (err: Error): Outcome => ({ kind: 'crash', detail: `worker failed to start: ${err.stack ?? err.message}` }),
-    );
-    const outcome = started ?? await new Promise<Outcome>((resolve) => {
-      timer = setTimeout(() => resolve({ kind: 'hang', detail: `no answer after ${HANG_MS} ms` }), HANG_MS);
-      worker.once('message', resolve);
-      worker.once('error', (err) => resolve({ kind: err.message.includes('memory') ? 'memory' : 'crash', detail: `worker died: ${err.stack ?? err.message}` }));
-      worker.postMessage({ target, files: [...files], top, coverage } satisfies MutantMessage);
-    });
-    clearTimeout(timer);
-    worker.removeAllListeners('message').removeAllListeners('error');
-    if (coverage === 'commit') for (const key of outcome.fresh ?? []) this.seen.add(key);
-    // A worker is replaced after a take, so no run's coverage is lost with it.
-    if (outcome.kind === 'hang' || outcome.kind === 'memory' || outcome.kind === 'crash' || (++this.runs >= RECYCLE_AFTER && coverage !== 'none')) {
-      this.runs = 0;
-      await this.stop();
-      this.worker = this.spawn();
-    }
-    const held = outcome.memory ?? 0;
-    if ((outcome.kind === 'ok' || outcome.kind === 'refused') && held > MEMORY_LIMIT_MB * 1024 * 1024) return { kind: 'memory', detail: `the worker held ${held} bytes (heap and ArrayBuffers) after the run` };
-    return outcome;
-  }
-
-  /** Stops the worker and removes its stub directory. */
-  close(): Promise<void> {
-    return this.stop();
-  }
 }

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { prng } from '../test/helpers/prng.js';
-import { Exerciser, type Outcome } from './exercise.js';
+import type { BatchItem, CoverageTake, Outcome } from './exercise.js';
+import { Exerciser } from './exerciser.js';
 import { mutate, type Mutant } from './mutate.js';
 import { SharedPool } from './shared-pool.js';
 import { backupSeeds } from './backup-seeds.js';
@@ -123,35 +124,43 @@ export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promis
   const release = ({ mutant }: Made): void => {
     for (const bytes of mutant.made) pool.release(bytes);
   };
+  /** The batch's mutants as worker items, each taking coverage as `take` says for its index. */
+  const itemsOf = (batch: Made[], take: (k: number) => CoverageTake): BatchItem[] => batch.map(({ mutant }, k) => ({ files: [...mutant.files], top: mutant.top, coverage: take(k) }));
   /** Runs each mutant of a batch that reached new code again, taking coverage after each: keeps those that reached new code, releases the others. */
   const attribute = async (batch: Made[]): Promise<void> => {
-    for (const made of batch) {
-      const outcome = await exerciser.exercise(target, made.mutant.files, made.mutant.top, 'commit');
-      if (!judged(made, outcome, report.mutants)) continue;
+    const outcomes = await exerciser.exercise(target, itemsOf(batch, () => 'commit'));
+    batch.forEach((made, k) => {
+      const outcome = outcomes[k]!;
+      if (!judged(made, outcome, report.mutants)) return;
       if ((outcome.fresh?.length ?? 0) > 0) keep(made);
       else release(made);
-    }
+    });
   };
-  const batch: Made[] = [];
+  /** Up to BATCH new mutants, the first numbered `first`, as many as the run has left. */
+  const batchFrom = (first: number): Made[] => Array.from({ length: Math.max(0, Math.min(BATCH, runs - first)) }, (_, k) => make(first + k));
+  let next: Made[] = [];
   try {
-    let next = make(0);
-    while (report.mutants < runs && Date.now() < until) {
-      const current = next;
-      const take = batch.length + 1 >= BATCH ? 'probe' : 'none';
-      const running = exerciser.exercise(target, current.mutant.files, current.mutant.top, take);
-      // The next mutant is made while the worker runs this one (from the corpus as it stood before this one's outcome).
-      next = make(report.mutants + 1);
-      const outcome = await running;
-      if (outcome.kind === 'ok') report.opened++;
-      else if (outcome.kind === 'refused') report.refused.set(outcome.code, (report.refused.get(outcome.code) ?? 0) + 1);
-      const clean = judged(current, outcome, report.mutants);
-      report.mutants++;
-      if (clean) batch.push(current);
-      // A finding replaced the worker, and the batch's coverage went with it; a probe without new code ends the batch.
-      if (!clean || (take === 'probe' && (outcome.fresh?.length ?? 0) === 0)) batch.splice(0).forEach(release);
-      else if (take === 'probe') await attribute(batch.splice(0));
+    next = batchFrom(0);
+    while (next.length > 0 && Date.now() < until) {
+      const batch = next;
+      const running = exerciser.exercise(target, itemsOf(batch, (k) => (k === batch.length - 1 ? 'probe' : 'none')));
+      // The next batch is made while the worker runs this one (from the corpus as it stood before this one's outcomes).
+      next = batchFrom(report.mutants + batch.length);
+      const outcomes = await running;
+      const clean: Made[] = [];
+      batch.forEach((made, k) => {
+        const outcome = outcomes[k]!;
+        if (outcome.kind === 'ok') report.opened++;
+        else if (outcome.kind === 'refused') report.refused.set(outcome.code, (report.refused.get(outcome.code) ?? 0) + 1);
+        if (judged(made, outcome, report.mutants)) clean.push(made);
+        report.mutants++;
+      });
+      // Only a batch that reached new code runs again, to find which of its mutants did.
+      if ((outcomes.at(-1)!.fresh?.length ?? 0) > 0) await attribute(clean);
+      else clean.forEach(release);
     }
   } finally {
+    next.forEach(release);
     await exerciser.close();
   }
   report.covered = exerciser.seen.size;
