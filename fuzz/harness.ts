@@ -20,6 +20,8 @@ export interface FuzzBudget {
   findingsDir?: string;
   /** A directory of real images to seed the format targets with too (VDISK_REAL_FIXTURES for `npm run fuzz`). */
   realSeeds?: string;
+  /** Stop after the running batch when this aborts (`npm run fuzz` aborts it on SIGINT and SIGTERM, then prints the counts so far). */
+  signal?: AbortSignal;
 }
 
 /** A finding: what kind, which mutant, how it was made, what happened. */
@@ -141,7 +143,7 @@ export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promis
   let next: Made[] = [];
   try {
     next = batchFrom(0);
-    while (next.length > 0 && Date.now() < until) {
+    while (next.length > 0 && Date.now() < until && !budget.signal?.aborted) {
       const batch = next;
       const running = exerciser.exercise(target, itemsOf(batch, (k) => (k === batch.length - 1 ? 'probe' : 'none')));
       // The next batch is made while the worker runs this one (from the corpus as it stood before this one's outcomes).

@@ -29,6 +29,7 @@ const USAGE = `usage: npm run fuzz -- [--format all|${FUZZ_TARGETS.join('|')}] [
   --seed      the random seed (default 1)
   --findings  where each finding's files and report are written (default fuzz-findings)
 VDISK_REAL_FIXTURES=DIR adds the images in DIR (up to 64 MiB each) to the format targets' seeds.
+SIGINT or SIGTERM stops the run after the running batch and prints the counts so far.
 Exit status: 0 no finding, 1 a finding, 2 bad arguments. See docs/security.md.`;
 
 /** Prints `message` and the usage, and exits 2. */
@@ -59,10 +60,14 @@ if (values.runs !== undefined && !/^\d+$/.test(values.runs)) fail(`--runs: '${va
 if (!/^\d+$/.test(values.seed)) fail(`--seed: '${values.seed}' is not a number`);
 const timeMs = values.time !== undefined ? duration(values.time) : values.runs === undefined ? 30_000 : undefined;
 console.log(`seed ${values.seed} (rerun with --seed ${values.seed} and the same --runs to repeat a run)`);
+// A long run stopped by a signal still prints what it counted: the running target stops after its batch, the others do not start.
+const stop = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
 let findings = 0;
 for (const format of chosen) {
-  const report = await fuzzTarget(format, { seed: Number(values.seed), runs: values.runs === undefined ? undefined : Number(values.runs), timeMs, findingsDir: values.findings, realSeeds: process.env.VDISK_REAL_FIXTURES });
-  console.log(summary(report));
+  if (stop.signal.aborted) break;
+  const report = await fuzzTarget(format, { seed: Number(values.seed), runs: values.runs === undefined ? undefined : Number(values.runs), timeMs, findingsDir: values.findings, realSeeds: process.env.VDISK_REAL_FIXTURES, signal: stop.signal });
+  console.log(`${summary(report)}${stop.signal.aborted ? ' (stopped by a signal)' : ''}`);
   for (const f of report.findings) console.log(`  ${f.kind} #${f.index} (${f.seed}): ${f.steps.join('; ')}\n    ${f.detail.split('\n').slice(0, 3).join('\n    ')}`);
   findings += report.findings.length;
 }
