@@ -93,13 +93,18 @@ export class GrainDirectory {
     return limit;
   }
 
+  /** Whether a grain table at `sector` lies after the header and inside the file, as `table` requires (walks over every entry test it first instead of catching `table`'s error). */
+  tableFitsAt(sector: number): boolean {
+    const at = sector * SECTOR;
+    return at >= this.headerBytes && at + this.tableBytes <= this.source.size;
+  }
+
   /** Grain table `g`, or undefined when the directory has none for it; CORRUPT when it points into the header or past the end. */
   table(g: number): Promise<Uint32Array | undefined> {
     return this.caches.tables.get(this.key + g, async () => {
       const sector = await this.tableSector(g);
       if (sector === 0) return undefined;
-      const at = sector * SECTOR;
-      if (at < this.headerBytes || at + this.tableBytes > this.source.size) {
+      if (!this.tableFitsAt(sector)) {
         throw new DiskImageError('CORRUPT', `VMDK ${this.name} entry ${g} points to a grain table at sector ${sector}, outside the file after the header (${this.source.size} bytes)`, {
           field: `${this.name}[${g}]`,
           value: sector,
@@ -107,7 +112,7 @@ export class GrainDirectory {
         });
       }
       const buf = new Uint8Array(this.tableBytes);
-      await this.source.read(buf, at);
+      await this.source.read(buf, sector * SECTOR);
       return littleEndianU32s(buf);
     });
   }

@@ -54,9 +54,11 @@ export async function spaceUse(s: SparseExtent): Promise<SpaceUse> {
     if (!d) continue;
     mark(d.gdSector * SECTOR, d.gdSector * SECTOR + d.entries * ENTRY_SIZE);
     for (let g = 0; g < d.entries; g++) {
+      const sector = await d.tableSector(g);
+      if (sector === 0 || !d.tableFitsAt(sector)) continue;
       const table = await d.table(g).catch(() => undefined);
       if (!table) continue;
-      const at = (await d.tableSector(g)) * SECTOR;
+      const at = sector * SECTOR;
       mark(at, at + d.tableBytes);
       for (const gte of table) if (gte > GTE_ZEROED) mark(gte * SECTOR, gte * SECTOR + s.grainBytes);
     }
