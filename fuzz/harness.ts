@@ -70,7 +70,13 @@ function seedsOf(target: FuzzTarget, realDir: string | undefined): Promise<Seed[
   return seedsFor(target, realDir);
 }
 
-/** Mutants run between coverage takes: a take (about 2 ms) is paid once a batch, and only a batch that reached new code is run again, a mutant at a time with a take after each, to find which ones did. */
+/**
+ * Mutants run between coverage takes: a take (3-4 ms, more than most
+ * mutants) is paid once a batch, and only a batch that reached new code is
+ * run again, a mutant at a time with a take after each, to find which ones
+ * did. Bigger batches were slower for large seeds: each mutant of a batch
+ * holds its own shared buffers (docs/security.md).
+ */
 const BATCH = 8;
 
 /** A mutant and the seed it was made from. */
@@ -84,7 +90,7 @@ interface Made {
  * round-robin) or, half the time once there are some, from a kept mutant;
  * it is exercised in the worker, and kept when it ran vdisk code no earlier
  * mutant ran (coverage is taken once per BATCH mutants; a batch that reached
- * new code is run again a mutant at a time). Each mutant is made while the
+ * new code is run again a mutant at a time). Each batch is made while the
  * worker runs the one before. Runs until `runs` mutants or `timeMs` have
  * passed (at least one must be given). Deterministic for a given seed and
  * run count.
