@@ -6,6 +6,7 @@ import { createImage, openImage } from '../src/formats/registry.js';
 import { convert } from '../src/ops/convert.js';
 import type { DiskImage } from '../src/formats/types.js';
 import { fillPattern } from '../test/helpers/pattern-disk.js';
+import { buildSeSparse, seSparseDescriptor, type SeSparseGrain } from '../test/helpers/sesparse-image.js';
 
 /** A set of files the fuzzer mutates together: `top` is opened, the others are its parents or extents. */
 export interface Seed {
@@ -128,16 +129,34 @@ function realSeeds(format: FuzzFormat, dir: string | undefined): Seed[] {
   return [...files.keys()].map((top) => ({ name: `real ${top}`, top, files }));
 }
 
+/** A VMDK seed vdisk cannot write: a descriptor and its ESXi seSparse extent, with stored, zero, unmapped and unallocated grains. */
+function seSparseSeed(): Seed {
+  const sectors = SEED_GUEST_SIZE / 512;
+  const data = (index: number, number: number): [number, SeSparseGrain] => {
+    const bytes = new Uint8Array(4096);
+    fillPattern(bytes, index * 4096, 0x5e5e);
+    return [index, { kind: 'data', bytes, number }];
+  };
+  const grains = new Map<number, SeSparseGrain>([data(0, 1), data(1, 0), [2, { kind: 'zero' }], [3, { kind: 'unmapped' }], data(sectors / 8 - 1, 2)]);
+  const files = new Map<string, Uint8Array>([
+    ['disk.vmdk', new TextEncoder().encode(seSparseDescriptor('disk-sesparse.vmdk', sectors))],
+    ['disk-sesparse.vmdk', buildSeSparse(sectors, grains)],
+  ]);
+  return { name: 'vmdk seSparse', top: 'disk.vmdk', files };
+}
+
 /**
  * The seeds of one format's target: small images vdisk writes (each variant,
  * the compressed layouts convert writes,
- * plus a differencing child over its base where the format has parents),
- * and the images of that format (up to 64 MiB) in `realDir`.
+ * plus a differencing child over its base where the format has parents;
+ * for VMDK a seSparse disk built by script), and the images of that format
+ * (up to 64 MiB) in `realDir`.
  */
 export async function seedsFor(format: FuzzFormat, realDir: string | undefined): Promise<Seed[]> {
   const seeds: Seed[] = [];
   for (const options of VARIANTS[format]) seeds.push(await written(format, options, false));
   for (const options of CONVERTED[format] ?? []) seeds.push(await converted(format, options));
   if (DIFFERENCING.has(format)) seeds.push(await written(format, VARIANTS[format][0]!, true));
+  if (format === 'vmdk') seeds.push(seSparseSeed());
   return [...seeds, ...realSeeds(format, realDir)];
 }

@@ -133,6 +133,9 @@ export async function checkVmdk(parts: VmdkParts): Promise<Finding[]> {
   const out = new Findings();
   for (const w of parts.warnings) out.add('warning', 'DESCRIPTOR', w);
   for (const e of parts.extents) {
+    if (e.kind === 'sesparse') {
+      for (const problem of await e.se.problems()) out.add('corruption', 'SESPARSE_ENTRY', problem);
+    }
     if (e.kind !== 'sparse') continue;
     const label = e.file.path;
     if (e.line && e.line.sectors !== e.sparse.header.capacity) {

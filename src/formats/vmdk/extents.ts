@@ -8,6 +8,7 @@ import { SECTOR } from './constants.js';
 import { GrainCaches } from './grain-directory.js';
 import type { Descriptor, ExtentLine } from './descriptor.js';
 import { SparseExtent } from './sparse-extent.js';
+import { SeSparseExtent } from './sesparse-extent.js';
 
 /** An extent file open for writing, and how far its writer has allocated (sparse extents append grains). */
 export interface ExtentTarget {
@@ -19,6 +20,7 @@ export interface ExtentTarget {
 export type OpenedExtent =
   | { kind: 'flat'; line?: ExtentLine; start: number; length: number; file: ByteSource; at: number; target?: ExtentTarget }
   | { kind: 'sparse'; line?: ExtentLine; start: number; length: number; file: ByteSource; sparse: SparseExtent; target?: ExtentTarget }
+  | { kind: 'sesparse'; line?: ExtentLine; start: number; length: number; file: ByteSource; se: SeSparseExtent }
   | { kind: 'zero'; line?: ExtentLine; start: number; length: number };
 
 /** How far a writer has allocated its file, shared with the source the extent reads through (zeroPastEnd). */
@@ -52,7 +54,6 @@ const FLAT_TYPES = new Set(['FLAT', 'VMFS']);
 
 /** Why vdisk does not read an extent type, for the UNSUPPORTED message. */
 const UNSUPPORTED_TYPES: Record<string, string> = {
-  SESPARSE: 'SESPARSE (ESXi space-efficient sparse) extents',
   VMFSRDM: 'VMFSRDM (raw device mapping) extents',
   VMFSRAW: 'VMFSRAW (raw device) extents',
 };
@@ -67,6 +68,13 @@ export interface ExtentAccess {
   resolveBeside: BesideResolver;
 }
 
+/** CORRUPT when a sparse extent's header holds fewer sectors than its descriptor line says. */
+function checkCapacity(path: string, line: ExtentLine, capacity: number): void {
+  if (capacity < line.sectors) {
+    throw new DiskImageError('CORRUPT', `${path}: the descriptor gives this extent ${line.sectors} sectors, its header ${capacity}`, { path, field: 'capacity', value: capacity });
+  }
+}
+
 /** Opens one extent's file beside the descriptor (for writing when `writable`), and checks it holds what the line says; a sparse extent keeps its tables in `caches`. */
 async function openExtent(descriptorPath: string, line: ExtentLine, start: number, access: ExtentAccess, writable: boolean, caches: GrainCaches): Promise<OpenedExtent> {
   const length = line.sectors * SECTOR;
@@ -74,6 +82,9 @@ async function openExtent(descriptorPath: string, line: ExtentLine, start: numbe
   if (line.type === 'ZERO') return { kind: 'zero', line, start, length };
   const what = UNSUPPORTED_TYPES[line.type];
   if (what) throw unsupported(line, what);
+  if (line.type === 'SESPARSE' && writable) {
+    throw new DiskImageError('UNSUPPORTED', `VMDK SESPARSE (ESXi space-efficient sparse) extents are read-only in vdisk, as in qemu (descriptor line ${line.line}): convert the disk to write it`, { field: 'extent type', value: line.type });
+  }
   const file = await access.openFile(access.resolveBeside(descriptorPath, line.file!), writable ? 'write' : 'read');
   const { source, target } = extentSource(file, writable);
   try {
@@ -84,10 +95,13 @@ async function openExtent(descriptorPath: string, line: ExtentLine, start: numbe
       }
       return { kind: 'flat', line, start, length, file, at, target };
     }
-    const sparse = await SparseExtent.open(source, caches);
-    if (sparse.capacityBytes < length) {
-      throw new DiskImageError('CORRUPT', `${file.path}: the descriptor gives this extent ${line.sectors} sectors, its header ${sparse.header.capacity}`, { path: file.path, field: 'capacity', value: sparse.header.capacity });
+    if (line.type === 'SESPARSE') {
+      const se = await SeSparseExtent.open(file);
+      checkCapacity(file.path, line, se.header.capacity);
+      return { kind: 'sesparse', line, start, length, file, se };
     }
+    const sparse = await SparseExtent.open(source, caches);
+    checkCapacity(file.path, line, sparse.header.capacity);
     return { kind: 'sparse', line, start, length, file: source, sparse, target };
   } catch (err) {
     await file.close();

@@ -48,14 +48,23 @@ export interface SparseHeader {
   newlinesIntact: boolean;
 }
 
-function corrupt(field: string, value: unknown, why: string): DiskImageError {
-  return new DiskImageError('CORRUPT', `VMDK sparse header: ${field} ${String(value)} ${why}`, { field, value: String(value) });
+/** An error about `field` of the VMDK header called `header` ('sparse header', 'seSparse header'). */
+export function headerFieldError(code: 'CORRUPT' | 'UNSUPPORTED', header: string, field: string, value: unknown, why: string): DiskImageError {
+  return new DiskImageError(code, `VMDK ${header}: ${field} ${String(value)} ${why}`, { field, value: String(value) });
 }
 
-/** A u64 sector count or offset as a number, CORRUPT when its byte value is past MAX_VIRTUAL_BYTES. */
-function sectors(field: string, v: bigint): number {
-  if (v * BigInt(SECTOR) > BigInt(MAX_VIRTUAL_BYTES)) throw corrupt(field, v, 'is too large');
+function corrupt(field: string, value: unknown, why: string): DiskImageError {
+  return headerFieldError('CORRUPT', 'sparse header', field, value, why);
+}
+
+/** A u64 sector count or offset of the VMDK header called `header` as a number, CORRUPT when its byte value is past MAX_VIRTUAL_BYTES. */
+export function headerSectors(header: string, field: string, v: bigint): number {
+  if (v * BigInt(SECTOR) > BigInt(MAX_VIRTUAL_BYTES)) throw headerFieldError('CORRUPT', header, field, v, 'is too large');
   return Number(v);
+}
+
+function sectors(field: string, v: bigint): number {
+  return headerSectors('sparse header', field, v);
 }
 
 /** True when `buf` starts with the 'KDMV' magic. */

@@ -7,6 +7,7 @@ import { limitNote, VMDK_MAX_DESCRIPTOR_BYTES } from '../../limits.js';
 import { descriptorText, parseDescriptor } from './descriptor.js';
 import { extentSource, openExtents, type ExtentAccess, type OpenedExtent, type VmdkParts } from './extents.js';
 import { hasSparseMagic } from './header.js';
+import { isSeSparse } from './sesparse-header.js';
 import { vmdkParentRef } from './parent-ref.js';
 import { VmdkLayer } from './reader.js';
 import { SparseExtent } from './sparse-extent.js';
@@ -70,6 +71,7 @@ export async function openVmdkParts(path: string, file: ImageFile, access: Exten
     if (latin1(head, 4) === COWD_MAGIC_TEXT) {
       throw new DiskImageError('UNSUPPORTED', `${path}: a COWD (vmfsSparse) extent opened alone; open the descriptor that lists it`, { path });
     }
+    if (isSeSparse(head)) throw new DiskImageError('UNSUPPORTED', `${path}: a seSparse extent opened alone; open the descriptor that lists it`, { path });
     keep = hasSparseMagic(head);
     const parts = keep ? await openSparseFile(path, file, writable) : await openDescriptorFile(path, file, access, writable);
     const last = parts.extents[parts.extents.length - 1]!;
@@ -82,10 +84,10 @@ export async function openVmdkParts(path: string, file: ImageFile, access: Exten
   }
 }
 
-/** Whether the first bytes are a VMDK: a sparse header (KDMV), a COWD header, or a descriptor's first line. */
+/** Whether the first bytes are a VMDK: a sparse header (KDMV), a COWD or seSparse header, or a descriptor's first line. */
 export function isVmdk(head: Uint8Array): boolean {
   const text = latin1(head, DESCRIPTOR_SIGNATURE.length);
-  return hasSparseMagic(head) || text.startsWith(COWD_MAGIC_TEXT) || text === DESCRIPTOR_SIGNATURE;
+  return hasSparseMagic(head) || text.startsWith(COWD_MAGIC_TEXT) || isSeSparse(head) || text === DESCRIPTOR_SIGNATURE;
 }
 
 /** The VMDK format, read-only: probe and reader, without the writers. */

@@ -3,11 +3,16 @@ import type { Layer, ParentRef, Run } from '../layer.js';
 import type { Finding, ImageInfo } from '../types.js';
 import { checkVmdk } from './check.js';
 import { SECTOR } from './constants.js';
-import { closeExtents, type VmdkParts } from './extents.js';
+import { closeExtents, type OpenedExtent, type VmdkParts } from './extents.js';
 import { ddbUuid, describeDescriptor } from './describe.js';
 
 /** Allocation unit reported for a disk without sparse extents (as raw does). */
 const FLAT_GRAIN = 1024 * 1024;
+
+/** Bytes per grain of a grained (sparse or seSparse) extent, undefined for the others. */
+function grainOf(e: OpenedExtent): number | undefined {
+  return e.kind === 'sparse' ? e.sparse.grainBytes : e.kind === 'sesparse' ? e.se.grainBytes : undefined;
+}
 
 /** One VMDK layer (any number of flat, sparse and zero extents behind one descriptor), opened for reading. */
 export class VmdkLayer implements Layer {
@@ -24,8 +29,7 @@ export class VmdkLayer implements Layer {
     this.path = parts.path;
     const last = parts.extents[parts.extents.length - 1];
     this.virtualSize = last ? last.start + last.length : 0;
-    const sparse = parts.extents.find((e) => e.kind === 'sparse');
-    this.grain = sparse?.kind === 'sparse' ? sparse.sparse.grainBytes : FLAT_GRAIN;
+    this.grain = parts.extents.map(grainOf).find((g) => g !== undefined) ?? FLAT_GRAIN;
     this.warnings = parts.warnings;
   }
 
@@ -43,6 +47,7 @@ export class VmdkLayer implements Layer {
       if (from >= to) continue;
       if (e.kind === 'zero') yield { kind: 'zero', offset: from, length: to - from };
       else if (e.kind === 'flat') yield { kind: 'stored', offset: from, length: to - from, source: e.file, at: e.at + from - e.start, sparse: true };
+      else if (e.kind === 'sesparse') yield* e.se.map(e.start, from - e.start, to - e.start);
       else yield* e.sparse.map(e.start, from - e.start, to - e.start);
     }
   }
@@ -64,7 +69,7 @@ export class VmdkLayer implements Layer {
       subformat: descriptor?.createType,
       virtualSize: this.virtualSize,
       fileSize,
-      clusterSize: sparse.length > 0 ? this.grain : undefined,
+      clusterSize: extents.some((e) => grainOf(e) !== undefined) ? this.grain : undefined,
       uuid: descriptor && ddbUuid(descriptor),
       formatSpecific: {
         ...(descriptor && describeDescriptor(descriptor)),
@@ -82,6 +87,7 @@ export class VmdkLayer implements Layer {
             redundantGrainDirectory: e.sparse.redundant !== undefined,
             uncleanShutdown: e.sparse.header.uncleanShutdown,
           }),
+          ...(e.kind === 'sesparse' && { grainSize: e.se.grainBytes }),
         })),
       },
       warnings: [...new Set([...this.warnings, ...sparse.flatMap((s) => s.warnings)])],

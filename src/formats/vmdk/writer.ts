@@ -48,7 +48,7 @@ export class WritableVmdkLayer extends VmdkLayer implements WritableLayer {
     this.nextIds = fresh ? undefined : newContentIds();
     this.writes = parts.extents.map((extent) => {
       if (extent.kind === 'zero') throw new DiskImageError('UNSUPPORTED', `${parts.path}: vdisk cannot write into a ZERO extent`, { path: parts.path });
-      if (!extent.target) throw new DiskImageError('UNSUPPORTED', `${parts.path}: an extent is not open for writing`, { path: parts.path });
+      if (extent.kind === 'sesparse' || !extent.target) throw new DiskImageError('UNSUPPORTED', `${parts.path}: an extent is not open for writing`, { path: parts.path });
       return { extent, ...(extent.kind === 'sparse' && { sparse: new SparseExtentWriter(extent.sparse, extent.target) }) };
     });
   }

@@ -125,7 +125,7 @@ describe('hostile descriptor files', () => {
     ['a missing extent file', desc('RW 8 FLAT "gone-flat.vmdk" 0'), 'IO'],
     ['no extents', desc(''), 'CORRUPT'],
     ['a VMFSSPARSE extent whose file is no COWD', desc('RW 8 VMFSSPARSE "ok-flat.vmdk"'), 'INVALID_FORMAT'],
-    ['a SESPARSE extent', desc('RW 8 SESPARSE "ok-flat.vmdk"'), 'UNSUPPORTED'],
+    ['a SESPARSE extent whose file is no seSparse', desc('RW 8 SESPARSE "ok-flat.vmdk"'), 'INVALID_FORMAT'],
     ['a NOACCESS extent', desc('NOACCESS 8 FLAT "ok-flat.vmdk" 0'), 'UNSUPPORTED'],
     ['a sparse extent that is flat bytes', desc('RW 8 SPARSE "ok-flat.vmdk"'), 'INVALID_FORMAT'],
     ['a second CID line', desc('RW 8 FLAT "ok-flat.vmdk" 0', 'CID=12345678\n'), 'CORRUPT'],
