@@ -113,17 +113,20 @@ export class SeSparseExtent {
     return at(piece, g - chunk * GD_CHUNK);
   }
 
-  /** Grain table `g` as flattened entries, or undefined when the directory has none; CORRUPT when its entry is malformed or the table lies outside the grain tables area or the file. */
+  /**
+   * Grain table `g` as flattened entries, or undefined when the directory has
+   * none; CORRUPT when its entry is malformed or the table lies outside the
+   * file after the two headers. As in qemu, a table outside the header's
+   * grain tables area is still read.
+   */
   private async table(g: number): Promise<Uint32Array | undefined> {
     const e = await this.directoryEntry(g);
     if (e.high === 0 && e.low === 0) return undefined;
     if (e.high !== GDE_ALLOCATED_HIGH) throw this.corrupt(`grain directory entry ${g} (0x${e.high.toString(16)}${e.low.toString(16).padStart(8, '0')}) is not an allocated table entry`, `GD[${g}]`, e.high);
-    const { perTable, grainTablesOffset, grainTablesSize } = this.header;
-    const tableSectors = (perTable * SESPARSE_ENTRY_SIZE) / SECTOR;
-    const relative = e.low * tableSectors;
-    const byteAt = (grainTablesOffset + relative) * SECTOR;
-    if (relative + tableSectors > grainTablesSize || byteAt + tableSectors * SECTOR > this.file.size) {
-      throw this.corrupt(`grain directory entry ${g} names grain table ${e.low}, outside the grain tables area or the file`, `GD[${g}]`, e.low);
+    const tableSectors = (this.header.perTable * SESPARSE_ENTRY_SIZE) / SECTOR;
+    const byteAt = (this.header.grainTablesOffset + e.low * tableSectors) * SECTOR;
+    if (byteAt < 2 * SESPARSE_HEADER_SIZE || byteAt + tableSectors * SECTOR > this.file.size) {
+      throw this.corrupt(`grain directory entry ${g} names grain table ${e.low}, at byte ${byteAt}: outside the file after the headers`, `GD[${g}]`, e.low);
     }
     return this.cache.get(`t${g}`, async () => {
       const buf = new Uint8Array(tableSectors * SECTOR);

@@ -76,7 +76,6 @@ export interface SeSparseHeader {
   /** Entries the grain directory has room for. */
   grainDirEntries: number;
   grainTablesOffset: number;
-  grainTablesSize: number;
   grainsOffset: number;
 }
 
@@ -121,7 +120,6 @@ export function parseSeSparseHeader(buf: Uint8Array): SeSparseHeader {
     grainDirOffset: sectors('grainDirOffset', f.grainDirOffset),
     grainDirEntries: (sectors('grainDirSize', f.grainDirSize) * SECTOR) / SESPARSE_ENTRY_SIZE,
     grainTablesOffset: sectors('grainTablesOffset', f.grainTablesOffset),
-    grainTablesSize: sectors('grainTablesSize', f.grainTablesSize),
     grainsOffset: sectors('grainsOffset', f.grainsOffset),
   };
 }
