@@ -38,6 +38,8 @@ export interface ImageInfo {
   /** Bytes the file occupies on disk (filled in by ops/info). */
   allocatedSize?: number;
   clusterSize?: number;
+  /** Bytes per sector the guest sees, where the format records it (VHDX: 512 or 4096); absent: 512. */
+  logicalSectorSize?: number;
   uuid?: string;
   backingFile?: string;
   /** Internal snapshots, for formats that hold them; the guest view of one is opened with OpenOptions.snapshot. */

@@ -159,6 +159,8 @@ export interface FormatDescriptor {
   readonly blockSizes?: { readonly min: number; readonly default: number };
   /** The `-o` option that sets the block size, when not `block_size` (qcow2: `cluster_size`). */
   readonly blockSizeOption?: string;
+  /** The `-o` option that sets the sector size its guests see (ImageInfo.logicalSectorSize); formats without it show 512-byte sectors. */
+  readonly sectorSizeOption?: string;
   /** True when its images hold internal snapshots that OpenOptions.snapshot can open. */
   readonly internalSnapshots?: boolean;
   /** True when stdin can carry it (its bytes in guest order, probed after spooling). */

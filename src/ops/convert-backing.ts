@@ -35,7 +35,8 @@ export async function convertOverBacking(src: string, dst: string, opts: Backing
   let base: DiskImage | undefined;
   try {
     base = await openImage(opts.backing, { parentDirs: opts.parentDirs, onWarning: opts.onWarning, openFile: opts.openFile });
-    const { format, options, virtualSize: rounded } = outputPlan(src, source, opts);
+    const { format, options, virtualSize: rounded, warnings } = outputPlan(src, source, opts);
+    for (const w of warnings) opts.onWarning?.(w);
     if (opts.target && !profileByName(opts.target)?.chains) throw new DiskImageError('USAGE', `--target ${opts.target} takes single images, not differencing children: leave out -B`);
     if (!formatByName(format).differencing) throw new DiskImageError('USAGE', `-B needs an output format with differencing images; ${format} has none`);
     const size = childSize(base.virtualSize, source.virtualSize, rounded, { src, ...opts });

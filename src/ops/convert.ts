@@ -61,7 +61,8 @@ export async function convert(src: string, dst: string, opts: ConvertOptions): P
  * renamed on success, removed on failure; sizes rounded up with a warning.
  */
 export async function convertImage(source: DiskImage, dst: string, opts: ConvertOptions): Promise<ConvertResult> {
-  const { format, virtualSize, options, uuid } = outputPlan(source.path, source, opts);
+  const { format, virtualSize, options, uuid, warnings } = outputPlan(source.path, source, opts);
+  for (const w of warnings) opts.onWarning?.(w);
   if (opts.replace) await checkReplaceablePath(dst, [source]);
   else checkOutputPath(dst, [source]);
   const { stats, written } = await writeNewOutput(dst, opts.cache, async (out) => {

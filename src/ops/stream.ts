@@ -95,7 +95,9 @@ export async function convertToStream(srcPath: string, stream: Writable, opts: S
 /** Writes an opened image (any DiskImage: a chain, a backup snapshot) to a stream in `outputFormat`, in file order (streamImage), and ends the stream. */
 export async function imageToStream(src: DiskImage, stream: Writable, opts: StreamOptions): Promise<void> {
   const out = new PipeOut(stream);
-  await streamImage(src, outputPlan(src.path, src, opts), { write: (buf) => out.put(new Uint8Array(buf)) }, opts.onProgress);
+  const plan = outputPlan(src.path, src, opts);
+  for (const w of plan.warnings) opts.onWarning?.(w);
+  await streamImage(src, plan, { write: (buf) => out.put(new Uint8Array(buf)) }, opts.onProgress);
   await out.end();
 }
 

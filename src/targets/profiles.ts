@@ -35,6 +35,8 @@ export interface TargetProfile {
   outputs: TargetOutput[];
   /** The virtual size is rounded up to a multiple of this (1 = unchanged). */
   sizeMultiple: number;
+  /** The largest virtual size the hypervisor takes: convert refuses a larger source before writing a byte. */
+  maxSize?: number;
   /** Where the hypervisor is shown to run differencing disks, so `convert --target -B` may keep a chain; absent: it takes single images only. */
   chains?: string;
   rules: TargetRule[];
@@ -65,12 +67,16 @@ const sizeMultiple = (multiple: number, label: string, source: string): TargetRu
 
 const AZURE_UPLOAD = 'https://learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic';
 
+/** Largest VHD Azure takes as an uploaded disk: 1,023 GiB (AZURE_UPLOAD, "maximum VHD size"). */
+const AZURE_MAX_SIZE = 1023 * GiB;
+
 /** Every profile vdisk knows. */
 export const PROFILES: TargetProfile[] = [
   {
     name: 'azure',
     outputs: [{ format: 'vhd', options: { subformat: 'fixed' } }],
     sizeMultiple: MiB,
+    maxSize: AZURE_MAX_SIZE,
     rules: [
       isFormat('vhd', 'fixed', `${AZURE_UPLOAD} ("The VHDX format isn't supported in Azure, only fixed VHD")`),
       sizeMultiple(MiB, '1 MiB', `${AZURE_UPLOAD} ("the virtual size of the VHD must be aligned to 1 MB")`),
@@ -78,7 +84,7 @@ export const PROFILES: TargetProfile[] = [
         id: 'max-size',
         text: 'the virtual size is at most 1,023 GiB',
         source: `${AZURE_UPLOAD} (maximum VHD size for an uploaded image)`,
-        violation: ({ info }) => (info.virtualSize <= 1023 * GiB ? undefined : `${info.virtualSize} bytes is more than 1,023 GiB`),
+        violation: ({ info }) => (info.virtualSize <= AZURE_MAX_SIZE ? undefined : `${info.virtualSize} bytes is more than 1,023 GiB`),
       },
       {
         id: 'footer-only',

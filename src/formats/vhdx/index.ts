@@ -19,6 +19,7 @@ export const vhdxFormat: FormatDescriptor = {
   extension: FORMAT_EXTENSIONS.vhdx,
   differencing: true,
   blockSizes: { min: MIN_BLOCK_SIZE, default: DEFAULT_BLOCK_SIZE },
+  sectorSizeOption: 'logical_sector_size',
   layoutFollowsData: () => true,
   probe: isVhdx,
   async open(path, options) {

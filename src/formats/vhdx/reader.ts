@@ -104,6 +104,7 @@ export class VhdxLayer implements Layer {
       virtualSize: this.virtualSize,
       fileSize: this.layout.file.size,
       clusterSize: m.blockSize,
+      logicalSectorSize: m.logicalSectorSize,
       uuid: formatGuid(m.diskId),
       formatSpecific: {
         creator,
