@@ -55,7 +55,7 @@ function baseDepth(top: DiskImage, base: string | undefined): number {
  * end, so a crash leaves every file openable and CHILD's guest view unchanged
  * (the base may hold a mix, as with Merge-VHD); running the same commit again
  * finishes the job. Layers between the base and CHILD become invalid
- * (docs/chains.md). CHILD itself stays valid unless `drop` removes it. Where
+ * (docs/chains.md), and a warning names them. CHILD itself stays valid unless `drop` removes it. Where
  * writing data changes the base's identity (VHDX DataWriteGuid), the layer
  * just above the base is first told to accept the new identity too
  * (parent_linkage2) and re-linked to it at the end, so the chain stays
@@ -99,6 +99,10 @@ export async function commit(child: string, opts: CommitOptions = {}): Promise<C
     await top.close();
   }
   await dropLayers(result.dropped);
+  const between = opts.drop ? [] : result.merged.slice(1);
+  if (between.length > 0) {
+    opts.onWarning?.(`the layers between ${basePath} and ${child} (${between.join(', ')}) no longer hold guest views of their own: the base changed under them, and ${child} still reads through them; other children of the base, if any, are invalid too (docs/chains.md)`);
+  }
   return result;
 }
 

@@ -22,3 +22,21 @@ for (const format of ['vhd', 'vhdx', 'qcow2'] as const) {
     assert.deepEqual(await viewOf(base!), expected);
   });
 }
+
+test('commit -b warns that the layers between base and child lost their own guest views; a plain commit and --drop do not', async () => {
+  const B = CHAIN_BLOCK_SIZE.qcow2;
+  const layers: [number, number, number][][] = [[[0, B, 1]], [[B, B, 2]], [[2 * B, B, 3]]];
+  const [base, middle, top] = await buildChain(tempDir(), 8 * B, layers, 'qcow2');
+  const warnings: string[] = [];
+  await commit(top!, { base: base!, onWarning: (w) => warnings.push(w) });
+  assert.equal(warnings.length, 1);
+  assert.ok(warnings[0]!.includes(`(${middle!}) no longer hold guest views of their own`), warnings[0]);
+  const [, , top2] = await buildChain(tempDir(), 8 * B, layers, 'qcow2');
+  const plain: string[] = [];
+  await commit(top2!, { onWarning: (w) => plain.push(w) });
+  assert.deepEqual(plain, []);
+  const [base3, , top3] = await buildChain(tempDir(), 8 * B, layers, 'qcow2');
+  const dropped: string[] = [];
+  await commit(top3!, { base: base3!, drop: true, onWarning: (w) => dropped.push(w) });
+  assert.deepEqual(dropped, []);
+});
