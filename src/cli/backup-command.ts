@@ -6,7 +6,7 @@ import type { Manifest } from '../backup/manifest.js';
 import { addBackupMaintenance } from './backup-maintenance-command.js';
 import { addBackupServe } from './backup-serve-command.js';
 import { withEndpoint } from './backup-options.js';
-import { formatNames } from './formats-help.js';
+import { formatNames } from '../formats/registry.js';
 import { cacheMode } from './convert-command.js';
 import { openOptions, parseKeyValues, withOpenOptions, type RawOpenOptions } from './options.js';
 import { progressBar } from './progress.js';

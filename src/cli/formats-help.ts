@@ -1,14 +1,4 @@
 import { formats } from '../formats/registry.js';
-import type { FormatDescriptor } from '../formats/types.js';
-
-/** The names of the formats that pass `filter`, for option help ("raw, vhd, vhdx"). */
-export function formatNames(filter: (f: FormatDescriptor) => boolean): string {
-  return formats()
-    .filter(filter)
-    .map((f) => f.name)
-    .sort()
-    .join(', ');
-}
 
 /** The formats section of `vdisk --help`, from the descriptors: name, what it can do, and what it is. */
 export function formatsHelp(): string {

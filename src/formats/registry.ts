@@ -23,6 +23,15 @@ export function formats(): readonly FormatDescriptor[] {
   return FORMATS;
 }
 
+/** The names of the formats that pass `filter`, for option help and messages ("raw, vhd, vhdx"). */
+export function formatNames(filter: (f: FormatDescriptor) => boolean): string {
+  return formats()
+    .filter(filter)
+    .map((f) => f.name)
+    .sort()
+    .join(', ');
+}
+
 /** The descriptor of a format vdisk handles, or a USAGE/UNSUPPORTED error. */
 export function formatByName(name: string): FormatDescriptor {
   const f = FORMATS.find((x) => x.name === name);

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { requireLocal } from '../io/open-source.js';
 import { DiskImageError, ioError } from '../errors.js';
-import { detectFormat, formatByName } from '../formats/registry.js';
+import { detectFormat, formatByName, formatNames } from '../formats/registry.js';
 import type { OpenOptions } from '../formats/types.js';
 
 /** What `vdisk compact` did. */
@@ -38,7 +38,7 @@ export async function compact(path: string, opts: OpenOptions & { format?: strin
   requireLocal(path, 'compacting');
   const name = opts.format ?? (await detectFormat(path));
   const format = formatByName(name);
-  if (!format.compact) throw new DiskImageError('UNSUPPORTED', `compacting ${name} images is not supported`, { format: name });
+  if (!format.compact) throw new DiskImageError('UNSUPPORTED', `compacting ${name} images is not supported (${formatNames((f) => f.compact !== undefined)} can); convert copies only the data, so converting to a new ${name} compacts it`, { format: name });
   const before = await sizes(path);
   const { blocksDropped } = await format.compact(path, opts);
   const after = await sizes(path);

@@ -1,6 +1,6 @@
 import { requireLocal } from '../io/open-source.js';
 import { DiskImageError } from '../errors.js';
-import { detectFormat, formatByName } from '../formats/registry.js';
+import { detectFormat, formatByName, formatNames } from '../formats/registry.js';
 import type { ResizeOptions, ResizeResult } from '../formats/types.js';
 
 export type { ResizeOptions, ResizeResult } from '../formats/types.js';
@@ -21,6 +21,6 @@ export async function resize(path: string, newSize: number, opts: ResizeOptions 
   requireLocal(path, 'resizing');
   const name = opts.format ?? (await detectFormat(path));
   const format = formatByName(name);
-  if (!format.resize) throw new DiskImageError('UNSUPPORTED', `resizing ${name} images is not supported`, { format: name });
+  if (!format.resize) throw new DiskImageError('UNSUPPORTED', `resizing ${name} images is not supported (${formatNames((f) => f.resize !== undefined)} can: convert to one of those, resize it, and convert back)`, { format: name });
   return format.resize(path, newSize, opts);
 }

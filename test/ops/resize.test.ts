@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { openImage } from '../../src/formats/registry.js';
+import { createImage, openImage } from '../../src/formats/registry.js';
 import type { ImageInfo, WritableDiskImage } from '../../src/formats/types.js';
 import { resize } from '../../src/ops/resize.js';
 import { rejectsWithCode } from '../helpers/assert-error.js';
@@ -306,4 +306,12 @@ describe('resize: differencing images are refused', () => {
       assert.deepEqual(readBytes(child!, 0, statSync(child!).size), before);
     });
   }
+});
+
+test('a format that cannot be resized is refused, naming those that can', async () => {
+  const path = join(tempDir(), 'disk.vmdk');
+  const image = await createImage(path, 'vmdk', { virtualSize: 4 * MiB, options: {} });
+  await image.close();
+  const err = await rejectsWithCode(resize(path, 8 * MiB), 'UNSUPPORTED');
+  assert.match(err.message, /resizing vmdk images is not supported \(qcow2, raw, vdi, vhd, vhdx can: convert/);
 });
