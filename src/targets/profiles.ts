@@ -150,6 +150,24 @@ export const PROFILES: TargetProfile[] = [
         source: 'https://learn.microsoft.com/windows/win32/vstor/about-vhd; https://github.com/xcp-ng/xcp/issues/168',
         violation: ({ info }) => (info.virtualSize <= 2040 * GiB ? undefined : 'larger than 2,040 GiB'),
       },
+      {
+        id: 'original-size',
+        text: 'the original size is not larger than the current size',
+        source: 'https://github.com/vatesfr/xen-orchestra/blob/master/packages/vhd-lib/checkFooter.js ("assert(footer.originalSize <= footer.currentSize)"); INTEROP-NOTES 24',
+        violation: (ctx) => {
+          const { originalSize, currentSize } = fs(ctx);
+          return typeof originalSize === 'number' && typeof currentSize === 'number' && originalSize > currentSize ? `original size ${originalSize} is larger than current size ${currentSize}` : undefined;
+        },
+      },
+      {
+        id: 'header-at-512',
+        text: 'the dynamic header follows the footer copy at byte 512',
+        source: 'https://github.com/vatesfr/xen-orchestra/blob/master/packages/vhd-lib/checkFooter.js ("assert.strictEqual(footer.dataOffset, FOOTER_SIZE)"); INTEROP-NOTES 24',
+        violation: (ctx) => {
+          const offset = fs(ctx).dataOffset;
+          return offset === undefined || offset === 512 ? undefined : `the dynamic header is at byte ${String(offset)}`;
+        },
+      },
     ],
   },
   {

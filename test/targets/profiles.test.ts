@@ -12,6 +12,7 @@ import { writePatternDisk } from '../helpers/pattern-disk.js';
 import { REPO_ROOT, vdisk } from '../helpers/cli.js';
 import { needTools, qemuCheckClean, run } from '../helpers/oracles.js';
 import { tempDir } from '../helpers/tmp.js';
+import { patchBothFooters, patchU64 } from '../helpers/vhd.js';
 
 const MiB = 1024 * 1024;
 
@@ -108,4 +109,17 @@ test('--target vmware writes streamOptimized unless -o subformat=monolithicSpars
     }
     assert.equal((await check(out, { target: 'vmware' })).result, subformat === 'streamOptimized' ? 'clean' : 'nonconformant');
   }
+});
+
+test('check --target xen refuses a VHD whose original size is larger than its current size, as vhd-lib does', async () => {
+  const dir = tempDir();
+  const raw = join(dir, 'src.raw');
+  await writePatternDisk(raw, { size: 4 * MiB, blockSize: 256 * 1024, fraction: 0.4 });
+  const vhd = join(dir, 'xen.vhd');
+  await convert(raw, vhd, { target: 'xen' });
+  patchBothFooters(vhd, (footer) => patchU64(vhd, footer + 40, BigInt(8 * MiB)));
+  const report = await check(vhd, { target: 'xen' });
+  const failed = report.target!.rules.filter((r) => !r.ok);
+  assert.deepEqual(failed.map((r) => r.id), ['original-size']);
+  assert.match(failed[0]!.detail!, /original size 8388608 is larger than current size 4194304/);
 });

@@ -111,6 +111,7 @@ export function describeFooter(f: Footer): Record<string, unknown> {
     timestamp: timestampToIso(f.fields.timestamp),
     originalSize: f.originalSize,
     currentSize: f.currentSize,
+    dataOffset: f.dataOffset,
     geometry: f.geometry,
     features: f.fields.features,
     savedState: f.fields.savedState !== 0,
