@@ -32,7 +32,12 @@ export interface ChainSetup {
   decode?: DecodeCompressed;
 }
 
-/** The name of the first of `formats` whose probe matches the file's first 4 KiB and last 512 bytes; `INVALID_FORMAT` when none does. */
+/**
+ * The name of the first of `formats` whose probe matches the file's first
+ * 4 KiB and last 512 bytes; `INVALID_FORMAT` when none does. A probe may
+ * throw a coded error to refuse the file outright (raw, for files of formats
+ * vdisk knows it does not read); the error is given the path.
+ */
 export async function probeFormat(formats: readonly OpenableFormat[], path: string, openFile: FileOpener): Promise<string> {
   const file = await openFile(path, 'read');
   try {
@@ -40,7 +45,13 @@ export async function probeFormat(formats: readonly OpenableFormat[], path: stri
     await file.read(head, 0);
     const tail = new Uint8Array(Math.min(512, file.size));
     await file.read(tail, file.size - tail.length);
-    const found = formats.find((f) => f.probe(head, tail, file.size));
+    let found: OpenableFormat | undefined;
+    try {
+      found = formats.find((f) => f.probe(head, tail, file.size));
+    } catch (err) {
+      if (err instanceof DiskImageError) throw new DiskImageError(err.code, `${path}: ${err.message}`, { ...err.details, path });
+      throw err;
+    }
     if (!found) throw new DiskImageError('INVALID_FORMAT', `${path}: not a ${formats.map((f) => f.name).join(' or ')} image`, { path, probed: formats.map((f) => f.name) });
     return found.name;
   } finally {
