@@ -55,11 +55,11 @@ function baseDepth(top: DiskImage, base: string | undefined): number {
  * end, so a crash leaves every file openable and CHILD's guest view unchanged
  * (the base may hold a mix, as with Merge-VHD); running the same commit again
  * finishes the job. Layers between the base and CHILD become invalid
- * (docs/chains.md), and a warning names them. CHILD itself stays valid unless `drop` removes it. Where
- * writing data changes the base's identity (VHDX DataWriteGuid), the layer
- * just above the base is first told to accept the new identity too
- * (parent_linkage2) and re-linked to it at the end, so the chain stays
- * linked at every crash point.
+ * (docs/chains.md), and a warning names them. CHILD itself stays valid
+ * unless `drop` removes it. Where writing data changes the base's identity
+ * (VHDX DataWriteGuid), the layer just above the base is first told to
+ * accept the new identity too (parent_linkage2) and re-linked to it at the
+ * end, so the chain stays linked at every crash point.
  */
 export async function commit(child: string, opts: CommitOptions = {}): Promise<CommitResult> {
   requireLocal(child, 'commit');
