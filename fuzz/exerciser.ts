@@ -17,15 +17,36 @@ const RECYCLE_AFTER = 4000;
 /** How often (ms) the harness looks at the running mutant's clock. */
 const WATCH_MS = 100;
 
+/**
+ * Growth of the process's RSS during one batch over which the running
+ * mutant is a memory finding at once. The worker's heap limit does not bound
+ * ArrayBuffers, and the check after each run comes too late for a mutant
+ * that keeps allocating: in session 14 a VHDX run grew to 24 GB and the
+ * kernel's OOM killer ended it with nothing recorded. Far above
+ * MEMORY_LIMIT_MB, since the RSS also holds memory earlier workers left to
+ * the allocator.
+ */
+export const RSS_GROWTH_LIMIT = 4 * 1024 * 1024 * 1024;
+
+/**
+ * RSS over the process's RSS at the start past which the worker is replaced
+ * after its batch. A worker keeps the shared buffers of the mutants it ran
+ * until its own garbage collection, which their size (outside its heap)
+ * does not prompt: a VHDX run with a 36 MiB seed grew by about 1 GB every
+ * 20 s. Ending the worker frees them.
+ */
+const RSS_RECYCLE = 2 * 1024 * 1024 * 1024;
+
 /** Slots of the progress array the worker writes: the index in its batch of the mutant it runs, and since when (Date.now(), 0 when none runs). */
 export const PROGRESS_AT = 0;
 /** See PROGRESS_AT. */
 export const PROGRESS_SINCE = 1;
 
-/** Where the worker runs (the worker.ts of the harness unless a test gives its own) and after how many ms a mutant is a hang. */
+/** Where the worker runs (the worker.ts of the harness unless a test gives its own), after how many ms a mutant is a hang, and how much RSS growth (bytes) makes it a memory finding mid-run. */
 export interface ExerciserOptions {
   workerUrl?: URL;
   hangMs?: number;
+  rssGrowthLimit?: number;
 }
 
 /** What a batch posted to one worker came back with: every outcome, or the mutant that hung or killed the worker. */
@@ -56,6 +77,8 @@ export class Exerciser {
   private worker?: Worker;
   /** Mutants the current worker has run. */
   private runs = 0;
+  /** The process's RSS when the exerciser was made. */
+  private readonly rssAtStart = process.memoryUsage.rss();
 
   constructor(private readonly options: ExerciserOptions = {}) {}
 
@@ -98,11 +121,14 @@ export class Exerciser {
       (err: Error): Outcome => ({ kind: 'crash', detail: `worker failed to start: ${err.stack ?? err.message}` }),
     );
     const hangMs = this.options.hangMs ?? HANG_MS;
+    const rssLimit = process.memoryUsage.rss() + (this.options.rssGrowthLimit ?? RSS_GROWTH_LIMIT);
     let watch: NodeJS.Timeout | undefined;
     const answer: Answer = failed ? { at: 0, finding: failed } : await new Promise<Answer>((resolve) => {
       watch = setInterval(() => {
         const since = this.progress[PROGRESS_SINCE]!;
         if (since > 0 && Date.now() - since > hangMs) resolve({ at: this.progress[PROGRESS_AT]!, finding: { kind: 'hang', detail: `no answer after ${hangMs} ms` } });
+        const rss = process.memoryUsage.rss();
+        if (since > 0 && rss > rssLimit) resolve({ at: this.progress[PROGRESS_AT]!, finding: { kind: 'memory', detail: `the process grew to ${rss} bytes while the mutant ran (ArrayBuffers, outside the worker's heap limit)` } });
       }, WATCH_MS);
       worker.once('message', (outcomes: Outcome[]) => resolve({ outcomes }));
       worker.once('error', (err) => resolve({ at: this.progress[PROGRESS_AT]!, finding: { kind: err.message.includes('memory') ? 'memory' : 'crash', detail: `worker died: ${err.stack ?? err.message}` } }));
@@ -133,7 +159,7 @@ export class Exerciser {
     });
     this.runs += items.length;
     // Replaced after a batch, whose last mutant took coverage, so no run's coverage is lost with the worker.
-    if (outcomes.some((o) => o.kind === 'crash') || this.runs >= RECYCLE_AFTER) await this.replace();
+    if (outcomes.some((o) => o.kind === 'crash') || this.runs >= RECYCLE_AFTER || process.memoryUsage.rss() > this.rssAtStart + RSS_RECYCLE) await this.replace();
     return outcomes.map((o): Outcome => {
       const held = o.memory ?? 0;
       if ((o.kind === 'ok' || o.kind === 'refused') && held > MEMORY_LIMIT_MB * 1024 * 1024) return { kind: 'memory', detail: `the worker held ${held} bytes (heap and external memory) after the run` };

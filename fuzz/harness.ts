@@ -51,6 +51,17 @@ export interface FuzzReport {
 /** Most mutants kept as seeds in one run; past it, a new one replaces a random one. */
 const CORPUS_CAP = 256;
 
+/**
+ * Most bytes the kept mutants' files may hold together; past it, random ones
+ * are dropped for a new one. Without it the corpus grew with the seeds'
+ * sizes: mutants of the 36 MiB real VHDX seed took a session-14 run to 24 GB
+ * of RSS before the kernel's OOM killer ended it with nothing recorded.
+ */
+const CORPUS_BYTES = 1024 * 1024 * 1024;
+
+/** Bytes of a seed's files. */
+const seedBytes = (s: Seed): number => [...s.files.values()].reduce((n, f) => n + f.length, 0);
+
 /** Writes a finding's mutant files (a backup repository's in their folders) and its report (steps, stack) under `dir`/<target>-<index>-<kind>/; returns that folder. */
 export function record(dir: string, target: FuzzTarget, finding: Finding, files: Map<string, Uint8Array>): string {
   const at = join(dir, `${target}-${finding.index}-${finding.kind}`);
@@ -121,11 +132,17 @@ export async function fuzzTarget(target: FuzzTarget, budget: FuzzBudget): Promis
     if (budget.findingsDir) record(budget.findingsDir, target, finding, mutant.files);
     return false;
   };
-  /** Adds a mutant to the corpus (up to CORPUS_CAP; past it, in place of a random one). */
+  let corpusBytes = 0;
+  /** Adds a mutant to the corpus, first dropping random ones while it holds CORPUS_CAP mutants or the new one would take it past CORPUS_BYTES. */
   const keep = ({ seed, mutant }: Made): void => {
     const kept: Seed = { name: seed.name, top: mutant.top, files: mutant.files, steps: mutant.steps };
-    if (corpus.length < CORPUS_CAP) corpus.push(kept);
-    else corpus[Math.floor(rand() * CORPUS_CAP)] = kept;
+    const bytes = seedBytes(kept);
+    while (corpus.length > 0 && (corpus.length >= CORPUS_CAP || corpusBytes + bytes > CORPUS_BYTES)) {
+      const [dropped] = corpus.splice(Math.floor(rand() * corpus.length), 1);
+      corpusBytes -= seedBytes(dropped!);
+    }
+    corpus.push(kept);
+    corpusBytes += bytes;
     report.kept++;
   };
   /** Gives a mutant's pooled files back. */

@@ -34,6 +34,18 @@ test('a mutant that kills the worker by eating memory is a memory finding', asyn
   }
 });
 
+test('a mutant that keeps allocating ArrayBuffers, which the heap limit does not bound, is a memory finding once the RSS grows past the limit', async () => {
+  const exerciser = new Exerciser({ workerUrl, hangMs: 60_000, rssGrowthLimit: 512 * 1024 * 1024 });
+  try {
+    const outcomes = await exerciser.exercise('raw', [item('a'), item('buffers'), item('b')]);
+    assert.deepEqual(outcomes.map((o) => o.kind), ['ok', 'memory', 'ok']);
+    const finding = outcomes[1]!;
+    assert.ok(finding.kind === 'memory' && /the process grew to \d+ bytes while the mutant ran/.test(finding.detail), JSON.stringify(finding));
+  } finally {
+    await exerciser.close();
+  }
+});
+
 test('blocks count as seen only from committed takes', async () => {
   const exerciser = new Exerciser({ workerUrl });
   try {
